@@ -1,0 +1,1 @@
+"""HTTP API, websockets and the live map (issue 5)."""

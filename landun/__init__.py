@@ -1,0 +1,1 @@
+"""Composition root: the `landun` command line and the process wiring."""

@@ -1,0 +1,1 @@
+"""Archive and trace replay for investigations."""

@@ -7,7 +7,15 @@ import importlib
 import sys
 
 # Each module exposes `register(subparsers)`; the chosen sub-command sets `func(args) -> int`.
-COMMAND_MODULES = ("geofence.cli", "stream.cli", "landun.demo")
+COMMAND_MODULES = (
+    "landun.commands.fences",
+    "landun.commands.sim",
+    "landun.commands.detect",
+    "landun.commands.score",
+    "landun.commands.demo",
+    "landun.commands.services",
+    "landun.commands.api",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""One module per `landun` sub-command group; each exposes `register(subparsers)`."""

@@ -1,63 +1,271 @@
-"""FenceIndex: which fences cover a point. (Interim STRtree implementation; the H3 index replaces it.)"""
+"""FenceIndex: which fences cover a point — exact, H3-indexed, built for millions of pings a second.
+
+Each fence is covered by H3 cells (``geofence.raster``): *interior* cells answer without any test,
+*boundary* cells send the point to an exact test. The cell of a ping comes from the H3 lattice
+(``geofence.h3grid``) and names a slot in dense tiles (``geofence.cellmap``); the whole batch runs
+in one compiled kernel (``geofence.query``). The exact test is a crossing count that is exact away
+from edges; points within 1e-9° of an edge go to shapely/GEOS, so the answer is always that of
+``area.covers(point)`` — a point on the boundary is inside.
+
+Examples
+--------
+>>> from shapely import box
+>>> from geofence.model import Fence, FenceKind
+>>> idx = FenceIndex([Fence("site-1", FenceKind.SITE, box(120.30, 31.49, 120.31, 31.50))])
+>>> idx.match(31.495, 120.305)
+['site-1']
+>>> idx.match(31.50, 120.31)  # a vertex is covered
+['site-1']
+>>> p, f = idx.match_many([31.495, 31.6], [120.305, 120.305])
+>>> p.tolist(), idx.ids[f].tolist()
+([0], ['site-1'])
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+import h3
 import numpy as np
 import shapely
 
-from geofence.model import Fence
+from geofence.cellmap import CellMap, _grow
+from geofence.h3grid import Lattice
+from geofence.model import Fence, FenceKind
+from geofence.query import match_kernel
+from geofence.raster import INTERIOR, cover
+from geofence.rings import Rings
+
+DEFAULT_RESOLUTION = 12  # cells of ~9 m edge: most fences are 30–300 m across (issue 2)
+_KIND_CODE = {kind: code for code, kind in enumerate(FenceKind)}
 
 
 class FenceIndex:
-    def __init__(self, fences: Iterable[Fence] = ()):
+    """Exact point-in-fence index over H3 cells, editable while it serves.
+
+    Parameters
+    ----------
+    fences : iterable of Fence
+        Fences to index; their ``area`` must be a valid Polygon or MultiPolygon.
+    resolution : int, default 12
+        H3 resolution of the cells.
+    """
+
+    def __init__(self, fences: Iterable[Fence] = (), resolution: int = DEFAULT_RESOLUTION):
+        self.lattice = Lattice.for_resolution(resolution)
+        self._cells = CellMap()
+        self._rings = Rings()
         self._fences: list[Fence | None] = []
-        self._slot: dict[str, int] = {}
-        for f in fences:
-            self.add(f)
+        self._pos: dict[str, int] = {}
+        self._ids = np.empty(0, dtype=object)
+        self._areas = np.empty(0, dtype=object)
+        self._kind = np.zeros(0, dtype=np.int8)
+        self._alive = np.zeros(0, dtype=bool)
+        self._bbox = np.zeros((0, 4))
+        self._lo = np.zeros(0, dtype=np.int64)
+        self._hi = np.zeros(0, dtype=np.int64)
+        self._bulk_add(list(fences))
+
+    # -- reading --------------------------------------------------------------------------------
+    @property
+    def resolution(self) -> int:
+        return self.lattice.resolution
 
     @property
     def ids(self) -> np.ndarray:
-        return np.array([f.id if f else None for f in self._fences], dtype=object)
+        """Fence id per fence position (``None`` where a fence was removed)."""
+        return self._ids[: len(self._fences)]
 
     def fence(self, fence_id: str) -> Fence:
-        return self._fences[self._slot[fence_id]]
+        fence = self._fences[self._pos[fence_id]]
+        assert fence is not None
+        return fence
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return len(self._pos)
 
     def __contains__(self, fence_id: object) -> bool:
-        return fence_id in self._slot
+        return fence_id in self._pos
 
-    def add(self, fence: Fence) -> None:
-        if fence.id in self._slot:
-            raise KeyError(f"fence {fence.id!r} is already indexed; use replace()")
-        self._slot[fence.id] = len(self._fences)
-        self._fences.append(fence)
-
-    def remove(self, fence_id: str) -> None:
-        self._fences[self._slot.pop(fence_id)] = None
-
-    def replace(self, fence: Fence) -> None:
-        self._fences[self._slot[fence.id]] = fence
+    def __iter__(self) -> Iterator[Fence]:
+        return (f for f in self._fences if f is not None)
 
     def match(self, lat: float, lng: float) -> list[str]:
-        p = shapely.Point(lng, lat)
-        return sorted(f.id for f in self._fences if f is not None and f.area.covers(p))
+        """Sorted ids of the fences covering (lat, lng), WGS-84 degrees."""
+        _, fidx = self.match_many(np.array([lat], dtype=float), np.array([lng], dtype=float))
+        return sorted(self._ids[fidx].tolist())
 
-    def match_many(self, lats, lngs, kinds=None):
-        lats = np.asarray(lats, dtype=float)
-        lngs = np.asarray(lngs, dtype=float)
-        pi, fi = [], []
-        for j, f in enumerate(self._fences):
-            if f is None or (kinds is not None and f.kind not in kinds):
-                continue
-            hit = np.flatnonzero(shapely.intersects_xy(f.area, lngs, lats))
-            pi.append(hit)
-            fi.append(np.full(len(hit), j))
-        if not pi:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        p, q = np.concatenate(pi).astype(np.int64), np.concatenate(fi).astype(np.int64)
-        order = np.lexsort((q, p))
-        return p[order], q[order]
+    def match_many(self, lats, lngs, kinds=None) -> tuple[np.ndarray, np.ndarray]:
+        """Every (point, fence) pair where the fence covers the point.
+
+        Parameters
+        ----------
+        lats, lngs : array_like
+            WGS-84 degrees, equal length. Non-finite or out-of-range points match nothing.
+        kinds : iterable of FenceKind or str, optional
+            Keep only fences of these kinds.
+
+        Returns
+        -------
+        point_idx, fence_idx : ndarray of int64
+            Equal-length arrays sorted by point, then fence position; ``ids[fence_idx]`` are ids.
+        """
+        lats = np.ascontiguousarray(lats, dtype=np.float64).reshape(-1)
+        lngs = np.ascontiguousarray(lngs, dtype=np.float64).reshape(-1)
+        if lats.shape != lngs.shape:
+            raise ValueError(f"lats and lngs differ in length: {lats.shape[0]} vs {lngs.shape[0]}")
+        keep = self._alive
+        if kinds is not None:
+            codes = [_KIND_CODE[FenceKind(k)] for k in kinds]
+            keep = keep & np.isin(self._kind, codes)
+        L, cm, r = self.lattice, self._cells, self._rings
+        pidx, fidx, state = match_kernel(
+            lats,
+            lngs,
+            L.C,
+            L.E,
+            L.N,
+            L.Binv,
+            cm.dir_keys,
+            cm.dir_vals,
+            cm.blocks,
+            cm.sptr,
+            cm.sf,
+            cm.sc,
+            keep,
+            self._bbox,
+            self._lo,
+            self._hi,
+            r.ring_ptr,
+            r.xs,
+            r.ys,
+        )
+        near = np.flatnonzero(state == 2)
+        if near.shape[0]:
+            state[near] = shapely.intersects_xy(
+                self._areas[fidx[near]], lngs[pidx[near]], lats[pidx[near]]
+            )
+            hit = state == 1
+            pidx, fidx = pidx[hit], fidx[hit]
+        return pidx, fidx
+
+    def cells(self, fence_id: str) -> dict:
+        """The fence's H3 cover: ``{"resolution", "interior", "boundary"}`` (H3 hex strings;
+        interior cells compacted to coarser resolutions where all children are interior)."""
+        keys, cls = self._cover(self._pos[fence_id])
+        names = np.array(self.lattice.to_h3(keys), dtype=object)
+        interior = set(names[cls == INTERIOR].tolist())
+        # A cell split by a face edge has two lattice keys; boundary wins over interior.
+        boundary = sorted(set(names[cls != INTERIOR].tolist()))
+        interior -= set(boundary)
+        return {
+            "resolution": self.resolution,
+            "interior": sorted(h3.compact_cells(sorted(interior))),
+            "boundary": boundary,
+        }
+
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays (the Fence objects themselves not counted)."""
+        arrays = (self._kind, self._alive, self._bbox, self._lo, self._hi)
+        return self._cells.nbytes() + self._rings.nbytes() + sum(a.nbytes for a in arrays)
+
+    # -- editing --------------------------------------------------------------------------------
+    def add(self, fence: Fence) -> None:
+        """Index one more fence (raises KeyError if its id is already indexed)."""
+        if fence.id in self._pos:
+            raise KeyError(f"fence {fence.id!r} is already indexed; use replace()")
+        self._check(fence)
+        k = self._append([fence])[0]
+        self._store(k, fence)
+        keys, cls = self._cover(k)
+        self._cells.edit(keys, cls, k)
+
+    def remove(self, fence_id: str) -> None:
+        """Drop a fence (raises KeyError if unknown)."""
+        k = self._pos.pop(fence_id)
+        keys, _ = self._cover(k)
+        self._cells.edit(keys, np.zeros(keys.shape[0], dtype=np.int8), k)
+        self._fences[k] = None
+        self._ids[k] = None
+        self._areas[k] = None
+        self._alive[k] = False
+
+    def replace(self, fence: Fence) -> None:
+        """Swap the fence with the same id for this one, keeping its position."""
+        k = self._pos[fence.id]
+        self._check(fence)
+        old_keys, _ = self._cover(k)
+        self._cells.edit(old_keys, np.zeros(old_keys.shape[0], dtype=np.int8), k)
+        self._lo[k], self._hi[k] = (a[0] for a in self._rings.append([fence.area]))
+        self._store(k, fence)
+        keys, cls = self._cover(k)
+        self._cells.edit(keys, cls, k)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _cover(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        L, r = self.lattice, self._rings
+        return cover(r.xs, r.ys, r.ring_ptr, self._lo[k], self._hi[k], L.C, L.E, L.N, L.B, L.Binv)
+
+    @staticmethod
+    def _check(fence: Fence) -> None:
+        area = fence.area
+        if area.geom_type not in ("Polygon", "MultiPolygon") or area.is_empty:
+            raise ValueError(
+                f"fence {fence.id!r}: area must be a non-empty Polygon or "
+                f"MultiPolygon, got {area.geom_type}"
+            )
+        if not area.is_valid:
+            raise ValueError(f"fence {fence.id!r}: invalid area ({shapely.is_valid_reason(area)})")
+        x0, y0, x1, y1 = area.bounds
+        if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+            raise ValueError(f"fence {fence.id!r}: coordinates out of range {area.bounds}")
+
+    def _append(self, fences: list[Fence]) -> np.ndarray:
+        """Give each fence a position and store its rings; returns the positions."""
+        n0, n = len(self._fences), len(fences)
+        need = n0 + n
+        self._ids, self._areas = _grow(self._ids, need), _grow(self._areas, need)
+        self._kind, self._alive = _grow(self._kind, need), _grow(self._alive, need)
+        self._bbox, self._lo, self._hi = (
+            _grow(self._bbox, need),
+            _grow(self._lo, need),
+            _grow(self._hi, need),
+        )
+        self._lo[n0:need], self._hi[n0:need] = self._rings.append([f.area for f in fences])
+        self._fences.extend([None] * n)
+        return np.arange(n0, need)
+
+    def _store(self, k: int, fence: Fence) -> None:
+        self._fences[k] = fence
+        self._pos[fence.id] = k
+        self._ids[k] = fence.id
+        self._areas[k] = fence.area
+        self._kind[k] = _KIND_CODE[FenceKind(fence.kind)]
+        self._alive[k] = True
+        self._bbox[k] = fence.area.bounds
+
+    def _bulk_add(self, fences: list[Fence]) -> None:
+        """Index many fences at once: one cover per fence, one sort, one interning pass."""
+        if not fences:
+            return
+        seen: set[str] = set()
+        for fence in fences:
+            if fence.id in seen:
+                raise KeyError(f"fence {fence.id!r} appears twice")
+            seen.add(fence.id)
+            self._check(fence)
+        positions = self._append(fences)
+        parts_k, parts_c, parts_f = [], [], []
+        for k, fence in zip(positions, fences, strict=True):
+            self._store(int(k), fence)
+            keys, cls = self._cover(int(k))
+            parts_k.append(keys)
+            parts_c.append(cls)
+            parts_f.append(np.full(keys.shape[0], k, dtype=np.int32))
+        keys, cls, fid = np.concatenate(parts_k), np.concatenate(parts_c), np.concatenate(parts_f)
+        order = np.lexsort((fid, keys))
+        keys, cls, fid = keys[order], cls[order], fid[order]
+        starts = np.flatnonzero(np.diff(keys, prepend=keys[0] - 1))
+        gptr = np.append(starts, keys.shape[0]).astype(np.int64)
+        self._cells.set(keys[starts], self._cells.intern(gptr, fid, cls))
+        self._cells.compact()

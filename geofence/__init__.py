@@ -4,6 +4,15 @@ Pure: no network, no clock; the only I/O is reading a file it is given.
 """
 
 from geofence.index import FenceIndex
+from geofence.loader import FenceError, load_fences
 from geofence.model import Datum, Fence, FenceKind, TimeWindow
 
-__all__ = ["Datum", "Fence", "FenceIndex", "FenceKind", "TimeWindow"]
+__all__ = [
+    "Datum",
+    "Fence",
+    "FenceError",
+    "FenceIndex",
+    "FenceKind",
+    "TimeWindow",
+    "load_fences",
+]

@@ -1,0 +1,59 @@
+"""The detection engine: pure, deterministic, no I/O, no clock (issue 3).
+
+Entry points: :func:`step` and :func:`tick` for one vehicle's state, :func:`process` and
+:func:`finish` for a fleet-wide stream; :class:`EngineContext` carries the fence index, the
+registry and the :class:`Thresholds`.
+
+Late and out-of-order data (the policy)
+---------------------------------------
+Detection runs on event time. Per vehicle:
+
+1. **Live stream, only forward.** Live alerting sees each vehicle's pings in event-time order;
+   its clock never goes back.
+2. **Reorder window.** A ping newer than the last ping released to the live stream enters the
+   vehicle's reorder buffer and is released, in event-time order, once the vehicle's newest ping
+   is ``reorder_ms`` (default 5 s) past it, or a tick's watermark is. Jitter within the window
+   is absorbed: the result is as if the pings had arrived in order.
+3. **Older than the window.** A ping at or before the last released one is
+
+   - a *duplicate* (``filter_duplicate``) if the track already accepted that event time;
+   - a *blind-area backfill* if it is flagged ``backfill: true`` or is more than
+     ``backfill_lag_ms`` (default 2 min) older: it is replayed on a separate *shadow* track, in
+     order among the pings of its segment (a backfill ping not newer than the previous one
+     starts a new segment), through the same rules. Alerts found there carry ``late: true`` —
+     so a dump done while "offline" still raises ``suspected_dumping``. Loads and unloads seen
+     there update the vehicle's trip; a dwell seen by both tracks counts once
+     (``places.same_visit``). Time-driven rules (signal lost, deadlines) stay with the live
+     stream: backfilled pings never end a signal-lost gap;
+   - otherwise *stale*: rejected with reason ``stale``.
+
+   A backfill-flagged ping that is still newer than the live stream simply takes its place in
+   it (in order); its alerts are flagged ``late``.
+4. **Rejections are events.** Every rejected ping is returned as a ``("rejected", {...})``
+   event with its reason (for a dead-letter stream); none is dropped silently.
+5. **Time passes by ticks,** given as data (the watermark: the highest event time accepted,
+   fleet-wide). Time-driven alerts are dated by the pings that anchor them, never by the tick.
+
+The same input gives the same events; the state serialises to JSON-ready dicts
+(:meth:`EngineState.to_dict`) so a run split anywhere and resumed from the serialised state gives
+the same alerts.
+"""
+
+from stream.engine.config import ALERT_TYPES, Thresholds
+from stream.engine.context import EngineContext, FenceSet
+from stream.engine.core import step, tick
+from stream.engine.driver import finish, process
+from stream.engine.state import EngineState, VehicleState
+
+__all__ = [
+    "ALERT_TYPES",
+    "EngineContext",
+    "EngineState",
+    "FenceSet",
+    "Thresholds",
+    "VehicleState",
+    "finish",
+    "process",
+    "step",
+    "tick",
+]

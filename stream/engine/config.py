@@ -1,0 +1,209 @@
+"""Engine settings: every threshold the rules use, typed, documented and defaulted.
+
+Defaults follow the shared brief (docs/formats.md, "Violation semantics") and the platform norms
+collected in research/mission_anchors.md (Traccar filter set, 3-minute dwell, 10-minute cooldown).
+Durations are int milliseconds, distances metres, speeds km/h. :meth:`Thresholds.from_mapping`
+overrides any subset with validation; unknown keys are an error, not silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+
+DEFAULT_SEVERITY = {
+    "unmatched_source": "critical",
+    "suspected_dumping": "critical",
+    "unmatched_disposal": "high",
+    "unapproved_terminal": "high",
+    "unpermitted_load": "high",
+    "signal_lost": "high",
+    "undelivered_collection": "high",
+    "route_deviation": "medium",
+    "restricted_zone": "medium",
+    "overspeed": "medium",
+    "uncovered_load": "medium",
+    "unregistered_collection": "medium",
+}
+ALERT_TYPES = tuple(sorted(DEFAULT_SEVERITY))
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Every setting of the detection engine.
+
+    Attributes
+    ----------
+    reorder_ms : int
+        Per-vehicle reorder window: pings are held this long (in the vehicle's event time) so that
+        slightly out-of-order arrivals are applied in order.
+    backfill_lag_ms : int
+        An unflagged ping this much older than the vehicle's live stream is treated as a
+        blind-area backfill; one that is older than the window but less than this is ``stale``.
+    future_ms : int
+        ``filter_future``: reject a ping more than this after the watermark (or the given now).
+    future_quorum : int
+        Without a given now, a ping beyond ``future_ms`` waits in limbo: the watermark jumps
+        ahead only when pings of this many vehicles agree (within ``future_ms``) that time
+        has moved on — a quiet fleet, not a broken clock.
+    future_hold : int
+        Pings (fleet-wide, arrival order) a ping may wait in limbo before it is rejected.
+    min_valid_ts : int
+        ``filter_too_old``: reject event times before this (2000-01-01T00:00Z, clock resets).
+    max_age_ms : int
+        ``filter_too_old``: reject event times this much older than the watermark (GPS week
+        rollover puts clocks 1024 weeks back; blind-area batches are hours old, not days).
+    service_area : tuple of float
+        ``(min_lat, min_lng, max_lat, max_lng)`` of the service area (default: Wuxi).
+    outside_margin_km : float
+        ``filter_outside_area``: reject pings farther than this outside ``service_area``.
+    zero_deg : float
+        ``filter_zero``: reject fixes within this many degrees of (0, 0) (about 1 km).
+    max_jump_kmh : float
+        ``filter_impossible_jump``: implied speed from the last accepted ping above this...
+    jump_min_m : float
+        ...when the jump is also longer than this (GPS noise over a few seconds is not a jump).
+    jump_reanchor : int
+        After this many consecutive mutually consistent "jumps", trust the new position (the
+        last accepted fix was the bad one).
+    slow_kmh : float
+        A ping is stationary below this speed (dwell and stop start).
+    moving_kmh : float
+        A dwell or stop ends at or above this speed (hysteresis against speed noise).
+    stop_radius_m : float
+        A stop ends when the vehicle is farther than this from where it stopped.
+    exit_hold_ms : int
+        Fence exit hysteresis: an exit is confirmed only after the vehicle has been outside for
+        this long over at least two pings; re-entry before that cancels it (no flapping).
+    dwell_ms : int
+        Load, unload, collection and delivery dwell: this long at < ``slow_kmh`` inside the fence.
+    visit_merge_ms : int
+        Two dwells at the same fence this close in time are one visit (live and backfill views).
+    stop_report_ms : int
+        Stops at least this long are reported as stop events.
+    suspicious_stop_ms : int
+        ``suspected_dumping``: a loaded stop this long outside every known place.
+    unregistered_stop_ms : int
+        ``unregistered_collection``: a kitchen/oil stop this long outside producers/plants/depots.
+    deviation_m, deviation_ms : float, int
+        ``route_deviation``: loaded, farther than ``deviation_m`` from every permit corridor for
+        more than ``deviation_ms``.
+    signal_lost_ms : int
+        ``signal_lost``: no live ping for more than this during a trip (or a kitchen round).
+    trip_deadline_ms : int
+        ``unmatched_source``: a trip must unload within this time of leaving the site.
+    round_deadline_ms : int
+        ``undelivered_collection``: a round must be delivered within this of its first collection.
+    trip_expiry_ms : int
+        An overdue trip or round is dropped (no longer matched to unloads) after this.
+    speed_limit_kmh : dict
+        Default limit per vehicle kind where no fence sets one.
+    overspeed_ms : int
+        ``overspeed``: over the limit sustained this long.
+    uncovered_ms : int
+        ``uncovered_load``: loaded, moving, cover open, sustained this long.
+    uncovered_speed_kmh : float
+        "Moving" for ``uncovered_load``.
+    cooldown_ms : int
+        Per vehicle and alert type: an alert starting within this of another is suppressed.
+    signal_lost_kinds : tuple of str
+        Vehicle kinds ``signal_lost`` watches (muck trips; kitchen/oil rounds).
+    tick_ms : int
+        The batch driver ticks time-driven rules whenever the watermark crosses a multiple of this.
+    batch_size : int
+        Micro-batch size of the batch driver (one ``match_many`` call per batch).
+    evidence_pings : int
+        Recent pings kept per vehicle for alert evidence.
+    severity : dict
+        Severity per alert type.
+    """
+
+    reorder_ms: int = 5_000
+    backfill_lag_ms: int = 2 * MINUTE
+    future_ms: int = 5 * MINUTE
+    future_quorum: int = 2
+    future_hold: int = 2000
+    min_valid_ts: int = 946_684_800_000
+    max_age_ms: int = 7 * 24 * HOUR
+    service_area: tuple[float, float, float, float] = (31.05, 119.50, 32.05, 120.65)
+    outside_margin_km: float = 50.0
+    zero_deg: float = 0.01
+    max_jump_kmh: float = 150.0
+    jump_min_m: float = 300.0
+    jump_reanchor: int = 3
+    slow_kmh: float = 5.0
+    moving_kmh: float = 10.0
+    stop_radius_m: float = 60.0
+    exit_hold_ms: int = 20_000
+    dwell_ms: int = 3 * MINUTE
+    visit_merge_ms: int = 10 * MINUTE
+    stop_report_ms: int = 3 * MINUTE
+    suspicious_stop_ms: int = 5 * MINUTE
+    unregistered_stop_ms: int = 3 * MINUTE
+    deviation_m: float = 150.0
+    deviation_ms: int = 60_000
+    signal_lost_ms: int = 10 * MINUTE
+    trip_deadline_ms: int = 4 * HOUR
+    round_deadline_ms: int = 6 * HOUR
+    trip_expiry_ms: int = 12 * HOUR
+    speed_limit_kmh: Mapping[str, float] = field(
+        default_factory=lambda: {"muck": 60.0, "kitchen": 70.0, "oil": 70.0}
+    )
+    overspeed_ms: int = 30_000
+    uncovered_ms: int = 30_000
+    uncovered_speed_kmh: float = 5.0
+    cooldown_ms: int = 10 * MINUTE
+    signal_lost_kinds: tuple[str, ...] = ("muck", "kitchen", "oil")
+    tick_ms: int = MINUTE
+    batch_size: int = 4096
+    evidence_pings: int = 8
+    severity: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"threshold {f.name} must not be negative, got {value!r}")
+        if self.batch_size < 1 or self.tick_ms < 1:
+            raise ValueError("batch_size and tick_ms must be positive")
+        unknown = sorted(set(self.severity) - set(DEFAULT_SEVERITY))
+        if unknown:
+            raise ValueError(f"severity for unknown alert types {unknown}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Thresholds:
+        """Defaults overridden by ``data``; raises ValueError naming unknown or mistyped keys."""
+        base = cls()
+        names = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown threshold keys {unknown}")
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            current = getattr(base, key)
+            if isinstance(current, bool) or isinstance(value, bool):
+                raise ValueError(f"threshold {key}: expected a number, got {value!r}")
+            if isinstance(current, int):
+                if not isinstance(value, int):
+                    raise ValueError(f"threshold {key}: expected an integer, got {value!r}")
+            elif isinstance(current, float):
+                if not isinstance(value, int | float):
+                    raise ValueError(f"threshold {key}: expected a number, got {value!r}")
+                value = float(value)
+            elif isinstance(current, tuple):
+                value = tuple(value)
+            elif isinstance(current, Mapping):
+                value = {**current, **value}
+            changes[key] = value
+        return replace(base, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as plain JSON-ready data."""
+        out = asdict(self)
+        out["service_area"] = list(self.service_area)
+        out["signal_lost_kinds"] = list(self.signal_lost_kinds)
+        return out

@@ -1,0 +1,230 @@
+"""The per-vehicle state machine: ``step`` for a ping, ``tick`` for the passing of time.
+
+``step`` routes a ping (see the late/out-of-order policy in ``stream.engine``): into the reorder
+buffer, from which pings are released to the live track in event-time order; into the backfill
+(shadow) track; or out as rejected. A released ping goes through the track pipeline:
+duplicate and jump hygiene, signal-lost gap, trip/round deadlines, fence visits and dwell
+(loads, unloads, collections, deliveries), stops, then the per-ping rules.
+
+The per-ping path is kept cheap: plain attribute reads and int/float compares, with each rule
+behind a guard that is false for an ordinary ping (same fences as before, under the limit, no
+cover/lift flags, nothing open).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from stream.engine import places, rounds, trips
+from stream.engine.context import KNOWN, M_PER_DEG, EngineContext, FenceSet
+from stream.engine.hygiene import (
+    STALE,
+    clock_reason,
+    filter_duplicate,
+    filter_impossible_jump,
+    rejection,
+    static_reason,
+)
+from stream.engine.rules import cover, dumping, overspeed, restricted, route, signal
+from stream.engine.state import Track, VehicleState
+from stream.engine.stops import update_stop
+from stream.ping import Ping
+
+SHADOW = ":shadow"
+
+
+def step(
+    state: VehicleState | None,
+    ping: Ping,
+    ctx: EngineContext,
+    fences=None,
+    now_ms: int | None = None,
+) -> tuple[VehicleState | None, list]:
+    """Apply one ping to one vehicle's state.
+
+    Parameters
+    ----------
+    state : VehicleState or None
+        The vehicle's state (None for a vehicle not seen yet).
+    ping : Ping
+        The ping, WGS-84, event time in epoch ms.
+    ctx : EngineContext
+        Index, registry, thresholds.
+    fences : FenceSet or iterable of fence ids, optional
+        The fences covering the ping, when already matched (the batch driver does); else the
+        context's index is asked.
+    now_ms : int, optional
+        Reference time for ``filter_future`` / ``filter_too_old`` (e.g. the receive time or the
+        watermark), given as data; without it those clock checks are skipped.
+
+    Returns
+    -------
+    (state, events)
+        The same state object, updated (None if the ping was rejected before a state was
+        needed), and the events: ``(kind, payload)`` with kind ``alert``, ``trip``, ``stop``,
+        ``fence`` or ``rejected``.
+    """
+    out: list = []
+    reason = static_reason(ping, ctx)
+    if reason is None and now_ms is not None:
+        reason = clock_reason(ping.ts, now_ms, ctx)
+    if reason is not None:
+        out.append(rejection(ping, reason))
+        return state, out
+    if state is None:
+        state = VehicleState(ping.vehicle)
+    if fences is None:
+        fs = ctx.match(ping.lat, ping.lng)
+    elif isinstance(fences, FenceSet):
+        fs = fences
+    else:
+        fs = ctx.fenceset(fences)
+    admit(ctx, state, ping, fs, out)
+    return state, out
+
+
+def tick(state: VehicleState, now_ms: int, ctx: EngineContext) -> tuple[VehicleState, list]:
+    """Let time pass for one vehicle up to ``now_ms`` (the watermark, given as data).
+
+    Releases buffered pings older than the reorder window, then runs the time-driven rules:
+    ``signal_lost``, trip and round deadlines.
+    """
+    out: list = []
+    tick_into(ctx, state, now_ms, out)
+    return state, out
+
+
+def tick_into(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None:
+    """:func:`tick`, appending its events to ``out``."""
+    pending = vs.pending
+    if pending:
+        limit = now - ctx.th.reorder_ms
+        while pending and pending[0][0].ts <= limit:
+            p, fs = pending.pop(0)
+            release(ctx, vs, p, fs, out)
+    signal.on_tick(ctx, vs, now, out)
+    if vs.trip is not None:
+        trips.check_deadline(ctx, vs, now, out)
+    if vs.round is not None:
+        rounds.check_deadline(ctx, vs, now, out)
+
+
+def admit(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
+    """Route a ping that passed the static checks: reorder buffer, backfill track, or reject."""
+    ts = p.ts
+    if ts > vs.released:
+        pending = vs.pending
+        if ts > vs.head:
+            vs.head = ts
+            pending.append((p, fs))
+        elif any(q.ts == ts for q, _ in pending):
+            out.append(rejection(p, "filter_duplicate", "same event time as a buffered ping"))
+            return
+        else:
+            bisect.insort(pending, (p, fs), key=lambda item: item[0].ts)
+        limit = vs.head - ctx.th.reorder_ms
+        while pending and pending[0][0].ts <= limit:
+            q, qfs = pending.pop(0)
+            release(ctx, vs, q, qfs, out)
+        return
+    shadow = vs.shadow
+    if filter_duplicate(vs.live, p) or (shadow is not None and filter_duplicate(shadow, p)):
+        out.append(rejection(p, "filter_duplicate", "same event time as an accepted ping"))
+    elif p.backfill or vs.released - ts > ctx.th.backfill_lag_ms:
+        backfill(ctx, vs, p, fs, out)
+    else:
+        out.append(rejection(p, STALE, f"{vs.released - ts} ms older than the live stream"))
+
+
+def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
+    """Hand a ping from the reorder buffer to the live track."""
+    vs.released = p.ts
+    if not isinstance(fs, FenceSet):
+        fs = ctx.fenceset(fs)  # restored from serialised state
+    apply(ctx, vs, vs.live, p, fs, bool(p.backfill), out)
+
+
+def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
+    """Replay a blind-area ping on the shadow track, in order among the segment's pings."""
+    shadow = vs.shadow
+    if shadow is None or p.ts <= shadow.last_ts:
+        shadow = vs.shadow = Track(tag=SHADOW)
+        for key in [k for k in vs.open if k.endswith(SHADOW)]:
+            del vs.open[key]
+        for seq, ts, lat, lng in reversed(vs.live.recent):
+            if ts < p.ts:  # continue from the last live fix before the segment
+                shadow.seq, shadow.last_ts, shadow.lat, shadow.lng = seq, ts, lat, lng
+                break
+    if not isinstance(fs, FenceSet):
+        fs = ctx.fenceset(fs)
+    apply(ctx, vs, shadow, p, fs, True, out)
+
+
+def apply(
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, fs: FenceSet, late: bool, out: list
+) -> None:
+    """Run one ping, in event-time order, through a track's pipeline."""
+    if filter_duplicate(tr, p):
+        out.append(rejection(p, "filter_duplicate", "same event time as an accepted ping"))
+        return
+    if filter_impossible_jump(tr, p, ctx):
+        out.append(rejection(p, "filter_impossible_jump", "implied speed from the last fix"))
+        return
+    th = ctx.th
+    info = ctx.vehicles[vs.vehicle]
+    ts = p.ts
+    live = tr is vs.live
+    speed = p.speed_kmh
+    if speed is None:
+        speed = 0.0
+        if tr.last_ts >= 0:
+            dy = (p.lat - tr.lat) * M_PER_DEG
+            dx = (p.lng - tr.lng) * M_PER_DEG * ctx.cos_lat
+            speed = math.sqrt(dx * dx + dy * dy) * 3600.0 / (ts - tr.last_ts)
+    recent = tr.recent
+    recent.append([p.seq, ts, p.lat, p.lng])
+    if len(recent) > th.evidence_pings:
+        del recent[0]
+    if live:
+        if not p.backfill:
+            signal.on_live_ping(ctx, vs, p, out)
+        if vs.trip is not None:
+            trips.check_deadline(ctx, vs, ts, out)
+        if vs.round is not None:
+            rounds.check_deadline(ctx, vs, ts, out)
+    if fs.ids != tr.ids or tr.exiting:
+        places.update_visits(ctx, vs, tr, p, fs, late, out)
+    if tr.dwelling:
+        places.update_dwell(ctx, vs, tr, p, speed, fs, late, out)
+    kind = info.kind
+    muck = kind == "muck"
+    if p.loaded is not None:
+        loaded = p.loaded != "empty"
+    elif muck:
+        loaded = vs.trip is not None and not vs.trip.overdue
+    else:
+        loaded = vs.round is not None and not vs.round.overdue
+    update_stop(ctx, vs, tr, p, fs, speed, loaded, kind, late, out)
+    if tr.over is not None or speed > (fs.limit if fs.limit is not None else info.limit):
+        overspeed.check(ctx, vs, tr, p, fs, speed, info.limit, late, out)
+    if p.cover_open or tr.unc is not None:
+        cover.check(ctx, vs, tr, p, speed, loaded, late, out)
+    if muck:
+        if p.lift:
+            dumping.check_lift(ctx, vs, tr, p, fs, late, out)
+        if tr.dev is not None or (loaded and vs.trip is not None):
+            route.check(ctx, vs, tr, p, fs, loaded, late, out)
+    if fs.restricted:
+        restricted.check_inside(ctx, vs, tr, p, fs, kind, late, out)
+    if ctx.restricted and tr.last_ts >= 0:
+        restricted.check_crossing(ctx, vs, tr, p, fs, kind, late, out)
+    tr.last_ts = ts
+    tr.lat = p.lat
+    tr.lng = p.lng
+    tr.seq = p.seq
+    tr.ids = fs.ids
+    tr.loaded = loaded
+    if live and not p.backfill:
+        under_way = info.watch_lost and loaded and not (fs.mask | tr.vmask) & KNOWN
+        vs.beat = [p.seq, ts, p.lat, p.lng, under_way]

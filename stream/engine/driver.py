@@ -1,0 +1,167 @@
+"""Batch driver: run a stream of pings (arrival order) through the engine, fleet-wide.
+
+``process`` takes pings in micro-batches of ``batch_size``: static hygiene for each ping, one
+``FenceIndex.match_many`` call for the batch, then, in arrival order, the clock checks against
+the watermark, the per-vehicle :func:`~stream.engine.core.admit` and — whenever the watermark
+reaches the next multiple of ``tick_ms`` — a tick of every vehicle with something time-driven
+pending. Without a given ``now_ms``, a ping more than ``future_ms`` ahead of the watermark waits
+in a limbo: it is rejected (``filter_future``) unless, within ``future_hold`` arrivals, pings of
+``future_quorum`` vehicles agree that time has moved on (a fleet that was quiet, not a broken
+clock); then they are admitted in arrival order.
+
+The tick schedule depends only on the input (it is kept in :class:`EngineState`), so any split of
+the input, with the state carried over, gives the same events in the same order per vehicle.
+:func:`finish` ends a run: it releases every buffered ping and ticks at the final watermark (no
+extrapolation past the last ping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stream.engine.context import EngineContext
+from stream.engine.core import admit, release, tick_into
+from stream.engine.hygiene import clock_reason, rejection, static_reason
+from stream.engine.state import EngineState, VehicleState
+from stream.ping import Ping
+
+
+def process(
+    pings: Sequence[Ping],
+    ctx: EngineContext,
+    states: EngineState | None = None,
+    now_ms: int | None = None,
+) -> tuple[EngineState, list]:
+    """Run pings, in arrival order, through the engine.
+
+    Parameters
+    ----------
+    pings : sequence of Ping
+        Parsed pings in arrival order.
+    ctx : EngineContext
+        Index, registry, thresholds.
+    states : EngineState, optional
+        State carried over from earlier input (a fresh one when omitted); updated in place.
+    now_ms : int, optional
+        Reference time for the future/too-old clock checks, given as data; by default the
+        watermark (the highest event time accepted so far).
+
+    Returns
+    -------
+    (states, events)
+        ``events`` are ``(kind, payload)`` tuples, kinds ``alert``, ``trip``, ``stop``,
+        ``fence`` and ``rejected``.
+    """
+    if states is None:
+        states = EngineState()
+    out: list = []
+    size = ctx.th.batch_size
+    for start in range(0, len(pings), size):
+        _batch(pings[start : start + size], ctx, states, now_ms, out)
+    return states, out
+
+
+def finish(ctx: EngineContext, states: EngineState) -> tuple[EngineState, list]:
+    """End of input: reject what is left in limbo, release every buffered ping, and tick at
+    the final watermark (no extrapolation past the last ping)."""
+    out: list = []
+    for _, p, _ids in states.limbo:
+        out.append(rejection(p, "filter_future", "ahead of the watermark until the end"))
+    states.limbo.clear()
+    for vs in states.vehicles.values():
+        while vs.pending:
+            p, fs = vs.pending.pop(0)
+            release(ctx, vs, p, fs, out)
+    if states.watermark >= 0:
+        tick_all(ctx, states, states.watermark, out)
+    return states, out
+
+
+def tick_all(ctx: EngineContext, states: EngineState, now: int, out: list) -> None:
+    """Tick every vehicle that has something time-driven to do."""
+    for vs in states.vehicles.values():
+        if vs.pending or vs.trip is not None or vs.round is not None or (vs.beat and vs.beat[4]):
+            tick_into(ctx, vs, now, out)
+
+
+def _batch(
+    batch: Sequence[Ping], ctx: EngineContext, states: EngineState, now_ms: int | None, out: list
+) -> None:
+    kept: list[Ping] = []
+    lats: list[float] = []
+    lngs: list[float] = []
+    for p in batch:
+        reason = static_reason(p, ctx)
+        if reason is None:
+            kept.append(p)
+            lats.append(p.lat)
+            lngs.append(p.lng)
+        else:
+            out.append(rejection(p, reason))
+    sets = ctx.match_many(lats, lngs)
+    future_ms = ctx.th.future_ms
+    for p, fs in zip(kept, sets, strict=True):
+        states.arrivals += 1
+        if now_ms is None:
+            wm = states.watermark
+            if wm >= 0 and p.ts > wm + future_ms:
+                states.limbo.append([states.arrivals, p, fs.ids])
+                _settle_limbo(ctx, states, out)
+                continue
+            reason = clock_reason(p.ts, wm, ctx)
+        else:
+            reason = clock_reason(p.ts, now_ms, ctx)
+        if reason is not None:
+            out.append(rejection(p, reason))
+        else:
+            _accept(ctx, states, p, fs, out)
+        if states.limbo:
+            _expire_limbo(ctx, states, out)
+
+
+def _accept(ctx: EngineContext, states: EngineState, p: Ping, fs, out: list) -> None:
+    """Admit a ping that passed every fleet-level check; advance the watermark and tick."""
+    vs = states.vehicles.get(p.vehicle)
+    if vs is None:
+        vs = states.vehicles[p.vehicle] = VehicleState(p.vehicle)
+    admit(ctx, vs, p, fs, out)
+    ts = p.ts
+    if ts > states.watermark:
+        states.watermark = ts
+        if ts >= states.next_tick:
+            tick_ms = ctx.th.tick_ms
+            states.next_tick = (ts // tick_ms + 1) * tick_ms
+            tick_all(ctx, states, ts, out)
+
+
+def _settle_limbo(ctx: EngineContext, states: EngineState, out: list) -> None:
+    """Let the watermark jump when enough vehicles agree that time has moved on."""
+    th = ctx.th
+    quorum = min(th.future_quorum, max(1, len(states.vehicles)))
+    limbo = states.limbo
+    times = sorted(ts for ts in {entry[1].ts for entry in limbo})
+    for start in times:
+        near = {e[1].vehicle for e in limbo if start <= e[1].ts <= start + th.future_ms}
+        if len(near) >= quorum:
+            break
+    else:
+        return
+    ceiling = start + th.future_ms
+    released = True
+    while released:  # in arrival order; each release may move the watermark on
+        released = False
+        keep = []
+        for entry in states.limbo:
+            if entry[1].ts <= max(ceiling, states.watermark + th.future_ms):
+                _accept(ctx, states, entry[1], ctx.fenceset(entry[2]), out)
+                released = True
+            else:
+                keep.append(entry)
+        states.limbo = keep
+
+
+def _expire_limbo(ctx: EngineContext, states: EngineState, out: list) -> None:
+    horizon = states.arrivals - ctx.th.future_hold
+    while states.limbo and states.limbo[0][0] <= horizon:
+        _, p, _ids = states.limbo.pop(0)
+        out.append(rejection(p, "filter_future", "ahead of the watermark; no other vehicle agreed"))

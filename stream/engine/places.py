@@ -1,0 +1,226 @@
+"""Fence visits with hysteresis, and dwell inside them.
+
+Enter is immediate: the first ping inside a fence emits ``enter``. Exit needs confirmation: the
+vehicle must be outside for ``exit_hold_ms`` over at least two pings; a ping back inside before
+that cancels the pending exit. So GPS jitter at a gate (in, out, in, out...) gives one ``enter``
+and no ``exit`` — no flapping — and the exit, once confirmed, is dated at the first ping outside.
+
+Fences whose kind matters to the vehicle (sites, terminals and transfer points for muck trucks;
+producers and plants for kitchen/oil vehicles) also track *dwell*: a slow spell (starting below
+``slow_kmh``, broken only at ``moving_kmh`` or more) inside the visit — pending exits included —
+lasting ``dwell_ms``. A completed dwell is handed to the trip or round logic once per visit.
+
+Dwells seen by two tracks (the live stream and a backfill segment of the same blind area) are
+recognised as one visit through the vehicle's ``visit_log`` (see :func:`same_visit`).
+"""
+
+from __future__ import annotations
+
+from stream.engine import rounds, trips
+from stream.engine.alerts import update_alert
+from stream.engine.context import KIND_BIT, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
+from stream.engine.state import (
+    ACTED,
+    DONE,
+    IRRELEVANT,
+    LOADED,
+    OLAT,
+    OLNG,
+    OSEQ,
+    OUT,
+    OUTN,
+    PENDING,
+    PREV,
+    SLOW,
+    Track,
+    VehicleState,
+)
+from stream.engine.state import LAT as V_LAT
+from stream.engine.state import LNG as V_LNG
+from stream.engine.state import SEQ as V_SEQ
+from stream.ping import Ping, iso_ts
+
+_LOG_KEEP = 8
+_GROUPS = (SITE, UNLOAD, PRODUCER, PLANT)  # a dwell acts once per group and visit
+
+
+def fence_event(
+    ctx: EngineContext,
+    vs: VehicleState,
+    detect: str,
+    fid: str,
+    ts: int,
+    lat: float,
+    lng: float,
+    late: bool,
+) -> tuple[str, dict]:
+    """An enter/exit/cross event, in Tile38's vocabulary."""
+    fence = ctx.fences.get(fid)
+    return (
+        "fence",
+        {
+            "detect": detect,
+            "vehicle": vs.vehicle,
+            "fence": fid,
+            "kind": fence.kind.value if fence else None,
+            "ts": iso_ts(ts),
+            "lat": lat,
+            "lng": lng,
+            "late": late,
+        },
+    )
+
+
+def update_visits(
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, fs, late: bool, out: list
+) -> None:
+    """Apply one ping's covering fences to the track's visits (enter, pending exit, exit).
+
+    Called only when the fence set differs from the previous ping's or an exit is pending.
+    """
+    ids = fs.ids
+    visits = tr.visits
+    ts = p.ts
+    if ids != tr.ids:
+        dwell_kinds = ctx.vehicles[vs.vehicle].dwell_kinds
+        for fid in ids:
+            v = visits.get(fid)
+            if v is None:
+                done = PENDING if KIND_BIT[ctx.fences[fid].kind] & dwell_kinds else IRRELEVANT
+                visits[fid] = [
+                    ts,
+                    -1,
+                    0,
+                    -1,
+                    done,
+                    None,
+                    0.0,
+                    0.0,
+                    tr.last_ts,
+                    None,
+                    0.0,
+                    0.0,
+                    p.loaded != "empty",
+                ]
+                if done == PENDING:
+                    tr.dwelling += 1
+                out.append(fence_event(ctx, vs, "enter", fid, ts, p.lat, p.lng, late))
+            elif v[OUT] >= 0:
+                v[OUT] = -1
+                v[OUTN] = 0
+                tr.exiting -= 1
+    if tr.exiting or len(visits) != len(ids):
+        hold = ctx.th.exit_hold_ms
+        for fid in [f for f in visits if f not in ids]:
+            v = visits[fid]
+            if v[OUT] < 0:
+                v[OUT], v[OUTN], v[OSEQ], v[OLAT], v[OLNG] = ts, 1, p.seq, p.lat, p.lng
+                tr.exiting += 1
+                continue
+            v[OUTN] += 1
+            if v[OUTN] >= 2 and ts - v[OUT] >= hold:
+                del visits[fid]
+                tr.exiting -= 1
+                _exited(ctx, vs, tr, fid, v, late, out)
+    mask = 0
+    for fid in visits:
+        fence = ctx.fences.get(fid)
+        if fence is not None:
+            mask |= KIND_BIT[fence.kind]
+    tr.vmask = mask
+
+
+def _exited(
+    ctx: EngineContext, vs: VehicleState, tr: Track, fid: str, v: list, late: bool, out: list
+) -> None:
+    if v[DONE] != IRRELEVANT:
+        tr.dwelling -= 1
+    out.append(fence_event(ctx, vs, "exit", fid, v[OUT], v[OLAT], v[OLNG], late))
+    trips.on_exit(ctx, vs, fid, v[OUT], v[OSEQ], v[OLAT], v[OLNG], out)
+    if tr.restricted.pop(fid, None):
+        alert = vs.open.pop("restricted_zone:" + fid + tr.tag, None)
+        if alert is not None:
+            update_alert(alert, out, ended_ts=iso_ts(v[OUT]))
+
+
+def update_dwell(
+    ctx: EngineContext,
+    vs: VehicleState,
+    tr: Track,
+    p: Ping,
+    speed: float,
+    fs,
+    late: bool,
+    out: list,
+) -> None:
+    """Advance dwell timers of the track's visits and hand completed dwells to trips/rounds.
+
+    Called only while ``tr.dwelling`` is non-zero.
+    """
+    th = ctx.th
+    ts = p.ts
+    slow = speed < th.slow_kmh
+    moving = speed >= th.moving_kmh
+    not_empty = p.loaded != "empty"
+    for fid, v in list(tr.visits.items()):
+        done = v[DONE]
+        if done == ACTED:
+            _touch_log(vs, fid, ts)
+            continue
+        if done != PENDING:
+            continue
+        if not_empty:
+            v[LOADED] = True
+        if moving:
+            v[SLOW] = -1
+        elif v[SLOW] < 0:
+            if slow:
+                v[SLOW], v[V_SEQ], v[V_LAT], v[V_LNG] = ts, p.seq, p.lat, p.lng
+        elif ts - v[SLOW] >= th.dwell_ms:
+            v[DONE] = ACTED
+            _act(ctx, vs, fid, v, p, fs, late, out)
+
+
+def _act(
+    ctx: EngineContext, vs: VehicleState, fid: str, v: list, p: Ping, fs, late: bool, out: list
+) -> None:
+    bit = KIND_BIT[ctx.fences[fid].kind]
+    if same_visit(ctx, vs, bit, fid, v, p.ts):
+        return
+    if bit & SITE:
+        trips.on_load(ctx, vs, fid, v, late, out)
+    elif bit & UNLOAD:
+        trips.on_unload(ctx, vs, fid, v, fs, late, out)
+    elif bit & PRODUCER:
+        rounds.on_collect(ctx, vs, fid, v, late, out)
+    elif bit & PLANT:
+        rounds.on_deliver(ctx, vs, fid, v, late, out)
+
+
+def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list, now: int) -> bool:
+    """True when this dwell continues one already acted on; otherwise log it and return False.
+
+    Two dwells of one group (load, unload, collect, deliver) are one visit when the new one
+    starts no later than ``visit_merge_ms`` after the logged one was last seen, and is still
+    going after the ping that preceded the logged visit on its track — nothing seen on either
+    track separates them. So the live view and a backfill segment of the same blind area agree
+    on one load or unload instead of counting it twice, and overlapping fences (a transfer point
+    inside a terminal) act once.
+    """
+    group = next(g for g in _GROUPS if g & bit)
+    start = v[SLOW]
+    merge = ctx.th.visit_merge_ms
+    for entry in vs.visit_log:
+        if entry[4] == group and start <= entry[2] + merge and now >= entry[3]:
+            if now > entry[2]:
+                entry[2] = now
+            return True
+    vs.visit_log.append([fid, start, now, v[PREV], group])
+    del vs.visit_log[:-_LOG_KEEP]
+    return False
+
+
+def _touch_log(vs: VehicleState, fid: str, ts: int) -> None:
+    for entry in vs.visit_log:
+        if entry[0] == fid and entry[2] < ts:
+            entry[2] = ts

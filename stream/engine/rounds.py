@@ -1,0 +1,113 @@
+"""Kitchen-waste and waste-oil rounds: collections at producers → delivery at a plant.
+
+A collection dwell at a producer opens a round (or joins the open one); a delivery dwell at a
+plant closes it. No delivery within ``round_deadline_ms`` of the first collection raises
+``undelivered_collection``; the round stays open (overdue) so a late delivery still closes it,
+and is dropped after ``trip_expiry_ms``. A delivery with no collection before it is reported as
+a round record with status ``no_collection`` (a red flag for review, not an alert type).
+"""
+
+from __future__ import annotations
+
+from stream.engine import trips
+from stream.engine.alerts import record_id
+from stream.engine.context import PLANT, EngineContext
+from stream.engine.rules import kitchen
+from stream.engine.state import LAT, LNG, SEQ, SLOW, Round, VehicleState
+from stream.ping import iso_ts
+
+
+def round_record(vs: VehicleState, rnd: Round, kind: str) -> tuple[str, dict]:
+    """The round as an output record (``trips.jsonl``)."""
+    return (
+        "trip",
+        {
+            "id": rnd.id,
+            "vehicle": vs.vehicle,
+            "kind": kind,
+            "start_ts": iso_ts(rnd.start),
+            "lat": rnd.lat,
+            "lng": rnd.lng,
+            "producers": list(rnd.producers),
+            "plant": rnd.plant,
+            "delivered_ts": iso_ts(rnd.delivered) if rnd.delivered >= 0 else None,
+            "status": rnd.status,
+            "overdue": rnd.overdue,
+            "late": rnd.late,
+        },
+    )
+
+
+def on_collect(
+    ctx: EngineContext, vs: VehicleState, producer: str, v: list, late: bool, out: list
+) -> None:
+    """A collection dwell at ``producer`` completed."""
+    rnd = vs.round
+    if rnd is None:
+        rnd = Round(
+            record_id("round", vs.vehicle, v[SLOW]), v[SLOW], v[SEQ], v[LAT], v[LNG], late=late
+        )
+        vs.round = rnd
+    if producer not in rnd.producers:
+        rnd.producers.append(producer)
+    out.append(round_record(vs, rnd, ctx.vehicles[vs.vehicle].kind))
+
+
+def on_deliver(
+    ctx: EngineContext, vs: VehicleState, plant: str, v: list, late: bool, out: list
+) -> None:
+    """A delivery dwell at ``plant`` completed."""
+    kind = ctx.vehicles[vs.vehicle].kind
+    rnd = vs.round
+    if rnd is None:
+        lone = Round(
+            record_id("round", vs.vehicle, v[SLOW]),
+            v[SLOW],
+            v[SEQ],
+            v[LAT],
+            v[LNG],
+            plant=plant,
+            delivered=v[SLOW],
+            status="no_collection",
+            late=late,
+        )
+        out.append(round_record(vs, lone, kind))
+        return
+    rnd.plant = plant
+    rnd.delivered = v[SLOW]
+    rnd.status = "delivered"
+    rnd.late = rnd.late or late
+    out.append(round_record(vs, rnd, kind))
+    vs.round = None
+
+
+def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None:
+    """Time-driven: raise ``undelivered_collection`` for a round past its deadline."""
+    rnd = vs.round
+    if rnd is None:
+        return
+    th = ctx.th
+    kind = ctx.vehicles[vs.vehicle].kind
+    if now >= rnd.start + th.trip_expiry_ms:
+        if not rnd.overdue:
+            kitchen.undelivered_collection(ctx, vs, rnd, out)
+        rnd.status = "undelivered"
+        out.append(round_record(vs, rnd, kind))
+        vs.round = None
+        return
+    deadline = rnd.start + th.round_deadline_ms
+    if rnd.overdue or now < deadline or trips.dwell_under_way(ctx, vs, PLANT, deadline):
+        return
+    kitchen.undelivered_collection(ctx, vs, rnd, out)
+    rnd.overdue = True
+    out.append(round_record(vs, rnd, kind))
+
+
+def next_due(vs: VehicleState, ctx: EngineContext) -> int:
+    """When :func:`check_deadline` next has something to do."""
+    rnd = vs.round
+    if rnd is None:
+        return 1 << 62
+    if rnd.overdue:
+        return rnd.start + ctx.th.trip_expiry_ms
+    return rnd.start + ctx.th.round_deadline_ms

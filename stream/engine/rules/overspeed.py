@@ -1,0 +1,61 @@
+"""``overspeed`` (超速): over the limit, sustained.
+
+The limit is the lowest ``speed_limit_kmh`` of the fences covering the ping, else the default
+of the vehicle kind (muck 60, kitchen/oil 70 km/h). Over means strictly above it, on every ping
+of an episode lasting at least ``overspeed_ms``. Speed is the reported ``speed_kmh``, or the
+speed implied by the last accepted ping when the terminal does not report one.
+"""
+
+from __future__ import annotations
+
+from stream.engine.alerts import evidence_pings, make_alert
+from stream.engine.rules.episode import advance
+from stream.engine.state import Episode, Track, VehicleState
+from stream.ping import Ping
+
+
+def check(
+    ctx,
+    vs: VehicleState,
+    tr: Track,
+    p: Ping,
+    fs,
+    speed: float,
+    default_limit: float,
+    late: bool,
+    out: list,
+) -> None:
+    """Apply one ping (call only when over the limit or an episode is open)."""
+    limit = fs.limit if fs.limit is not None else default_limit
+    breaking = speed > limit
+    if not breaking and tr.over is None:
+        return
+
+    def build(ep: Episode) -> dict:
+        th = ctx.th
+        return make_alert(
+            ctx,
+            vs,
+            "overspeed",
+            (ep.seq, ep.ts, ep.lat, ep.lng),
+            rule="speed above the limit on every ping for the sustain time",
+            thresholds={"limit_kmh": limit, "sustain_s": th.overspeed_ms / 1000},
+            pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
+            late=late,
+            fence=_limiting_fence(ctx, fs, limit),
+            extra={"speed_kmh": ep.peak},
+        )
+
+    advance(
+        ctx, vs, tr, "over", "overspeed", breaking, p, ctx.th.overspeed_ms, False, build, out, speed
+    )
+
+
+def _limiting_fence(ctx, fs, limit: float) -> str | None:
+    """The fence that set the limit, if one did (first by id)."""
+    if fs.limit is None:
+        return None
+    for fid in fs.ids:
+        if ctx.fences[fid].speed_limit_kmh == limit:
+            return fid
+    return None

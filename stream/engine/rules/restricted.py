@@ -1,0 +1,107 @@
+"""``restricted_zone`` (闯禁区 / 禁行时段): inside a no-go zone during its hours.
+
+A restricted fence applies to the vehicle kinds it names (all kinds when it names none) during its
+``hours`` (Beijing time; always when it has none). The alert is dated at the first ping inside
+during the hours and ends when the exit is confirmed (see ``stream.engine.places``); one alert per
+visit. Between sparse pings a straight segment can cross a zone with neither end inside it: then
+the alert is dated at the interpolated entry time and placed at the entry point, ``ended_ts`` is
+the interpolated exit, and a ``cross`` fence event is emitted (Tile38's ``cross``).
+"""
+
+from __future__ import annotations
+
+import shapely
+
+from stream.engine.alerts import make_alert, raise_alert
+from stream.engine.places import fence_event
+from stream.engine.state import Track, VehicleState
+from stream.ping import BEIJING_OFFSET_MS, Ping
+
+
+def applies(fence, kind: str, ts: int) -> bool:
+    """True when ``fence`` restricts vehicles of ``kind`` at epoch ms ``ts``."""
+    if fence.vehicle_kinds and kind not in fence.vehicle_kinds:
+        return False
+    if not fence.hours:
+        return True
+    minute = ((ts + BEIJING_OFFSET_MS) // 60_000) % 1440
+    return any(w.contains(minute) for w in fence.hours)
+
+
+def check_inside(
+    ctx, vs: VehicleState, tr: Track, p: Ping, fs, kind: str, late: bool, out: list
+) -> None:
+    """Raise for restricted fences covering the ping (call only when ``fs.restricted``)."""
+    for fence in fs.restricted:
+        if fence.id in tr.restricted or not applies(fence, kind, p.ts):
+            continue
+        anchor = (p.seq, p.ts, p.lat, p.lng)
+        pings = [anchor] if tr.last_ts < 0 else [(tr.seq, tr.last_ts, tr.lat, tr.lng), anchor]
+        alert = _alert(ctx, vs, fence, anchor, pings, late, None, crossed=False)
+        _raise(ctx, vs, tr, fence.id, alert, p.ts, out, keep_open=True)
+
+
+def check_crossing(
+    ctx, vs: VehicleState, tr: Track, p: Ping, fs, kind: str, late: bool, out: list
+) -> None:
+    """Raise for restricted zones the segment from the previous ping crosses without a ping
+    inside (call only when the track has a previous ping)."""
+    candidates = ctx.restricted_near(tr.lat, tr.lng, p.lat, p.lng)
+    if not candidates:
+        return
+    line = None
+    for fence in candidates:
+        fid = fence.id
+        if fid in fs.ids or fid in tr.ids or fid in tr.restricted:
+            continue
+        if fence.vehicle_kinds and kind not in fence.vehicle_kinds:
+            continue
+        if line is None:
+            if tr.lat == p.lat and tr.lng == p.lng:
+                return
+            line = shapely.LineString([(tr.lng, tr.lat), (p.lng, p.lat)])
+        if not fence.area.intersects(line):
+            continue
+        part = line.intersection(fence.area)
+        dists = [line.project(shapely.Point(x, y)) for x, y in shapely.get_coordinates(part)]
+        if not dists:
+            continue
+        f_in, f_out = min(dists) / line.length, max(dists) / line.length
+        dt = p.ts - tr.last_ts
+        t_in, t_out = tr.last_ts + round(f_in * dt), tr.last_ts + round(f_out * dt)
+        if not (applies(fence, kind, t_in) or applies(fence, kind, t_out)):
+            continue
+        lat_in = tr.lat + f_in * (p.lat - tr.lat)
+        lng_in = tr.lng + f_in * (p.lng - tr.lng)
+        anchor = (None, t_in, lat_in, lng_in)
+        pings = [(tr.seq, tr.last_ts, tr.lat, tr.lng), (p.seq, p.ts, p.lat, p.lng)]
+        out.append(fence_event(ctx, vs, "cross", fid, t_in, lat_in, lng_in, late))
+        alert = _alert(ctx, vs, fence, anchor, pings, late, t_out, crossed=True)
+        _raise(ctx, vs, tr, fid, alert, t_in, out, keep_open=False)
+
+
+def _alert(ctx, vs, fence, anchor, pings, late, ended, crossed: bool) -> dict:
+    return make_alert(
+        ctx,
+        vs,
+        "restricted_zone",
+        anchor,
+        rule="inside a restricted zone during its hours, for a vehicle kind it restricts",
+        thresholds={
+            "hours": [str(w) for w in fence.hours],
+            "vehicle_kinds": sorted(fence.vehicle_kinds),
+        },
+        pings=pings,
+        late=late,
+        fence=fence.id,
+        ended_ts=ended,
+        extra={"crossed": crossed, "ended_by": "interpolated exit" if crossed else None},
+    )
+
+
+def _raise(ctx, vs, tr, fid, alert, ts, out, keep_open: bool) -> None:
+    raised = raise_alert(vs, alert, ts, ctx.th.cooldown_ms, out)
+    if keep_open:
+        tr.restricted[fid] = alert["id"] if raised else ""
+        if raised:
+            vs.open["restricted_zone:" + fid + tr.tag] = alert

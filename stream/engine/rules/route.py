@@ -1,0 +1,53 @@
+"""``route_deviation`` (偏离核准路线): loaded and off the permit's approved route.
+
+A ping breaks the rule when the vehicle is loaded on a trip whose permit names corridors, it is
+inside none of them, inside no site, terminal or transfer point (those are excused), and farther
+than ``deviation_m`` from every one of the permit's corridors. An episode longer than
+``deviation_ms`` raises, dated at its first ping.
+"""
+
+from __future__ import annotations
+
+from stream.engine.alerts import evidence_pings, make_alert
+from stream.engine.context import SITE, UNLOAD
+from stream.engine.rules.episode import advance
+from stream.engine.state import Episode, Track, VehicleState
+from stream.ping import Ping
+
+
+def check(
+    ctx, vs: VehicleState, tr: Track, p: Ping, fs, loaded: bool, late: bool, out: list
+) -> None:
+    """Apply one ping of a muck vehicle."""
+    trip = vs.trip
+    permit = None
+    if loaded and trip is not None and trip.permit is not None and not trip.overdue:
+        permit = ctx.registry.permits.get(trip.permit)
+    breaking = False
+    if permit is not None and permit.corridors:
+        ok = fs.route_ok.get(permit.id)
+        if ok is None:
+            ok = bool(fs.mask & (SITE | UNLOAD)) or any(c in fs.corridors for c in permit.corridors)
+            fs.route_ok[permit.id] = ok
+        breaking = not ok and not ctx.near_corridor(permit.corridors, p.lat, p.lng)
+    if not breaking and tr.dev is None:
+        return
+    th = ctx.th
+
+    def build(ep: Episode) -> dict:
+        return make_alert(
+            ctx,
+            vs,
+            "route_deviation",
+            (ep.seq, ep.ts, ep.lat, ep.lng),
+            rule="loaded and farther than the tolerance from every corridor of the permit",
+            thresholds={"deviation_m": th.deviation_m, "sustain_s": th.deviation_ms / 1000},
+            pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
+            late=late,
+            fence=permit.corridors[0],
+            permit=permit.id,
+            trip=trip.id,
+            extra={"corridors": list(permit.corridors)},
+        )
+
+    advance(ctx, vs, tr, "dev", "route_deviation", breaking, p, th.deviation_ms, True, build, out)

@@ -1,0 +1,280 @@
+"""Per-vehicle engine state: plain data, serialisable to a JSON-ready dict and back.
+
+It is meant to live in a key-value table keyed by vehicle (a Faust table). Everything in it is
+ints, floats, strings, bools, lists and dicts of those, or the small dataclasses below; fence
+sets are stored as their id tuples. ``X.from_dict(x.to_dict()) == x`` for every class here, also
+after a trip through JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from stream.ping import Ping
+
+# Indices of a visit record (Track.visits values), see Track.
+ENTER, OUT, OUTN, SLOW, DONE, SEQ, LAT, LNG, PREV, OSEQ, OLAT, OLNG, LOADED = range(13)
+PENDING, IRRELEVANT, ACTED = 0, 1, 2  # values of visit[DONE]
+
+
+@dataclass(slots=True)
+class Episode:
+    """A run of pings breaking one rule (overspeed, deviation, open cover), from its first ping."""
+
+    seq: int | None
+    ts: int
+    lat: float
+    lng: float
+    alert: str | None = None  # id of the alert raised for it, once it is sustained long enough
+    peak: float = 0.0  # e.g. the highest speed seen
+
+    def to_list(self) -> list:
+        return [self.seq, self.ts, self.lat, self.lng, self.alert, self.peak]
+
+    @classmethod
+    def from_list(cls, v: list | None) -> Episode | None:
+        return None if v is None else cls(*v)
+
+
+@dataclass(slots=True)
+class Stop:
+    """A stationary run: where and when the vehicle stopped, and what the stop touched."""
+
+    seq: int | None
+    ts: int
+    lat: float
+    lng: float
+    last: int  # ts of the last ping of the stop
+    mask: int = 0  # kinds of places touched by any ping of the stop (see context.KIND_BIT)
+    loaded: bool = False  # loaded at any ping of the stop
+    flags: int = 0  # rules already fired for this stop
+
+    def to_list(self) -> list:
+        return [
+            self.seq,
+            self.ts,
+            self.lat,
+            self.lng,
+            self.last,
+            self.mask,
+            self.loaded,
+            self.flags,
+        ]
+
+    @classmethod
+    def from_list(cls, v: list | None) -> Stop | None:
+        return None if v is None else cls(*v)
+
+
+@dataclass(slots=True)
+class Track:
+    """One ordered stream of accepted pings: the live stream or a blind-area backfill segment.
+
+    ``visits`` maps fence id to a list indexed by the constants above: ENTER (ts), OUT (first
+    ts seen outside again, -1 while inside), OUTN (pings outside since), SLOW (start of the
+    current slow spell inside, -1 if none) with its SEQ/LAT/LNG, DONE (PENDING dwell,
+    IRRELEVANT for this vehicle kind, or ACTED on), PREV (ts of the track's ping before the
+    visit), OSEQ/OLAT/OLNG (first ping outside) and LOADED (not reported empty during it).
+    """
+
+    tag: str = ""  # suffix of the keys of this track's open alerts ("" live, ":shadow" backfill)
+    last_ts: int = -1
+    lat: float = 0.0
+    lng: float = 0.0
+    seq: int | None = None
+    ids: tuple[str, ...] = ()
+    visits: dict[str, list[int]] = field(default_factory=dict)
+    exiting: int = 0  # visits with an exit pending
+    dwelling: int = 0  # visits PENDING or ACTED (their dwell or visit log still needs pings)
+    vmask: int = 0  # kinds of the fences visited (exits pending included)
+    loaded: bool = False
+    stop: Stop | None = None
+    over: Episode | None = None
+    dev: Episode | None = None
+    unc: Episode | None = None
+    restricted: dict[str, str] = field(default_factory=dict)  # fence id -> alert id ("" = none)
+    recent: list[list] = field(default_factory=list)  # [seq, ts, lat, lng] of recent pings
+    jump: list | None = None  # [ts, lat, lng, n] of consecutive rejected jumps
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["ids"] = list(self.ids)
+        out["visits"] = {k: list(v) for k, v in self.visits.items()}
+        for name in ("stop", "over", "dev", "unc"):
+            value = getattr(self, name)
+            out[name] = None if value is None else value.to_list()
+        out["restricted"] = dict(self.restricted)
+        out["recent"] = [list(r) for r in self.recent]
+        out["jump"] = None if self.jump is None else list(self.jump)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Track:
+        t = cls(**{k: v for k, v in d.items() if k not in _TRACK_NESTED})
+        t.ids = tuple(d["ids"])
+        t.visits = {k: list(v) for k, v in d["visits"].items()}
+        t.stop = Stop.from_list(d["stop"])
+        t.over, t.dev, t.unc = (Episode.from_list(d[n]) for n in ("over", "dev", "unc"))
+        t.restricted = dict(d["restricted"])
+        t.recent = [list(r) for r in d["recent"]]
+        t.jump = None if d["jump"] is None else list(d["jump"])
+        return t
+
+
+_TRACK_NESTED = frozenset(
+    ("ids", "visits", "stop", "over", "dev", "unc", "restricted", "recent", "jump")
+)
+
+
+@dataclass(slots=True)
+class Trip:
+    """A muck load in progress or done (one electronic manifest, 电子联单)."""
+
+    id: str
+    site: str
+    permit: str | None
+    load_ts: int  # start of the load dwell
+    load_seq: int | None = None
+    lat: float = 0.0
+    lng: float = 0.0
+    departed: int = -1  # first ping outside the site after loading
+    dep_seq: int | None = None
+    dep_lat: float = 0.0
+    dep_lng: float = 0.0
+    unload_fence: str | None = None
+    unload_ts: int = -1
+    status: str = "open"  # open | delivered | unapproved | unmatched | superseded
+    overdue: bool = False  # unmatched_source raised; still matched to a later unload
+    late: bool = False  # found from backfilled data
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Trip | None:
+        return None if d is None else cls(**d)
+
+
+@dataclass(slots=True)
+class Round:
+    """A kitchen-waste or waste-oil collection round: collections at producers, then a plant."""
+
+    id: str
+    start: int  # start of the first collection dwell
+    seq: int | None
+    lat: float
+    lng: float
+    producers: list[str] = field(default_factory=list)
+    plant: str | None = None
+    delivered: int = -1
+    status: str = "open"  # open | delivered | undelivered
+    overdue: bool = False
+    late: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["producers"] = list(self.producers)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Round | None:
+        return None if d is None else cls(**{**d, "producers": list(d["producers"])})
+
+
+@dataclass(slots=True)
+class VehicleState:
+    """Everything the engine remembers about one vehicle.
+
+    ``pending`` is the reorder buffer: ``(ping, fence set or id tuple)`` pairs sorted by event
+    time, released once the vehicle's newest live ping is ``reorder_ms`` past them. ``shadow``
+    is the track of the blind-area backfill segment being replayed, if any.
+    """
+
+    vehicle: str
+    head: int = -1  # highest event time seen on the live stream (pending included)
+    released: int = -1  # event time of the last ping released from the reorder buffer
+    pending: list = field(default_factory=list)
+    live: Track = field(default_factory=Track)
+    shadow: Track | None = None
+    trip: Trip | None = None
+    round: Round | None = None
+    visit_log: list[list] = field(default_factory=list)  # [fence, start, last_seen] recent dwells
+    raised: dict[str, list[int]] = field(default_factory=dict)  # type -> recent alert start ts
+    open: dict[str, dict] = field(default_factory=dict)  # key -> alert awaiting its end
+    lost_anchor: int = -1  # ts of the ping before the gap of the last signal_lost raised
+    beat: list | None = None  # [seq, ts, lat, lng, under_way] of the last live, not backfilled ping
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vehicle": self.vehicle,
+            "head": self.head,
+            "released": self.released,
+            "pending": [[p.to_dict(), list(getattr(fs, "ids", fs))] for p, fs in self.pending],
+            "live": self.live.to_dict(),
+            "shadow": None if self.shadow is None else self.shadow.to_dict(),
+            "trip": None if self.trip is None else self.trip.to_dict(),
+            "round": None if self.round is None else self.round.to_dict(),
+            "visit_log": [list(v) for v in self.visit_log],
+            "raised": {k: list(v) for k, v in self.raised.items()},
+            "open": {k: _copy(v) for k, v in self.open.items()},
+            "lost_anchor": self.lost_anchor,
+            "beat": None if self.beat is None else list(self.beat),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VehicleState:
+        pending = [(Ping(**p), tuple(ids)) for p, ids in d["pending"]]
+        shadow = None if d["shadow"] is None else Track.from_dict(d["shadow"])
+        return cls(
+            vehicle=d["vehicle"],
+            head=d["head"],
+            released=d["released"],
+            pending=pending,
+            live=Track.from_dict(d["live"]),
+            shadow=shadow,
+            trip=Trip.from_dict(d["trip"]),
+            round=Round.from_dict(d["round"]),
+            visit_log=[list(v) for v in d["visit_log"]],
+            raised={k: list(v) for k, v in d["raised"].items()},
+            open={k: _copy(v) for k, v in d["open"].items()},
+            lost_anchor=d["lost_anchor"],
+            beat=None if d["beat"] is None else list(d["beat"]),
+        )
+
+
+@dataclass(slots=True)
+class EngineState:
+    """The state of a whole run: every vehicle plus the watermark and the tick schedule."""
+
+    vehicles: dict[str, VehicleState] = field(default_factory=dict)
+    watermark: int = -1  # highest event time accepted so far, over all vehicles
+    next_tick: int = -1  # the driver ticks when the watermark reaches this
+    arrivals: int = 0  # pings seen by the driver (arrival count: the limbo's clock)
+    limbo: list = field(
+        default_factory=list
+    )  # [arrival, ping, fence ids]: far ahead of the watermark
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "watermark": self.watermark,
+            "next_tick": self.next_tick,
+            "arrivals": self.arrivals,
+            "limbo": [[n, p.to_dict(), list(ids)] for n, p, ids in self.limbo],
+            "vehicles": {k: v.to_dict() for k, v in self.vehicles.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EngineState:
+        vehicles = {k: VehicleState.from_dict(v) for k, v in d["vehicles"].items()}
+        limbo = [[n, Ping(**p), tuple(ids)] for n, p, ids in d["limbo"]]
+        return cls(vehicles, d["watermark"], d["next_tick"], d["arrivals"], limbo)
+
+
+def _copy(value: Any) -> Any:
+    """Deep copy of JSON-ready data (alerts kept open in state are mutated later)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -1,0 +1,156 @@
+"""Muck trips (one load = one electronic manifest, 电子联单): load at a site → unload at a terminal.
+
+- A load dwell at a site opens a trip under the first permit (by id) valid for the vehicle, the
+  site, the date and the permit hours at the start of the dwell; with no such permit the load
+  raises ``unpermitted_load`` and the trip is tracked without a permit.
+- The trip departs when the site exit is confirmed (dated at the first ping outside).
+- An unload dwell at a terminal or transfer point closes it: ``delivered``, or ``unapproved``
+  (raising ``unapproved_terminal``) when none of the covering unload fences is on the permit.
+  An unload dwell with no trip open raises ``unmatched_disposal``, unless the vehicle reported
+  itself empty all through the visit (a truck parked at a terminal unloads nothing).
+- No unload within ``trip_deadline_ms`` of departure raises ``unmatched_source`` (dated at the
+  departure); the trip stays open, *overdue*, so a late unload still closes it, and is dropped
+  after ``trip_expiry_ms``. A new load after a departure with no unload in between closes the
+  previous trip as unmatched at once.
+"""
+
+from __future__ import annotations
+
+from stream.engine.alerts import record_id
+from stream.engine.context import KIND_BIT, UNLOAD, EngineContext
+from stream.engine.rules import manifest
+from stream.engine.state import DONE, LAT, LNG, LOADED, PENDING, SEQ, SLOW, Trip, VehicleState
+from stream.ping import iso_ts
+
+
+def trip_record(vs: VehicleState, trip: Trip) -> tuple[str, dict]:
+    """The trip as an output record (``trips.jsonl``)."""
+    return (
+        "trip",
+        {
+            "id": trip.id,
+            "vehicle": vs.vehicle,
+            "kind": "muck",
+            "site": trip.site,
+            "permit": trip.permit,
+            "load_ts": iso_ts(trip.load_ts),
+            "load_lat": trip.lat,
+            "load_lng": trip.lng,
+            "departed_ts": iso_ts(trip.departed) if trip.departed >= 0 else None,
+            "unload_fence": trip.unload_fence,
+            "unload_ts": iso_ts(trip.unload_ts) if trip.unload_ts >= 0 else None,
+            "status": trip.status,
+            "overdue": trip.overdue,
+            "late": trip.late,
+        },
+    )
+
+
+def on_load(
+    ctx: EngineContext, vs: VehicleState, site: str, v: list, late: bool, out: list
+) -> None:
+    """A load dwell at ``site`` completed (``v`` is the visit record)."""
+    start = v[SLOW]
+    trip = vs.trip
+    if trip is not None:
+        if trip.departed < 0:
+            return  # still at the site it loaded at: the same load
+        if not trip.overdue:
+            manifest.unmatched_source(ctx, vs, trip, out)
+        trip.status = "unmatched"
+        out.append(trip_record(vs, trip))
+        vs.trip = None
+    permit = ctx.registry.permit_for(vs.vehicle, site, start)
+    trip = Trip(
+        record_id("trip", vs.vehicle, start),
+        site,
+        permit.id if permit else None,
+        start,
+        v[SEQ],
+        v[LAT],
+        v[LNG],
+        late=late,
+    )
+    if permit is None:
+        manifest.unpermitted_load(ctx, vs, site, trip, late, out)
+    vs.trip = trip
+    out.append(trip_record(vs, trip))
+
+
+def on_exit(
+    ctx: EngineContext, vs: VehicleState, fid: str, ts: int, seq, lat: float, lng: float, out: list
+) -> None:
+    """A fence exit was confirmed: a loaded trip leaving its site departs."""
+    trip = vs.trip
+    if trip is not None and trip.departed < 0 and trip.site == fid and ts > trip.load_ts:
+        trip.departed, trip.dep_seq, trip.dep_lat, trip.dep_lng = ts, seq, lat, lng
+        out.append(trip_record(vs, trip))
+
+
+def on_unload(
+    ctx: EngineContext, vs: VehicleState, fence: str, v: list, fs, late: bool, out: list
+) -> None:
+    """An unload dwell at terminal/transfer ``fence`` completed."""
+    trip = vs.trip
+    if trip is None:
+        if v[LOADED]:
+            manifest.unmatched_disposal(ctx, vs, fence, v, late, out)
+        return
+    if trip.departed < 0:
+        return  # never left the loading site: not an unload
+    permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
+    covering = {fence, *fs.unload}
+    if permit is not None and not (covering & permit.terminals):
+        trip.status = "unapproved"
+        manifest.unapproved_terminal(ctx, vs, fence, v, trip, late, out)
+    else:
+        trip.status = "delivered"
+    trip.unload_fence = fence
+    trip.unload_ts = v[SLOW]
+    trip.late = trip.late or late
+    out.append(trip_record(vs, trip))
+    vs.trip = None
+
+
+def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None:
+    """Time-driven: raise ``unmatched_source`` for an undelivered trip past its deadline."""
+    trip = vs.trip
+    if trip is None or trip.departed < 0:
+        return
+    th = ctx.th
+    deadline = trip.departed + th.trip_deadline_ms
+    if now >= trip.departed + th.trip_expiry_ms:
+        if not trip.overdue:
+            manifest.unmatched_source(ctx, vs, trip, out)
+        trip.status = "unmatched"
+        out.append(trip_record(vs, trip))
+        vs.trip = None
+        return
+    if trip.overdue or now < deadline or dwell_under_way(ctx, vs, UNLOAD, deadline):
+        return
+    manifest.unmatched_source(ctx, vs, trip, out)
+    trip.overdue = True
+    out.append(trip_record(vs, trip))
+
+
+def next_due(vs: VehicleState, ctx: EngineContext) -> int:
+    """When :func:`check_deadline` next has something to do (a large number if never)."""
+    trip = vs.trip
+    if trip is None or trip.departed < 0:
+        return 1 << 62
+    if trip.overdue:
+        return trip.departed + ctx.th.trip_expiry_ms
+    return trip.departed + ctx.th.trip_deadline_ms
+
+
+def dwell_under_way(ctx: EngineContext, vs: VehicleState, bits: int, by: int) -> bool:
+    """A dwell at a fence of kinds ``bits`` under way on the live track, begun by ``by``.
+
+    A deadline does not fire while the delivery that meets it is still being dwelt.
+    """
+    for fid, v in vs.live.visits.items():
+        if v[DONE] == PENDING and 0 <= v[SLOW] <= by:
+            fence = ctx.fences.get(fid)
+            if fence is not None and KIND_BIT[fence.kind] & bits:
+                return True
+    return False

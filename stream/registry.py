@@ -1,0 +1,321 @@
+"""The registry behaviour is checked against: vehicles, disposal permits, collection contracts.
+
+``registry.json`` (docs/formats.md) is
+``{"vehicles": [...], "permits": [...], "contracts": [...]}``:
+
+- vehicle: ``id``, ``kind`` (muck | kitchen | oil), ``company``, ``district``, ``terminal_phone``,
+  ``plate``;
+- permit (muck, 处置核准): ``id``, ``site`` (fence id), ``vehicles`` (vehicle ids), ``terminals``
+  (terminal and transfer fence ids), ``corridors`` (corridor fence ids), ``valid_from``,
+  ``valid_to`` (ISO 8601; a bare date means Beijing midnight, and ``valid_to`` then includes that
+  whole day; a time without an offset is Beijing time), ``hours`` (``"HH:MM-HH:MM"`` windows when
+  loads may leave, Beijing time; empty = any time);
+- contract (kitchen/oil): ``id``, ``vehicle``, ``producers`` and ``plants`` (fence ids).
+
+Every entry is validated and all problems are reported together, each naming its entry, e.g.
+``permits[3] (id 'P-7'): hours[0]: '25:00-06:00' is not HH:MM-HH:MM``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from geofence.model import TimeWindow
+from stream.ping import BEIJING, BEIJING_OFFSET_MS, PingError, parse_ts
+
+VEHICLE_KINDS = ("muck", "kitchen", "oil")
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_DAY_MS = 86_400_000
+
+
+class RegistryError(ValueError):
+    """The registry has problems; ``problems`` lists each as a message naming its entry."""
+
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        n = len(problems)
+        head = f"{source or 'registry'}: {n} problem{'s' if n != 1 else ''}"
+        super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """A registered vehicle."""
+
+    id: str
+    kind: str
+    company: str = ""
+    district: str = ""
+    terminal_phone: str = ""
+    plate: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """A muck disposal permit: which vehicles may haul from a site, where to, how and when."""
+
+    id: str
+    site: str
+    vehicles: frozenset[str]
+    terminals: frozenset[str]
+    corridors: tuple[str, ...] = ()
+    valid_from: int | None = None
+    valid_to: int | None = None
+    hours: tuple[TimeWindow, ...] = ()
+
+    def allows(self, vehicle: str, site: str, ts: int) -> bool:
+        """True when the permit covers ``vehicle`` loading at ``site`` at epoch ms ``ts``."""
+        if site != self.site or vehicle not in self.vehicles:
+            return False
+        if self.valid_from is not None and ts < self.valid_from:
+            return False
+        if self.valid_to is not None and ts >= self.valid_to:
+            return False
+        if not self.hours:
+            return True
+        minute = ((ts + BEIJING_OFFSET_MS) // 60_000) % 1440
+        return any(w.contains(minute) for w in self.hours)
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A kitchen-waste or waste-oil collection contract of one vehicle."""
+
+    id: str
+    vehicle: str
+    producers: frozenset[str]
+    plants: frozenset[str]
+
+
+class Registry:
+    """Vehicles, permits and contracts, indexed for the engine's look-ups."""
+
+    def __init__(
+        self,
+        vehicles: Iterable[Vehicle] = (),
+        permits: Iterable[Permit] = (),
+        contracts: Iterable[Contract] = (),
+    ):
+        self.vehicles: dict[str, Vehicle] = {v.id: v for v in vehicles}
+        self.permits: dict[str, Permit] = {p.id: p for p in permits}
+        self.contracts: dict[str, Contract] = {c.id: c for c in contracts}
+        self._by_vehicle: dict[str, list[Permit]] = {}
+        for permit in sorted(self.permits.values(), key=lambda p: p.id):
+            for vid in permit.vehicles:
+                self._by_vehicle.setdefault(vid, []).append(permit)
+        self._contracts_of: dict[str, list[Contract]] = {}
+        for contract in sorted(self.contracts.values(), key=lambda c: c.id):
+            self._contracts_of.setdefault(contract.vehicle, []).append(contract)
+
+    def permits_of(self, vehicle: str) -> list[Permit]:
+        """Permits naming ``vehicle``, sorted by id."""
+        return self._by_vehicle.get(vehicle, [])
+
+    def permit_for(self, vehicle: str, site: str, ts: int) -> Permit | None:
+        """The first permit (by id) allowing ``vehicle`` to load at ``site`` at ``ts``, or None."""
+        for permit in self._by_vehicle.get(vehicle, ()):
+            if permit.allows(vehicle, site, ts):
+                return permit
+        return None
+
+    def contracts_of(self, vehicle: str) -> list[Contract]:
+        """Collection contracts of ``vehicle``, sorted by id."""
+        return self._contracts_of.get(vehicle, [])
+
+    def fence_ids(self) -> dict[str, str]:
+        """Every fence id the registry refers to, mapped to the entry that first names it."""
+        refs: dict[str, str] = {}
+        for p in sorted(self.permits.values(), key=lambda p: p.id):
+            for fid in (p.site, *sorted(p.terminals), *p.corridors):
+                refs.setdefault(fid, f"permit {p.id!r}")
+        for c in sorted(self.contracts.values(), key=lambda c: c.id):
+            for fid in (*sorted(c.producers), *sorted(c.plants)):
+                refs.setdefault(fid, f"contract {c.id!r}")
+        return refs
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str | None = None) -> Registry:
+        """Build a registry from parsed ``registry.json``.
+
+        Raises
+        ------
+        RegistryError
+            Listing every problem, each naming its entry (``permits[3] (id 'P-7'): ...``).
+        """
+        problems: list[str] = []
+        if not isinstance(data, Mapping):
+            raise RegistryError(
+                ["top level: expected an object with vehicles/permits/contracts"], source
+            )
+        unknown = sorted(set(data) - {"vehicles", "permits", "contracts"})
+        if unknown:
+            problems.append(f"top level: unknown keys {unknown}")
+        vehicles = _entries(data, "vehicles", _vehicle, problems)
+        permits = _entries(data, "permits", _permit, problems)
+        contracts = _entries(data, "contracts", _contract, problems)
+        known = {v.id for v in vehicles}
+        for i, p in enumerate(permits):
+            for vid in sorted(p.vehicles - known):
+                problems.append(f"permits[{i}] (id {p.id!r}): vehicles: unknown vehicle {vid!r}")
+        for i, c in enumerate(contracts):
+            if c.vehicle not in known:
+                problems.append(
+                    f"contracts[{i}] (id {c.id!r}): vehicle: unknown vehicle {c.vehicle!r}"
+                )
+        if problems:
+            raise RegistryError(problems, source)
+        return cls(vehicles, permits, contracts)
+
+    @classmethod
+    def load(cls, path: str | PathLike) -> Registry:
+        """Read and validate ``registry.json``.
+
+        Raises
+        ------
+        OSError
+            When the file cannot be read.
+        RegistryError
+            When it is not JSON or has invalid entries.
+        """
+        text = Path(path).read_bytes()
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise RegistryError([f"not JSON: {exc}"], str(path)) from None
+        return cls.from_mapping(data, str(path))
+
+
+def _entries(data: Mapping, key: str, build, problems: list[str]) -> list:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        problems.append(f"{key}: expected a list")
+        return []
+    out, seen = [], set()
+    for i, item in enumerate(items):
+        label = f"{key}[{i}]"
+        if not isinstance(item, Mapping):
+            problems.append(f"{label}: expected an object")
+            continue
+        ident = item.get("id")
+        if not isinstance(ident, str) or not ident:
+            problems.append(f"{label}: id: required non-empty string")
+            continue
+        label = f"{label} (id {ident!r})"
+        if ident in seen:
+            problems.append(f"{label}: duplicate id")
+            continue
+        seen.add(ident)
+        errors: list[str] = []
+        entry = build(item, errors)
+        problems.extend(f"{label}: {e}" for e in errors)
+        if not errors:
+            out.append(entry)
+    return out
+
+
+def _text(item: Mapping, key: str, errors: list[str], required: bool = False) -> str:
+    value = item.get(key)
+    if value is None:
+        if required:
+            errors.append(f"{key}: required")
+        return ""
+    if not isinstance(value, str):
+        errors.append(f"{key}: expected a string, got {value!r}")
+        return ""
+    if required and not value:
+        errors.append(f"{key}: must not be empty")
+    return value
+
+
+def _ids(item: Mapping, key: str, errors: list[str]) -> tuple[str, ...]:
+    value = item.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        errors.append(f"{key}: expected a list of ids, got {value!r}")
+        return ()
+    return tuple(value)
+
+
+def _vehicle(item: Mapping, errors: list[str]) -> Vehicle:
+    kind = item.get("kind")
+    if kind not in VEHICLE_KINDS:
+        errors.append(f"kind: expected one of {'|'.join(VEHICLE_KINDS)}, got {kind!r}")
+    fields = ("company", "district", "terminal_phone", "plate")
+    return Vehicle(item["id"], kind, *(_text(item, f, errors) for f in fields))
+
+
+def _permit(item: Mapping, errors: list[str]) -> Permit:
+    site = _text(item, "site", errors, required=True)
+    vehicles = frozenset(_ids(item, "vehicles", errors))
+    terminals = frozenset(_ids(item, "terminals", errors))
+    corridors = _ids(item, "corridors", errors)
+    valid_from = _moment(item.get("valid_from"), "valid_from", False, errors)
+    valid_to = _moment(item.get("valid_to"), "valid_to", True, errors)
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        errors.append("valid_to: must be after valid_from")
+    hours = _hours(item.get("hours", []), errors)
+    return Permit(item["id"], site, vehicles, terminals, corridors, valid_from, valid_to, hours)
+
+
+def _contract(item: Mapping, errors: list[str]) -> Contract:
+    vehicle = _text(item, "vehicle", errors, required=True)
+    producers = frozenset(_ids(item, "producers", errors))
+    plants = frozenset(_ids(item, "plants", errors))
+    return Contract(item["id"], vehicle, producers, plants)
+
+
+def _moment(value: Any, key: str, end_of_day: bool, errors: list[str]) -> int | None:
+    """Epoch ms of an ISO date or date-time (Beijing time when it has no offset)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            errors.append(f"{key}: not an ISO 8601 date: {value!r}")
+            return None
+        if end_of_day:
+            day += timedelta(days=1)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+        return int(midnight.timestamp()) * 1000
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            errors.append(f"{key}: not ISO 8601: {value!r}")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=BEIJING)
+        value = moment.isoformat()
+    try:
+        return parse_ts(value, key)
+    except PingError as exc:
+        errors.append(exc.detail)
+        return None
+
+
+def _hours(value: Any, errors: list[str]) -> tuple[TimeWindow, ...]:
+    if not isinstance(value, list):
+        errors.append(f'hours: expected a list of "HH:MM-HH:MM", got {value!r}')
+        return ()
+    windows = []
+    for i, text in enumerate(value):
+        match = _HOURS.match(text) if isinstance(text, str) else None
+        if match is None:
+            errors.append(f"hours[{i}]: {text!r} is not HH:MM-HH:MM")
+            continue
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if m1 > 59 or m2 > 59 or start >= 1440 or end > 1440 or start == end:
+            errors.append(f"hours[{i}]: {text!r} is not a valid window")
+            continue
+        windows.append(TimeWindow(start, end))
+    return tuple(windows)

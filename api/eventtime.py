@@ -1,0 +1,37 @@
+"""Event-time values at the API edge: epoch milliseconds inside, ISO 8601 +08:00 outside."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def to_iso(ms: int) -> str:
+    """Format epoch milliseconds as Beijing-time ISO 8601, milliseconds only when non-zero.
+
+    >>> to_iso(1748784605000)
+    '2025-06-01T21:30:05+08:00'
+    """
+    moment = datetime.fromtimestamp(ms / 1000, tz=BEIJING)
+    return moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
+
+
+def parse_ts(value: int | float | str) -> int:
+    """Parse an ISO 8601 string with an offset, or epoch milliseconds, into epoch milliseconds.
+
+    Raises
+    ------
+    ValueError
+        The value is neither, or an ISO string lacks its offset (local time is ambiguous).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"timestamp must be ISO 8601 or epoch ms, got {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp must be ISO 8601 or epoch ms, got {value!r}")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset")
+    return round((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000)

@@ -1,0 +1,115 @@
+"""The API's intake: positions, alerts and trips from the engine, into the stores and onto the bus.
+
+The embedded demo calls :class:`Feed` directly (from any thread); in production the same calls
+are made by the consumer of the engine's output topics. Bad records raise :class:`FeedError`
+naming the problem; the caller decides to log or dead-letter them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from api.eventtime import parse_ts, to_iso
+from api.ports import AlertEvent, Ports, Record
+
+POSITION_STATES = ("on_trip", "loaded", "idle", "offline", "violation")
+ALERT_FIELDS = ("id", "type", "vehicle", "district", "severity", "ts", "lat", "lng")
+MOVING_KMH = 5.0
+
+
+class FeedError(ValueError):
+    """A record from the engine that cannot be used; the message names the field."""
+
+
+def _number(raw: Record, key: str, low: float, high: float) -> float:
+    value = raw.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FeedError(f"{raw.get('vehicle')!r}: {key} must be a finite number, got {value!r}")
+    if not low <= value <= high:
+        raise FeedError(f"{raw.get('vehicle')!r}: {key} {value} outside [{low}, {high}]")
+    return float(value)
+
+
+def _state(raw: Record) -> str:
+    state = raw.get("state")
+    if state is not None:
+        if state not in POSITION_STATES:
+            raise FeedError(f"{raw.get('vehicle')!r}: unknown state {state!r}")
+        return state
+    # No engine state: derive a display state from the ping itself.
+    if raw.get("loaded") in ("half", "full"):
+        return "loaded"
+    return "on_trip" if (raw.get("speed_kmh") or 0) > MOVING_KMH else "idle"
+
+
+class Feed:
+    """Writes engine output into the ports and publishes what changed."""
+
+    def __init__(self, ports: Ports):
+        self._ports = ports
+
+    def position(self, raw: Record) -> Record | None:
+        """Normalise a position (WGS-84) and store it; publish and return it if it is the
+        vehicle's newest, else return None (older positions only join the track).
+
+        Raises
+        ------
+        FeedError
+            Missing vehicle, bad time, non-finite or out-of-range coordinates, unknown state.
+        """
+        vehicle = raw.get("vehicle")
+        if not isinstance(vehicle, str) or not vehicle:
+            raise FeedError(f"position without a vehicle id: {raw!r:.120}")
+        try:
+            ts_ms = parse_ts(raw.get("ts"))
+        except ValueError as exc:
+            raise FeedError(f"{vehicle!r}: bad ts: {exc}") from None
+        registered: dict[str, Any] = self._ports.vehicles.get(vehicle) or {}
+        position = {
+            "vehicle": vehicle,
+            "district": raw.get("district") or registered.get("district"),
+            "kind": raw.get("kind") or registered.get("kind"),
+            "ts": to_iso(ts_ms),
+            "lat": round(_number(raw, "lat", -90, 90), 7),
+            "lng": round(_number(raw, "lng", -180, 180), 7),
+            "speed_kmh": raw.get("speed_kmh"),
+            "heading": raw.get("heading"),
+            "state": _state(raw),
+        }
+        if not self._ports.live.upsert(position, ts_ms):
+            return None
+        self._ports.bus.publish("positions", position)
+        return position
+
+    def alert(self, alert: Record) -> AlertEvent | None:
+        """Store a new or updated alert and publish the event; None when nothing changed.
+
+        Raises
+        ------
+        FeedError
+            A required field is missing or the time is unreadable.
+        """
+        missing = [k for k in ALERT_FIELDS if alert.get(k) is None and k != "district"]
+        if missing:
+            raise FeedError(f"alert {alert.get('id')!r} lacks {', '.join(missing)}")
+        try:
+            parse_ts(alert["ts"])
+        except ValueError as exc:
+            raise FeedError(f"alert {alert['id']!r}: bad ts: {exc}") from None
+        event = self._ports.alerts.put(alert)
+        if event is not None:
+            self.announce(event)
+        return event
+
+    def announce(self, event: AlertEvent) -> None:
+        """Publish an alert event (also used after case transitions)."""
+        self._ports.bus.publish(
+            "alerts", {"seq": event.seq, "kind": event.kind, "alert": event.alert}
+        )
+
+    def trip(self, trip: Record) -> None:
+        """Store a trip (engine-defined fields; needs ``id`` and ``vehicle``)."""
+        if not trip.get("id") or not trip.get("vehicle"):
+            raise FeedError(f"trip without id or vehicle: {trip!r:.120}")
+        self._ports.trips.put(trip)

@@ -1,0 +1,144 @@
+"""Ports: the few operations the API needs from live state, alert storage, reference data and
+the message bus. ``api.memory`` holds the in-memory twins (embedded demo, tests); the Redis and
+Kafka implementations come with the streaming work and must pass the same tests.
+
+Records are plain dicts in the shapes of the shared contracts. District scope is passed as
+``district`` (None = the whole city); filtering by it is the store's job so that no caller can
+forget it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from api.security import User
+
+Record = dict[str, Any]
+BBox = tuple[float, float, float, float]  # west, south, east, north (lng, lat, lng, lat), WGS-84
+
+
+class LiveStore(Protocol):
+    """Latest position per vehicle, plus a short recent track."""
+
+    def upsert(self, position: Record, ts_ms: int) -> bool:
+        """Store ``position`` if it is newer in event time than the current one; True if it was.
+        Older positions still join the track (late blind-area batches)."""
+
+    def get(self, vehicle: str) -> Record | None:
+        """Latest position of ``vehicle``."""
+
+    def query(self, district: str | None = None, bbox: BBox | None = None) -> list[Record]:
+        """Latest positions of the vehicles in ``district`` whose position lies in ``bbox``."""
+
+    def nearest(self, lat: float, lng: float, k: int, district: str | None = None) -> list[Record]:
+        """Up to ``k`` latest positions nearest to (lat, lng), nearest first."""
+
+    def track(self, vehicle: str, since_ms: int | None = None) -> list[Record]:
+        """Recent positions of ``vehicle`` in event-time order."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Alert filters; all optional."""
+
+    district: str | None = None
+    type: str | None = None
+    state: str | None = None
+    vehicle: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One change on the alert feed: a new or updated alert, or a case transition.
+
+    ``seq`` increases by one per event, process- or cluster-wide; clients resume from it.
+    """
+
+    seq: int
+    kind: str  # "alert" | "case"
+    alert: Record
+
+
+class AlertStore(Protocol):
+    """Alerts with their case, and the ordered feed of their changes."""
+
+    def put(self, alert: Record) -> AlertEvent | None:
+        """Insert or update an alert by id (the case is kept); None when nothing changed."""
+
+    def get(self, alert_id: str) -> Record | None:
+        """One alert with its case."""
+
+    def query(self, q: AlertQuery) -> list[Record]:
+        """Alerts matching ``q``, newest event time first."""
+
+    def transition(self, alert_id: str, to: str, by: str, at: str, note: str) -> AlertEvent:
+        """Move the alert's case (``api.cases.transition`` rules); KeyError if unknown."""
+
+    def head(self) -> int:
+        """The ``seq`` of the latest event (0 when there is none)."""
+
+    def events_after(self, seq: int, limit: int) -> tuple[list[AlertEvent], bool]:
+        """Events with ``seq`` greater than the given one, oldest first, and whether some that
+        the caller needed are no longer kept (the caller must then reload the list)."""
+
+
+class RecordStore(Protocol):
+    """Reference records by id: fences (GeoJSON Features), vehicles, permits, contracts, trips."""
+
+    def list(self) -> list[Record]:
+        """Every record, ordered by id."""
+
+    def get(self, record_id: str) -> Record | None:
+        """One record."""
+
+    def put(self, record: Record) -> None:
+        """Insert or replace the record with ``record["id"]``."""
+
+    def delete(self, record_id: str) -> bool:
+        """Remove a record; False if there was none."""
+
+
+class Subscription(Protocol):
+    """Messages of one topic, in publication order."""
+
+    def __aiter__(self) -> AsyncIterator[Record]: ...
+
+    def close(self) -> None:
+        """Stop receiving."""
+
+
+class Bus(Protocol):
+    """Process-wide publish/subscribe. Topics: ``positions``, ``alerts``."""
+
+    def publish(self, topic: str, message: Record) -> None:
+        """Publish without blocking; safe to call from any thread."""
+
+    def subscribe(self, topic: str) -> Subscription:
+        """Subscribe to a topic (the API holds one subscription per topic per process)."""
+
+
+class UserStore(Protocol):
+    """Accounts."""
+
+    def get(self, username: str) -> User | None:
+        """The user, or None."""
+
+
+@dataclass(slots=True)
+class Ports:
+    """Everything the API talks to."""
+
+    live: LiveStore
+    alerts: AlertStore
+    trips: RecordStore
+    fences: RecordStore
+    vehicles: RecordStore
+    permits: RecordStore
+    contracts: RecordStore
+    bus: Bus
+    users: UserStore

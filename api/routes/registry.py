@@ -1,0 +1,144 @@
+"""Disposal permits (muck) and collection contracts (kitchen/oil). A district officer sees a
+permit when its site or one of its vehicles is in the district, a contract when its vehicle is."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.deps import AdminUser, CurrentUser, PortsDep, not_found, vehicle_district
+from api.eventtime import parse_ts
+from api.ports import Ports, Record
+from api.security import Principal
+
+router = APIRouter(prefix="/api", tags=["registry"])
+HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
+Ids = list[str]
+
+
+class Permit(BaseModel):
+    """处置核准 (shared contract ``registry.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+    site: str = Field(min_length=1)
+    vehicles: Ids = Field(default_factory=list, max_length=5000)
+    terminals: Ids = Field(default_factory=list, max_length=500)
+    corridors: Ids = Field(default_factory=list, max_length=500)
+    valid_from: str
+    valid_to: str
+    hours: list[str] = Field(default_factory=list, max_length=24)
+
+    @field_validator("valid_from", "valid_to")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        parse_ts(value)
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: list[str]) -> list[str]:
+        bad = [h for h in value if not re.match(HOURS_PATTERN, h)]
+        if bad:
+            raise ValueError(f"hours must look like 20:00-06:00, got {bad}")
+        return value
+
+
+class Contract(BaseModel):
+    """Kitchen-waste or waste-oil collection contract."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+    vehicle: str = Field(min_length=1)
+    producers: Ids = Field(default_factory=list, max_length=5000)
+    plants: Ids = Field(default_factory=list, max_length=100)
+
+
+def permit_visible(who: Principal, ports: Ports, permit: Record) -> bool:
+    if who.district is None:
+        return True
+    site = ports.fences.get(permit.get("site", ""))
+    if site is not None and site.get("properties", {}).get("district") == who.district:
+        return True
+    return any(vehicle_district(ports, v) == who.district for v in permit.get("vehicles", ()))
+
+
+def contract_visible(who: Principal, ports: Ports, contract: Record) -> bool:
+    return who.sees(vehicle_district(ports, contract.get("vehicle", "")))
+
+
+def _check_id(body_id: str, url_id: str) -> None:
+    if body_id != url_id:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"body id {body_id!r} differs from the URL's"
+        )
+
+
+@router.get("/permits", tags=["registry"])
+def list_permits(who: CurrentUser, ports: PortsDep, site: str | None = None) -> list[Record]:
+    """Permits in the caller's scope."""
+    return [
+        p
+        for p in ports.permits.list()
+        if permit_visible(who, ports, p) and (site is None or p.get("site") == site)
+    ]
+
+
+@router.get("/permits/{permit_id}")
+def get_permit(permit_id: str, who: CurrentUser, ports: PortsDep) -> Record:
+    record = ports.permits.get(permit_id)
+    if record is None or not permit_visible(who, ports, record):
+        raise not_found("permit", permit_id)
+    return record
+
+
+@router.put("/permits/{permit_id}")
+def put_permit(permit_id: str, body: Permit, who: AdminUser, ports: PortsDep) -> Record:
+    """Create or replace a permit (admin)."""
+    _check_id(body.id, permit_id)
+    record = body.model_dump()
+    ports.permits.put(record)
+    ports.bus.publish("reference", {"table": "permits", "op": "put", "record": record})
+    return record
+
+
+@router.delete("/permits/{permit_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_permit(permit_id: str, who: AdminUser, ports: PortsDep) -> Response:
+    if not ports.permits.delete(permit_id):
+        raise not_found("permit", permit_id)
+    ports.bus.publish("reference", {"table": "permits", "op": "delete", "id": permit_id})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/contracts")
+def list_contracts(who: CurrentUser, ports: PortsDep) -> list[Record]:
+    """Contracts in the caller's scope."""
+    return [c for c in ports.contracts.list() if contract_visible(who, ports, c)]
+
+
+@router.get("/contracts/{contract_id}")
+def get_contract(contract_id: str, who: CurrentUser, ports: PortsDep) -> Record:
+    record = ports.contracts.get(contract_id)
+    if record is None or not contract_visible(who, ports, record):
+        raise not_found("contract", contract_id)
+    return record
+
+
+@router.put("/contracts/{contract_id}")
+def put_contract(contract_id: str, body: Contract, who: AdminUser, ports: PortsDep) -> Record:
+    """Create or replace a contract (admin)."""
+    _check_id(body.id, contract_id)
+    record = body.model_dump()
+    ports.contracts.put(record)
+    ports.bus.publish("reference", {"table": "contracts", "op": "put", "record": record})
+    return record
+
+
+@router.delete("/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_contract(contract_id: str, who: AdminUser, ports: PortsDep) -> Response:
+    if not ports.contracts.delete(contract_id):
+        raise not_found("contract", contract_id)
+    ports.bus.publish("reference", {"table": "contracts", "op": "delete", "id": contract_id})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

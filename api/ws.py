@@ -1,0 +1,306 @@
+"""Websockets: ``/ws/live`` (positions in the caller's scope and viewport) and ``/ws/alerts``
+(new alerts and case changes, resumable by ``seq``).
+
+Handshake (before ``accept``): the Origin must be allowlisted or the request's own host (CORS
+does not cover websockets), and the caller presents a single-use ticket (``?ticket=``) or a
+token in the subprotocols ``["landun.v1", "auth.<ticket or access token>"]``. Failures close with
+1008. Frames from clients are limited to ``ws_max_frame_bytes`` (1009). Server → client frames
+are JSON objects with a ``type``; see docs in each sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnect
+
+from api.deps import authenticate
+from api.hub import AlertClient, LiveClient
+from api.ports import AlertQuery
+from api.security import AuthError, Principal
+
+router = APIRouter()
+SUBPROTOCOL = "landun.v1"
+AUTH_PREFIX = "auth."
+REVALIDATE_S = 30.0  # how often an open socket re-checks that its account is unchanged
+SNAPSHOT_ALERTS = 200
+
+
+class Close(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Close the socket with ``code`` and ``reason``."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def origin_allowed(ws: WebSocket, settings) -> bool:
+    """Exact scheme://host[:port] match against the allowlist, or the request's own host.
+
+    A missing Origin is a non-browser client; it still needs a ticket or token (never a cookie).
+    """
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    if origin in {o.rstrip("/").lower() for o in settings.allowed_origins}:
+        return True
+    if not settings.allow_same_origin:
+        return False
+    scheme = "https" if ws.url.scheme == "wss" else "http"
+    host = ws.headers.get("host", "").lower()
+    parts = urlsplit(origin)
+    return bool(host) and parts.scheme == scheme and parts.netloc == host
+
+
+def _credential(ws: WebSocket) -> tuple[str | None, tuple[str, ...]]:
+    offered = ws.scope.get("subprotocols") or []
+    for proto in offered:
+        if proto.startswith(AUTH_PREFIX):
+            return proto[len(AUTH_PREFIX) :], ("ws", "access")
+    # Only tickets in the query string: URLs end up in logs, tickets die in seconds.
+    return ws.query_params.get("ticket"), ("ws",)
+
+
+async def admit(ws: WebSocket, channel: str) -> Principal | None:
+    """Authenticate and accept, or close with 1008/1013 and return None."""
+    state = ws.app.state
+    rejected = state.metrics.ws_rejected
+    if not origin_allowed(ws, state.settings):
+        rejected.labels("origin").inc()
+        await ws.close(code=1008, reason="origin not allowed")
+        return None
+    token, kinds = _credential(ws)
+    try:
+        if not token:
+            raise AuthError("no ticket")
+        who = authenticate(token, state.ports, state.issuer, kinds)
+    except AuthError:
+        rejected.labels("auth").inc()
+        await ws.close(code=1008, reason="authentication failed")
+        return None
+    if not state.hub.admit_user(who.username, state.settings.ws_max_per_user):
+        rejected.labels("limit").inc()
+        await ws.close(code=1013, reason="too many connections for this user")
+        return None
+    offered = ws.scope.get("subprotocols") or []
+    await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    state.metrics.ws_clients.labels(channel).inc()
+    return who
+
+
+async def send(ws: WebSocket, payload: dict) -> None:
+    """Send one JSON frame; a send slower than ``ws_send_timeout_s`` closes with 1013."""
+    state = ws.app.state
+    try:
+        await asyncio.wait_for(
+            ws.send_text(orjson.dumps(payload).decode()), state.settings.ws_send_timeout_s
+        )
+    except TimeoutError:
+        state.metrics.ws_slow_closes.inc()
+        raise Close(1013, "client too slow") from None
+
+
+async def receive(ws: WebSocket) -> dict:
+    """Receive one JSON object frame within the frame size limit."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None:
+        raise Close(1003, "text frames only")
+    if len(text.encode()) > ws.app.state.settings.ws_max_frame_bytes:
+        raise Close(1009, "frame too large")
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise Close(1007, "frame is not JSON") from None
+    if not isinstance(data, dict):
+        raise Close(1007, "frame must be a JSON object")
+    return data
+
+
+async def wait_or_revalidate(ws: WebSocket, wake: asyncio.Event, who: Principal) -> None:
+    """Wait for work; every REVALIDATE_S re-check the account (removed or changed ⇒ 1008)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), REVALIDATE_S)
+    user = ws.app.state.ports.users.get(who.username)
+    if user is None or user.principal != who:
+        raise Close(1008, "account changed; log in again")
+    wake.clear()
+
+
+async def run_until_closed(ws: WebSocket, *jobs) -> None:
+    """Run the connection's jobs; the first to finish or fail ends them all and the socket."""
+    tasks = [asyncio.create_task(job) for job in jobs]
+    code, reason = 1000, ""
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        error = next((t.exception() for t in done if t.exception()), None)
+        if isinstance(error, Close):
+            code, reason = error.code, error.reason
+        elif isinstance(error, WebSocketDisconnect):
+            code = None  # the client left
+        elif error is not None:
+            raise error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if code is not None:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await ws.close(code=code, reason=reason)
+
+
+def parse_viewport(data: dict):
+    """``{"type": "viewport", "bbox": [w, s, e, n] | null, "zoom": z}`` → bbox or None."""
+    bbox = data.get("bbox")
+    if bbox is None:
+        return None
+    ok = isinstance(bbox, list) and len(bbox) == 4
+    ok = ok and all(isinstance(v, int | float) and math.isfinite(v) for v in bbox)
+    if not ok or not (bbox[0] <= bbox[2] and bbox[1] <= bbox[3]):
+        raise Close(1007, "bbox must be [west, south, east, north] in degrees")
+    return tuple(float(v) for v in bbox)
+
+
+@router.websocket("/ws/live")
+async def live_socket(ws: WebSocket) -> None:
+    """Live positions. Server frames: ``hello``; ``snapshot`` (replace everything; items may
+    continue in ``positions`` frames); ``positions`` (updates); ``counts`` (per state, whole
+    scope). Client frames: ``viewport`` with ``bbox`` and ``zoom``."""
+    who = await admit(ws, "live")
+    if who is None:
+        return
+    hub, settings = ws.app.state.hub, ws.app.state.settings
+    client = LiveClient(who, settings.ws_position_cap)
+    hub.live_clients.add(client)
+    try:
+        await run_until_closed(ws, _live_sender(ws, client), _live_receiver(ws, client))
+    finally:
+        hub.live_clients.discard(client)
+        hub.release_user(who.username)
+        ws.app.state.metrics.ws_clients.labels("live").dec()
+
+
+async def _live_sender(ws: WebSocket, client: LiveClient) -> None:
+    state = ws.app.state
+    settings, live, metrics = state.settings, state.ports.live, state.metrics
+    await send(ws, {"type": "hello", "user": client.who.username, "district": client.who.district})
+    state.hub.publish_counts()
+    while True:
+        await wait_or_revalidate(ws, client.wake, client.who)
+        if settings.ws_flush_ms:
+            await asyncio.sleep(settings.ws_flush_ms / 1000)  # let updates coalesce
+        if client.resnapshot:
+            rows = await run_in_threadpool(live.query, client.who.district, client.bbox)
+            client.snapshot_taken(rows)
+            first, rest = rows[: settings.ws_batch], rows[settings.ws_batch :]
+            await send(ws, {"type": "snapshot", "bbox": client.bbox, "items": first})
+            for i in range(0, len(rest), settings.ws_batch):
+                await send(ws, {"type": "positions", "items": rest[i : i + settings.ws_batch]})
+        while client.pending:
+            batch = client.take(settings.ws_batch)
+            await send(ws, {"type": "positions", "items": batch})
+            metrics.ws_positions.inc(len(batch))
+        if client.counts_dirty:
+            client.counts_dirty = False
+            await send(ws, {"type": "counts", "counts": client.counts})
+
+
+async def _live_receiver(ws: WebSocket, client: LiveClient) -> None:
+    while True:
+        data = await receive(ws)
+        if data.get("type") == "viewport":
+            client.set_viewport(parse_viewport(data))
+        else:
+            raise Close(1008, f"unknown message type {data.get('type')!r}")
+
+
+@router.websocket("/ws/alerts")
+async def alerts_socket(ws: WebSocket) -> None:
+    """Alert feed. ``?after=<seq>`` resumes after the last seen event; without it the first
+    frame is a ``snapshot`` of recent alerts in scope with the current ``seq``. Server frames:
+    ``snapshot``/``resync`` {seq, alerts}, ``alert`` and ``case`` {seq, alert}."""
+    after = ws.query_params.get("after")
+    if after is not None and not after.isdigit():
+        await ws.close(code=1008, reason="after must be a non-negative integer")
+        return
+    who = await admit(ws, "alerts")
+    if who is None:
+        return
+    hub, store = ws.app.state.hub, ws.app.state.ports.alerts
+    head = store.head()
+    client = AlertClient(who, ws.app.state.settings.ws_alert_queue, head)
+    hub.alert_clients.add(client)  # before any read, so nothing published meanwhile is missed
+    if after is None:
+        client.initial, client.initial_seq = "snapshot", head
+    else:
+        client.cursor, client.behind = int(after), True
+    client.wake.set()
+    try:
+        await run_until_closed(ws, _alert_sender(ws, client), _drain(ws), _overflow(client))
+    finally:
+        hub.alert_clients.discard(client)
+        hub.release_user(who.username)
+        ws.app.state.metrics.ws_clients.labels("alerts").dec()
+
+
+async def _send_snapshot(ws: WebSocket, client: AlertClient, kind: str, head: int) -> None:
+    store = ws.app.state.ports.alerts
+    query = AlertQuery(district=client.who.district, limit=SNAPSHOT_ALERTS)
+    alerts = await run_in_threadpool(store.query, query)
+    await send(ws, {"type": kind, "seq": head, "alerts": alerts})
+
+
+async def _catch_up(ws: WebSocket, client: AlertClient) -> None:
+    """Re-read events after the client's cursor from the store, page by page."""
+    store = ws.app.state.ports.alerts
+    page = min(client.maxsize, 500)
+    while client.behind:
+        client.behind = False
+        head = store.head()
+        events, gap = await run_in_threadpool(store.events_after, client.cursor, page)
+        if gap:  # what the client missed is no longer kept: give it the current picture
+            client.queue.clear()
+            client.cursor = head
+            await _send_snapshot(ws, client, "resync", head)
+            continue
+        client.accept(events)
+        await _flush(ws, client)
+        if len(events) == page:
+            client.behind = True
+
+
+async def _flush(ws: WebSocket, client: AlertClient) -> None:
+    while client.queue:
+        event = client.queue.popleft()
+        await send(ws, {"type": event.kind, "seq": event.seq, "alert": event.alert})
+        ws.app.state.metrics.ws_frames.labels("alerts").inc()
+
+
+async def _alert_sender(ws: WebSocket, client: AlertClient) -> None:
+    if client.initial:
+        await _send_snapshot(ws, client, client.initial, client.initial_seq)
+    while True:
+        await wait_or_revalidate(ws, client.wake, client.who)
+        await _catch_up(ws, client)
+        await _flush(ws, client)
+
+
+async def _overflow(client: AlertClient) -> None:
+    await client.overflowed.wait()
+    raise Close(1013, "too slow for the alert feed; reconnect with ?after=<last seq>")
+
+
+async def _drain(ws: WebSocket) -> None:
+    """The alert feed takes no client frames except to notice a disconnect."""
+    while True:
+        data = await receive(ws)
+        raise Close(1008, f"unexpected message type {data.get('type')!r}")

@@ -166,6 +166,16 @@ def client(app) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def reader() -> Iterator[tuple]:
+    """One seeded app and client shared by a module's read-only tests (faster than one each)."""
+    ticking = Clock()
+    application = create_app(make_settings(), memory_ports(make_users(), clock=ticking), ticking)
+    seed(application)
+    with TestClient(application) as test_client:
+        yield application, test_client
+
+
 def token_for(app, username: str) -> str:
     role, district = ROLES[username]
     return app.state.issuer.issue(Principal(username, role, district))

@@ -49,12 +49,14 @@ def _sees(user: str, district: str) -> bool:
 
 
 @pytest.mark.parametrize("path", ["/livez", "/readyz", "/", "/static/index.html"])
-def test_anonymous_may_reach_health_and_the_login_page(client, path):
+def test_anonymous_may_reach_health_and_the_login_page(reader, path):
+    _, client = reader
     assert client.get(path).status_code == 200
 
 
 @pytest.mark.parametrize("path", READS + [p for p, _ in OWNED] + ["/metrics"])
-def test_anonymous_is_refused_everything_else(client, path):
+def test_anonymous_is_refused_everything_else(reader, path):
+    _, client = reader
     response = client.get(path)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
@@ -62,19 +64,22 @@ def test_anonymous_is_refused_everything_else(client, path):
 
 @pytest.mark.parametrize("user", EVERYONE)
 @pytest.mark.parametrize("path", READS)
-def test_every_role_reads_lists(client, app, user, path):
+def test_every_role_reads_lists(reader, user, path):
+    app, client = reader
     assert client.get(path, headers=auth(app, user)).status_code == 200
 
 
 @pytest.mark.parametrize("user", EVERYONE)
 @pytest.mark.parametrize(("path", "district"), OWNED)
-def test_records_of_another_district_are_not_found(client, app, user, path, district):
+def test_records_of_another_district_are_not_found(reader, user, path, district):
+    app, client = reader
     response = client.get(path, headers=auth(app, user))
     assert response.status_code == (200 if _sees(user, district) else 404)
 
 
 @pytest.mark.parametrize("user", EVERYONE)
-def test_lists_hold_only_the_callers_district(client, app, user):
+def test_lists_hold_only_the_callers_district(reader, user):
+    app, client = reader
     headers = auth(app, user)
     own = ROLES[user][1]
     ids = {
@@ -96,14 +101,16 @@ def test_lists_hold_only_the_callers_district(client, app, user):
 
 @pytest.mark.parametrize("user", LX_SCOPED + XS_SCOPED)
 @pytest.mark.parametrize("path", ["/api/live", "/api/alerts", "/api/trips", "/api/live/counts"])
-def test_a_district_user_cannot_ask_for_another_district(client, app, user, path):
+def test_a_district_user_cannot_ask_for_another_district(reader, user, path):
+    app, client = reader
     other = XS if ROLES[user][1] == LX else LX
     response = client.get(path, params={"district": other}, headers=auth(app, user))
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize("user", ("admin", "city", "viewer"))
-def test_city_wide_users_may_filter_by_district(client, app, user):
+def test_city_wide_users_may_filter_by_district(reader, user):
+    app, client = reader
     rows = client.get("/api/live", params={"district": XS}, headers=auth(app, user)).json()
     assert {p["vehicle"] for p in rows} == {"XS-1", "XS-2"}
 
@@ -164,7 +171,8 @@ def test_who_may_dispatch_which_alert(client, app, user, alert_id):
 
 
 @pytest.mark.parametrize("user", EVERYONE)
-def test_metrics_are_for_admins(client, app, user):
+def test_metrics_are_for_admins(reader, user):
+    app, client = reader
     response = client.get("/metrics", headers=auth(app, user))
     assert response.status_code == (200 if user == "admin" else 403)
     if user == "admin":

@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geofence.datum import as_datum, in_china, transform
 from geofence.geojson import POLYGONS, check_shape, parse_geometry
-from geofence.metric import buffer_m
+from geofence.metric import buffer_m, circles_m
 from geofence.model import Datum, Fence, FenceKind, TimeWindow
 
 Problem = tuple[str, str]  # (feature id, or "#index" when it has none; message)
@@ -91,7 +91,7 @@ def check_fences(
     if data is None:
         return [], problems
     features = _features(data, problems)
-    fences: list[Fence] = []
+    parsed: list[tuple[str, dict]] = []
     first_index: dict[str, int] = {}
     for index, feature in enumerate(features):
         label, fence_id = _identify(feature, index, problems)
@@ -104,11 +104,11 @@ def check_fences(
             first_index[fence_id] = index
         feature_problems: list[str] = []
         is_feature = isinstance(feature, Mapping) and feature.get("type") == "Feature"
-        fence = _build(feature, fence_id, feature_problems) if is_feature else None
+        fields = _parse(feature, fence_id, feature_problems) if is_feature else None
         problems.extend((label, prefix + message) for message in feature_problems)
-        if fence is not None and fence_id is not None and not feature_problems:
-            fences.append(fence)
-    return fences, problems
+        if fields is not None:
+            parsed.append((label, fields))
+    return _finish(parsed, problems), problems
 
 
 def _read(source: Any) -> tuple[Any, list[Problem]]:
@@ -138,7 +138,7 @@ def _features(data: Any, problems: list[Problem]) -> list:
         problems.append((FILE, f"not GeoJSON fences: expected a FeatureCollection, got {what}"))
         return []
     crs = data.get("crs")
-    if crs is not None and not re.search(r"CRS84|4326", json.dumps(crs)):
+    if crs is not None and not re.search(r"CRS84|4326", str(crs)):
         problems.append((FILE, "a 'crs' other than WGS-84 is not supported; use 'datum'"))
     features = data.get("features")
     if not isinstance(features, list):
@@ -175,37 +175,51 @@ def _has(obj: Any, key: str) -> bool:
     return isinstance(obj, Mapping) and obj.get(key) is not None
 
 
-def _build(feature: Mapping, fence_id: str | None, out: list[str]) -> Fence | None:
+def _parse(feature: Mapping, fence_id: str | None, out: list[str]) -> dict | None:
+    """Check one Feature; return the Fence fields with its geometry still as given, or None."""
     props = feature.get("properties")
     if props is None:
         props = {}
     if not isinstance(props, Mapping):
         out.append("properties must be an object")
         props = {}
-    kind = _enum(props, "kind", FenceKind, out, required=True)
-    datum = _datum(props, out)
-    name = _text(props, "name", out)
-    district = _text(props, "district", out)
-    buffer = _positive(props, "buffer_m", MAX_BUFFER_M, out)
-    radius = _positive(props, "radius_m", MAX_BUFFER_M, out)
-    speed = _positive(props, "speed_limit_kmh", MAX_SPEED_KMH, out)
-    hours = _hours(props.get("hours"), out)
-    vehicle_kinds = _vehicle_kinds(props.get("vehicle_kinds"), out)
-    source = _geometry(feature.get("geometry"), kind, datum, out)
-    if source is not None and kind is not None:
-        _check_widths(kind, source, props, buffer, radius, out)
-    if out or kind is None or datum is None or source is None or fence_id is None:
+    fields = {
+        "id": fence_id,
+        "kind": _enum(props, "kind", FenceKind, out, required=True),
+        "datum": _datum(props, out),
+        "name": _text(props, "name", out),
+        "district": _text(props, "district", out),
+        "buffer_m": _positive(props, "buffer_m", MAX_BUFFER_M, out),
+        "radius_m": _positive(props, "radius_m", MAX_BUFFER_M, out),
+        "speed_limit_kmh": _positive(props, "speed_limit_kmh", MAX_SPEED_KMH, out),
+        "hours": _hours(props.get("hours"), out),
+        "vehicle_kinds": _vehicle_kinds(props.get("vehicle_kinds"), out),
+        "properties": dict(props),
+    }
+    kind = fields["kind"]
+    given = _geometry(feature.get("geometry"), kind, fields["datum"], out)
+    if given is not None and kind is not None:
+        _check_widths(kind, given, props, fields["buffer_m"], fields["radius_m"], out)
+    if out or fence_id is None or given is None:
         return None
-    try:
-        area = _area(kind, source, buffer, radius)
-    except ValueError as exc:  # defensive: inputs were validated, report rather than crash
-        out.append(f"cannot build the fence area: {exc}")
-        return None
-    return Fence(
-        id=fence_id, kind=kind, area=area, name=name, district=district, datum=datum,
-        source=source, buffer_m=buffer, radius_m=radius, hours=hours,
-        vehicle_kinds=vehicle_kinds, speed_limit_kmh=speed, properties=dict(props),
-    )  # fmt: skip
+    fields["source"] = given
+    return fields
+
+
+def _finish(parsed: list[tuple[str, dict]], problems: list[Problem]) -> list[Fence]:
+    """Normalise every geometry to WGS-84 and build the areas, each in one vectorised pass."""
+    _normalise([fields for _, fields in parsed])
+    is_circle = [f["source"].geom_type == "Point" for _, f in parsed]
+    circles = iter(_circles([f for (_, f), c in zip(parsed, is_circle, strict=True) if c]))
+    fences = []
+    for (label, fields), circle in zip(parsed, is_circle, strict=True):
+        out: list[str] = []
+        area = next(circles) if circle else _area(fields, out)
+        if area is None or not check_shape(fields["source"], out):
+            problems.extend((label, message) for message in out)
+            continue
+        fences.append(Fence(area=area, **fields))
+    return fences
 
 
 def _enum(props: Mapping, key: str, enum: type, out: list[str], required: bool) -> Any:
@@ -292,7 +306,7 @@ def _vehicle_kinds(value: Any, out: list[str]) -> frozenset[str]:
 
 
 def _geometry(geom: Any, kind: FenceKind | None, datum: Datum | None, out: list[str]):
-    """Check a GeoJSON geometry and return it as a shapely geometry in WGS-84 (or None)."""
+    """Check a GeoJSON geometry; return it as a shapely geometry in its datum (or None)."""
     allowed = ALLOWED_GEOMETRY.get(kind, POLYGONS) if kind is not None else None
     given = parse_geometry(geom, allowed, f"kind {kind.value}" if kind else "", out)
     if given is None or datum is None or datum is Datum.WGS84:
@@ -301,18 +315,22 @@ def _geometry(geom: Any, kind: FenceKind | None, datum: Datum | None, out: list[
     if not np.all(in_china(lngs, lats)):
         out.append(f"datum {datum.value} is only defined inside China; coordinates lie outside")
         return None
-    return _to_wgs84(given, datum, out)
+    return given
 
 
-def _to_wgs84(geom: BaseGeometry, datum: Datum, out: list[str]) -> BaseGeometry | None:
-    def convert(coords: np.ndarray) -> np.ndarray:
-        return np.column_stack(transform(coords[:, 0], coords[:, 1], datum, Datum.WGS84))
+def _normalise(parsed: list[dict]) -> None:
+    """Convert every ``source`` to WGS-84 in place: one transform call per datum."""
+    for datum in (Datum.GCJ02, Datum.BD09):
+        todo = [fields for fields in parsed if fields["datum"] is datum]
+        if not todo:
+            continue
 
-    wgs = shapely.transform(geom, convert)
-    if not check_shape(wgs, out):  # smooth transform: only slivers could break
-        out.append(f"(after conversion from {datum.value} to wgs84)")
-        return None
-    return wgs
+        def convert(coords: np.ndarray, datum: Datum = datum) -> np.ndarray:
+            return np.column_stack(transform(coords[:, 0], coords[:, 1], datum, Datum.WGS84))
+
+        geoms = np.array([fields["source"] for fields in todo], dtype=object)
+        for fields, wgs in zip(todo, shapely.transform(geoms, convert), strict=True):
+            fields["source"] = wgs
 
 
 def _check_widths(kind, source, props, buffer, radius, out: list[str]) -> None:
@@ -328,10 +346,20 @@ def _check_widths(kind, source, props, buffer, radius, out: list[str]) -> None:
         out.append("radius_m applies only to point producers (it would be ignored)")
 
 
-def _area(kind: FenceKind, source: BaseGeometry, buffer, radius) -> BaseGeometry:
-    if kind is FenceKind.CORRIDOR:
-        return buffer_m(source, buffer)
-    if source.geom_type == "Point":
-        return buffer_m(source, radius)
+def _circles(points: list[dict]) -> list[BaseGeometry]:
+    if not points:
+        return []
+    xy = shapely.get_coordinates([f["source"] for f in points])
+    return list(circles_m(xy[:, 0], xy[:, 1], [f["radius_m"] for f in points]))
+
+
+def _area(fields: dict, out: list[str]) -> BaseGeometry | None:
+    source = fields["source"]
+    if fields["kind"] is FenceKind.CORRIDOR:
+        try:
+            return buffer_m(source, fields["buffer_m"])
+        except ValueError as exc:  # defensive: inputs were validated; report, never crash
+            out.append(f"cannot buffer the corridor: {exc}")
+            return None
     # RFC 7946 ring orientation; the covered area is unchanged.
     return shapely.orient_polygons(source)

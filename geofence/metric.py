@@ -43,15 +43,42 @@ _DELTA = (
     56 * _N**3 / 15 - 136 * _N**4 / 35,
     4279 * _N**4 / 630,
 )
-_ORDERS = np.arange(1, 5)
-_ALPHA_COL = np.array(_ALPHA)[:, None]
-_BETA_COL = np.array(_BETA)[:, None]
-_DELTA_COL = np.array(_DELTA)[:, None]
 
 # Buffer output is densified to this edge length before projecting back, so that its edges
 # (straight in lng/lat once back in WGS-84) stay within millimetres of the planar result.
 _MAX_EDGE_M = 250.0
 QUAD_SEGS = 16  # 64 vertices per full circle: area within 0.2% of pi r^2
+
+
+def _tm_forward(lam: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Radians relative to the central meridian -> (x, y) metres from the equator."""
+    sin_phi = np.sin(phi)
+    tau = np.sinh(np.arctanh(sin_phi) - _E * np.arctanh(_E * sin_phi))  # tan(conformal lat)
+    xi_p = np.arctan2(tau, np.cos(lam))
+    eta_p = np.arctanh(np.sin(lam) / np.sqrt(1.0 + tau * tau))
+    xi, eta = xi_p.copy(), eta_p.copy()
+    for j, alpha in enumerate(_ALPHA, start=1):
+        xi += alpha * np.sin(2 * j * xi_p) * np.cosh(2 * j * eta_p)
+        eta += alpha * np.cos(2 * j * xi_p) * np.sinh(2 * j * eta_p)
+    return _RECT_A * eta, _RECT_A * xi
+
+
+def _tm_inverse(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) metres from the equator -> (lam, phi) radians, inverse of :func:`_tm_forward`."""
+    xi, eta = y / _RECT_A, x / _RECT_A
+    xi_p, eta_p = xi.copy(), eta.copy()
+    for j, beta in enumerate(_BETA, start=1):
+        xi_p -= beta * np.sin(2 * j * xi) * np.cosh(2 * j * eta)
+        eta_p -= beta * np.cos(2 * j * xi) * np.sinh(2 * j * eta)
+    chi = np.arcsin(np.clip(np.sin(xi_p) / np.cosh(eta_p), -1.0, 1.0))  # conformal latitude
+    phi = chi.copy()
+    for j, delta in enumerate(_DELTA, start=1):
+        phi += delta * np.sin(2 * j * chi)
+    return np.arctan2(np.sinh(eta_p), np.cos(xi_p)), phi
+
+
+def _wrap_lng(lng: np.ndarray) -> np.ndarray:
+    return (lng + 180.0) % 360.0 - 180.0
 
 
 class LocalProjection:
@@ -65,8 +92,8 @@ class LocalProjection:
             raise ValueError(f"bad projection centre lng={lng0!r} lat={lat0!r}")
         self.lng0 = float(lng0)
         self.lat0 = float(lat0)
-        _, y0 = self._forward_raw(np.zeros(1), np.array([np.radians(self.lat0)]))
-        self._y0 = float(y0[0])
+        # Northing of the centre: subtracted so local coordinates stay small.
+        self._y0 = float(_tm_forward(np.zeros(1), np.radians([self.lat0]))[1][0])
 
     @classmethod
     def centred_on(cls, geom: BaseGeometry) -> LocalProjection:
@@ -76,41 +103,17 @@ class LocalProjection:
         min_x, min_y, max_x, max_y = geom.bounds
         return cls((min_x + max_x) / 2.0, (min_y + max_y) / 2.0)
 
-    @staticmethod
-    def _forward_raw(lam: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sin_phi = np.sin(phi)
-        tau = np.sinh(np.arctanh(sin_phi) - _E * np.arctanh(_E * sin_phi))  # tan(conformal lat)
-        xi_p = np.arctan2(tau, np.cos(lam))
-        eta_p = np.arctanh(np.sin(lam) / np.sqrt(1.0 + tau * tau))
-        j2 = 2.0 * _ORDERS[:, None]
-        xi_p, eta_p = xi_p.ravel(), eta_p.ravel()
-        xi = xi_p + np.sum(_ALPHA_COL * np.sin(j2 * xi_p) * np.cosh(j2 * eta_p), 0)
-        eta = eta_p + np.sum(_ALPHA_COL * np.cos(j2 * xi_p) * np.sinh(j2 * eta_p), 0)
-        return _RECT_A * eta.reshape(lam.shape), _RECT_A * xi.reshape(lam.shape)
-
     def forward(self, lng: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
         """WGS-84 (lng, lat) degrees to local (x, y) metres; arrays of any shape."""
-        lng = np.asarray(lng, dtype=float)
-        lat = np.asarray(lat, dtype=float)
-        lam = np.radians((lng - self.lng0 + 180.0) % 360.0 - 180.0)
-        x, y = self._forward_raw(lam, np.radians(lat))
+        lam = np.radians(_wrap_lng(np.asarray(lng, dtype=float) - self.lng0))
+        x, y = _tm_forward(lam, np.radians(np.asarray(lat, dtype=float)))
         return x, y - self._y0
 
     def inverse(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Local (x, y) metres back to WGS-84 (lng, lat) degrees."""
+        """Local (x, y) metres back to WGS-84 (lng, lat) degrees; arrays of any shape."""
         x = np.asarray(x, dtype=float)
-        y = np.asarray(y, dtype=float)
-        shape = x.shape
-        xi = ((y + self._y0) / _RECT_A).ravel()
-        eta = (x / _RECT_A).ravel()
-        j2 = 2.0 * _ORDERS[:, None]
-        xi_p = xi - np.sum(_BETA_COL * np.sin(j2 * xi) * np.cosh(j2 * eta), 0)
-        eta_p = eta - np.sum(_BETA_COL * np.cos(j2 * xi) * np.sinh(j2 * eta), 0)
-        chi = np.arcsin(np.clip(np.sin(xi_p) / np.cosh(eta_p), -1.0, 1.0))  # conformal latitude
-        phi = chi + np.sum(_DELTA_COL * np.sin(j2 * chi), 0)
-        lam = np.arctan2(np.sinh(eta_p), np.cos(xi_p))
-        lng = (np.degrees(lam) + self.lng0 + 180.0) % 360.0 - 180.0
-        return lng.reshape(shape), np.degrees(phi).reshape(shape)
+        lam, phi = _tm_inverse(x, np.asarray(y, dtype=float) + self._y0)
+        return _wrap_lng(np.degrees(lam) + self.lng0), np.degrees(phi)
 
     def project(self, geom: BaseGeometry) -> BaseGeometry:
         """``geom`` (WGS-84 lng/lat) on the local plane (metres)."""
@@ -125,6 +128,36 @@ class LocalProjection:
 
     def _inverse_xy(self, coords: np.ndarray) -> np.ndarray:
         return np.column_stack(self.inverse(coords[:, 0], coords[:, 1]))
+
+
+def circles_m(lngs: Any, lats: Any, radii: Any, quad_segs: int = QUAD_SEGS) -> np.ndarray:
+    """Circles of ``radii`` metres around WGS-84 points, as polygons (vectorised).
+
+    Each circle is drawn on the transverse Mercator plane centred on its own point, so every
+    vertex is ``radius`` from the centre along the geodesic (within 1e-5).
+
+    Parameters
+    ----------
+    lngs, lats, radii : array_like
+        Centres (degrees) and radii (metres, > 0), broadcast together.
+    quad_segs : int
+        Vertices per quarter circle.
+
+    Returns
+    -------
+    numpy.ndarray of Polygon
+        One counter-clockwise polygon per centre.
+    """
+    lngs, lats, radii = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (lngs, lats, radii))
+    lngs, lats, radii = np.broadcast_arrays(lngs, lats, radii)
+    if not np.all(np.isfinite(radii) & (radii > 0)):
+        raise ValueError("circle radii must be finite metres > 0")
+    theta = np.linspace(0.0, 2.0 * np.pi, 4 * quad_segs, endpoint=False)
+    x = radii[:, None] * np.cos(theta)
+    y0 = _tm_forward(np.zeros(lats.shape), np.radians(lats))[1]
+    lam, phi = _tm_inverse(x, radii[:, None] * np.sin(theta) + y0[:, None])
+    ring = np.stack([_wrap_lng(np.degrees(lam) + lngs[:, None]), np.degrees(phi)], axis=-1)
+    return shapely.polygons(np.concatenate([ring, ring[:, :1]], axis=1))
 
 
 def buffer_m(geom: BaseGeometry, metres: float, quad_segs: int = QUAD_SEGS) -> BaseGeometry:
@@ -156,6 +189,8 @@ def buffer_m(geom: BaseGeometry, metres: float, quad_segs: int = QUAD_SEGS) -> B
     """
     if not np.isfinite(metres):
         raise ValueError(f"buffer distance must be finite metres, got {metres!r}")
+    if geom.geom_type == "Point" and not geom.is_empty and metres > 0:
+        return circles_m(geom.x, geom.y, metres, quad_segs)[0]
     projection = LocalProjection.centred_on(geom)
     planar = shapely.buffer(projection.project(geom), float(metres), quad_segs=quad_segs)
     if planar.is_empty:

@@ -11,7 +11,7 @@ from geographiclib.polygonarea import PolygonArea
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geofence.metric import LocalProjection, buffer_m, distance_m, distance_to_m
+from geofence.metric import LocalProjection, buffer_m, circles_m, distance_m, distance_to_m
 
 GEOD = Geodesic.WGS84
 
@@ -152,3 +152,18 @@ def test_distance_to_m_of_points_and_a_polygon():
     assert north == pytest.approx(geodesic_m(31.51, 120.305, 31.511, 120.305), rel=1e-4)
     many = distance_to_m(square, np.array([31.505, 31.52]), np.array([120.305, 120.305]))
     assert many[0] == 0.0 and many[1] > 1000
+
+
+def test_circles_m_draws_each_circle_around_its_own_centre():
+    lngs = np.array([120.31, 120.45, 119.9])
+    lats = np.array([31.49, 31.62, 31.35])
+    radii = np.array([30.0, 120.0, 500.0])
+    circles = circles_m(lngs, lats, radii)
+    assert len(circles) == 3
+    for circle, lng, lat, r in zip(circles, lngs, lats, radii, strict=True):
+        assert circle.is_valid and circle.exterior.is_ccw
+        for v_lng, v_lat in circle.exterior.coords:
+            assert geodesic_m(lat, lng, v_lat, v_lng) == pytest.approx(r, rel=1e-5)
+        assert circle.equals_exact(buffer_m(shapely.Point(lng, lat), r), 1e-12)
+    with pytest.raises(ValueError, match="radii"):
+        circles_m([120.3], [31.5], [0.0])

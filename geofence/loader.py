@@ -215,7 +215,10 @@ def _finish(parsed: list[tuple[str, dict]], problems: list[Problem]) -> list[Fen
     for (label, fields), circle in zip(parsed, is_circle, strict=True):
         out: list[str] = []
         area = next(circles) if circle else _area(fields, out)
-        if area is None or not check_shape(fields["source"], out):
+        if area is not None and not check_shape(fields["source"], out):
+            # it was valid as drawn: only the datum conversion can have broken it (slivers)
+            out[-1] += f" (after conversion from {fields['datum'].value} to wgs84)"
+        if out:
             problems.extend((label, message) for message in out)
             continue
         fences.append(Fence(area=area, **fields))

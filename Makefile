@@ -21,8 +21,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: lint
+# Integration tests run against the real Kafka and Redis that `services` starts (mk/services.mk).
+test: lint services
 	$(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV)
+
+include mk/services.mk

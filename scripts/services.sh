@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The real services landun's integration tests and local runs use, on loopback:
+# Kafka (scripts/kafka.sh) and Redis (scripts/redis.sh). Usage: scripts/services.sh up|down|status
+#   up      start both (each is a no-op when already up) and wait until both answer.
+#   down    stop both; tries both even if one fails.
+#   status  print both; exit 0 only when both are up.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+case "${1:-}" in
+    up)
+        # Redis first: it is quick, and a failure there is reported before Kafka's longer start.
+        bash "$HERE/redis.sh" up
+        bash "$HERE/kafka.sh" up
+        ;;
+    down)
+        rc=0
+        bash "$HERE/kafka.sh" down || rc=1
+        bash "$HERE/redis.sh" down || rc=1
+        exit "$rc"
+        ;;
+    status)
+        rc=0
+        bash "$HERE/kafka.sh" status || rc=1
+        bash "$HERE/redis.sh" status || rc=1
+        exit "$rc"
+        ;;
+    *)
+        echo "usage: $0 up|down|status" >&2
+        exit 2
+        ;;
+esac

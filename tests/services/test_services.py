@@ -1,0 +1,234 @@
+"""The real services: Kafka 4.x (KRaft) and Redis from `make services`, and docker-compose.yml."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaTimeoutError
+
+from landun.commands.services import run_services
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
+POLL_DEADLINE_S = 30
+
+
+def create_topic(admin: KafkaAdminClient, name: str, partitions: int) -> dict:
+    """Create `name` and return its description once every partition has a leader."""
+    replication = 1 if partitions > 0 else -1
+    # Without waiting, the broker's metadata cache may not list the new topic yet (KRaft lag).
+    admin.create_topics([NewTopic(name, partitions, replication)], wait_for_metadata=True)
+    (description,) = admin.describe_topics([name])
+    return description
+
+
+def consume(bootstrap: str, topic: str, group: str, expected: int) -> list:
+    """Read `expected` records of `topic` as consumer group `group` (from the earliest offset)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    records = []
+    deadline = time.monotonic() + POLL_DEADLINE_S
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    return records
+
+
+# ---- Kafka -----------------------------------------------------------------------------------
+
+
+def test_broker_runs_kraft_with_one_unfenced_node(kafka_admin: KafkaAdminClient) -> None:
+    cluster = kafka_admin.describe_cluster()
+    assert [b["broker_id"] for b in cluster["brokers"]] == [1]
+    assert cluster["brokers"][0]["is_fenced"] is False
+    quorum = kafka_admin.describe_metadata_quorum()
+    (partition,) = quorum["topics"][0]["partitions"]
+    assert partition["leader_id"] == 1
+    assert [v["replica_id"] for v in partition["current_voters"]] == [1]
+
+
+def test_created_topic_has_the_requested_partitions(
+    kafka_admin: KafkaAdminClient, topic_name: str
+) -> None:
+    description = create_topic(kafka_admin, topic_name, 5)
+    assert description["error_code"] == 0
+    assert sorted(p["partition_index"] for p in description["partitions"]) == [0, 1, 2, 3, 4]
+    assert topic_name in kafka_admin.list_topics()
+
+
+def test_topic_without_a_partition_count_gets_the_broker_default(
+    kafka_admin: KafkaAdminClient, topic_name: str
+) -> None:
+    # -1 asks the broker for its num.partitions (deploy/kafka/server.properties sets 8).
+    description = create_topic(kafka_admin, topic_name, -1)
+    assert len(description["partitions"]) == 8
+
+
+def test_keyed_messages_round_trip_in_order_per_key(
+    kafka_admin: KafkaAdminClient, kafka_bootstrap: str, topic_name: str
+) -> None:
+    create_topic(kafka_admin, topic_name, 8)
+    vehicles = [f"SU-B{n:05d}" for n in range(6)]
+    sent = [(vehicles[i % len(vehicles)], f"ping-{i}") for i in range(60)]
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    partition_of = {}
+    for vehicle, value in sent:
+        meta = producer.send(topic_name, key=vehicle.encode(), value=value.encode()).get(timeout=10)
+        # The key decides the partition: every ping of a vehicle lands on the same one.
+        assert partition_of.setdefault(vehicle, meta.partition) == meta.partition
+    producer.close()
+
+    records = consume(kafka_bootstrap, topic_name, f"{topic_name}.group", len(sent))
+    assert len(records) == len(sent)
+    for record in records:
+        assert record.partition == partition_of[record.key.decode()]
+    for vehicle in vehicles:
+        got = [r.value.decode() for r in records if r.key.decode() == vehicle]
+        want = [value for key, value in sent if key == vehicle]
+        assert got == want  # consumed per partition, so per vehicle, in produced order
+
+
+def test_unknown_topic_is_not_created_by_producing(
+    kafka_admin: KafkaAdminClient, kafka_bootstrap: str, topic_name: str
+) -> None:
+    # auto.create.topics.enable=false: a misspelt topic fails instead of appearing empty.
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_block_ms=2_000)
+    try:
+        with pytest.raises(KafkaTimeoutError):
+            producer.send(topic_name, value=b"lost").get(timeout=10)
+    finally:
+        producer.close(timeout=2)
+    assert topic_name not in kafka_admin.list_topics()
+
+
+# ---- Redis -----------------------------------------------------------------------------------
+
+
+def test_redis_set_get_and_expiry(redis_client: redis.Redis, redis_prefix: str) -> None:
+    key = redis_prefix + "vehicle:SU-B00001"
+    assert redis_client.get(key) is None
+    redis_client.set(key, "31.49,120.31", ex=60)
+    assert redis_client.get(key) == "31.49,120.31"
+    assert 0 < redis_client.ttl(key) <= 60
+
+
+def test_redis_stream_append_and_range(redis_client: redis.Redis, redis_prefix: str) -> None:
+    stream = redis_prefix + "alerts"
+    ids = [redis_client.xadd(stream, {"id": f"alert-{n}", "type": "overspeed"}) for n in range(3)]
+    entries = redis_client.xrange(stream)
+    assert [entry_id for entry_id, _ in entries] == ids
+    assert [fields["id"] for _, fields in entries] == ["alert-0", "alert-1", "alert-2"]
+    # A resuming reader asks for what came after the last id it saw.
+    after_first = redis_client.xrange(stream, min=f"({ids[0]}")
+    assert [fields["id"] for _, fields in after_first] == ["alert-1", "alert-2"]
+
+
+# ---- landun services -------------------------------------------------------------------------
+
+
+def test_landun_services_status_reports_both_up(kafka_bootstrap: str, redis_client) -> None:
+    assert run_services(argparse.Namespace(action="status")) == 0
+
+
+def test_landun_services_without_the_script_says_so(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "services.sh"
+    assert run_services(argparse.Namespace(action="status"), script=missing) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+# ---- docker-compose.yml ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def pinned_kafka_version() -> str:
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    return ET.parse(KAFKA_POM).getroot().find("m:properties/m:kafka.version", ns).text
+
+
+def test_compose_describes_the_production_services(compose: dict) -> None:
+    services = compose["services"]
+    assert {"kafka", "redis", "worker", "api", "gateway", "archive"} <= set(services)
+    landun_commands = {
+        name: services[name]["command"] for name in ("worker", "api", "gateway", "archive")
+    }
+    assert landun_commands == {
+        "worker": ["landun", "worker"],
+        "api": ["landun", "api"],
+        "gateway": ["landun", "gateway"],
+        "archive": ["landun", "archive"],
+    }
+    assert re.fullmatch(r"\$\{LANDUN_WORKERS:-\d+\}", str(services["worker"]["deploy"]["replicas"]))
+
+
+def test_compose_kafka_is_kraft_at_the_pinned_version(compose: dict) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"] == f"apache/kafka:{pinned_kafka_version()}"
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_compose_references_only_defined_services_and_volumes(compose: dict) -> None:
+    services = compose["services"]
+    declared_volumes = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        assert set(service.get("depends_on") or {}) <= set(services) - {name}, name
+        for mount in service.get("volumes") or []:
+            source = mount.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in declared_volumes, f"{name} mounts undeclared volume {source}"
+        for key, value in (service.get("environment") or {}).items():
+            if key.startswith("LANDUN_") and key.endswith(("_BOOTSTRAP", "_URL")):
+                host = re.split(r"[/:]+", str(value).split("://")[-1])[0]
+                assert host in services, f"{name}: {key} points at unknown host {host}"
+
+
+def docker_compose_works() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    not docker_compose_works(), reason="no `docker compose` plugin; checked with PyYAML only"
+)
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    env = {**os.environ, "LANDUN_SECRET_KEY": "test-secret-not-for-production"}
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"worker"' in result.stdout

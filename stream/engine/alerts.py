@@ -70,7 +70,7 @@ def make_alert(
         if fence_obj is not None and fence_obj.district:
             district = fence_obj.district  # tenancy follows where it happened
     evidence: dict[str, Any] = {"rule": rule, "thresholds": thresholds}
-    evidence["pings"] = [ping_ref(*p[:4]) for p in pings]
+    evidence["pings"] = [_ref(p) for p in pings]
     if extra:
         evidence.update(extra)
     return {
@@ -129,5 +129,11 @@ def copy_alert(alert: dict[str, Any]) -> dict[str, Any]:
 
 def evidence_pings(recent: list, since: int, limit: int) -> list:
     """Recent pings of a track at or after ``since`` (at most ``limit``, the latest)."""
-    chosen = [r for r in recent if r[1] >= since]
+    chosen = [r for r in recent if r.ts >= since]
     return chosen[-limit:]
+
+
+def _ref(p) -> dict[str, Any]:
+    if isinstance(p, tuple | list):
+        return ping_ref(*p[:4])
+    return ping_ref(p.seq, p.ts, p.lat, p.lng)

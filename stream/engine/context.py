@@ -41,6 +41,8 @@ DWELL_KINDS = {"muck": SITE | UNLOAD, "kitchen": PRODUCER | PLANT, "oil": PRODUC
 
 M_PER_DEG = 111_195.0  # mean metres per degree of latitude (and of longitude at the equator)
 _GRID_DEG = 0.02  # restricted-zone grid cell, ~2 km: segments shorter than this touch <= 2 cells
+_INV_GRID = 1 / _GRID_DEG
+_KEY = 1 << 20
 
 
 class FenceSet:
@@ -61,7 +63,8 @@ class FenceSet:
         self.restricted = tuple(f for f in fences if f.kind is FenceKind.RESTRICTED)
         self.corridors = frozenset(f.id for f in fences if f.kind is FenceKind.CORRIDOR)
         self.unload = tuple(f.id for f in fences if KIND_BIT[f.kind] & UNLOAD)
-        self.route_ok: dict[str, bool] = {}  # permit id -> inside a permit corridor or excused
+        # permit id -> inside one of its corridors or excused (None: a trip with no permit)
+        self.route_ok: dict[str | None, bool] = {None: True}
 
     def __repr__(self) -> str:
         return f"FenceSet{self.ids!r}"
@@ -73,14 +76,27 @@ EMPTY = FenceSet(())
 class VehicleInfo:
     """Registry facts about one vehicle, resolved once."""
 
-    __slots__ = ("vehicle", "kind", "limit", "dwell_kinds", "watch_lost")
+    __slots__ = (
+        "vehicle",
+        "kind",
+        "muck",
+        "limit",
+        "dwell_kinds",
+        "watch_lost",
+        "stop_ms",
+        "stop_known",
+    )
 
     def __init__(self, vehicle: Vehicle, th: Thresholds):
         self.vehicle = vehicle
         self.kind = vehicle.kind
+        self.muck = vehicle.kind == "muck"
         self.limit = float(th.speed_limit_kmh.get(vehicle.kind, 60.0))
         self.dwell_kinds = DWELL_KINDS.get(vehicle.kind, 0)
         self.watch_lost = vehicle.kind in th.signal_lost_kinds
+        # A stop this long, touching none of these places, is judged by a stop rule.
+        self.stop_ms = th.suspicious_stop_ms if self.muck else th.unregistered_stop_ms
+        self.stop_known = KNOWN if self.muck else KITCHEN_KNOWN
 
 
 class EngineContext:
@@ -105,6 +121,17 @@ class EngineContext:
         margin = self.th.outside_margin_km * 1000 / M_PER_DEG
         margin_lng = margin / self.cos_lat
         self.area = (min_lat - margin, min_lng - margin_lng, max_lat + margin, max_lng + margin_lng)
+        # Flat copies of what the per-ping path reads (one attribute load each).
+        th = self.th
+        self.m_lng = M_PER_DEG * self.cos_lat  # metres per degree of longitude here
+        self.jump_min2 = th.jump_min_m * th.jump_min_m
+        self.stop_r2 = th.stop_radius_m * th.stop_radius_m
+        self.lost_ms = th.signal_lost_ms
+        self.reorder_ms = th.reorder_ms
+        self.evidence_n = th.evidence_pings
+        self.slow_kmh = th.slow_kmh
+        self.moving_kmh = th.moving_kmh
+        self.grid_len2 = (_GRID_DEG * self.m_lng) ** 2  # a segment longer may skip grid cells
         self.refresh()
 
     def refresh(self) -> None:
@@ -125,6 +152,24 @@ class EngineContext:
             for i in range(_cell(lat0) - 1, _cell(lat1) + 2):
                 for j in range(_cell(lng0) - 1, _cell(lng1) + 2):
                     self._grid[(i, j)] = (*self._grid.get((i, j), ()), f)
+        # Cells near a restricted zone, as ints: the per-ping crossing prefilter (near_key),
+        # behind a cheaper one: the bounding box of all those cells.
+        self.near_cells = frozenset(i * _KEY + j for i, j in self._grid)
+        self.near_box = (1.0, 1.0, -1.0, -1.0)  # empty
+        if self._grid:
+            rows = [i for i, _ in self._grid]
+            cols = [j for _, j in self._grid]
+            self.near_box = (
+                min(rows) * _GRID_DEG,
+                min(cols) * _GRID_DEG,
+                (max(rows) + 1) * _GRID_DEG,
+                (max(cols) + 1) * _GRID_DEG,
+            )
+        self.bounds = {f.id: f.area.bounds for f in self.restricted}  # (min lng, lat, max lng, lat)
+
+    def near_key(self, lat: float, lng: float) -> int:
+        """Grid key of a point, comparable with ``near_cells``."""
+        return math.floor(lat * _INV_GRID) * _KEY + math.floor(lng * _INV_GRID)
 
     # -- fence sets ---------------------------------------------------------------------------
     def fenceset(self, ids: Iterable[str]) -> FenceSet:
@@ -202,4 +247,4 @@ class EngineContext:
 
 
 def _cell(deg: float) -> int:
-    return math.floor(deg / _GRID_DEG)
+    return math.floor(deg * _INV_GRID)

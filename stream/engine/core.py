@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import math
 
-from stream.engine import places, rounds, trips
+from stream.engine import places, rounds, stops, trips
 from stream.engine.context import KNOWN, M_PER_DEG, EngineContext, FenceSet
 from stream.engine.hygiene import (
     STALE,
@@ -27,8 +27,7 @@ from stream.engine.hygiene import (
     static_reason,
 )
 from stream.engine.rules import cover, dumping, overspeed, restricted, route, signal
-from stream.engine.state import Track, VehicleState
-from stream.engine.stops import update_stop
+from stream.engine.state import Stop, Track, VehicleState
 from stream.ping import Ping
 
 SHADOW = ":shadow"
@@ -152,9 +151,9 @@ def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> No
         shadow = vs.shadow = Track(tag=SHADOW)
         for key in [k for k in vs.open if k.endswith(SHADOW)]:
             del vs.open[key]
-        for seq, ts, lat, lng in reversed(vs.live.recent):
-            if ts < p.ts:  # continue from the last live fix before the segment
-                shadow.seq, shadow.last_ts, shadow.lat, shadow.lng = seq, ts, lat, lng
+        for q in reversed(vs.live.recent):
+            if q.ts < p.ts:  # continue from the last live fix before the segment
+                shadow.seq, shadow.last_ts, shadow.lat, shadow.lng = q.seq, q.ts, q.lat, q.lng
                 break
     if not isinstance(fs, FenceSet):
         fs = ctx.fenceset(fs)
@@ -164,67 +163,104 @@ def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> No
 def apply(
     ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, fs: FenceSet, late: bool, out: list
 ) -> None:
-    """Run one ping, in event-time order, through a track's pipeline."""
-    if filter_duplicate(tr, p):
-        out.append(rejection(p, "filter_duplicate", "same event time as an accepted ping"))
-        return
-    if filter_impossible_jump(tr, p, ctx):
-        out.append(rejection(p, "filter_impossible_jump", "implied speed from the last fix"))
-        return
-    th = ctx.th
-    info = ctx.vehicles[vs.vehicle]
+    """Run one ping, in event-time order, through a track's pipeline.
+
+    Written for speed: every rule sits behind a guard that is false for an ordinary ping.
+    """
     ts = p.ts
-    live = tr is vs.live
+    lat = p.lat
+    lng = p.lng
+    last_ts = tr.last_ts
     speed = p.speed_kmh
-    if speed is None:
+    d2 = 0.0
+    if last_ts >= 0:
+        dy = (lat - tr.lat) * M_PER_DEG
+        dx = (lng - tr.lng) * ctx.m_lng
+        d2 = dx * dx + dy * dy
+        if (d2 > ctx.jump_min2 or tr.jump is not None) and filter_impossible_jump(tr, p, ctx):
+            out.append(rejection(p, "filter_impossible_jump", "implied speed from last fix"))
+            return
+        if speed is None:
+            speed = math.sqrt(d2) * 3600.0 / (ts - last_ts)
+    elif speed is None:
         speed = 0.0
-        if tr.last_ts >= 0:
-            dy = (p.lat - tr.lat) * M_PER_DEG
-            dx = (p.lng - tr.lng) * M_PER_DEG * ctx.cos_lat
-            speed = math.sqrt(dx * dx + dy * dy) * 3600.0 / (ts - tr.last_ts)
     recent = tr.recent
-    recent.append([p.seq, ts, p.lat, p.lng])
-    if len(recent) > th.evidence_pings:
+    recent.append(p)
+    if len(recent) > ctx.evidence_n:
         del recent[0]
+    live = tr is vs.live
     if live:
-        if not p.backfill:
+        beat = vs.beat
+        if vs.beat_uw and not p.backfill and ts - beat.ts > ctx.lost_ms:
             signal.on_live_ping(ctx, vs, p, out)
-        if vs.trip is not None:
+        trip = vs.trip
+        if trip is not None and ts >= trip.due:
             trips.check_deadline(ctx, vs, ts, out)
-        if vs.round is not None:
+        rnd = vs.round
+        if rnd is not None and ts >= rnd.due:
             rounds.check_deadline(ctx, vs, ts, out)
-    if fs.ids != tr.ids or tr.exiting:
+    if fs.ids is not tr.ids or tr.exiting:
         places.update_visits(ctx, vs, tr, p, fs, late, out)
     if tr.dwelling:
         places.update_dwell(ctx, vs, tr, p, speed, fs, late, out)
-    kind = info.kind
-    muck = kind == "muck"
+    info = ctx.vehicles[vs.vehicle]
+    muck = info.muck
+    trip = vs.trip
     if p.loaded is not None:
         loaded = p.loaded != "empty"
     elif muck:
-        loaded = vs.trip is not None and not vs.trip.overdue
+        loaded = trip is not None and not trip.overdue
     else:
         loaded = vs.round is not None and not vs.round.overdue
-    update_stop(ctx, vs, tr, p, fs, speed, loaded, kind, late, out)
-    if tr.over is not None or speed > (fs.limit if fs.limit is not None else info.limit):
+    st = tr.stop
+    if st is not None:
+        dy = (lat - st.lat) * M_PER_DEG
+        dx = (lng - st.lng) * ctx.m_lng
+        if speed < ctx.moving_kmh and dx * dx + dy * dy <= ctx.stop_r2:
+            st.last = ts
+            st.mask |= fs.mask | tr.vmask
+            if loaded:
+                st.loaded = True
+            if (
+                ts - st.ts >= info.stop_ms
+                and not st.flags
+                and not st.mask & info.stop_known
+                and (st.loaded or not muck)
+            ):
+                stops.check(ctx, vs, tr, st, muck, late, out)
+        else:
+            stops.end_stop(ctx, vs, tr, st, ts, out)
+            st = None
+    if st is None and speed < ctx.slow_kmh:
+        tr.stop = Stop(p.seq, ts, lat, lng, ts, fs.mask | tr.vmask, loaded)
+    limit = fs.limit
+    if tr.over is not None or speed > (info.limit if limit is None else limit):
         overspeed.check(ctx, vs, tr, p, fs, speed, info.limit, late, out)
     if p.cover_open or tr.unc is not None:
         cover.check(ctx, vs, tr, p, speed, loaded, late, out)
     if muck:
         if p.lift:
             dumping.check_lift(ctx, vs, tr, p, fs, late, out)
-        if tr.dev is not None or (loaded and vs.trip is not None):
+        if tr.dev is not None or (
+            loaded and trip is not None and fs.route_ok.get(trip.permit) is not True
+        ):
             route.check(ctx, vs, tr, p, fs, loaded, late, out)
     if fs.restricted:
-        restricted.check_inside(ctx, vs, tr, p, fs, kind, late, out)
-    if ctx.restricted and tr.last_ts >= 0:
-        restricted.check_crossing(ctx, vs, tr, p, fs, kind, late, out)
+        restricted.check_inside(ctx, vs, tr, p, fs, info.kind, late, out)
+    box = ctx.near_box
+    if box[0] <= lat <= box[2] and box[1] <= lng <= box[3]:
+        near = ctx.near_key(lat, lng) in ctx.near_cells
+    else:
+        near = False
+    if last_ts >= 0 and (near or tr.near or d2 > ctx.grid_len2) and ctx.restricted:
+        restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
+    tr.near = near
     tr.last_ts = ts
-    tr.lat = p.lat
-    tr.lng = p.lng
+    tr.lat = lat
+    tr.lng = lng
     tr.seq = p.seq
     tr.ids = fs.ids
     tr.loaded = loaded
     if live and not p.backfill:
-        under_way = info.watch_lost and loaded and not (fs.mask | tr.vmask) & KNOWN
-        vs.beat = [p.seq, ts, p.lat, p.lng, under_way]
+        vs.beat = p
+        vs.beat_uw = info.watch_lost and loaded and not (fs.mask | tr.vmask) & KNOWN

@@ -78,9 +78,17 @@ def finish(ctx: EngineContext, states: EngineState) -> tuple[EngineState, list]:
 
 
 def tick_all(ctx: EngineContext, states: EngineState, now: int, out: list) -> None:
-    """Tick every vehicle that has something time-driven to do."""
+    """Tick every vehicle that has something time-driven to do (checks inline, for speed)."""
+    limit = now - ctx.reorder_ms
+    lost = now - ctx.lost_ms
     for vs in states.vehicles.values():
-        if vs.pending or vs.trip is not None or vs.round is not None or (vs.beat and vs.beat[4]):
+        pending = vs.pending
+        if (
+            (pending and pending[0][0].ts <= limit)
+            or (vs.beat_uw and vs.beat.ts < lost)
+            or (vs.trip is not None and now >= vs.trip.due)
+            or (vs.round is not None and now >= vs.round.due)
+        ):
             tick_into(ctx, vs, now, out)
 
 
@@ -90,31 +98,58 @@ def _batch(
     kept: list[Ping] = []
     lats: list[float] = []
     lngs: list[float] = []
+    a0, a1, a2, a3 = ctx.area
+    min_ts = ctx.th.min_valid_ts
+    known = ctx.vehicles
     for p in batch:
-        reason = static_reason(p, ctx)
-        if reason is None:
+        # Inline fast path of hygiene.static_reason (NaN compares false and falls through).
+        if a0 <= p.lat <= a2 and a1 <= p.lng <= a3 and p.ts >= min_ts and p.vehicle in known:
             kept.append(p)
             lats.append(p.lat)
             lngs.append(p.lng)
         else:
-            out.append(rejection(p, reason))
+            out.append(rejection(p, static_reason(p, ctx) or "filter_unknown_vehicle"))
     sets = ctx.match_many(lats, lngs)
     future_ms = ctx.th.future_ms
+    max_age = ctx.th.max_age_ms
+    reorder = ctx.reorder_ms
+    vehicles = states.vehicles
     for p, fs in zip(kept, sets, strict=True):
         states.arrivals += 1
+        ts = p.ts
+        wm = states.watermark
         if now_ms is None:
-            wm = states.watermark
-            if wm >= 0 and p.ts > wm + future_ms:
-                states.limbo.append([states.arrivals, p, fs.ids])
-                _settle_limbo(ctx, states, out)
+            if wm >= 0 and (ts > wm + future_ms or ts < wm - max_age):
+                if ts > wm:
+                    states.limbo.append([states.arrivals, p, fs.ids])
+                    _settle_limbo(ctx, states, out)
+                else:
+                    out.append(rejection(p, "filter_too_old"))
                 continue
-            reason = clock_reason(p.ts, wm, ctx)
         else:
-            reason = clock_reason(p.ts, now_ms, ctx)
-        if reason is not None:
-            out.append(rejection(p, reason))
+            reason = clock_reason(ts, now_ms, ctx)
+            if reason is not None:
+                out.append(rejection(p, reason))
+                continue
+        vs = vehicles.get(p.vehicle)
+        if vs is None:
+            vs = vehicles[p.vehicle] = VehicleState(p.vehicle)
+        if ts > vs.head:  # in order: the common case of admit(), inline
+            vs.head = ts
+            pending = vs.pending
+            pending.append((p, fs))
+            limit = ts - reorder
+            while pending[0][0].ts <= limit:
+                q, qfs = pending.pop(0)
+                release(ctx, vs, q, qfs, out)
         else:
-            _accept(ctx, states, p, fs, out)
+            admit(ctx, vs, p, fs, out)
+        if ts > wm:
+            states.watermark = ts
+            if ts >= states.next_tick:
+                tick_ms = ctx.th.tick_ms
+                states.next_tick = (ts // tick_ms + 1) * tick_ms
+                tick_all(ctx, states, ts, out)
         if states.limbo:
             _expire_limbo(ctx, states, out)
 

@@ -75,7 +75,7 @@ def filter_duplicate(track: Track, ping: Ping) -> bool:
     ts = ping.ts
     if ts == track.last_ts:
         return True
-    return any(r[1] == ts for r in track.recent)
+    return any(r.ts == ts for r in track.recent)
 
 
 def filter_impossible_jump(track: Track, ping: Ping, ctx: EngineContext) -> bool:

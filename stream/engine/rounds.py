@@ -47,6 +47,7 @@ def on_collect(
         rnd = Round(
             record_id("round", vs.vehicle, v[SLOW]), v[SLOW], v[SEQ], v[LAT], v[LNG], late=late
         )
+        rnd.due = rnd.start + ctx.th.round_deadline_ms
         vs.round = rnd
     if producer not in rnd.producers:
         rnd.producers.append(producer)
@@ -100,14 +101,5 @@ def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) ->
         return
     kitchen.undelivered_collection(ctx, vs, rnd, out)
     rnd.overdue = True
+    rnd.due = rnd.start + th.trip_expiry_ms
     out.append(round_record(vs, rnd, kind))
-
-
-def next_due(vs: VehicleState, ctx: EngineContext) -> int:
-    """When :func:`check_deadline` next has something to do."""
-    rnd = vs.round
-    if rnd is None:
-        return 1 << 62
-    if rnd.overdue:
-        return rnd.start + ctx.th.trip_expiry_ms
-    return rnd.start + ctx.th.round_deadline_ms

@@ -16,6 +16,7 @@ from stream.ping import Ping
 # Indices of a visit record (Track.visits values), see Track.
 ENTER, OUT, OUTN, SLOW, DONE, SEQ, LAT, LNG, PREV, OSEQ, OLAT, OLNG, LOADED = range(13)
 PENDING, IRRELEVANT, ACTED = 0, 1, 2  # values of visit[DONE]
+NEVER = 1 << 62  # a time that never comes
 
 
 @dataclass(slots=True)
@@ -94,7 +95,8 @@ class Track:
     dev: Episode | None = None
     unc: Episode | None = None
     restricted: dict[str, str] = field(default_factory=dict)  # fence id -> alert id ("" = none)
-    recent: list[list] = field(default_factory=list)  # [seq, ts, lat, lng] of recent pings
+    recent: list[Ping] = field(default_factory=list)  # the track's last pings, for evidence
+    near: bool = False  # the last ping was near a restricted zone (crossing prefilter)
     jump: list | None = None  # [ts, lat, lng, n] of consecutive rejected jumps
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +107,7 @@ class Track:
             value = getattr(self, name)
             out[name] = None if value is None else value.to_list()
         out["restricted"] = dict(self.restricted)
-        out["recent"] = [list(r) for r in self.recent]
+        out["recent"] = [[r.seq, r.ts, r.lat, r.lng] for r in self.recent]
         out["jump"] = None if self.jump is None else list(self.jump)
         return out
 
@@ -117,7 +119,7 @@ class Track:
         t.stop = Stop.from_list(d["stop"])
         t.over, t.dev, t.unc = (Episode.from_list(d[n]) for n in ("over", "dev", "unc"))
         t.restricted = dict(d["restricted"])
-        t.recent = [list(r) for r in d["recent"]]
+        t.recent = [Ping("", ts, lat, lng, seq=seq) for seq, ts, lat, lng in d["recent"]]
         t.jump = None if d["jump"] is None else list(d["jump"])
         return t
 
@@ -144,9 +146,10 @@ class Trip:
     dep_lng: float = 0.0
     unload_fence: str | None = None
     unload_ts: int = -1
-    status: str = "open"  # open | delivered | unapproved | unmatched | superseded
+    status: str = "open"  # open | delivered | unapproved | unmatched
     overdue: bool = False  # unmatched_source raised; still matched to a later unload
     late: bool = False  # found from backfilled data
+    due: int = NEVER  # when the deadline check next has something to do
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -168,9 +171,10 @@ class Round:
     producers: list[str] = field(default_factory=list)
     plant: str | None = None
     delivered: int = -1
-    status: str = "open"  # open | delivered | undelivered
+    status: str = "open"  # open | delivered | undelivered | no_collection
     overdue: bool = False
     late: bool = False
+    due: int = NEVER  # when the deadline check next has something to do
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -203,7 +207,8 @@ class VehicleState:
     raised: dict[str, list[int]] = field(default_factory=dict)  # type -> recent alert start ts
     open: dict[str, dict] = field(default_factory=dict)  # key -> alert awaiting its end
     lost_anchor: int = -1  # ts of the ping before the gap of the last signal_lost raised
-    beat: list | None = None  # [seq, ts, lat, lng, under_way] of the last live, not backfilled ping
+    beat: Ping | None = None  # the last live, not backfilled ping
+    beat_uw: bool = False  # whether a trip or round was under way at it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -219,7 +224,8 @@ class VehicleState:
             "raised": {k: list(v) for k, v in self.raised.items()},
             "open": {k: _copy(v) for k, v in self.open.items()},
             "lost_anchor": self.lost_anchor,
-            "beat": None if self.beat is None else list(self.beat),
+            "beat": None if self.beat is None else self.beat.to_dict(),
+            "beat_uw": self.beat_uw,
         }
 
     @classmethod
@@ -239,7 +245,8 @@ class VehicleState:
             raised={k: list(v) for k, v in d["raised"].items()},
             open={k: _copy(v) for k, v in d["open"].items()},
             lost_anchor=d["lost_anchor"],
-            beat=None if d["beat"] is None else list(d["beat"]),
+            beat=None if d["beat"] is None else Ping(**d["beat"]),
+            beat_uw=d["beat_uw"],
         )
 
 

@@ -84,6 +84,7 @@ def on_exit(
     trip = vs.trip
     if trip is not None and trip.departed < 0 and trip.site == fid and ts > trip.load_ts:
         trip.departed, trip.dep_seq, trip.dep_lat, trip.dep_lng = ts, seq, lat, lng
+        trip.due = ts + ctx.th.trip_deadline_ms
         out.append(trip_record(vs, trip))
 
 
@@ -130,17 +131,8 @@ def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) ->
         return
     manifest.unmatched_source(ctx, vs, trip, out)
     trip.overdue = True
+    trip.due = trip.departed + th.trip_expiry_ms
     out.append(trip_record(vs, trip))
-
-
-def next_due(vs: VehicleState, ctx: EngineContext) -> int:
-    """When :func:`check_deadline` next has something to do (a large number if never)."""
-    trip = vs.trip
-    if trip is None or trip.departed < 0:
-        return 1 << 62
-    if trip.overdue:
-        return trip.departed + ctx.th.trip_expiry_ms
-    return trip.departed + ctx.th.trip_deadline_ms
 
 
 def dwell_under_way(ctx: EngineContext, vs: VehicleState, bits: int, by: int) -> bool:

@@ -50,8 +50,14 @@ def check_crossing(
     if not candidates:
         return
     line = None
+    lat0, lng0, lat1, lng1 = tr.lat, tr.lng, p.lat, p.lng
+    lo_lat, hi_lat = (lat0, lat1) if lat0 <= lat1 else (lat1, lat0)
+    lo_lng, hi_lng = (lng0, lng1) if lng0 <= lng1 else (lng1, lng0)
     for fence in candidates:
         fid = fence.id
+        b = ctx.bounds[fid]
+        if hi_lng < b[0] or lo_lng > b[2] or hi_lat < b[1] or lo_lat > b[3]:
+            continue  # the segment's box misses the zone's box
         if fid in fs.ids or fid in tr.ids or fid in tr.restricted:
             continue
         if fence.vehicle_kinds and kind not in fence.vehicle_kinds:

@@ -24,7 +24,9 @@ def check(
     if loaded and trip is not None and trip.permit is not None and not trip.overdue:
         permit = ctx.registry.permits.get(trip.permit)
     breaking = False
-    if permit is not None and permit.corridors:
+    if trip is not None and trip.permit is not None and (permit is None or not permit.corridors):
+        fs.route_ok[trip.permit] = True  # nothing to deviate from
+    elif permit is not None:
         ok = fs.route_ok.get(permit.id)
         if ok is None:
             ok = bool(fs.mask & (SITE | UNLOAD)) or any(c in fs.corridors for c in permit.corridors)

@@ -54,12 +54,12 @@ def _build(ctx, vs: VehicleState, before: tuple, after: tuple | None) -> dict:
 def on_live_ping(ctx, vs: VehicleState, p: Ping, out: list) -> None:
     """Called for each accepted live (not backfilled) ping before the vehicle's beat moves on."""
     beat = vs.beat
-    if beat is None or p.ts - beat[1] <= ctx.th.signal_lost_ms or not beat[4]:
+    if beat is None or p.ts - beat.ts <= ctx.th.signal_lost_ms or not vs.beat_uw:
         return
-    before = tuple(beat[:4])
+    before = (beat.seq, beat.ts, beat.lat, beat.lng)
     after = (p.seq, p.ts, p.lat, p.lng)
     opened = vs.open.pop(KEY, None)
-    if opened is not None and vs.lost_anchor == beat[1]:
+    if opened is not None and vs.lost_anchor == beat.ts:
         alert = _build(ctx, vs, before, after)
         alert["permit"], alert["trip"] = opened["permit"], opened["trip"]  # as when raised
         opened.clear()
@@ -67,18 +67,18 @@ def on_live_ping(ctx, vs: VehicleState, p: Ping, out: list) -> None:
         out.append(("alert", alert))
         return
     alert = _build(ctx, vs, before, after)
-    raise_alert(vs, alert, beat[1], ctx.th.cooldown_ms, out)
-    vs.lost_anchor = beat[1]
+    raise_alert(vs, alert, beat.ts, ctx.th.cooldown_ms, out)
+    vs.lost_anchor = beat.ts
 
 
 def on_tick(ctx, vs: VehicleState, now: int, out: list) -> None:
     """Time-driven: the vehicle has been silent past the threshold while under way."""
     beat = vs.beat
-    if beat is None or not beat[4] or vs.pending or vs.lost_anchor == beat[1]:
+    if beat is None or not vs.beat_uw or vs.pending or vs.lost_anchor == beat.ts:
         return
-    if now - beat[1] <= ctx.th.signal_lost_ms:
+    if now - beat.ts <= ctx.th.signal_lost_ms:
         return
-    vs.lost_anchor = beat[1]
-    alert = _build(ctx, vs, tuple(beat[:4]), None)
-    if raise_alert(vs, alert, beat[1], ctx.th.cooldown_ms, out):
+    vs.lost_anchor = beat.ts
+    alert = _build(ctx, vs, (beat.seq, beat.ts, beat.lat, beat.lng), None)
+    if raise_alert(vs, alert, beat.ts, ctx.th.cooldown_ms, out):
         vs.open[KEY] = alert

@@ -68,7 +68,7 @@ def fences_geojson() -> dict:
         _feature(
             "C1",
             "corridor",
-            {"type": "LineString", "coordinates": [[S1[1], LAT], [W1[1], LAT]]},
+            {"type": "LineString", "coordinates": [[D1[1], LAT], [W1[1], LAT]]},
             buffer_m=60,
         ),
         _feature(
@@ -208,3 +208,55 @@ def muck_trip(start: str = "2025-06-01 21:00", vehicle: str = "M1", to=T1) -> Tr
     tr.stay(60).drive(*S1, kmh=30).stay(360, loaded="empty").stay(30, loaded="full")
     tr.drive(*to, kmh=40, loaded="full").stay(360, loaded="full").stay(60, loaded="empty")
     return tr.drive(*D1, kmh=40, loaded="empty").stay(60)
+
+
+def merged(*traces: Trace) -> list[Ping]:
+    """The traces' pings in arrival order = event-time order (stable across traces)."""
+    return sorted((p for t in traces for p in t.pings), key=lambda p: p.ts)
+
+
+def parked(vehicle: str = "M2", start: str = "2025-06-01 20:50", hours: float = 14) -> Trace:
+    """A vehicle idling in the depot, pinging every minute: it keeps the watermark moving."""
+    return Trace(vehicle, start).stay(hours * 3600, every=60)
+
+
+class Outcome:
+    """Everything a run produced, with alerts and trips in their final state."""
+
+    def __init__(self, events: list):
+        self.events = events
+        self.alerts: dict[str, dict] = {}
+        self.trips: dict[str, dict] = {}
+        self.rejected: list[dict] = []
+        self.fence_events: list[dict] = []
+        self.stops: list[dict] = []
+        for kind, payload in events:
+            if kind == "alert":
+                self.alerts[payload["id"]] = payload
+            elif kind == "trip":
+                self.trips[payload["id"]] = payload
+            elif kind == "rejected":
+                self.rejected.append(payload)
+            elif kind == "fence":
+                self.fence_events.append(payload)
+            elif kind == "stop":
+                self.stops.append(payload)
+
+    def types(self, vehicle: str | None = None) -> list[str]:
+        return sorted(a["type"] for a in self.alerts.values() if vehicle in (None, a["vehicle"]))
+
+    def of(self, kind: str) -> list[dict]:
+        return sorted((a for a in self.alerts.values() if a["type"] == kind), key=lambda a: a["ts"])
+
+    def reasons(self) -> list[str]:
+        return [r["reason"] for r in self.rejected]
+
+
+def run(pings: list[Ping], ctx: EngineContext | None = None, now_ms: int | None = None) -> Outcome:
+    """Process the pings in the given (arrival) order and finish the run."""
+    from stream.engine import finish, process
+
+    ctx = ctx or context()
+    states, events = process(pings, ctx, now_ms=now_ms)
+    states, more = finish(ctx, states)
+    return Outcome(events + more)

@@ -15,9 +15,9 @@ import contextlib
 import math
 from urllib.parse import urlsplit
 
+import anyio
 import orjson
 from fastapi import APIRouter, WebSocket
-from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
 from api.deps import authenticate
@@ -99,9 +99,8 @@ async def send(ws: WebSocket, payload: dict) -> None:
     """Send one JSON frame; a send slower than ``ws_send_timeout_s`` closes with 1013."""
     state = ws.app.state
     try:
-        await asyncio.wait_for(
-            ws.send_text(orjson.dumps(payload).decode()), state.settings.ws_send_timeout_s
-        )
+        with anyio.fail_after(state.settings.ws_send_timeout_s):
+            await ws.send_text(orjson.dumps(payload).decode())
     except TimeoutError:
         state.metrics.ws_slow_closes.inc()
         raise Close(1013, "client too slow") from None
@@ -128,8 +127,8 @@ async def receive(ws: WebSocket) -> dict:
 
 async def wait_or_revalidate(ws: WebSocket, wake: asyncio.Event, who: Principal) -> None:
     """Wait for work; every REVALIDATE_S re-check the account (removed or changed ⇒ 1008)."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wake.wait(), REVALIDATE_S)
+    with anyio.move_on_after(REVALIDATE_S):
+        await wake.wait()
     user = ws.app.state.ports.users.get(who.username)
     if user is None or user.principal != who:
         raise Close(1008, "account changed; log in again")
@@ -137,25 +136,30 @@ async def wait_or_revalidate(ws: WebSocket, wake: asyncio.Event, who: Principal)
 
 
 async def run_until_closed(ws: WebSocket, *jobs) -> None:
-    """Run the connection's jobs; the first to finish or fail ends them all and the socket."""
-    tasks = [asyncio.create_task(job) for job in jobs]
-    code, reason = 1000, ""
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        error = next((t.exception() for t in done if t.exception()), None)
-        if isinstance(error, Close):
-            code, reason = error.code, error.reason
-        elif isinstance(error, WebSocketDisconnect):
-            code = None  # the client left
-        elif error is not None:
-            raise error
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    if code is not None:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await ws.close(code=code, reason=reason)
+    """Run the connection's jobs; the first to finish or fail ends them all and the socket.
+
+    An anyio task group, not bare asyncio tasks: the ASGI server and the test client cancel
+    through anyio scopes, and only structured tasks unwind cleanly under them.
+    """
+    ended: list[BaseException | None] = []
+
+    async def guard(job, group) -> None:
+        try:
+            await job
+            ended.append(None)
+        except (Close, WebSocketDisconnect) as exc:
+            ended.append(exc)
+        group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for job in jobs:
+            group.start_soon(guard, job, group)
+    first = ended[0] if ended else None
+    if isinstance(first, WebSocketDisconnect):
+        return  # the client left
+    code, reason = (first.code, first.reason) if isinstance(first, Close) else (1000, "")
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await ws.close(code=code, reason=reason)
 
 
 def parse_viewport(data: dict):
@@ -199,7 +203,7 @@ async def _live_sender(ws: WebSocket, client: LiveClient) -> None:
         if settings.ws_flush_ms:
             await asyncio.sleep(settings.ws_flush_ms / 1000)  # let updates coalesce
         if client.resnapshot:
-            rows = await run_in_threadpool(live.query, client.who.district, client.bbox)
+            rows = await asyncio.to_thread(live.query, client.who.district, client.bbox)
             client.snapshot_taken(rows)
             first, rest = rows[: settings.ws_batch], rows[settings.ws_batch :]
             await send(ws, {"type": "snapshot", "bbox": client.bbox, "items": first})
@@ -255,7 +259,7 @@ async def alerts_socket(ws: WebSocket) -> None:
 async def _send_snapshot(ws: WebSocket, client: AlertClient, kind: str, head: int) -> None:
     store = ws.app.state.ports.alerts
     query = AlertQuery(district=client.who.district, limit=SNAPSHOT_ALERTS)
-    alerts = await run_in_threadpool(store.query, query)
+    alerts = await asyncio.to_thread(store.query, query)
     await send(ws, {"type": kind, "seq": head, "alerts": alerts})
 
 
@@ -266,7 +270,7 @@ async def _catch_up(ws: WebSocket, client: AlertClient) -> None:
     while client.behind:
         client.behind = False
         head = store.head()
-        events, gap = await run_in_threadpool(store.events_after, client.cursor, page)
+        events, gap = await asyncio.to_thread(store.events_after, client.cursor, page)
         if gap:  # what the client missed is no longer kept: give it the current picture
             client.queue.clear()
             client.cursor = head

@@ -172,8 +172,9 @@ def _accept(ctx: EngineContext, states: EngineState, p: Ping, fs, out: list) -> 
 def _settle_limbo(ctx: EngineContext, states: EngineState, out: list) -> None:
     """Let the watermark jump when enough vehicles agree that time has moved on."""
     th = ctx.th
-    quorum = min(th.future_quorum, max(1, len(states.vehicles)))
     limbo = states.limbo
+    seen = len(states.vehicles) + len({e[1].vehicle for e in limbo} - states.vehicles.keys())
+    quorum = min(th.future_quorum, seen)
     times = sorted(ts for ts in {entry[1].ts for entry in limbo})
     for start in times:
         near = {e[1].vehicle for e in limbo if start <= e[1].ts <= start + th.future_ms}

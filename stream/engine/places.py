@@ -179,6 +179,20 @@ def update_dwell(
         elif ts - v[SLOW] >= th.dwell_ms:
             v[DONE] = ACTED
             _act(ctx, vs, fid, v, p, fs, late, out)
+            continue
+        if v[SLOW] >= 0 and tr is not vs.live:
+            _backdate_live(vs, fid, v, ts)
+
+
+def _backdate_live(vs: VehicleState, fid: str, v: list, ts: int) -> None:
+    """A backfilled slow spell in a fence the live track entered right after the blind gap
+    (no live ping between) is the start of the live dwell too: a dwell split by the blind
+    area still completes."""
+    lv = vs.live.visits.get(fid)
+    if lv is None or lv[DONE] != PENDING or lv[PREV] > ts:
+        return
+    if lv[SLOW] < 0 or v[SLOW] < lv[SLOW]:
+        lv[SLOW], lv[V_SEQ], lv[V_LAT], lv[V_LNG] = v[SLOW], v[V_SEQ], v[V_LAT], v[V_LNG]
 
 
 def _act(

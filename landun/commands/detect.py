@@ -1,0 +1,206 @@
+"""`landun detect`: run the detection engine over a file of pings, as they would arrive.
+
+Pings are taken in file order (arrival order). Time-driven rules tick with the watermark — the
+highest event time seen so far over the whole input — and a final tick at the end uses the last
+watermark (no extrapolation past the last ping). Outputs (docs/formats.md):
+
+- ``--out``: alerts, one line per alert id in its final state, sorted by ``ts`` then ``id``;
+- ``--trips``: trips and kitchen rounds, one line per id in its final state;
+- ``--rejected``: every rejected line or ping with its line number and reason (``bad_json``,
+  ``bad_field`` for unparseable lines, the hygiene reasons otherwise).
+
+A bad line never aborts the run. Exit codes: 0 done; 2 a fence, registry or pings file cannot be
+read or is invalid (the problems are printed), or the arguments are wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from geofence import FenceError, FenceIndex, load_fences
+from stream.engine import EngineContext, EngineState, Thresholds, finish, process
+from stream.ping import PingError, parse_ping, parse_ts
+from stream.registry import Registry, RegistryError
+
+EXIT_OK, EXIT_UNREADABLE = 0, 2
+CHUNK = 16_384  # pings handed to the engine at a time (results do not depend on it)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `detect` sub-command."""
+    parser = subparsers.add_parser(
+        "detect",
+        help="detect violations in a file of pings (alerts, trips, rejected pings)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--fences", required=True, help="fences GeoJSON file")
+    parser.add_argument("--registry", required=True, help="registry.json")
+    parser.add_argument("--pings", required=True, help="pings.jsonl, in arrival order")
+    parser.add_argument("--out", required=True, help="alerts.jsonl to write")
+    parser.add_argument("--trips", help="trips.jsonl to write (trips and kitchen rounds)")
+    parser.add_argument("--rejected", help="rejected.jsonl to write (line, reason, ping)")
+    parser.add_argument("--thresholds", help="JSON file of engine settings overriding the defaults")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the engine over ``args.pings``; see the module docstring."""
+    ctx = _context(args)
+    if ctx is None:
+        return EXIT_UNREADABLE
+    try:
+        handle = Path(args.pings).open("rb")  # noqa: SIM115 - read in chunks below
+    except OSError as exc:
+        return _fail(f"cannot read pings {args.pings}: {exc.strerror or exc}")
+    tally = Tally()
+    states = EngineState()
+    with handle:
+        batch = []
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                tally.blank += 1
+                continue
+            tally.lines += 1
+            try:
+                batch.append(parse_ping(line, ref=number))
+            except PingError as exc:
+                tally.reject_line(number, exc, line)
+                continue
+            if len(batch) >= CHUNK:
+                states, events = process(batch, ctx, states)
+                tally.absorb(events)
+                batch = []
+        states, events = process(batch, ctx, states)
+        tally.absorb(events)
+    states, events = finish(ctx, states)
+    tally.absorb(events)
+    try:
+        tally.write(args)
+    except OSError as exc:
+        return _fail(f"cannot write output: {exc}")
+    tally.summary(sys.stderr)
+    return EXIT_OK
+
+
+class Tally:
+    """Final alerts and trips by id, rejections, and counts for the summary."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.blank = 0
+        self.alerts: dict[str, dict] = {}
+        self.trips: dict[str, dict] = {}
+        self.rejected: list[dict] = []
+
+    def reject_line(self, number: int, exc: PingError, line: bytes) -> None:
+        raw = line.decode("utf-8", errors="replace").rstrip("\r\n")
+        self.rejected.append(
+            {
+                "line": number,
+                "reason": exc.reason,
+                "detail": exc.detail,
+                "vehicle": None,
+                "raw": raw[:2000],
+            }
+        )
+
+    def absorb(self, events: list) -> None:
+        for kind, payload in events:
+            if kind == "alert":
+                self.alerts[payload["id"]] = payload
+            elif kind == "trip":
+                self.trips[payload["id"]] = payload
+            elif kind == "rejected":
+                ping = payload["ping"]
+                self.rejected.append(
+                    {
+                        "line": payload["ref"],
+                        "reason": payload["reason"],
+                        "detail": payload["detail"],
+                        "vehicle": ping["vehicle"],
+                        "ping": ping,
+                    }
+                )
+
+    def write(self, args: argparse.Namespace) -> None:
+        alerts = sorted(self.alerts.values(), key=lambda a: (parse_ts(a["ts"]), a["id"]))
+        _write_lines(args.out, alerts)
+        if args.trips:
+            trips = sorted(self.trips.values(), key=lambda t: (_start(t), t["id"]))
+            _write_lines(args.trips, trips)
+        if args.rejected:
+            rejected = sorted(self.rejected, key=lambda r: (r["line"] is None, r["line"] or 0))
+            _write_lines(args.rejected, rejected)
+
+    def summary(self, stream) -> None:
+        reasons = Counter(r["reason"] for r in self.rejected)
+        types = Counter(a["type"] for a in self.alerts.values())
+        rejected = sum(reasons.values())
+        print(
+            f"pings: {self.lines} read, {self.lines - rejected} accepted, {rejected} rejected"
+            + (f" ({self.blank} blank lines skipped)" if self.blank else ""),
+            file=stream,
+        )
+        for reason, n in sorted(reasons.items()):
+            print(f"  rejected {reason}: {n}", file=stream)
+        print(f"alerts: {len(self.alerts)}", file=stream)
+        for kind, n in sorted(types.items()):
+            print(f"  {kind}: {n}", file=stream)
+        print(f"trips and rounds: {len(self.trips)}", file=stream)
+
+
+def _context(args: argparse.Namespace) -> EngineContext | None:
+    try:
+        fences = load_fences(args.fences)
+    except OSError as exc:
+        _fail(f"cannot read fences {args.fences}: {exc.strerror or exc}")
+        return None
+    except FenceError as exc:
+        _fail(str(exc))
+        return None
+    try:
+        registry = Registry.load(args.registry)
+    except OSError as exc:
+        _fail(f"cannot read registry {args.registry}: {exc.strerror or exc}")
+        return None
+    except RegistryError as exc:
+        _fail(str(exc))
+        return None
+    thresholds = Thresholds()
+    if args.thresholds:
+        try:
+            thresholds = Thresholds.from_mapping(orjson.loads(Path(args.thresholds).read_bytes()))
+        except (OSError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+            _fail(f"bad thresholds file {args.thresholds}: {exc}")
+            return None
+    index = FenceIndex(fences)
+    for fid, entry in sorted(registry.fence_ids().items()):
+        if fid not in index:
+            print(
+                f"landun detect: warning: {entry} names fence {fid!r}, not in {args.fences}",
+                file=sys.stderr,
+            )
+    return EngineContext(index, registry, thresholds)
+
+
+def _write_lines(path: str, records: list[dict]) -> None:
+    with open(path, "wb") as out:
+        for record in records:
+            out.write(orjson.dumps(record))
+            out.write(b"\n")
+
+
+def _start(trip: dict) -> int:
+    ts = trip.get("load_ts") or trip.get("start_ts")
+    return parse_ts(ts) if ts else 0
+
+
+def _fail(message: str) -> int:
+    print(f"landun detect: {message}", file=sys.stderr)
+    return EXIT_UNREADABLE

@@ -1,0 +1,148 @@
+"""`landun detect` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import orjson
+import pytest
+
+from landun.cli import main
+from stream.ping import iso_ts
+from tests.stream.engine.test_alerts import dumping_stop, overspeed
+from tests.stream.engine.world import fences_geojson, merged, muck_trip, registry_mapping
+
+
+@pytest.fixture
+def files(tmp_path):
+    fences = tmp_path / "fences.geojson"
+    fences.write_text(json.dumps(fences_geojson()), encoding="utf-8")
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps(registry_mapping()), encoding="utf-8")
+    return tmp_path, fences, registry
+
+
+def ping_lines(pings) -> list[str]:
+    lines = []
+    for p in pings:
+        d = p.to_dict()
+        d["ts"] = iso_ts(d["ts"]) if p.seq is not None and p.seq % 2 else d["ts"]  # both forms
+        lines.append(json.dumps(d))
+    return lines
+
+
+def write_pings(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def detect(tmp, fences, registry, pings, *extra):
+    args = [
+        "detect",
+        "--fences",
+        str(fences),
+        "--registry",
+        str(registry),
+        "--pings",
+        str(pings),
+        "--out",
+        str(tmp / "alerts.jsonl"),
+        "--trips",
+        str(tmp / "trips.jsonl"),
+        "--rejected",
+        str(tmp / "rejected.jsonl"),
+        *extra,
+    ]
+    return main(args)
+
+
+def read(path):
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_detect_writes_alerts_trips_and_rejections(files, capsys):
+    tmp, fences, registry = files
+    pings = merged(muck_trip()) + _shifted(dumping_stop(8), "M1", 3)
+    lines = ping_lines(pings)
+    lines.insert(5, "{not json")
+    lines.insert(9, json.dumps({"vehicle": "M1", "ts": "soon", "lat": 31.5, "lng": 120.3}))
+    lines.insert(12, json.dumps({"vehicle": "X9", "ts": 1748782800000, "lat": 31.5, "lng": 120.3}))
+    lines.insert(14, "")
+    write_pings(tmp / "pings.jsonl", lines)
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 0
+    alerts = read(tmp / "alerts.jsonl")
+    assert [a["type"] for a in alerts] == ["suspected_dumping"]
+    trips = read(tmp / "trips.jsonl")
+    assert [t["status"] for t in trips] == ["delivered", "delivered"]
+    rejected = read(tmp / "rejected.jsonl")
+    assert [(r["line"], r["reason"]) for r in rejected] == [
+        (6, "bad_json"),
+        (10, "bad_field"),
+        (13, "filter_unknown_vehicle"),
+    ]
+    assert rejected[0]["raw"] == "{not json" and "ts" in rejected[1]["detail"]
+    err = capsys.readouterr().err
+    assert f"pings: {len(lines) - 1} read, {len(lines) - 4} accepted, 3 rejected" in err
+    assert "suspected_dumping: 1" in err and "rejected bad_json: 1" in err
+
+
+def _shifted(pings, vehicle, hours):
+    return [dataclasses.replace(p, ts=p.ts + hours * 3600_000, vehicle=vehicle) for p in pings]
+
+
+def test_output_is_byte_identical_across_runs(files):
+    tmp, fences, registry = files
+    pings = merged(muck_trip())
+    pings += _shifted(overspeed(75, 120), "M1", 2) + _shifted(dumping_stop(8), "M1", 4)
+    write_pings(tmp / "pings.jsonl", ping_lines(pings))
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 0
+    first = (tmp / "alerts.jsonl").read_bytes()
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 0
+    assert (tmp / "alerts.jsonl").read_bytes() == first
+    alerts = read(tmp / "alerts.jsonl")
+    assert [a["type"] for a in alerts] == ["overspeed", "suspected_dumping"]
+    assert all(a["ended_ts"] for a in alerts)  # one line per id, final state
+
+
+def test_thresholds_file_overrides(files):
+    tmp, fences, registry = files
+    write_pings(tmp / "pings.jsonl", ping_lines(overspeed(75, 120)))
+    (tmp / "th.json").write_text('{"speed_limit_kmh": {"muck": 80}}', encoding="utf-8")
+    assert (
+        detect(tmp, fences, registry, tmp / "pings.jsonl", "--thresholds", str(tmp / "th.json"))
+        == 0
+    )
+    assert read(tmp / "alerts.jsonl") == []
+    (tmp / "th.json").write_text('{"speed_limit": 80}', encoding="utf-8")
+    assert (
+        detect(tmp, fences, registry, tmp / "pings.jsonl", "--thresholds", str(tmp / "th.json"))
+        == 2
+    )
+
+
+@pytest.mark.parametrize("broken", ["fences", "registry", "pings"])
+def test_unreadable_input_exits_2(files, capsys, broken):
+    tmp, fences, registry = files
+    write_pings(tmp / "pings.jsonl", ping_lines(muck_trip().pings))
+    paths = {"fences": fences, "registry": registry, "pings": tmp / "pings.jsonl"}
+    paths[broken] = tmp / "missing.json"
+    assert detect(tmp, paths["fences"], paths["registry"], paths["pings"]) == 2
+    assert f"cannot read {broken}" in capsys.readouterr().err
+
+
+def test_invalid_registry_exits_2_naming_the_entry(files, capsys):
+    tmp, fences, registry = files
+    data = registry_mapping()
+    data["vehicles"][0]["kind"] = "tractor"
+    registry.write_text(json.dumps(data), encoding="utf-8")
+    write_pings(tmp / "pings.jsonl", [])
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 2
+    assert "vehicles[0] (id 'M1'): kind" in capsys.readouterr().err
+
+
+def test_invalid_fences_exit_2(files, capsys):
+    tmp, fences, registry = files
+    fences.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    write_pings(tmp / "pings.jsonl", [])
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 2
+    assert "problem" in capsys.readouterr().err

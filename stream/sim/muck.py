@@ -1,0 +1,183 @@
+"""A muck truck's night: permitted trips between its site and its permit's terminals.
+
+Normal behaviour, kept clearly inside every threshold of the engine:
+
+- The truck waits at its company depot (parked, ACC off) and leaves so as to reach the site 5-40
+  min after the permit's hours open; it never waits at the site (a dwell there is a load).
+- Trip: loading dwell of 6-15 min at a spot near the site centre (body sensor ``empty`` → ``half``
+  → ``full``; cover open while loading, closed before leaving), drive the corridor at 22-38 km/h
+  (traffic stops of 30-90 s away from places), unloading dwell of 6-15 min at the terminal (lift
+  raised in the middle, then ``empty``), back along the corridor, and again — as long as the
+  next load can both start and leave inside the permit hours with 10 minutes to spare.
+- After the last trip of a window, back to the depot.
+
+A *trick* (``stream.sim.muck_tricks``) may take over one trip or add a detour before or after
+the windows; it registers the truths of what it made the truck do.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from stream.sim.geo import cumulative, cut
+from stream.sim.scenario import MIN_MS, Corridor, Vehicle, World, windows
+from stream.sim.track import Itinerary
+
+
+class MuckDay:
+    """Plans one muck truck over the horizon (call :meth:`plan`)."""
+
+    def __init__(self, world: World, vehicle: Vehicle, rng: random.Random, trick=None):
+        self.w = world
+        self.v = vehicle
+        self.rng = rng
+        self.trick = trick
+        self.permit = world.permit_of(vehicle.id)
+        self.site = world.places[self.permit.site]
+        self.depot = world.places[vehicle.depot]
+        self.it = Itinerary(
+            world.start_ms,
+            self.depot.spot(rng),
+            vehicle.sensors,
+            stop_ok=lambda xy: world.far_from_places(xy, 80),
+            rng=rng,
+        )
+        self.expects: list = []
+        self.trips = 0
+        self.done = False  # the truck parks for the rest of the horizon
+        self.speed = 30.0
+        self.stops = True
+        self.corridor: Corridor | None = None  # the corridor of the current trip
+
+    # -- the night ---------------------------------------------------------------------------
+    def plan(self) -> MuckDay:
+        wins = windows(self.permit.hours, self.w.start_ms, self.w.end_ms)
+        if self.trick is not None:
+            self.trick.before(self, wins)
+        for ws, we in wins:
+            if self.done:
+                break
+            self.session(ws, we)
+        if self.trick is not None and not self.done:
+            self.trick.after(self)
+        self.it.park_until(self.w.end_ms + MIN_MS)
+        return self
+
+    def session(self, ws: int, we: int) -> None:
+        """Trips inside one permit window [ws, we)."""
+        to_site = self.w.road(self.it.xy, self.site.xy, "muck")
+        travel = int(cumulative(to_site)[-1] / (30 / 3.6) * 1000)
+        arrive = max(ws + self.rng.randint(5, 40) * MIN_MS, self.it.t + travel + MIN_MS)
+        if arrive + 16 * MIN_MS > we:
+            return
+        self.it.park_until(arrive - travel)
+        self.drive_to(self.site.xy, speed=self.rng.uniform(25, 38))
+        while not self.done:
+            dwell = self.rng.randint(6 * 60, 15 * 60) * 1000
+            if self.it.t + dwell + 10 * MIN_MS > we:
+                break
+            if self.trick is not None and self.trick.takes_trip(self):
+                self.trick.trip(self, dwell)
+            else:
+                self.trip(dwell)
+            self.trips += 1
+            if self.done:
+                return
+            if not self.return_to_site(we):
+                break
+        self.go_depot()
+
+    def trip(self, dwell: int) -> None:
+        """One permitted trip: load, haul along a corridor, unload."""
+        self.load(dwell)
+        self.haul(self.pick_corridor())
+        self.unload(self.w.places[self.corridor.terminal])
+
+    # -- building blocks ---------------------------------------------------------------------
+    def pick_corridor(self) -> Corridor:
+        return self.w.corridors[self.rng.choice(self.permit.corridors)]
+
+    def load(self, dwell: int) -> int:
+        """The loading dwell at the site; returns its start time."""
+        it = self.it
+        t0 = it.t
+        it.job = True
+        it.set(loaded="empty", cover=True, lift=False)
+        it.stay(dwell * 3 // 10)
+        it.set(loaded="half")
+        it.stay(dwell * 45 // 100)
+        it.set(loaded="full", cover=False)
+        it.stay(dwell - dwell * 3 // 10 - dwell * 45 // 100)
+        if self.trick is not None:
+            self.trick.on_load(self, t0)
+        return t0
+
+    def unload(self, terminal) -> int:
+        """The unloading dwell at ``terminal``; returns its start time."""
+        it = self.it
+        dwell = self.rng.randint(6 * 60, 15 * 60) * 1000
+        t0 = it.t
+        it.set(lift=False)
+        it.stay(dwell * 15 // 100)
+        it.set(lift=True, loaded="half", cover=True)
+        it.stay(dwell * 40 // 100)
+        it.set(lift=False, loaded="empty", cover=False)
+        it.stay(dwell - dwell * 15 // 100 - dwell * 40 // 100)
+        it.job = False
+        return t0
+
+    def haul(self, corridor: Corridor, events=()) -> bool:
+        """Drive ``corridor`` loaded, from the site to its terminal's unloading spot.
+
+        ``events`` are ``(distance_m, callback)``; a callback returning False ends the haul
+        there (the truck went elsewhere).
+        """
+        self.corridor = corridor
+        term = self.w.places[corridor.terminal]
+        path = np.vstack([corridor.path[:-1], term.spot(self.rng)])
+        self.speed = self.rng.uniform(22, 38)
+        return self.follow(path, events)
+
+    def follow(self, path: np.ndarray, events=()) -> bool:
+        """Drive ``path`` at ``self.speed``, calling the event callbacks on the way."""
+        cum = cumulative(path)
+        total = float(cum[-1])
+        s_prev = 0.0
+        for s, fn in [*sorted(events, key=lambda e: e[0]), (total, None)]:
+            if s > s_prev + 1:
+                self.it.drive(cut(path, cum, s_prev, s), self.speed, stops=self.stops)
+            s_prev = max(s_prev, s)
+            if fn is not None and fn(self) is False:
+                return False
+        return True
+
+    def drive_to(self, xy: np.ndarray, speed: float | None = None, spot=None) -> None:
+        """Drive the road network (not a corridor) to ``xy``'s place spot."""
+        target = spot if spot is not None else self._spot_near(xy)
+        path = self.w.road(self.it.xy, xy, "muck")
+        path = np.vstack([path[:-1], target])
+        self.it.drive(path, speed or self.rng.uniform(25, 38))
+
+    def _spot_near(self, xy: np.ndarray) -> np.ndarray:
+        for place in (self.site, self.depot):
+            if np.allclose(place.xy, xy):
+                return place.spot(self.rng)
+        return np.asarray(xy, dtype=float)
+
+    def return_to_site(self, we: int) -> bool:
+        """Back to the site along the corridor just driven, if another load still fits."""
+        corridor = self.corridor
+        path = corridor.path[::-1] if corridor is not None else None
+        if path is None or not np.allclose(self.w.places[corridor.terminal].xy, path[0]):
+            path = self.w.road(self.it.xy, self.site.xy, "muck")
+        speed = self.rng.uniform(25, 38)
+        back = int(cumulative(path)[-1] / (speed / 3.6) * 1000)
+        if self.it.t + back + 6 * MIN_MS + 12 * MIN_MS > we:
+            return False
+        self.it.drive(np.vstack([path[:-1], self.site.spot(self.rng)]), speed)
+        return True
+
+    def go_depot(self) -> None:
+        self.drive_to(self.depot.xy)

@@ -1,0 +1,153 @@
+"""Which vehicles break which rules, and the ground truth of what they did.
+
+Every alert type of DOMAIN.md is injected by one or more *tricks* (see ``stream.sim.dumping``,
+``straying``, ``paperwork`` and ``collection``). Quotas scale with the fleet: each muck trick is
+given to about 3.5 % of the muck trucks (at least one), ``expired`` to 1 %, each kitchen/oil trick
+to about 17 % of those vehicles; with 200 vehicles over 12 hours every type gets at least five
+truths. Vehicles are visited in a seeded order; each takes the trick with the most quota left that
+it can carry out cleanly (a trick that is infeasible on a vehicle — a deadline that would not pass
+inside the horizon, no unambiguous detour — is simply tried on the next vehicle). The other
+vehicles behave normally.
+
+A truth is ``{"type", "vehicle", "ts", "window": [start, end], "note"}``: ``ts`` is when a correct
+engine dates the alert (brief, "Violation semantics") and the window is a few minutes around it
+(2 min before to 5 min after by default; 5/5 for ``unmatched_source``, whose departure is dated
+at the first ping outside the site; 3/5 for ``route_deviation``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from stream.sim.collection import KitchenOverspeed, KitchenZone, Undelivered, UnregisteredStop
+from stream.sim.dumping import AbnormalStop, BackfillDump, DarkDump, GapReappear, LiftDump
+from stream.sim.kitchen import KitchenDay
+from stream.sim.muck import MuckDay
+from stream.sim.oracle import Expect
+from stream.sim.paperwork import Expired, GhostUnload, OffHours, expire_permit
+from stream.sim.scenario import Vehicle, World
+from stream.sim.straying import Detour, Overspeed, OpenCover, WrongTerminal, ZoneErrand
+from stream.sim.track import Leg, Trace
+from stream.sim.tricks import Infeasible
+
+MUCK_TRICKS = (
+    AbnormalStop,
+    LiftDump,
+    DarkDump,
+    BackfillDump,
+    GapReappear,
+    Detour,
+    WrongTerminal,
+    GhostUnload,
+    OffHours,
+    ZoneErrand,
+    Overspeed,
+    OpenCover,
+)
+KITCHEN_TRICKS = (UnregisteredStop, Undelivered, KitchenOverspeed, KitchenZone)
+MUCK_RATE = 0.035
+EXPIRED_RATE = 0.01
+KITCHEN_RATE = 0.17
+
+ALERT_TYPES = (
+    "overspeed",
+    "restricted_zone",
+    "route_deviation",
+    "signal_lost",
+    "suspected_dumping",
+    "unapproved_terminal",
+    "uncovered_load",
+    "undelivered_collection",
+    "unmatched_disposal",
+    "unmatched_source",
+    "unpermitted_load",
+    "unregistered_collection",
+)
+
+
+@dataclass
+class Plan:
+    """A vehicle's planned legs, the truths they imply, and the trick (or ``None``) used."""
+
+    vehicle: Vehicle
+    legs: list[Leg]
+    expects: list[Expect]
+    trick: str | None
+
+
+@dataclass(frozen=True)
+class Truth:
+    type: str
+    vehicle: str
+    ts: int
+    window: tuple[int, int]
+    note: str
+
+
+def plan_fleet(world: World) -> list[Plan]:
+    """Assign tricks (see the module docstring) and plan every vehicle; in vehicle order."""
+    rng = random.Random(f"{world.seed}/assign")
+    order = list(world.vehicles)
+    rng.shuffle(order)
+    muck = [v for v in order if v.kind == "muck"]
+    other = [v for v in order if v.kind != "muck"]
+    quota = {c: max(1, round(MUCK_RATE * len(muck))) for c in MUCK_TRICKS} if muck else {}
+    quota.update({c: max(1, round(KITCHEN_RATE * len(other))) for c in KITCHEN_TRICKS} if other
+                 else {})  # fmt: skip
+    plans: dict[str, Plan] = {}
+    for v in _expire(world, muck):
+        plans[v.id] = _plan(world, v, Expired) or _plan(world, v, None)
+    for v in order:
+        if v.id in plans:
+            continue
+        catalogue = MUCK_TRICKS if v.kind == "muck" else KITCHEN_TRICKS
+        plan = None
+        for cls in sorted(catalogue, key=lambda c: (-quota[c], catalogue.index(c))):
+            if quota[cls] <= 0 or not cls(rng).eligible(world, v):
+                continue
+            plan = _plan(world, v, cls)
+            if plan is not None:
+                quota[cls] -= 1
+                break
+        plans[v.id] = plan or _plan(world, v, None)
+    return [plans[v.id] for v in world.vehicles]
+
+
+def _expire(world: World, muck: list[Vehicle]) -> list[Vehicle]:
+    """Pick the trucks whose permit expired and give them their expired copy."""
+    want = max(1, round(EXPIRED_RATE * len(muck))) if len(muck) >= 8 else 0
+    chosen = []
+    for v in muck:
+        if len(chosen) >= want:
+            break
+        if len(world.permit_of(v.id).vehicles) >= 2:
+            expire_permit(world, v.id)
+            chosen.append(v)
+    return chosen
+
+
+def _plan(world: World, vehicle: Vehicle, cls) -> Plan | None:
+    name = cls.name if cls is not None else "none"
+    rng = random.Random(f"{world.seed}/plan/{vehicle.id}/{name}")
+    trick = cls(random.Random(f"{world.seed}/trick/{vehicle.id}/{name}")) if cls else None
+    day_cls = MuckDay if vehicle.kind == "muck" else KitchenDay
+    try:
+        day = day_cls(world, vehicle, rng, trick).plan()
+    except Infeasible:
+        return None
+    if trick is not None and not trick.fulfilled:
+        return None
+    return Plan(vehicle, day.it.legs, day.expects, name if trick else None)
+
+
+def resolve(plan: Plan, tr: Trace) -> list[Truth]:
+    """The truths of a plan, with their anchors found in the sampled track."""
+    out = []
+    last = int(tr.t[-1]) if len(tr) else 0
+    for e in plan.expects:
+        ts = e.anchor(tr, plan.legs)
+        if ts + e.needs_ms > last:
+            continue
+        out.append(Truth(e.type, plan.vehicle.id, ts, (ts - e.before_ms, ts + e.after_ms), e.note))
+    return out

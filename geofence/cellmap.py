@@ -17,8 +17,8 @@ import numba as nb
 import numpy as np
 
 from geofence.h3grid import IJ_BITS, IJ_MASK
+from geofence.raster import TILE_BITS
 
-TILE_BITS = 6
 TILE_CELLS = 1 << (2 * TILE_BITS)
 _LOCAL_MASK = (1 << TILE_BITS) - 1
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -196,7 +196,7 @@ def _subgroups(gptr: np.ndarray, gf: np.ndarray, gc: np.ndarray, which: np.ndarr
 def _grow(arr: np.ndarray, need: int) -> np.ndarray:
     if arr.shape[0] >= need:
         return arr
-    out = np.zeros((max(need, 2 * arr.shape[0]),) + arr.shape[1:], dtype=arr.dtype)
+    out = np.zeros((max(need + 16, arr.shape[0] * 3 // 2),) + arr.shape[1:], dtype=arr.dtype)
     out[: arr.shape[0]] = arr
     return out
 
@@ -273,6 +273,28 @@ class CellMap:
         )
         self.set(keys, self.intern(gptr, gf, gc)[inverse])
 
+    def edit_tiles(self, tiles: np.ndarray, cls: int, fence: int) -> None:
+        """Add ``fence`` as ``cls`` to every cell of whole tiles (cls == 0: remove it)."""
+        if not tiles.shape[0]:
+            return
+        vals = _tile_values(tiles, self.dir_keys, self.dir_vals)
+        blocky = vals >= 0
+        if blocky.any():
+            keys = tile_cells(tiles[blocky])
+            self.edit(keys, np.full(keys.shape[0], cls, dtype=np.int8), fence)
+        tiles = tiles[~blocky]
+        if not tiles.shape[0]:
+            return
+        old = (-vals[~blocky] - 1).astype(np.int32)
+        uniq, inverse = np.unique(old, return_inverse=True)
+        gptr, gf, gc = _edit(
+            uniq, np.full(uniq.shape[0], cls, dtype=np.int8), fence, self.sptr, self.sf, self.sc
+        )
+        new = self.intern(gptr, gf, gc)[inverse]
+        if 2 * (self.n_tiles + tiles.shape[0]) > self.dir_keys.shape[0]:
+            self._rehash_tiles(4 * (self.n_tiles + tiles.shape[0]))
+        self.n_tiles += _set_uniform(tiles, new, self.dir_keys, self.dir_vals)
+
     def compact(self) -> None:
         """Store every tile whose cells share one slot as that slot, and drop its block."""
         used = self.dir_keys != -1
@@ -322,6 +344,40 @@ def tile_keys(keys: np.ndarray) -> np.ndarray:
     ii = (keys >> IJ_BITS) & IJ_MASK
     jj = keys & IJ_MASK
     return (f << (2 * IJ_BITS)) | ((ii >> TILE_BITS) << IJ_BITS) | (jj >> TILE_BITS)
+
+
+def tile_cells(tiles: np.ndarray) -> np.ndarray:
+    """Keys of all cells of each tile."""
+    f = tiles >> (2 * IJ_BITS)
+    ti = (tiles >> IJ_BITS) & IJ_MASK
+    tj = tiles & IJ_MASK
+    a = np.arange(1 << TILE_BITS, dtype=np.int64)
+    ii = (ti[:, None, None] << TILE_BITS) + a[None, :, None]
+    jj = (tj[:, None, None] << TILE_BITS) + a[None, None, :]
+    return ((f[:, None, None] << (2 * IJ_BITS)) | (ii << IJ_BITS) | jj).reshape(-1)
+
+
+@nb.njit(cache=True)
+def _tile_values(tiles, dir_keys, dir_vals):
+    """Directory value of each tile (-1, i.e. uniform slot 0, when absent)."""
+    out = np.empty(tiles.shape[0], dtype=np.int64)
+    for k in range(tiles.shape[0]):
+        pos = dir_find(dir_keys, tiles[k])
+        out[k] = dir_vals[pos] if pos >= 0 else -1
+    return out
+
+
+@nb.njit(cache=True)
+def _set_uniform(tiles, slots, dir_keys, dir_vals):
+    added = 0
+    for k in range(tiles.shape[0]):
+        pos = dir_find(dir_keys, tiles[k])
+        if pos < 0:
+            pos = -1 - pos
+            dir_keys[pos] = tiles[k]
+            added += 1
+        dir_vals[pos] = -np.int64(slots[k]) - 1
+    return added
 
 
 @nb.njit(cache=True)

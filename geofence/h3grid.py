@@ -140,22 +140,31 @@ def _calibrate_face(f: int, res: int, C: np.ndarray, e: np.ndarray, n: np.ndarra
     return basis
 
 
+# A point closer than this (cosine of ~20.8°, just under the angle from a face centre to its edge
+# midpoints, 20.905°) to a face centre lies inside that face's triangle: no need to try the others.
+INSIDE_FACE_COS = math.cos(math.radians(20.8))
+
+
 @nb.njit(cache=True, inline="always")
-def lattice_ij(lat, lng, C, E, N, Binv):
-    """(face, i, j) of one point in degrees: nearest face, gnomonic projection, nearest centre."""
+def lattice_ij(lat, lng, C, E, N, Binv, hint=0):
+    """(face, i, j) of one point in degrees: nearest face, gnomonic projection, nearest centre.
+
+    ``hint`` is a face to try first (the previous point's): consecutive pings share a face.
+    """
     la = lat * DEG
     ln = lng * DEG
     cl = math.cos(la)
     p0 = cl * math.cos(ln)
     p1 = cl * math.sin(ln)
     p2 = math.sin(la)
-    best = -2.0
-    f = 0
-    for k in range(20):
-        d = C[k, 0] * p0 + C[k, 1] * p1 + C[k, 2] * p2
-        if d > best:
-            best = d
-            f = k
+    f = hint
+    best = C[f, 0] * p0 + C[f, 1] * p1 + C[f, 2] * p2
+    if best < INSIDE_FACE_COS:
+        for k in range(20):
+            d = C[k, 0] * p0 + C[k, 1] * p1 + C[k, 2] * p2
+            if d > best:
+                best = d
+                f = k
     inv = 1.0 / best
     gx = (E[f, 0] * p0 + E[f, 1] * p1 + E[f, 2] * p2) * inv
     gy = (N[f, 0] * p0 + N[f, 1] * p1 + N[f, 2] * p2) * inv
@@ -188,8 +197,9 @@ def pack_key(f, i, j):
 @nb.njit(cache=True)
 def _keys(lats, lngs, C, E, N, Binv):
     out = np.empty(lats.shape[0], dtype=np.int64)
+    f = 0
     for k in range(lats.shape[0]):
-        f, i, j = lattice_ij(lats[k], lngs[k], C, E, N, Binv)
+        f, i, j = lattice_ij(lats[k], lngs[k], C, E, N, Binv, f)
         out[k] = pack_key(f, i, j)
     return out
 

@@ -29,7 +29,7 @@ import h3
 import numpy as np
 import shapely
 
-from geofence.cellmap import CellMap, _grow
+from geofence.cellmap import TILE_CELLS, CellMap, _grow, tile_cells
 from geofence.h3grid import Lattice
 from geofence.model import Fence, FenceKind
 from geofence.query import match_kernel
@@ -37,6 +37,8 @@ from geofence.raster import INTERIOR, cover
 from geofence.rings import Rings
 
 DEFAULT_RESOLUTION = 12  # cells of ~9 m edge: most fences are 30–300 m across (issue 2)
+MAX_SPAN_DEG = 10.0  # larger fences would need a coarser directory level; none exists in a city
+MAX_LISTED_CELLS = 5_000_000
 _KIND_CODE = {kind: code for code, kind in enumerate(FenceKind)}
 
 
@@ -152,7 +154,14 @@ class FenceIndex:
     def cells(self, fence_id: str) -> dict:
         """The fence's H3 cover: ``{"resolution", "interior", "boundary"}`` (H3 hex strings;
         interior cells compacted to coarser resolutions where all children are interior)."""
-        keys, cls = self._cover(self._pos[fence_id])
+        keys, cls, tiles = self._cover(self._pos[fence_id])
+        if keys.shape[0] + tiles.shape[0] * TILE_CELLS > MAX_LISTED_CELLS:
+            raise ValueError(
+                f"fence {fence_id!r} covers more than {MAX_LISTED_CELLS} cells at "
+                f"resolution {self.resolution}; too many to list"
+            )
+        keys = np.concatenate([keys, tile_cells(tiles)])
+        cls = np.concatenate([cls, np.full(keys.shape[0] - cls.shape[0], INTERIOR, np.int8)])
         names = np.array(self.lattice.to_h3(keys), dtype=object)
         interior = set(names[cls == INTERIOR].tolist())
         # A cell split by a face edge has two lattice keys; boundary wins over interior.
@@ -177,14 +186,12 @@ class FenceIndex:
         self._check(fence)
         k = self._append([fence])[0]
         self._store(k, fence)
-        keys, cls = self._cover(k)
-        self._cells.edit(keys, cls, k)
+        self._edit(k, add=True)
 
     def remove(self, fence_id: str) -> None:
         """Drop a fence (raises KeyError if unknown)."""
         k = self._pos.pop(fence_id)
-        keys, _ = self._cover(k)
-        self._cells.edit(keys, np.zeros(keys.shape[0], dtype=np.int8), k)
+        self._edit(k, add=False)
         self._fences[k] = None
         self._ids[k] = None
         self._areas[k] = None
@@ -194,17 +201,23 @@ class FenceIndex:
         """Swap the fence with the same id for this one, keeping its position."""
         k = self._pos[fence.id]
         self._check(fence)
-        old_keys, _ = self._cover(k)
-        self._cells.edit(old_keys, np.zeros(old_keys.shape[0], dtype=np.int8), k)
+        self._edit(k, add=False)
         self._lo[k], self._hi[k] = (a[0] for a in self._rings.append([fence.area]))
         self._store(k, fence)
-        keys, cls = self._cover(k)
-        self._cells.edit(keys, cls, k)
+        self._edit(k, add=True)
 
     # -- internals ------------------------------------------------------------------------------
-    def _cover(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _cover(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         L, r = self.lattice, self._rings
         return cover(r.xs, r.ys, r.ring_ptr, self._lo[k], self._hi[k], L.C, L.E, L.N, L.B, L.Binv)
+
+    def _edit(self, k: int, add: bool) -> None:
+        """Put fence ``k`` into its cells (add) or take it out of them."""
+        keys, cls, tiles = self._cover(k)
+        if not add:
+            cls = np.zeros(keys.shape[0], dtype=np.int8)
+        self._cells.edit(keys, cls, k)
+        self._cells.edit_tiles(tiles, INTERIOR if add else 0, k)
 
     @staticmethod
     def _check(fence: Fence) -> None:
@@ -219,6 +232,11 @@ class FenceIndex:
         x0, y0, x1, y1 = area.bounds
         if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
             raise ValueError(f"fence {fence.id!r}: coordinates out of range {area.bounds}")
+        if max(x1 - x0, y1 - y0) > MAX_SPAN_DEG:
+            raise ValueError(
+                f"fence {fence.id!r} spans {max(x1 - x0, y1 - y0):.1f}°; the index "
+                f"serves fences up to {MAX_SPAN_DEG}° (~1,000 km) across: split it"
+            )
 
     def _append(self, fences: list[Fence]) -> np.ndarray:
         """Give each fence a position and store its rings; returns the positions."""
@@ -255,17 +273,21 @@ class FenceIndex:
             seen.add(fence.id)
             self._check(fence)
         positions = self._append(fences)
-        parts_k, parts_c, parts_f = [], [], []
+        parts_k, parts_c, parts_f, whole_tiles = [], [], [], []
         for k, fence in zip(positions, fences, strict=True):
             self._store(int(k), fence)
-            keys, cls = self._cover(int(k))
+            keys, cls, tiles = self._cover(int(k))
+            if tiles.shape[0]:
+                whole_tiles.append((int(k), tiles))
             parts_k.append(keys)
             parts_c.append(cls)
             parts_f.append(np.full(keys.shape[0], k, dtype=np.int32))
         keys, cls, fid = np.concatenate(parts_k), np.concatenate(parts_c), np.concatenate(parts_f)
         order = np.lexsort((fid, keys))
         keys, cls, fid = keys[order], cls[order], fid[order]
-        starts = np.flatnonzero(np.diff(keys, prepend=keys[0] - 1))
+        starts = np.flatnonzero(np.diff(keys, prepend=-1))
         gptr = np.append(starts, keys.shape[0]).astype(np.int64)
         self._cells.set(keys[starts], self._cells.intern(gptr, fid, cls))
+        for k, tiles in whole_tiles:  # the inside of large zones, a tile at a time
+            self._cells.edit_tiles(tiles, INTERIOR, k)
         self._cells.compact()

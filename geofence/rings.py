@@ -24,7 +24,9 @@ class Rings:
     def append(self, areas) -> tuple[np.ndarray, np.ndarray]:
         """Store the rings of each area (Polygon/MultiPolygon); return their (lo, hi) ranges."""
         areas = np.asarray(areas, dtype=object)
-        rings, owner = shapely.get_rings(areas, return_index=True)
+        parts, part_owner = shapely.get_parts(areas, return_index=True)  # MultiPolygon → Polygons
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        owner = part_owner[ring_part]
         coords, ring_of = shapely.get_coordinates(rings, return_index=True)
         n_new, start = rings.shape[0], int(self.ring_ptr[self.n_rings])
         self.ring_ptr = _grow(self.ring_ptr, self.n_rings + n_new + 1)

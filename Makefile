@@ -29,3 +29,4 @@ clean:
 	rm -rf $(VENV)
 
 include mk/services.mk
+include mk/web.mk

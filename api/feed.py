@@ -94,10 +94,11 @@ class Feed:
         if missing:
             raise FeedError(f"alert {alert.get('id')!r} lacks {', '.join(missing)}")
         try:
-            parse_ts(alert["ts"])
+            # Times leave the API as ISO +08:00 whatever the producer used (contract: Time).
+            times = {k: to_iso(parse_ts(alert[k])) for k in ("ts", "ended_ts") if alert.get(k)}
         except ValueError as exc:
-            raise FeedError(f"alert {alert['id']!r}: bad ts: {exc}") from None
-        event = self._ports.alerts.put(alert)
+            raise FeedError(f"alert {alert['id']!r}: bad time: {exc}") from None
+        event = self._ports.alerts.put({**alert, **times})
         if event is not None:
             self.announce(event)
         return event

@@ -1,0 +1,14 @@
+# The live map's browser test needs Debian's Chromium (Playwright drives it by executable path;
+# `playwright install` would download a browser build, which this network does not allow) and
+# CJK fonts so the page's Chinese labels render. The page itself is plain JS: no npm step.
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+.PHONY: web-browser
+
+web-browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(CJK_FONT) ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+test: web-browser

@@ -16,6 +16,8 @@ from api.ports import AlertEvent, Ports, Record
 POSITION_STATES = ("on_trip", "loaded", "idle", "offline", "violation")
 ALERT_FIELDS = ("id", "type", "vehicle", "district", "severity", "ts", "lat", "lng")
 MOVING_KMH = 5.0
+VIOLATION_MS = 10 * 60_000  # an alert without an end shows its vehicle red this long
+OFFLINE_MS = 10 * 60_000  # silent this long (event time) = offline, as signal_lost
 
 
 class FeedError(ValueError):
@@ -48,6 +50,7 @@ class Feed:
 
     def __init__(self, ports: Ports):
         self._ports = ports
+        self._violating: dict[str, int] = {}  # vehicle -> event time until which it shows red
 
     def position(self, raw: Record) -> Record | None:
         """Normalise a position (WGS-84) and store it; publish and return it if it is the
@@ -75,7 +78,7 @@ class Feed:
             "lng": round(_number(raw, "lng", -180, 180), 7),
             "speed_kmh": raw.get("speed_kmh"),
             "heading": raw.get("heading"),
-            "state": _state(raw),
+            "state": self._display_state(raw, vehicle, ts_ms),
         }
         if not self._ports.live.upsert(position, ts_ms):
             return None
@@ -101,7 +104,43 @@ class Feed:
         event = self._ports.alerts.put({**alert, **times})
         if event is not None:
             self.announce(event)
+            start = parse_ts(alert["ts"])
+            until = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else start + VIOLATION_MS
+            vehicle = alert["vehicle"]
+            self._violating[vehicle] = max(self._violating.get(vehicle, 0), until)
         return event
+
+    def _display_state(self, raw: Record, vehicle: str, ts_ms: int) -> str:
+        state = _state(raw)
+        if raw.get("state") is None and ts_ms <= self._violating.get(vehicle, -1):
+            return "violation"
+        return state
+
+    def mark_offline(self, now_ms: int, after_ms: int = OFFLINE_MS) -> int:
+        """Show vehicles silent for more than ``after_ms`` before ``now_ms`` (event time, e.g.
+        the engine's watermark) as offline; returns how many changed."""
+        changed = 0
+        for position in self._ports.live.query():
+            ts_ms = parse_ts(position["ts"])
+            if position["state"] != "offline" and ts_ms < now_ms - after_ms:
+                offline = {**position, "state": "offline"}
+                if self._ports.live.upsert(offline, ts_ms):
+                    self._ports.bus.publish("positions", offline)
+                    changed += 1
+        return changed
+
+    def load_reference(self, fences: Record | None = None, registry: Record | None = None) -> None:
+        """Load reference data: a fence FeatureCollection and a ``registry.json`` mapping."""
+        for feature in (fences or {}).get("features", ()):
+            self._ports.fences.put(feature)
+        registry = registry or {}
+        for name, store in (
+            ("vehicles", self._ports.vehicles),
+            ("permits", self._ports.permits),
+            ("contracts", self._ports.contracts),
+        ):
+            for record in registry.get(name, ()):
+                store.put(record)
 
     def announce(self, event: AlertEvent) -> None:
         """Publish an alert event (also used after case transitions)."""

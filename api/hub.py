@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import Counter, deque
 
 from api.feed import POSITION_STATES
 from api.memory import in_bbox
 from api.ports import AlertEvent, BBox, Ports, Record
 from api.security import Principal
+
+log = logging.getLogger(__name__)
 
 
 class LiveClient:
@@ -167,7 +170,11 @@ class Hub:
         counter = self.metrics.bus_messages.labels(topic)
         async for message in sub:
             counter.inc()
-            handle(message)
+            try:
+                handle(message)
+            except (KeyError, TypeError, ValueError):
+                # One malformed message must not stop the fan-out for everyone.
+                log.exception("dropped malformed %s message: %.200r", topic, message)
 
     def _on_position(self, position: Record) -> None:
         for client in self.live_clients:

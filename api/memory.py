@@ -29,6 +29,10 @@ class MemoryLiveStore:
     def upsert(self, position: Record, ts_ms: int) -> bool:
         vehicle = position["vehicle"]
         with self._lock:
+            current = self._latest.get(vehicle)
+            if current is not None and current[0] == ts_ms:
+                self._latest[vehicle] = (ts_ms, position)  # same moment, new facts (state)
+                return True
             track = self._tracks.setdefault(vehicle, [])
             # Late blind-area points are slotted into the track in event-time order.
             keys = [t for t, _ in track[-64:]]
@@ -38,8 +42,7 @@ class MemoryLiveStore:
                 at = len(track) - len(keys) + bisect.bisect_right(keys, ts_ms)
                 track.insert(at, (ts_ms, position))
             del track[: max(0, len(track) - self._track_points)]
-            current = self._latest.get(vehicle)
-            if current is not None and current[0] >= ts_ms:
+            if current is not None and current[0] > ts_ms:
                 return False
             self._latest[vehicle] = (ts_ms, position)
             return True

@@ -23,8 +23,8 @@ class LiveStore(Protocol):
     """Latest position per vehicle, plus a short recent track."""
 
     def upsert(self, position: Record, ts_ms: int) -> bool:
-        """Store ``position`` if it is newer in event time than the current one; True if it was.
-        Older positions still join the track (late blind-area batches)."""
+        """Store ``position`` if it is at least as new in event time as the current one; True
+        if it was. Older positions still join the track (late blind-area batches)."""
 
     def get(self, vehicle: str) -> Record | None:
         """Latest position of ``vehicle``."""

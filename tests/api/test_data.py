@@ -150,3 +150,31 @@ def test_vehicle_writes_are_validated(client, app):
     }
     response = client.put("/api/permits/P-1", json=permit, headers=headers)
     assert response.status_code == 422 and "20:00-06:00" in response.text
+
+
+def test_a_vehicle_with_a_fresh_alert_shows_as_in_violation(app):
+    feed = app.state.feed
+    feed.alert(alert("A-V", "XS-2", "锡山", minute=10))
+    assert feed.position(ping("XS-2", 12, speed_kmh=30))["state"] == "violation"
+    assert feed.position(ping("XS-2", 25, speed_kmh=30))["state"] == "on_trip"  # 10 min later
+
+
+def test_silent_vehicles_turn_offline_by_event_time(app):
+    feed, live = app.state.feed, app.state.ports.live
+    feed.position(ping("LX-1", 30, speed_kmh=30))
+    assert feed.mark_offline(BASE_MS + 35 * 60_000) == 3  # the others stopped at minute 2
+    assert live.get("LX-2")["state"] == "offline" and live.get("LX-1")["state"] == "on_trip"
+    assert feed.mark_offline(BASE_MS + 35 * 60_000) == 0
+    assert feed.position(ping("LX-2", 36))["state"] == "idle"  # back on air
+
+
+def test_reference_data_loads_from_the_file_shapes(app):
+    fences = {"type": "FeatureCollection", "features": [fence_feature("dep-1", "depot", "滨湖")]}
+    registry = {
+        "vehicles": [{"id": "BH-1", "kind": "oil", "district": "滨湖"}],
+        "permits": [],
+        "contracts": [{"id": "C-BH", "vehicle": "BH-1", "producers": [], "plants": []}],
+    }
+    app.state.feed.load_reference(fences, registry)
+    ports = app.state.ports
+    assert ports.fences.get("dep-1") and ports.vehicles.get("BH-1") and ports.contracts.get("C-BH")

@@ -237,3 +237,11 @@ def test_a_removed_account_cannot_open_a_socket(client, app):
     del app.state.ports.users._users["viewer"]
     assert refused(client, f"/ws/alerts?ticket={t}") == 1008
     assert app.state.issuer.issue(Principal("viewer", ROLES["viewer"][0]), "ws")
+
+
+def test_a_malformed_bus_message_does_not_stop_the_fan_out(client, app):
+    with client.websocket_connect(f"/ws/live?ticket={ticket(client, app, 'city')}") as ws:
+        frames_until(ws, lambda f: f["type"] == "snapshot")
+        app.state.ports.bus.publish("positions", {"no": "vehicle"})
+        app.state.feed.position(ping("XS-1", 40))
+        assert "XS-1" in vehicles_in(frames_until(ws, lambda f: "XS-1" in vehicles_in([f])))

@@ -88,30 +88,29 @@ def _write(keys, slots, dir_keys, dir_vals, blocks, n_blocks):
 
 
 @nb.njit(cache=True, inline="always")
-def _combo_hash(fences, cls, a, b):
+def _combo_hash(entries, a, b):
     h = np.uint64(1469598103934665603)
     for e in range(a, b):
-        h = (h ^ np.uint64(fences[e] * 4 + cls[e])) * np.uint64(1099511628211)
+        h = (h ^ np.uint64(entries[e])) * np.uint64(1099511628211)
     return h
 
 
 @nb.njit(cache=True)
-def _intern(gptr, gf, gc, sptr, sf, sc, n_slots, tab):
-    """Slot id of each group (gf, gc)[gptr[g]:gptr[g+1]], adding new combinations."""
+def _intern(gptr, ge, sptr, se, n_slots, tab):
+    """Slot id of each group ge[gptr[g]:gptr[g+1]], adding new combinations."""
     mask = tab.shape[0] - 1
     ids = np.empty(gptr.shape[0] - 1, dtype=np.int32)
     for g in range(gptr.shape[0] - 1):
         a = gptr[g]
         b = gptr[g + 1]
-        pos = np.int64(_combo_hash(gf, gc, a, b) >> np.uint64(1)) & mask
+        pos = np.int64(_combo_hash(ge, a, b) >> np.uint64(1)) & mask
         while True:
             s = tab[pos]
             if s == -1:
                 s = n_slots
                 start = sptr[s]
                 for e in range(a, b):
-                    sf[start + e - a] = gf[e]
-                    sc[start + e - a] = gc[e]
+                    se[start + e - a] = ge[e]
                 sptr[s + 1] = start + b - a
                 n_slots += 1
                 tab[pos] = s
@@ -119,7 +118,7 @@ def _intern(gptr, gf, gc, sptr, sf, sc, n_slots, tab):
             if sptr[s + 1] - sptr[s] == b - a:
                 same = True
                 for e in range(b - a):
-                    if sf[sptr[s] + e] != gf[a + e] or sc[sptr[s] + e] != gc[a + e]:
+                    if se[sptr[s] + e] != ge[a + e]:
                         same = False
                         break
                 if same:
@@ -130,45 +129,41 @@ def _intern(gptr, gf, gc, sptr, sf, sc, n_slots, tab):
 
 
 @nb.njit(cache=True)
-def _edit(slots, cls, fence, sptr, sf, sc):
+def _edit(slots, cls, fence, sptr, se):
     """Groups for each slot with ``fence`` added as ``cls`` (cls > 0) or removed (cls == 0)."""
     total = 0
     for g in range(slots.shape[0]):
         total += sptr[slots[g] + 1] - sptr[slots[g]] + 1
     gptr = np.zeros(slots.shape[0] + 1, dtype=np.int64)
-    gf = np.empty(total, dtype=np.int32)
-    gc = np.empty(total, dtype=np.int8)
+    ge = np.empty(total, dtype=np.int32)
     n = 0
     for g in range(slots.shape[0]):
         placed = cls[g] == 0
         for e in range(sptr[slots[g]], sptr[slots[g] + 1]):
-            if not placed and sf[e] > fence:
-                gf[n] = fence
-                gc[n] = cls[g]
+            if not placed and se[e] >> 2 > fence:
+                ge[n] = fence * 4 + cls[g]
                 n += 1
                 placed = True
-            if sf[e] != fence:
-                gf[n] = sf[e]
-                gc[n] = sc[e]
+            if se[e] >> 2 != fence:
+                ge[n] = se[e]
                 n += 1
         if not placed:
-            gf[n] = fence
-            gc[n] = cls[g]
+            ge[n] = fence * 4 + cls[g]
             n += 1
         gptr[g + 1] = n
-    return gptr, gf[:n], gc[:n]
+    return gptr, ge[:n]
 
 
 @nb.njit(cache=True)
-def _group_hashes(gptr, gf, gc):
+def _group_hashes(gptr, ge):
     out = np.empty(gptr.shape[0] - 1, dtype=np.uint64)
     for g in range(gptr.shape[0] - 1):
-        out[g] = _combo_hash(gf, gc, gptr[g], gptr[g + 1])
+        out[g] = _combo_hash(ge, gptr[g], gptr[g + 1])
     return out
 
 
 @nb.njit(cache=True)
-def _differs(gptr, gf, gc, ids, sptr, sf, sc):
+def _differs(gptr, ge, ids, sptr, se):
     """Mask of groups whose content is not that of the slot they were given."""
     out = np.zeros(ids.shape[0], dtype=np.bool_)
     for g in range(ids.shape[0]):
@@ -179,18 +174,18 @@ def _differs(gptr, gf, gc, ids, sptr, sf, sc):
             out[g] = True
             continue
         for e in range(n):
-            if sf[sptr[s] + e] != gf[a + e] or sc[sptr[s] + e] != gc[a + e]:
+            if se[sptr[s] + e] != ge[a + e]:
                 out[g] = True
                 break
     return out
 
 
-def _subgroups(gptr: np.ndarray, gf: np.ndarray, gc: np.ndarray, which: np.ndarray):
+def _subgroups(gptr: np.ndarray, ge: np.ndarray, which: np.ndarray):
     """The groups ``which`` as a CSR of their own."""
     lens = (gptr[which + 1] - gptr[which]).astype(np.int64)
     ptr = np.concatenate(([0], np.cumsum(lens)))
     take = np.repeat(gptr[which] - ptr[:-1], lens) + np.arange(ptr[-1])
-    return ptr, gf[take], gc[take]
+    return ptr, ge[take]
 
 
 def _grow(arr: np.ndarray, need: int) -> np.ndarray:
@@ -205,46 +200,51 @@ class CellMap:
     """The mutable cell → slot map and the slot table (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.dir_keys = np.full(1024, -1, dtype=np.int64)
-        self.dir_vals = np.zeros(1024, dtype=np.int64)
+        # Tile directory: column 0 the tile key (-1 free), column 1 its block row or -(slot + 1).
+        self.dir = np.zeros((1024, 2), dtype=np.int64)
+        self.dir[:, 0] = -1
         self.n_tiles = 0
         self.blocks = np.zeros((16, TILE_CELLS), dtype=np.int32)
         self.n_blocks = 0
         self.sptr = np.zeros(1025, dtype=np.int64)
-        self.sf = np.zeros(4096, dtype=np.int32)
-        self.sc = np.zeros(4096, dtype=np.int8)
+        self.se = np.zeros(4096, dtype=np.int32)  # slot entries: fence << 2 | class
         self.tab = np.full(2048, -1, dtype=np.int64)
         self.n_slots = 0
-        self._intern_exact(np.zeros(2, dtype=np.int64), self.sf[:0], self.sc[:0])  # slot 0: none
+        self._intern_exact(np.zeros(2, dtype=np.int64), self.se[:0])  # slot 0: none
+
+    @property
+    def dir_keys(self) -> np.ndarray:
+        return self.dir[:, 0]
+
+    @property
+    def dir_vals(self) -> np.ndarray:
+        return self.dir[:, 1]
 
     def slots_at(self, keys: np.ndarray) -> np.ndarray:
         return slots_at(keys, self.dir_keys, self.dir_vals, self.blocks)
 
-    def intern(self, gptr: np.ndarray, gf: np.ndarray, gc: np.ndarray) -> np.ndarray:
+    def intern(self, gptr: np.ndarray, ge: np.ndarray) -> np.ndarray:
         """Slot ids of the groups, creating the new ones.
 
         Millions of cells share a few combinations, so equal groups are found by hash first and
         only one of each is interned; every group is then checked against its slot's content
         and the rare hash collision is interned on its own, so the result is exact.
         """
-        hashes = _group_hashes(gptr, gf, gc)
+        hashes = _group_hashes(gptr, ge)
         _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-        ids = self._intern_exact(*_subgroups(gptr, gf, gc, first))[inverse]
-        wrong = np.flatnonzero(_differs(gptr, gf, gc, ids, self.sptr, self.sf, self.sc))
+        ids = self._intern_exact(*_subgroups(gptr, ge, first))[inverse]
+        wrong = np.flatnonzero(_differs(gptr, ge, ids, self.sptr, self.se))
         if wrong.shape[0]:
-            ids[wrong] = self._intern_exact(*_subgroups(gptr, gf, gc, wrong))
+            ids[wrong] = self._intern_exact(*_subgroups(gptr, ge, wrong))
         return ids
 
-    def _intern_exact(self, gptr: np.ndarray, gf: np.ndarray, gc: np.ndarray) -> np.ndarray:
+    def _intern_exact(self, gptr: np.ndarray, ge: np.ndarray) -> np.ndarray:
         groups = gptr.shape[0] - 1
         self.sptr = _grow(self.sptr, self.n_slots + groups + 1)
-        self.sf = _grow(self.sf, int(self.sptr[self.n_slots]) + gf.shape[0])
-        self.sc = _grow(self.sc, self.sf.shape[0])
+        self.se = _grow(self.se, int(self.sptr[self.n_slots]) + ge.shape[0])
         if 2 * (self.n_slots + groups) > self.tab.shape[0]:
             self._rehash_slots(4 * (self.n_slots + groups))
-        ids, self.n_slots = _intern(
-            gptr, gf, gc, self.sptr, self.sf, self.sc, self.n_slots, self.tab
-        )
+        ids, self.n_slots = _intern(gptr, ge, self.sptr, self.se, self.n_slots, self.tab)
         return ids
 
     def set(self, keys: np.ndarray, slots: np.ndarray) -> None:
@@ -263,15 +263,10 @@ class CellMap:
         old = self.slots_at(keys)
         pair = old.astype(np.int64) * 4 + cls
         uniq, inverse = np.unique(pair, return_inverse=True)
-        gptr, gf, gc = _edit(
-            (uniq // 4).astype(np.int32),
-            (uniq % 4).astype(np.int8),
-            fence,
-            self.sptr,
-            self.sf,
-            self.sc,
+        gptr, ge = _edit(
+            (uniq // 4).astype(np.int32), (uniq % 4).astype(np.int8), fence, self.sptr, self.se
         )
-        self.set(keys, self.intern(gptr, gf, gc)[inverse])
+        self.set(keys, self.intern(gptr, ge)[inverse])
 
     def edit_tiles(self, tiles: np.ndarray, cls: int, fence: int) -> None:
         """Add ``fence`` as ``cls`` to every cell of whole tiles (cls == 0: remove it)."""
@@ -287,10 +282,10 @@ class CellMap:
             return
         old = (-vals[~blocky] - 1).astype(np.int32)
         uniq, inverse = np.unique(old, return_inverse=True)
-        gptr, gf, gc = _edit(
-            uniq, np.full(uniq.shape[0], cls, dtype=np.int8), fence, self.sptr, self.sf, self.sc
+        gptr, ge = _edit(
+            uniq, np.full(uniq.shape[0], cls, dtype=np.int8), fence, self.sptr, self.se
         )
-        new = self.intern(gptr, gf, gc)[inverse]
+        new = self.intern(gptr, ge)[inverse]
         if 2 * (self.n_tiles + tiles.shape[0]) > self.dir_keys.shape[0]:
             self._rehash_tiles(4 * (self.n_tiles + tiles.shape[0]))
         self.n_tiles += _set_uniform(tiles, new, self.dir_keys, self.dir_vals)
@@ -319,8 +314,7 @@ class CellMap:
                 self.dir_vals,
                 self.blocks,
                 self.sptr,
-                self.sf,
-                self.sc,
+                self.se,
                 self.tab,
             )
         )
@@ -329,14 +323,14 @@ class CellMap:
         size = 1 << int(np.ceil(np.log2(size)))
         used = self.dir_keys != -1
         keys, vals = self.dir_keys[used], self.dir_vals[used]
-        self.dir_keys = np.full(size, -1, dtype=np.int64)
-        self.dir_vals = np.zeros(size, dtype=np.int64)
+        self.dir = np.zeros((size, 2), dtype=np.int64)
+        self.dir[:, 0] = -1
         _reinsert(keys, vals, self.dir_keys, self.dir_vals)
 
     def _rehash_slots(self, size: int) -> None:
         size = 1 << int(np.ceil(np.log2(size)))
         self.tab = np.full(size, -1, dtype=np.int64)
-        _reintern(self.sptr, self.sf, self.sc, self.n_slots, self.tab)
+        _reintern(self.sptr, self.se, self.n_slots, self.tab)
 
 
 def tile_keys(keys: np.ndarray) -> np.ndarray:
@@ -389,10 +383,10 @@ def _reinsert(keys, vals, dir_keys, dir_vals):
 
 
 @nb.njit(cache=True)
-def _reintern(sptr, sf, sc, n_slots, tab):
+def _reintern(sptr, se, n_slots, tab):
     mask = tab.shape[0] - 1
     for s in range(n_slots):
-        pos = np.int64(_combo_hash(sf, sc, sptr[s], sptr[s + 1]) >> np.uint64(1)) & mask
+        pos = np.int64(_combo_hash(se, sptr[s], sptr[s + 1]) >> np.uint64(1)) & mask
         while tab[pos] != -1:
             pos = (pos + 1) & mask
         tab[pos] = s

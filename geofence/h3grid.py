@@ -74,6 +74,15 @@ class Lattice:
     B: np.ndarray  # (20, 2, 2) lattice basis in gnomonic (E, N) coordinates
     Binv: np.ndarray  # (20, 2, 2)
 
+    @property
+    def Binv4(self) -> np.ndarray:
+        return np.ascontiguousarray(self.Binv.reshape(20, 4))
+
+    @property
+    def K(self) -> np.ndarray:
+        """C, E, N and Binv side by side, (20, 13): one array for kernels that count arguments."""
+        return np.ascontiguousarray(np.hstack([self.C, self.E, self.N, self.Binv.reshape(20, 4)]))
+
     @staticmethod
     @lru_cache(maxsize=16)
     def for_resolution(resolution: int) -> Lattice:
@@ -93,7 +102,7 @@ class Lattice:
         """Lattice keys of points (degrees), as int64."""
         lats = np.ascontiguousarray(lats, dtype=np.float64)
         lngs = np.ascontiguousarray(lngs, dtype=np.float64)
-        return _keys(lats, lngs, self.C, self.E, self.N, self.Binv)
+        return _keys(lats, lngs, self.C, self.E, self.N, self.Binv4)
 
     def centres(self, keys) -> tuple[np.ndarray, np.ndarray]:
         """(lats, lngs) in degrees of the lattice cells' centres."""
@@ -146,10 +155,11 @@ INSIDE_FACE_COS = math.cos(math.radians(20.8))
 
 
 @nb.njit(cache=True, inline="always")
-def lattice_ij(lat, lng, C, E, N, Binv, hint=0):
+def lattice_ij(lat, lng, C, E, N, Binv4, hint=0):
     """(face, i, j) of one point in degrees: nearest face, gnomonic projection, nearest centre.
 
-    ``hint`` is a face to try first (the previous point's): consecutive pings share a face.
+    ``Binv4`` is ``Lattice.Binv`` flattened to (20, 4); ``hint`` is a face to try first (the
+    previous point's): consecutive pings share a face.
     """
     la = lat * DEG
     ln = lng * DEG
@@ -168,8 +178,8 @@ def lattice_ij(lat, lng, C, E, N, Binv, hint=0):
     inv = 1.0 / best
     gx = (E[f, 0] * p0 + E[f, 1] * p1 + E[f, 2] * p2) * inv
     gy = (N[f, 0] * p0 + N[f, 1] * p1 + N[f, 2] * p2) * inv
-    fi = Binv[f, 0, 0] * gx + Binv[f, 0, 1] * gy
-    fj = Binv[f, 1, 0] * gx + Binv[f, 1, 1] * gy
+    fi = Binv4[f, 0] * gx + Binv4[f, 1] * gy
+    fj = Binv4[f, 2] * gx + Binv4[f, 3] * gy
     i0 = math.floor(fi)
     j0 = math.floor(fj)
     # The nearest lattice point is a corner of the rhombus (two equilateral triangles) around it;
@@ -195,11 +205,11 @@ def pack_key(f, i, j):
 
 
 @nb.njit(cache=True)
-def _keys(lats, lngs, C, E, N, Binv):
+def _keys(lats, lngs, C, E, N, Binv4):
     out = np.empty(lats.shape[0], dtype=np.int64)
     f = 0
     for k in range(lats.shape[0]):
-        f, i, j = lattice_ij(lats[k], lngs[k], C, E, N, Binv, f)
+        f, i, j = lattice_ij(lats[k], lngs[k], C, E, N, Binv4, f)
         out[k] = pack_key(f, i, j)
     return out
 

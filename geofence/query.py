@@ -26,8 +26,7 @@ def match_kernel(
     dir_vals,
     blocks,
     sptr,
-    sf,
-    sc,
+    se,
     keep,
     bbox,
     r_lo,
@@ -68,11 +67,11 @@ def match_kernel(
         px = lngs[k]
         py = lats[k]
         for e in range(sptr[s], sptr[s + 1]):
-            fe = sf[e]
+            fe = se[e] >> 2
             if not keep[fe]:
                 continue
             st = 1
-            if sc[e] != INTERIOR:
+            if se[e] & 3 != INTERIOR:
                 if px < bbox[fe, 0] or py < bbox[fe, 1] or px > bbox[fe, 2] or py > bbox[fe, 3]:
                     continue
                 st = locate(px, py, r_lo[fe], r_hi[fe], ring_ptr, xs, ys, NEAR_EDGE)
@@ -83,3 +82,40 @@ def match_kernel(
             state[m] = st
             m += 1
     return pidx[:m], fidx[:m], state[:m]
+
+
+@nb.njit(cache=True)
+def match_one(lat, lng, K, tiles, blocks, sptr, se, bbox, fence_rings, ring_ptr, xy, out):
+    """Fence positions covering one point, written to ``out``; returns their count, or -1 when
+    the point is too near an edge and GEOS must decide. One call with few arrays: numba's call
+    overhead grows with the number of array arguments (~0.1–0.15 µs each)."""
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
+        return 0
+    C = K[:, 0:3]
+    E = K[:, 3:6]
+    N = K[:, 6:9]
+    f, i, j = lattice_ij(lat, lng, C, E, N, K[:, 9:13], 0)
+    s = slot_at(pack_key(f, i, j), tiles[:, 0], tiles[:, 1], blocks)
+    m = 0
+    for e in range(sptr[s], sptr[s + 1]):
+        fe = se[e] >> 2
+        if se[e] & 3 != INTERIOR:
+            if lng < bbox[fe, 0] or lat < bbox[fe, 1] or lng > bbox[fe, 2] or lat > bbox[fe, 3]:
+                continue
+            where = locate(
+                lng,
+                lat,
+                fence_rings[fe, 0],
+                fence_rings[fe, 1],
+                ring_ptr,
+                xy[:, 0],
+                xy[:, 1],
+                NEAR_EDGE,
+            )
+            if where == 0:
+                continue
+            if where == 2:
+                return -1
+        out[m] = fe
+        m += 1
+    return m

@@ -16,8 +16,7 @@ class Rings:
     """
 
     def __init__(self) -> None:
-        self.xs = np.zeros(1024)
-        self.ys = np.zeros(1024)
+        self.xy = np.zeros((1024, 2))  # vertex lng, lat
         self.ring_ptr = np.zeros(257, dtype=np.int64)
         self.n_rings = 0
 
@@ -33,14 +32,20 @@ class Rings:
         self.ring_ptr[self.n_rings + 1 : self.n_rings + n_new + 1] = start + np.cumsum(
             np.bincount(ring_of, minlength=n_new)
         )
-        self.xs = _grow(self.xs, start + coords.shape[0])
-        self.ys = _grow(self.ys, start + coords.shape[0])
-        self.xs[start : start + coords.shape[0]] = coords[:, 0]
-        self.ys[start : start + coords.shape[0]] = coords[:, 1]
+        self.xy = _grow(self.xy, start + coords.shape[0])
+        self.xy[start : start + coords.shape[0]] = coords
         per_area = np.bincount(owner, minlength=areas.shape[0])
         hi = self.n_rings + np.cumsum(per_area)
         self.n_rings += n_new
         return hi - per_area, hi
 
+    @property
+    def xs(self) -> np.ndarray:
+        return self.xy[:, 0]
+
+    @property
+    def ys(self) -> np.ndarray:
+        return self.xy[:, 1]
+
     def nbytes(self) -> int:
-        return self.xs.nbytes + self.ys.nbytes + self.ring_ptr.nbytes
+        return self.xy.nbytes + self.ring_ptr.nbytes

@@ -144,8 +144,11 @@ def test_edits_keep_the_index_exact(start, edits, seed):
             live[target] = moved
     fences = list(live.values())
     lats, lngs = probe_points(fences + start, seed)
-    assert index_pairs(idx, lats, lngs) == oracle(fences, lats, lngs)
+    want = oracle(fences, lats, lngs)
+    assert index_pairs(idx, lats, lngs) == want
     assert len(idx) == len(live)
+    for k in range(0, lats.shape[0], 7):  # the scalar path sees the edits too
+        assert idx.match(lats[k], lngs[k]) == sorted(fid for p, fid in want if p == k)
 
 
 @SLOW

@@ -51,7 +51,9 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
         mine = [t for t in resolve(plan, tr) if t.ts < end_ms]
         truths += mine
         protected = [(t.ts - PROTECT_BEFORE_MS, t.ts + PROTECT_AFTER_MS) for t in mine]
-        recs = noise.apply(world, v, tr, plan.legs, protected, random.Random(f"{seed}/noise/{v.id}"))
+        recs = noise.apply(
+            world, v, tr, plan.legs, protected, random.Random(f"{seed}/noise/{v.id}")
+        )
         records += [(v.id, r) for r in recs]
     records += noise.unregistered(world, random.Random(f"{seed}/unregistered"))
     truths.sort(key=lambda t: (t.ts, t.vehicle, t.type))

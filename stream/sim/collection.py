@@ -54,10 +54,15 @@ class UnregisteredStop(Trick):
         for _ in range(30):
             f = self.rng.uniform(0.3, 0.7)
             a = self.rng.uniform(0, 2 * math.pi)
-            xy = here + f * (toward - here) + self.rng.uniform(200, 700) * np.array(
-                [math.cos(a), math.sin(a)]
+            xy = (
+                here
+                + f * (toward - here)
+                + self.rng.uniform(200, 700) * np.array([math.cos(a), math.sin(a)])
             )
-            if day.w.far_from_places(xy, 200) and day.w.clear_of_zones(xy, 1500):
+            # Far enough from the last producer that the vehicle is seen driving in between.
+            if math.dist(xy, here) < 700:
+                continue
+            if day.w.far_from_places(xy, 250) and day.w.clear_of_zones(xy, 1500):
                 return xy
         raise Infeasible("no free spot for an unregistered restaurant")
 
@@ -147,8 +152,9 @@ class KitchenZone(Trick):
             day.it.drive(np.vstack([path[:-1], target.spot(self.rng)]), speed, stops=False)
             protect(day, False)
             note = f"cut through {zone.id} during its hours"
-            day.expects.append(Expect("restricted_zone", first_inside_active(zone, kind, t0,
-                                                                              day.it.t), note))
+            day.expects.append(
+                Expect("restricted_zone", first_inside_active(zone, kind, t0, day.it.t), note)
+            )
             day.collect(target, np.array([day.it.xy]))
             for producer in stops[1:]:
                 day.collect(producer)

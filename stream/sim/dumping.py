@@ -131,9 +131,10 @@ class _SilentDump(Trick):
             marks["t_stop"] = d.it.t
             d.it.stay(self.rng.randint(60, 120) * SEC)
             d.it.set(lift=True, loaded="half")
-            d.it.stay(self.rng.randint(*self.stop_min) * SEC - 150 * SEC)
+            lift = self.rng.randint(90, 180) * SEC  # a dump takes a minute or three
+            d.it.stay(lift)
             d.it.set(lift=False, loaded="empty")
-            d.it.stay(30 * SEC)
+            d.it.stay(max(30 * SEC, self.rng.randint(*self.stop_min) * SEC - lift - 120 * SEC))
             marks["t_left"] = d.it.t
             d.go_depot()
             return False

@@ -95,9 +95,18 @@ def apply(
     lat, lng = _jittered(tr, rng, vehicle.forwarded)
     recs = [
         Rec(
-            int(tr.t[k]), int(tr.t[k]), lat[k], lng[k], float(tr.speed[k]), float(tr.heading[k]),
-            legs[tr.leg[k]].mode != 2, legs[tr.leg[k]].loaded, legs[tr.leg[k]].lift,
-            legs[tr.leg[k]].cover, bool(backfill[k]), int(arrival[k]),
+            int(tr.t[k]),
+            int(tr.t[k]),
+            lat[k],
+            lng[k],
+            float(tr.speed[k]),
+            float(tr.heading[k]),
+            legs[tr.leg[k]].mode != 2,
+            legs[tr.leg[k]].loaded,
+            legs[tr.leg[k]].lift,
+            legs[tr.leg[k]].cover,
+            bool(backfill[k]),
+            int(arrival[k]),
         )  # fmt: skip
         for k in range(n)
         if kept[k]

@@ -132,9 +132,7 @@ def outside_distance(world: World, permit, path: np.ndarray) -> np.ndarray:
     """Metres outside the permit corridors' areas along ``path`` sampled every 10 m (0 inside
     a corridor, or inside a site, terminal or transfer point)."""
     corridors = [world.corridors[c] for c in permit.corridors]
-    area = shapely.union_all(
-        [shapely.LineString(c.path).buffer(c.buffer_m) for c in corridors]
-    )
+    area = shapely.union_all([shapely.LineString(c.path).buffer(c.buffer_m) for c in corridors])
     excused = shapely.union_all(
         [p.shape for p in world.places.values() if p.kind in ("site", "terminal", "transfer")]
     )

@@ -30,6 +30,7 @@ from stream.sim.roads import road
 
 DAY_MS = 86_400_000
 MIN_MS = 60_000
+MIN_HAUL_M = 3000.0
 BEIJING_MS = 8 * 3_600_000
 
 
@@ -186,7 +187,10 @@ def _permits(world: World, rng: random.Random, sites: list[Place], start_ms: int
     unload = [p for p in unload if p.id not in P.CLOSING_TERMINALS]
     day0 = _local_midnight(start_ms)
     for i, site in enumerate(sites):
+        # Hauls of 3 km and more: a truck is never back at its site or terminal within
+        # minutes (which would read as the same visit), and the trip is worth tracking.
         near = sorted(unload, key=lambda p: (math.dist(p.xy, site.xy), p.id))
+        near = [p for p in near if math.dist(p.xy, site.xy) >= MIN_HAUL_M] or near[-1:]
         terminals = near[: 2 if rng.random() < 0.6 else 1]
         corridors = []
         for j, term in enumerate(terminals):

@@ -20,7 +20,16 @@ from stream.sim.geo import to_latlng
 from stream.sim.noise import Rec
 from stream.sim.scenario import Vehicle, World
 
-KIND_ORDER = ("restricted", "depot", "site", "terminal", "transfer", "plant", "producer", "corridor")
+KIND_ORDER = (
+    "restricted",
+    "depot",
+    "site",
+    "terminal",
+    "transfer",
+    "plant",
+    "producer",
+    "corridor",
+)
 
 
 def _coords(x, y, datum: str = "wgs84") -> list[list[float]]:
@@ -46,7 +55,9 @@ def fences(world: World) -> dict:
             feats.append(_feature(p.id, props, "Point", geom))
         else:
             ring = np.asarray(p.shape.exterior.coords)
-            feats.append(_feature(p.id, props, "Polygon", [_coords(ring[:, 0], ring[:, 1], p.datum)]))
+            feats.append(
+                _feature(p.id, props, "Polygon", [_coords(ring[:, 0], ring[:, 1], p.datum)])
+            )
     for c in world.corridors.values():
         props = {"kind": "corridor", "name": c.name, "district": c.district, "datum": "wgs84"}
         props |= {"buffer_m": c.buffer_m, "site": c.site, "terminal": c.terminal}

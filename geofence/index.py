@@ -251,16 +251,18 @@ class FenceIndex:
         self._cells.edit_tiles(tiles, INTERIOR if add else 0, k)
 
     @staticmethod
-    def _check(fence: Fence) -> None:
+    def _check(fence: Fence, bounds=None, valid=None) -> None:
+        """Refuse what the index cannot serve exactly; ``bounds``/``valid`` may come precomputed
+        (vectorised over a whole fence set in ``_bulk_add``)."""
         area = fence.area
         if area.geom_type not in ("Polygon", "MultiPolygon") or area.is_empty:
             raise ValueError(
                 f"fence {fence.id!r}: area must be a non-empty Polygon or "
                 f"MultiPolygon, got {area.geom_type}"
             )
-        if not area.is_valid:
+        if not (area.is_valid if valid is None else valid):
             raise ValueError(f"fence {fence.id!r}: invalid area ({shapely.is_valid_reason(area)})")
-        x0, y0, x1, y1 = area.bounds
+        x0, y0, x1, y1 = area.bounds if bounds is None else bounds
         if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
             raise ValueError(f"fence {fence.id!r}: coordinates out of range {area.bounds}")
         if max(x1 - x0, y1 - y0) > MAX_SPAN_DEG:
@@ -283,7 +285,7 @@ class FenceIndex:
         self._fences.extend([None] * n)
         return np.arange(n0, need)
 
-    def _store(self, k: int, fence: Fence) -> None:
+    def _store(self, k: int, fence: Fence, bounds=None) -> None:
         self._scalar_args = None
         self._fences[k] = fence
         self._pos[fence.id] = k
@@ -291,22 +293,24 @@ class FenceIndex:
         self._areas[k] = fence.area
         self._kind[k] = _KIND_CODE[FenceKind(fence.kind)]
         self._alive[k] = True
-        self._bbox[k] = fence.area.bounds
+        self._bbox[k] = fence.area.bounds if bounds is None else bounds
 
     def _bulk_add(self, fences: list[Fence]) -> None:
         """Index many fences at once: one cover per fence, one sort, one interning pass."""
         if not fences:
             return
         seen: set[str] = set()
-        for fence in fences:
+        areas = np.array([f.area for f in fences], dtype=object)
+        bounds, valid = shapely.bounds(areas), shapely.is_valid(areas)
+        for fence, box, ok in zip(fences, bounds, valid, strict=True):
             if fence.id in seen:
                 raise KeyError(f"fence {fence.id!r} appears twice")
             seen.add(fence.id)
-            self._check(fence)
+            self._check(fence, box, ok)
         positions = self._append(fences)
         parts_k, parts_c, parts_f, whole_tiles = [], [], [], []
-        for k, fence in zip(positions, fences, strict=True):
-            self._store(int(k), fence)
+        for k, fence, box in zip(positions, fences, bounds, strict=True):
+            self._store(int(k), fence, box)
             keys, cls, tiles = self._cover(int(k))
             if tiles.shape[0]:
                 whole_tiles.append((int(k), tiles))

@@ -162,6 +162,7 @@ def _stretch(f, x0, y0, x1, y1, C, E, N, B, Binv):
 # Farthest cell centre from the middle of a 64 x 64 tile, in lattice steps (corner (31.5, -31.5):
 # 31.5·√3), plus a cell's own circumradius (1/√3).
 TILE_REACH = 31.5 * SQRT3 + 1.0 / SQRT3
+BLOCK_REACH = 3.5 * SQRT3 + 1.0 / SQRT3  # the same for a block of 8 x 8 cells
 
 
 @nb.njit(cache=True)
@@ -196,6 +197,7 @@ def cover(xs, ys, ring_ptr, r_lo, r_hi, C, E, N, B, Binv):
         step = _stretch(f, x0, y0, x1, y1, C, E, N, B, Binv)
         rad = step / SQRT3 + 1e-9
         reach = step * TILE_REACH + 1e-9
+        near = step * BLOCK_REACH + 1e-9
         ia, ib, ja, jb = _face_range(f, x0, y0, x1, y1, C, E, N, Binv)
         for ti in range((ia + IJ_OFFSET) >> TILE_BITS, ((ib + IJ_OFFSET) >> TILE_BITS) + 1):
             for tj in range((ja + IJ_OFFSET) >> TILE_BITS, ((jb + IJ_OFFSET) >> TILE_BITS) + 1):
@@ -213,18 +215,28 @@ def cover(xs, ys, ring_ptr, r_lo, r_hi, C, E, N, B, Binv):
                     tiles[nt] = (np.int64(f) << (2 * IJ_BITS)) | (np.int64(ti) << IJ_BITS) | tj
                     nt += 1
                     continue
-                for i in range(max(i0, ia), min(i0 + 63, ib) + 1):
-                    for j in range(max(j0, ja), min(j0 + 63, jb) + 1):
-                        cy, cx = centre_of(f, i, j, C, E, N, B)
-                        if cx < x0 - rad or cx > x1 + rad or cy < y0 - rad or cy > y1 + rad:
+                # A tile the edge runs through: the same test on its 8 x 8 blocks of cells, so
+                # a thin corridor crossing it costs a few blocks, not 4,096 cells.
+                for bi in range(i0 + 8 * max(0, (ia - i0) // 8), min(i0 + 63, ib) + 1, 8):
+                    for bj in range(j0 + 8 * max(0, (ja - j0) // 8), min(j0 + 63, jb) + 1, 8):
+                        by, bx = centre_of(f, bi + 3.5, bj + 3.5, C, E, N, B)
+                        if bx < x0 - near or bx > x1 + near or by < y0 - near or by > y1 + near:
                             continue
-                        where = locate(cx, cy, r_lo, r_hi, ring_ptr, xs, ys, rad)
-                        if where == 0:
+                        block = locate(bx, by, r_lo, r_hi, ring_ptr, xs, ys, near)
+                        if block == 0:
                             continue
-                        if n == keys.shape[0]:
-                            keys = np.concatenate((keys, np.empty(n, dtype=np.int64)))
-                            cls = np.concatenate((cls, np.empty(n, dtype=np.int8)))
-                        keys[n] = pack_key(f, i, j)
-                        cls[n] = BOUNDARY if where == 2 else INTERIOR
-                        n += 1
+                        for i in range(max(bi, ia), min(bi + 7, ib) + 1):
+                            for j in range(max(bj, ja), min(bj + 7, jb) + 1):
+                                where = 1
+                                if block == 2:
+                                    cy, cx = centre_of(f, i, j, C, E, N, B)
+                                    where = locate(cx, cy, r_lo, r_hi, ring_ptr, xs, ys, rad)
+                                    if where == 0:
+                                        continue
+                                if n == keys.shape[0]:
+                                    keys = np.concatenate((keys, np.empty(n, dtype=np.int64)))
+                                    cls = np.concatenate((cls, np.empty(n, dtype=np.int8)))
+                                keys[n] = pack_key(f, i, j)
+                                cls[n] = BOUNDARY if where == 2 else INTERIOR
+                                n += 1
     return keys[:n], cls[:n], tiles[:nt]

@@ -75,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate(args.vehicles, args.hours, args.seed, start_ms)
     out = Path(args.out)
     try:
-        if args.rate is None:
-            counts = write(sim, out)
-        else:
-            counts = _write_paced(sim, out, args.rate)
+        counts = write(sim, out) if args.rate is None else _write_paced(sim, out, args.rate)
     except OSError as exc:
         print(f"landun sim: cannot write {out}: {exc}", file=sys.stderr)
         return EXIT_BAD

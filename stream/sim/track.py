@@ -175,7 +175,7 @@ class Trace:
 
 
 def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: random.Random):
-    """Sample ``legs`` at the report intervals (seconds: moving, working, parked) up to ``t_end``."""
+    """Sample ``legs`` at the report intervals (s: moving, working, parked) up to ``t_end``."""
     times, owner = [], []
     t = legs[0].t0 + rng.randint(0, intervals[legs[0].mode]) * SEC
     i, n = 0, len(legs)

@@ -27,7 +27,7 @@ from stream.sim.muck import MuckDay
 from stream.sim.oracle import Expect
 from stream.sim.paperwork import Expired, GhostUnload, OffHours, expire_permit
 from stream.sim.scenario import Vehicle, World
-from stream.sim.straying import Detour, Overspeed, OpenCover, WrongTerminal, ZoneErrand
+from stream.sim.straying import Detour, OpenCover, Overspeed, WrongTerminal, ZoneErrand
 from stream.sim.track import Leg, Trace
 from stream.sim.tricks import Infeasible
 

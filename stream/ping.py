@@ -197,14 +197,21 @@ def iso_ts(ms: int | None) -> str | None:
     if ms is None:
         return None
     seconds, millis = divmod(ms, 1000)
-    moment = _EPOCH_BJ + timedelta(seconds=seconds)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    day, rem = divmod(seconds + 28_800, 86_400)
+    prefix = _DAYS.get(day)
+    if prefix is None:  # formatting dates is slow; there are few distinct days
+        prefix = (_EPOCH_NAIVE + timedelta(days=day)).strftime("%Y-%m-%dT")
+        if len(_DAYS) < 100_000:
+            _DAYS[day] = prefix
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
     if millis:
-        text += f".{millis:03d}"
-    return text + "+08:00"
+        return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}+08:00"
+    return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}+08:00"
 
 
-_EPOCH_BJ = _EPOCH.astimezone(BEIJING)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_DAYS: dict[int, str] = {}
 
 
 def _number(obj: dict[str, Any], name: str, required: bool) -> float | None:

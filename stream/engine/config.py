@@ -116,6 +116,9 @@ class Thresholds:
         The batch driver ticks time-driven rules whenever the watermark crosses a multiple of this.
     batch_size : int
         Micro-batch size of the batch driver (one ``match_many`` call per batch).
+    fast : bool
+        Let the batch driver apply quiet pings in the compiled kernel (``stream.engine.kernel``);
+        the results are the same either way, only the speed differs.
     evidence_pings : int
         Recent pings kept per vehicle for alert evidence.
     severity : dict
@@ -160,6 +163,7 @@ class Thresholds:
     signal_lost_kinds: tuple[str, ...] = ("muck", "kitchen", "oil")
     tick_ms: int = MINUTE
     batch_size: int = 4096
+    fast: bool = True
     evidence_pings: int = 8
     severity: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
 
@@ -186,8 +190,9 @@ class Thresholds:
         for key, value in data.items():
             current = getattr(base, key)
             if isinstance(current, bool) or isinstance(value, bool):
-                raise ValueError(f"threshold {key}: expected a number, got {value!r}")
-            if isinstance(current, int):
+                if not (isinstance(current, bool) and isinstance(value, bool)):
+                    raise ValueError(f"threshold {key}: expected a number, got {value!r}")
+            elif isinstance(current, int):
                 if not isinstance(value, int):
                     raise ValueError(f"threshold {key}: expected an integer, got {value!r}")
             elif isinstance(current, float):

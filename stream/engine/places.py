@@ -133,7 +133,7 @@ def update_visits(
 def _exited(
     ctx: EngineContext, vs: VehicleState, tr: Track, fid: str, v: list, late: bool, out: list
 ) -> None:
-    if v[DONE] != IRRELEVANT:
+    if v[DONE] == PENDING:
         tr.dwelling -= 1
     out.append(fence_event(ctx, vs, "exit", fid, v[OUT], v[OLAT], v[OLNG], late))
     trips.on_exit(ctx, vs, fid, v[OUT], v[OSEQ], v[OLAT], v[OLNG], out)
@@ -155,7 +155,7 @@ def update_dwell(
 ) -> None:
     """Advance dwell timers of the track's visits and hand completed dwells to trips/rounds.
 
-    Called only while ``tr.dwelling`` is non-zero.
+    Called only while ``tr.dwelling`` (visits with a dwell still pending) is non-zero.
     """
     th = ctx.th
     ts = p.ts
@@ -163,11 +163,7 @@ def update_dwell(
     moving = speed >= th.moving_kmh
     not_empty = p.loaded != "empty"
     for fid, v in list(tr.visits.items()):
-        done = v[DONE]
-        if done == ACTED:
-            _touch_log(vs, fid, ts)
-            continue
-        if done != PENDING:
+        if v[DONE] != PENDING:
             continue
         if not_empty:
             v[LOADED] = True
@@ -178,6 +174,7 @@ def update_dwell(
                 v[SLOW], v[V_SEQ], v[V_LAT], v[V_LNG] = ts, p.seq, p.lat, p.lng
         elif ts - v[SLOW] >= th.dwell_ms:
             v[DONE] = ACTED
+            tr.dwelling -= 1
             _act(ctx, vs, fid, v, p, fs, late, out)
             continue
         if v[SLOW] >= 0 and tr is not vs.live:
@@ -225,16 +222,24 @@ def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list
     start = v[SLOW]
     merge = ctx.th.visit_merge_ms
     for entry in vs.visit_log:
-        if entry[4] == group and start <= entry[2] + merge and now >= entry[3]:
-            if now > entry[2]:
-                entry[2] = now
+        if entry[4] != group:
+            continue
+        seen = max(entry[2], _still_there(vs, entry[0], v))
+        if start <= seen + merge and now >= entry[3]:
+            entry[2] = max(seen, now)
             return True
     vs.visit_log.append([fid, start, now, v[PREV], group])
     del vs.visit_log[:-_LOG_KEEP]
     return False
 
 
-def _touch_log(vs: VehicleState, fid: str, ts: int) -> None:
-    for entry in vs.visit_log:
-        if entry[0] == fid and entry[2] < ts:
-            entry[2] = ts
+def _still_there(vs: VehicleState, fid: str, current: list) -> int:
+    """Latest time a track is known to be on an acted visit of ``fid`` other than ``current``
+    (-1 if none is): the logged visit may still be going on there."""
+    seen = -1
+    for tr in (vs.live, vs.shadow):
+        if tr is not None:
+            v = tr.visits.get(fid)
+            if v is not None and v is not current and v[DONE] == ACTED and tr.last_ts > seen:
+                seen = tr.last_ts
+    return seen

@@ -87,7 +87,7 @@ class Track:
     ids: tuple[str, ...] = ()
     visits: dict[str, list[int]] = field(default_factory=dict)
     exiting: int = 0  # visits with an exit pending
-    dwelling: int = 0  # visits PENDING or ACTED (their dwell or visit log still needs pings)
+    dwelling: int = 0  # visits whose dwell is PENDING
     vmask: int = 0  # kinds of the fences visited (exits pending included)
     loaded: bool = False
     stop: Stop | None = None
@@ -258,11 +258,14 @@ class EngineState:
     watermark: int = -1  # highest event time accepted so far, over all vehicles
     next_tick: int = -1  # the driver ticks when the watermark reaches this
     arrivals: int = 0  # pings seen by the driver (arrival count: the limbo's clock)
-    limbo: list = field(
-        default_factory=list
-    )  # [arrival, ping, fence ids]: far ahead of the watermark
+    # [arrival, ping, fence ids] of pings far ahead of the watermark
+    limbo: list = field(default_factory=list)
+    # The batch driver's compiled fast path (stream.engine.fastpath.FastStore), not serialised.
+    fast: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.fast is not None:
+            self.fast.settle()  # every vehicle's state back in its VehicleState
         return {
             "watermark": self.watermark,
             "next_tick": self.next_tick,

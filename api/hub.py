@@ -13,13 +13,16 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
+from itertools import islice
+
+import orjson
 
 from api.feed import POSITION_STATES
-from api.memory import in_bbox
 from api.ports import AlertEvent, BBox, Ports, Record
 from api.security import Principal
 
 log = logging.getLogger(__name__)
+TEXT_CACHE = 20_000  # serialised alert events kept (one burst's worth)
 
 
 class LiveClient:
@@ -34,23 +37,31 @@ class LiveClient:
         self.resnapshot = True  # the first frame is a snapshot of the caller's scope
         self.counts: dict[str, int] | None = None
         self.counts_dirty = False
+        self.sending_since: float | None = None  # loop time a send started, for the watchdog
         self.wake = asyncio.Event()
         self.wake.set()
 
-    def offer(self, position: Record) -> None:
-        """Queue a position if it is in scope and in (or just leaving) the viewport."""
-        if not self.who.sees(position.get("district")):
+    def offer(self, position: Record, text: bytes | None = None) -> None:
+        """Queue a position (and its JSON, serialised once for all clients) if it is in scope
+        and in (or just leaving) the viewport."""
+        # The hot path of the fan-out (vehicles x clients per second): kept to plain compares.
+        district = self.who.district
+        if district is not None and position.get("district") != district:
             return
         vehicle = position["vehicle"]
-        inside = self.bbox is None or in_bbox(position, self.bbox)
+        bbox = self.bbox
+        inside = bbox is None or (
+            bbox[0] <= position["lng"] <= bbox[2] and bbox[1] <= position["lat"] <= bbox[3]
+        )
         if not inside and vehicle not in self.shown:
             return
-        if vehicle not in self.pending and len(self.pending) >= self.cap:
+        pending = self.pending
+        if vehicle not in pending and len(pending) >= self.cap:
             # Too far behind to coalesce: forget the backlog, send a fresh snapshot instead.
-            self.pending.clear()
+            pending.clear()
             self.resnapshot = True
         else:
-            self.pending[vehicle] = position
+            pending[vehicle] = (inside, text or orjson.dumps(position))
         self.wake.set()
 
     def set_viewport(self, bbox: BBox | None) -> None:
@@ -60,16 +71,17 @@ class LiveClient:
         self.resnapshot = True
         self.wake.set()
 
-    def take(self, limit: int) -> list[Record]:
-        """Remove and return up to ``limit`` queued positions, oldest first."""
+    def take(self, limit: int) -> list[bytes]:
+        """Remove up to ``limit`` queued positions, oldest first; return their JSON."""
         batch = []
-        for vehicle in list(self.pending)[:limit]:
-            position = self.pending.pop(vehicle)
-            if self.bbox is None or in_bbox(position, self.bbox):
-                self.shown.add(vehicle)
+        pending, shown = self.pending, self.shown
+        for vehicle in list(islice(pending, limit)):
+            inside, text = pending.pop(vehicle)
+            if inside:
+                shown.add(vehicle)
             else:
-                self.shown.discard(vehicle)
-            batch.append(position)
+                shown.discard(vehicle)
+            batch.append(text)
         return batch
 
     def snapshot_taken(self, rows: list[Record]) -> None:
@@ -90,6 +102,7 @@ class AlertClient:
         self.initial: str | None = None  # "snapshot" to send the current picture first
         self.initial_seq = cursor
         self.overflowed = asyncio.Event()
+        self.sending_since: float | None = None
         self.wake = asyncio.Event()
 
     def offer(self, event: AlertEvent) -> None:
@@ -126,11 +139,13 @@ class Hub:
         self.ports = ports
         self.metrics = metrics
         self.live_clients: set[LiveClient] = set()
+        self._live_by_district: dict[str | None, set[LiveClient]] = {}
         self.alert_clients: set[AlertClient] = set()
         self.counts_interval_s = counts_interval_s
         self._subs: list = []
         self._tasks: list[asyncio.Task] = []
         self._per_user: Counter[str] = Counter()
+        self._texts: dict[int, bytes] = {}
         self.running = False
 
     def admit_user(self, username: str, limit: int) -> bool:
@@ -176,14 +191,40 @@ class Hub:
                 # One malformed message must not stop the fan-out for everyone.
                 log.exception("dropped malformed %s message: %.200r", topic, message)
 
+    def add_live(self, client: LiveClient) -> None:
+        """Start fanning positions out to ``client``."""
+        self.live_clients.add(client)
+        self._live_by_district.setdefault(client.who.district, set()).add(client)
+
+    def remove_live(self, client: LiveClient) -> None:
+        """Stop fanning positions out to ``client``."""
+        self.live_clients.discard(client)
+        self._live_by_district.get(client.who.district, set()).discard(client)
+
     def _on_position(self, position: Record) -> None:
-        for client in self.live_clients:
-            client.offer(position)
+        text = orjson.dumps(position)  # once, whatever the number of clients
+        # Only the position's district's officers and the city-wide clients are asked.
+        district = position.get("district")
+        for client in self._live_by_district.get(None, ()):
+            client.offer(position, text)
+        if district is not None:
+            for client in self._live_by_district.get(district, ()):
+                client.offer(position, text)
 
     def _on_alert(self, message: Record) -> None:
         event = AlertEvent(message["seq"], message["kind"], message["alert"])
         for client in self.alert_clients:
             client.offer(event)
+
+    def event_text(self, event: AlertEvent) -> bytes:
+        """The event's JSON frame body, serialised once per event for all clients."""
+        text = self._texts.get(event.seq)
+        if text is None:
+            text = orjson.dumps({"type": event.kind, "seq": event.seq, "alert": event.alert})
+            self._texts[event.seq] = text
+            while len(self._texts) > TEXT_CACHE:
+                self._texts.pop(next(iter(self._texts)))
+        return text
 
     async def _count_loop(self) -> None:
         while True:
@@ -192,13 +233,14 @@ class Hub:
             await asyncio.sleep(self.counts_interval_s)
 
     def publish_counts(self) -> None:
-        """Tally vehicles per district and state once, then hand each client its scope's sum."""
-        tally = Counter((p.get("district"), p["state"]) for p in self.ports.live.query())
+        """Tally vehicles per district and state once, then hand each client its scope's."""
+        by_district: dict[str | None, Counter] = {}
+        for p in self.ports.live.query():
+            by_district.setdefault(p.get("district"), Counter())[p["state"]] += 1
+        city = sum(by_district.values(), Counter())
         for client in self.live_clients:
-            mine = Counter()
-            for (district, state), n in tally.items():
-                if client.who.sees(district):
-                    mine[state] += n
+            district = client.who.district
+            mine = city if district is None else by_district.get(district, Counter())
             counts = {"total": sum(mine.values()), **{s: mine[s] for s in POSITION_STATES}}
             if counts != client.counts:
                 client.counts = counts

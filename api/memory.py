@@ -196,15 +196,32 @@ class MemorySubscription:
         self._queue: asyncio.Queue = asyncio.Queue(maxsize)
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
+        # Messages from other threads wait here and cross to the loop in batches: one
+        # call_soon_threadsafe (a self-pipe write) per batch, not per message.
+        self._inbox: deque = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
         self.dropped = 0
 
-    def deliver(self, message: Record) -> None:
+    def deliver(self, message: Record | None) -> None:
         if threading.get_ident() == self._thread:
             self._put(message)
-        else:
-            self._loop.call_soon_threadsafe(self._put, message)
+            return
+        with self._lock:
+            self._inbox.append(message)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._drain_inbox)
 
-    def _put(self, message: Record) -> None:
+    def _drain_inbox(self) -> None:
+        with self._lock:
+            batch, self._inbox = self._inbox, deque()
+            self._scheduled = False
+        for message in batch:
+            self._put(message)
+
+    def _put(self, message: Record | None) -> None:
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:

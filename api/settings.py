@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         20_000, gt=0, description="Coalesced positions held per client before a resnapshot."
     )
     ws_batch: int = Field(2_000, gt=0, description="Most positions sent in one frame.")
-    ws_flush_ms: int = Field(200, ge=0, description="Coalescing interval for position frames.")
+    ws_flush_ms: int = Field(100, ge=0, description="Coalescing interval for position frames.")
     ws_send_timeout_s: float = Field(
         10.0, gt=0, description="A send slower than this closes the client with 1013."
     )

@@ -29,7 +29,9 @@ router = APIRouter()
 SUBPROTOCOL = "landun.v1"
 AUTH_PREFIX = "auth."
 REVALIDATE_S = 30.0  # how often an open socket re-checks that its account is unchanged
+WATCH_S = 1.0  # watchdog period
 SNAPSHOT_ALERTS = 200
+ALERT_BATCH = 100  # events per frame at most, to keep frames small
 
 
 class Close(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -95,15 +97,15 @@ async def admit(ws: WebSocket, channel: str) -> Principal | None:
     return who
 
 
-async def send(ws: WebSocket, payload: dict) -> None:
-    """Send one JSON frame; a send slower than ``ws_send_timeout_s`` closes with 1013."""
-    state = ws.app.state
+async def send(ws: WebSocket, payload: dict | bytes, client) -> None:
+    """Send one JSON frame (a dict, or JSON already serialised). The connection's watchdog
+    closes it with 1013 if a send stays stuck longer than ``ws_send_timeout_s``."""
+    text = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    client.sending_since = asyncio.get_running_loop().time()
     try:
-        with anyio.fail_after(state.settings.ws_send_timeout_s):
-            await ws.send_text(orjson.dumps(payload).decode())
-    except TimeoutError:
-        state.metrics.ws_slow_closes.inc()
-        raise Close(1013, "client too slow") from None
+        await ws.send_text(text.decode())
+    finally:
+        client.sending_since = None
 
 
 async def receive(ws: WebSocket) -> dict:
@@ -125,13 +127,31 @@ async def receive(ws: WebSocket) -> dict:
     return data
 
 
-async def wait_or_revalidate(ws: WebSocket, wake: asyncio.Event, who: Principal) -> None:
-    """Wait for work; every REVALIDATE_S re-check the account (removed or changed ⇒ 1008)."""
-    with anyio.move_on_after(REVALIDATE_S):
-        await wake.wait()
-    user = ws.app.state.ports.users.get(who.username)
-    if user is None or user.principal != who:
-        raise Close(1008, "account changed; log in again")
+async def watchdog(ws: WebSocket, client) -> None:
+    """Close a connection whose send is stuck (1013) or whose account changed (1008).
+
+    One cheap timer per connection instead of a timeout around every send: at hundreds of
+    clients times several frames a second, per-send cancel scopes cost more than the sends.
+    """
+    state = ws.app.state
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
+    while True:
+        await asyncio.sleep(WATCH_S)
+        since = client.sending_since
+        if since is not None and loop.time() - since > state.settings.ws_send_timeout_s:
+            state.metrics.ws_slow_closes.inc()
+            raise Close(1013, "client too slow")
+        if loop.time() - checked >= REVALIDATE_S:
+            checked = loop.time()
+            user = state.ports.users.get(client.who.username)
+            if user is None or user.principal != client.who:
+                raise Close(1008, "account changed; log in again")
+
+
+async def wait(wake: asyncio.Event) -> None:
+    """Wait until the hub has something for this client."""
+    await wake.wait()
     wake.clear()
 
 
@@ -184,11 +204,13 @@ async def live_socket(ws: WebSocket) -> None:
         return
     hub, settings = ws.app.state.hub, ws.app.state.settings
     client = LiveClient(who, settings.ws_position_cap)
-    hub.live_clients.add(client)
+    hub.add_live(client)
     try:
-        await run_until_closed(ws, _live_sender(ws, client), _live_receiver(ws, client))
+        await run_until_closed(
+            ws, _live_sender(ws, client), _live_receiver(ws, client), watchdog(ws, client)
+        )
     finally:
-        hub.live_clients.discard(client)
+        hub.remove_live(client)
         hub.release_user(who.username)
         ws.app.state.metrics.ws_clients.labels("live").dec()
 
@@ -196,26 +218,28 @@ async def live_socket(ws: WebSocket) -> None:
 async def _live_sender(ws: WebSocket, client: LiveClient) -> None:
     state = ws.app.state
     settings, live, metrics = state.settings, state.ports.live, state.metrics
-    await send(ws, {"type": "hello", "user": client.who.username, "district": client.who.district})
+    hello = {"type": "hello", "user": client.who.username, "district": client.who.district}
+    await send(ws, hello, client)
     state.hub.publish_counts()
     while True:
-        await wait_or_revalidate(ws, client.wake, client.who)
+        await wait(client.wake)
         if settings.ws_flush_ms:
             await asyncio.sleep(settings.ws_flush_ms / 1000)  # let updates coalesce
         if client.resnapshot:
             rows = await asyncio.to_thread(live.query, client.who.district, client.bbox)
             client.snapshot_taken(rows)
             first, rest = rows[: settings.ws_batch], rows[settings.ws_batch :]
-            await send(ws, {"type": "snapshot", "bbox": client.bbox, "items": first})
+            await send(ws, {"type": "snapshot", "bbox": client.bbox, "items": first}, client)
             for i in range(0, len(rest), settings.ws_batch):
-                await send(ws, {"type": "positions", "items": rest[i : i + settings.ws_batch]})
+                chunk = rest[i : i + settings.ws_batch]
+                await send(ws, {"type": "positions", "items": chunk}, client)
         while client.pending:
             batch = client.take(settings.ws_batch)
-            await send(ws, {"type": "positions", "items": batch})
+            await send(ws, b'{"type":"positions","items":[' + b",".join(batch) + b"]}", client)
             metrics.ws_positions.inc(len(batch))
         if client.counts_dirty:
             client.counts_dirty = False
-            await send(ws, {"type": "counts", "counts": client.counts})
+            await send(ws, {"type": "counts", "counts": client.counts}, client)
 
 
 async def _live_receiver(ws: WebSocket, client: LiveClient) -> None:
@@ -231,7 +255,8 @@ async def _live_receiver(ws: WebSocket, client: LiveClient) -> None:
 async def alerts_socket(ws: WebSocket) -> None:
     """Alert feed. ``?after=<seq>`` resumes after the last seen event; without it the first
     frame is a ``snapshot`` of recent alerts in scope with the current ``seq``. Server frames:
-    ``snapshot``/``resync`` {seq, alerts}, ``alert`` and ``case`` {seq, alert}."""
+    ``snapshot``/``resync`` {seq, alerts}, ``alert`` and ``case`` {seq, alert}, and in bursts
+    ``batch`` {events: [alert/case frames, in seq order]}."""
     after = ws.query_params.get("after")
     if after is not None and not after.isdigit():
         await ws.close(code=1008, reason="after must be a non-negative integer")
@@ -249,7 +274,9 @@ async def alerts_socket(ws: WebSocket) -> None:
         client.cursor, client.behind = int(after), True
     client.wake.set()
     try:
-        await run_until_closed(ws, _alert_sender(ws, client), _drain(ws), _overflow(client))
+        await run_until_closed(
+            ws, _alert_sender(ws, client), _drain(ws), _overflow(client), watchdog(ws, client)
+        )
     finally:
         hub.alert_clients.discard(client)
         hub.release_user(who.username)
@@ -260,7 +287,7 @@ async def _send_snapshot(ws: WebSocket, client: AlertClient, kind: str, head: in
     store = ws.app.state.ports.alerts
     query = AlertQuery(district=client.who.district, limit=SNAPSHOT_ALERTS)
     alerts = await asyncio.to_thread(store.query, query)
-    await send(ws, {"type": kind, "seq": head, "alerts": alerts})
+    await send(ws, {"type": kind, "seq": head, "alerts": alerts}, client)
 
 
 async def _catch_up(ws: WebSocket, client: AlertClient) -> None:
@@ -283,9 +310,15 @@ async def _catch_up(ws: WebSocket, client: AlertClient) -> None:
 
 
 async def _flush(ws: WebSocket, client: AlertClient) -> None:
+    """Send queued events: one frame each, or a ``batch`` frame {events: [...]} in a burst."""
+    hub = ws.app.state.hub
     while client.queue:
-        event = client.queue.popleft()
-        await send(ws, {"type": event.kind, "seq": event.seq, "alert": event.alert})
+        count = min(len(client.queue), ALERT_BATCH)
+        texts = [hub.event_text(client.queue.popleft()) for _ in range(count)]
+        if len(texts) == 1:
+            await send(ws, texts[0], client)
+        else:
+            await send(ws, b'{"type":"batch","events":[' + b",".join(texts) + b"]}", client)
         ws.app.state.metrics.ws_frames.labels("alerts").inc()
 
 
@@ -293,7 +326,7 @@ async def _alert_sender(ws: WebSocket, client: AlertClient) -> None:
     if client.initial:
         await _send_snapshot(ws, client, client.initial, client.initial_seq)
     while True:
-        await wait_or_revalidate(ws, client.wake, client.who)
+        await wait(client.wake)
         await _catch_up(ws, client)
         await _flush(ws, client)
 

@@ -231,9 +231,12 @@ async def run_clients(args, base: str) -> dict:
         ]
         await asyncio.sleep(warmup)  # let every client connect
         cpu0 = (await http.get("/bench/cpu")).json()
+        mine0 = resource.getrusage(resource.RUSAGE_SELF)
         await http.post("/bench/positions", params={"seconds": args.seconds})
         await asyncio.gather(*maps, return_exceptions=True)
         cpu1 = (await http.get("/bench/cpu")).json()
+        mine1 = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = (mine1.ru_utime + mine1.ru_stime) - (mine0.ru_utime + mine0.ru_stime)
         # Alert burst: a fresh window, so the two loads are measured apart.
         count = int(args.alert_rate * args.alert_seconds)
         alert_deadline = time.time() + args.alert_seconds + 30
@@ -254,6 +257,7 @@ async def run_clients(args, base: str) -> dict:
         "fanout_ms_p50": round(percentile(measured, 0.50), 1),
         "fanout_ms_p99": round(percentile(measured, 0.99), 1),
         "api_cores": round((cpu1["cpu_s"] - cpu0["cpu_s"]) / (cpu1["wall"] - cpu0["wall"]), 2),
+        "client_cores": round(client_cpu / (cpu1["wall"] - cpu0["wall"]), 2),
         "alert_clients": args.alert_clients,
         "alerts_sent": count,
         "alerts_min_received": min(r["received"] for r in results) if results else 0,
@@ -275,9 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alert-rate", type=float, default=1000.0)
     parser.add_argument("--alert-seconds", type=float, default=3.0)
     parser.add_argument("--seconds", type=float, default=30.0, help="position phase length")
+    parser.add_argument(
+        "--external", action="store_true", help="use a server already running on --port"
+    )
     args = parser.parse_args(argv)
     if args.mode == "serve":
         serve(args)
+        return 0
+    if args.external:  # a server started by hand, e.g. under a profiler
+        base = f"http://127.0.0.1:{args.port}"
+        print(json.dumps(asyncio.run(run_clients(args, base)), ensure_ascii=False, indent=2))
         return 0
     child = subprocess.Popen(
         [

@@ -120,9 +120,12 @@
       state.alerts.clear();
       msg.alerts.forEach((a) => state.alerts.set(a.id, a));
     } else {
-      state.alerts.set(msg.alert.id, msg.alert);
+      (msg.type === "batch" ? msg.events : [msg]).forEach((e) => {
+        state.alerts.set(e.alert.id, e.alert);
+        state.lastSeq = Math.max(state.lastSeq ?? 0, e.seq);
+      });
     }
-    state.lastSeq = Math.max(state.lastSeq ?? 0, msg.seq);
+    if (msg.seq !== undefined) state.lastSeq = Math.max(state.lastSeq ?? 0, msg.seq);
     renderAlerts();
     if (state.selected && state.alerts.has(state.selected)) renderDetail(state.alerts.get(state.selected));
   }

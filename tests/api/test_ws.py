@@ -31,6 +31,16 @@ def vehicles_in(frames) -> set[str]:
     }
 
 
+def events(ws, count: int) -> list[dict]:
+    """The next ``count`` alert/case events, unpacking ``batch`` frames."""
+    out: list[dict] = []
+    while len(out) < count:
+        frame = ws.receive_json()
+        out.extend(frame["events"] if frame["type"] == "batch" else [frame])
+    assert len(out) == count, out
+    return out
+
+
 def refused(client, url: str, **kwargs) -> int:
     with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(url, **kwargs):
         pass
@@ -173,12 +183,12 @@ def test_alert_feed_is_scoped_and_carries_case_changes(client, app):
         assert snap["type"] == "snapshot" and [a["id"] for a in snap["alerts"]] == ["A-LX"]
         app.state.feed.alert(alert("A-XS2", "XS-1", XS, minute=5))
         app.state.feed.alert(alert("A-LX2", "LX-1", LX, minute=6))
-        new = ws.receive_json()
+        (new,) = events(ws, 1)
         assert (new["type"], new["alert"]["id"]) == ("alert", "A-LX2")
         client.post(
             "/api/alerts/A-LX2/case", json={"state": "dispatched"}, headers=auth(app, "city")
         )
-        change = ws.receive_json()
+        (change,) = events(ws, 1)
         assert change["type"] == "case" and change["alert"]["case"]["state"] == "dispatched"
         assert change["seq"] > new["seq"] > snap["seq"]
 
@@ -201,7 +211,7 @@ def test_resume_after_reconnect_has_no_gaps(client, app):
     with client.websocket_connect(
         f"/ws/alerts?after={last_seen}&ticket={ticket(client, app, 'liangxi')}"
     ) as ws:
-        got = [ws.receive_json() for _ in expected]
+        got = events(ws, len(expected))
     assert [(f["seq"], f["alert"]["id"]) for f in got] == expected
     assert [a for _, a in expected] == ["away-0", "away-2", "away-4", "A-LX"]
 
@@ -211,7 +221,7 @@ def test_a_message_lost_on_the_bus_is_recovered_from_the_store(client, app):
         ws.receive_json()
         app.state.ports.alerts.put(alert("lost", "LX-1", LX, minute=7))  # never published
         app.state.feed.alert(alert("after-lost", "LX-1", LX, minute=8))
-        ids = [ws.receive_json()["alert"]["id"] for _ in range(2)]
+        ids = [e["alert"]["id"] for e in events(ws, 2)]
     assert ids == ["lost", "after-lost"]
 
 

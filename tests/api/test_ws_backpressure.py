@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+
 from api.app import create_app
 from api.eventtime import to_iso
 from api.hub import AlertClient, LiveClient
@@ -66,6 +68,12 @@ async def until(predicate, rounds: int = 2000) -> None:
     raise AssertionError("condition never held")
 
 
+def queued_ts(client: LiveClient, vehicle: str) -> str | None:
+    """Event time of the position queued for ``vehicle`` (the outbox holds its JSON)."""
+    queued = client.pending.get(vehicle)
+    return orjson.loads(queued[1])["ts"] if queued else None
+
+
 def build(**settings):
     clock = Clock()
     app = create_app(make_settings(**settings), memory_ports(make_users(), clock=clock), clock)
@@ -114,9 +122,9 @@ def test_live_positions_coalesce_while_the_client_is_stalled():
                 for vid in ("LX-1", "LX-2", "XS-1", "XS-2"):
                     app.state.feed.position(ping(vid, minute))
                 stamp = to_iso(BASE_MS + minute * 60_000)
-                await until(lambda s=stamp: client.pending.get("XS-2", {}).get("ts") == s)
+                await until(lambda s=stamp: queued_ts(client, "XS-2") == s)
                 sizes.append(len(client.pending))
-            latest = client.pending["XS-2"]["ts"]
+            latest = queued_ts(client, "XS-2")
             task.cancel()
             return sizes, latest
 
@@ -157,3 +165,21 @@ def test_alert_client_detects_holes_and_skips_duplicates():
     assert [e.alert["id"] for e in client.queue] == ["mine"] and client.cursor == 7
     client.offer(AlertEvent(9, "alert", {"id": "after-hole", "district": LX}))
     assert client.behind and client.cursor == 7
+
+
+def test_a_stuck_send_is_closed_by_the_watchdog_with_1013():
+    app = build(ws_send_timeout_s=0.2)
+
+    async def scenario():
+        async with app.router.lifespan_context(app):
+            ticket = app.state.issuer.issue(Principal("city", Role.CITY), "ws")
+            peer = StalledPeer(free=1)  # reads hello; the snapshot send never completes
+            task = asyncio.create_task(
+                app(scope("/ws/live", f"ticket={ticket}"), peer.receive, peer.send)
+            )
+            await asyncio.wait_for(task, timeout=30)
+            return peer, app.state.hub
+
+    peer, hub = asyncio.run(scenario())
+    assert peer.closed is not None and peer.closed["code"] == 1013
+    assert not hub.live_clients

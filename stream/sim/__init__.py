@@ -20,7 +20,15 @@ from pathlib import Path
 from stream.sim import feed, noise, writer
 from stream.sim.scenario import World, build_world
 from stream.sim.track import trace
-from stream.sim.violations import ALERT_TYPES, Plan, Truth, plan_fleet, resolve
+from stream.sim.violations import (
+    ALERT_TYPES,
+    Plan,
+    Truth,
+    Unfinished,
+    normal_plan,
+    plan_fleet,
+    resolve,
+)
 
 DEFAULT_START = "2025-06-02T18:00:00+08:00"
 PROTECT_BEFORE_MS = 3 * 60_000
@@ -44,11 +52,13 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
     plans = plan_fleet(world)
     truths: list[Truth] = []
     records: list = []
-    for plan in plans:
+    for i, plan in enumerate(plans):
         v = plan.vehicle
-        rng = random.Random(f"{seed}/trace/{v.id}")
-        tr = trace(plan.legs, end_ms, (v.move_s, v.work_s, v.park_s), rng)
-        mine = [t for t in resolve(plan, tr) if t.ts < end_ms]
+        try:
+            tr, mine = _sampled(plan, end_ms, seed)
+        except Unfinished:  # the trick ran into the end of the horizon: behave normally
+            plan = plans[i] = normal_plan(world, v)
+            tr, mine = _sampled(plan, end_ms, seed)
         truths += mine
         protected = [(t.ts - PROTECT_BEFORE_MS, t.ts + PROTECT_AFTER_MS) for t in mine]
         recs = noise.apply(
@@ -58,6 +68,13 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
     records += noise.unregistered(world, random.Random(f"{seed}/unregistered"))
     truths.sort(key=lambda t: (t.ts, t.vehicle, t.type))
     return Simulation(world, plans, truths, records)
+
+
+def _sampled(plan: Plan, end_ms: int, seed: int):
+    v = plan.vehicle
+    rng = random.Random(f"{seed}/trace/{v.id}")
+    tr = trace(plan.legs, end_ms, (v.move_s, v.work_s, v.park_s), rng)
+    return tr, resolve(plan, tr, end_ms)
 
 
 def write(sim: Simulation, out: Path) -> dict[str, int]:

@@ -24,7 +24,7 @@ from stream.sim.collection import KitchenOverspeed, KitchenZone, Undelivered, Un
 from stream.sim.dumping import AbnormalStop, BackfillDump, DarkDump, GapReappear, LiftDump
 from stream.sim.kitchen import KitchenDay
 from stream.sim.muck import MuckDay
-from stream.sim.oracle import Expect
+from stream.sim.oracle import Expect, NoAnchor
 from stream.sim.paperwork import Expired, GhostUnload, OffHours, expire_permit
 from stream.sim.scenario import Vehicle, World
 from stream.sim.straying import Detour, OpenCover, Overspeed, WrongTerminal, ZoneErrand
@@ -96,8 +96,8 @@ def plan_fleet(world: World) -> list[Plan]:
     quota.update({c: max(1, round(KITCHEN_RATE * len(other))) for c in KITCHEN_TRICKS} if other
                  else {})  # fmt: skip
     plans: dict[str, Plan] = {}
-    for v in _expire(world, muck):
-        plans[v.id] = _plan(world, v, Expired) or _plan(world, v, None)
+    for v in _expire(world, muck):  # their loads are unpermitted whatever else happens
+        plans[v.id] = _plan(world, v, Expired, required=False)
     for v in order:
         if v.id in plans:
             continue
@@ -127,7 +127,7 @@ def _expire(world: World, muck: list[Vehicle]) -> list[Vehicle]:
     return chosen
 
 
-def _plan(world: World, vehicle: Vehicle, cls) -> Plan | None:
+def _plan(world: World, vehicle: Vehicle, cls, required: bool = True) -> Plan | None:
     name = cls.name if cls is not None else "none"
     rng = random.Random(f"{world.seed}/plan/{vehicle.id}/{name}")
     trick = cls(random.Random(f"{world.seed}/trick/{vehicle.id}/{name}")) if cls else None
@@ -136,18 +136,52 @@ def _plan(world: World, vehicle: Vehicle, cls) -> Plan | None:
         day = day_cls(world, vehicle, rng, trick).plan()
     except Infeasible:
         return None
-    if trick is not None and not trick.fulfilled:
+    if trick is not None and required and not trick.fulfilled:
         return None
     return Plan(vehicle, day.it.legs, day.expects, name if trick else None)
 
 
-def resolve(plan: Plan, tr: Trace) -> list[Truth]:
-    """The truths of a plan, with their anchors found in the sampled track."""
+# How long after its ts an alert of each type needs before a correct engine can raise it.
+DETECT_MS = {
+    "unmatched_source": 4 * 3_600_000,
+    "undelivered_collection": 6 * 3_600_000,
+    "signal_lost": 10 * 60_000,
+    "suspected_dumping": 5 * 60_000,
+    "route_deviation": 3 * 60_000,
+}
+DEFAULT_DETECT_MS = 3 * 60_000
+HORIZON_MARGIN_MS = 10 * 60_000
+
+
+class Unfinished(RuntimeError):
+    """A trick ran past the end of the horizon: its alerts could not all be raised in time."""
+
+
+def resolve(plan: Plan, tr: Trace, end_ms: int) -> list[Truth]:
+    """The truths of a plan, with their anchors found in the sampled track.
+
+    Raises :class:`Unfinished` when a truth could not be detected inside the horizon (the
+    caller then plans the vehicle without its trick). Truths marked with ``needs_ms`` (one per
+    load of an expired permit) are instead dropped when the track ends too soon after them.
+    """
     out = []
     last = int(tr.t[-1]) if len(tr) else 0
     for e in plan.expects:
-        ts = e.anchor(tr, plan.legs)
-        if ts + e.needs_ms > last:
-            continue
+        try:
+            ts = e.anchor(tr, plan.legs)
+        except NoAnchor:
+            if e.needs_ms:
+                continue
+            raise Unfinished(f"{plan.vehicle.id}: {e.type} beyond the horizon") from None
+        if e.needs_ms:
+            if ts + e.needs_ms > last:
+                continue
+        elif ts + DETECT_MS.get(e.type, DEFAULT_DETECT_MS) + HORIZON_MARGIN_MS > end_ms:
+            raise Unfinished(f"{plan.vehicle.id}: {e.type} too close to the end")
         out.append(Truth(e.type, plan.vehicle.id, ts, (ts - e.before_ms, ts + e.after_ms), e.note))
     return out
+
+
+def normal_plan(world: World, vehicle: Vehicle) -> Plan:
+    """The vehicle's plan without any trick."""
+    return _plan(world, vehicle, None)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     allow_same_origin: bool = Field(
         True, description="Also allow a websocket whose Origin equals the request's own host."
     )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token a Prometheus scraper may use on /metrics (else admins)."
+    )
     max_body_bytes: int = Field(1_000_000, gt=0, description="Largest accepted request body.")
     ws_max_frame_bytes: int = Field(16_384, gt=0, description="Largest accepted client frame.")
     ws_alert_queue: int = Field(

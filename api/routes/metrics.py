@@ -1,9 +1,11 @@
-"""Prometheus metrics of one API process, on ``/metrics`` (admins, or a scraper's bearer token
-equal to an admin's access token; no anonymous scraping)."""
+"""Prometheus metrics of one API process, on ``/metrics``: for admins, or for a scraper with the
+bearer token ``LANDUN_METRICS_TOKEN``; never anonymous."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import hmac
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -12,7 +14,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from api.deps import AdminUser
+from api.deps import IssuerDep, PortsDep, current_principal
+from api.security import Role
 
 router = APIRouter(tags=["health"])
 
@@ -43,8 +46,21 @@ class Metrics:
         )
 
 
-@router.get("/metrics")
-def metrics(request: Request, who: AdminUser) -> Response:
+def scraper_or_admin(request: Request, ports: PortsDep, issuer: IssuerDep) -> None:
+    """Admit the configured scraper token (compared in constant time) or an admin."""
+    token = request.app.state.settings.metrics_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    offered = given.strip().encode() if scheme.lower() == "bearer" else b""
+    expected = token.get_secret_value().encode() if token is not None else b""
+    if expected and hmac.compare_digest(offered, expected):
+        return
+    who = current_principal(request, ports, issuer)
+    if who.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this")
+
+
+@router.get("/metrics", dependencies=[Depends(scraper_or_admin)])
+def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

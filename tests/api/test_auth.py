@@ -128,3 +128,17 @@ def test_request_bodies_over_the_limit_are_refused(client, app):
     response = client.put("/api/contracts/x", json=big, headers=auth(app, "admin"))
     assert response.status_code == 413
     assert app.state.ports.contracts.get("x") is None
+
+
+def test_a_configured_scraper_token_reads_metrics(client, app):
+    from pydantic import SecretStr
+
+    app.state.settings.metrics_token = SecretStr("scrape-me-0123456789")
+    assert (
+        client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"}).status_code
+        == 200
+    )
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers=auth(app, "city")).status_code == 403
+    app.state.settings.metrics_token = SecretStr("")
+    assert client.get("/metrics").status_code == 401  # an empty token opens nothing

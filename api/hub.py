@@ -86,7 +86,6 @@ class LiveClient:
 
     def snapshot_taken(self, rows: list[Record]) -> None:
         """Record that ``rows`` were sent as a snapshot."""
-        self.resnapshot = False
         self.shown = {p["vehicle"] for p in rows}
 
 

@@ -226,10 +226,12 @@ async def _live_sender(ws: WebSocket, client: LiveClient) -> None:
         if settings.ws_flush_ms:
             await asyncio.sleep(settings.ws_flush_ms / 1000)  # let updates coalesce
         if client.resnapshot:
-            rows = await asyncio.to_thread(live.query, client.who.district, client.bbox)
+            # Cleared before the read: a viewport change during it asks for another snapshot.
+            client.resnapshot, bbox = False, client.bbox
+            rows = await asyncio.to_thread(live.query, client.who.district, bbox)
             client.snapshot_taken(rows)
             first, rest = rows[: settings.ws_batch], rows[settings.ws_batch :]
-            await send(ws, {"type": "snapshot", "bbox": client.bbox, "items": first}, client)
+            await send(ws, {"type": "snapshot", "bbox": bbox, "items": first}, client)
             for i in range(0, len(rest), settings.ws_batch):
                 chunk = rest[i : i + settings.ws_batch]
                 await send(ws, {"type": "positions", "items": chunk}, client)

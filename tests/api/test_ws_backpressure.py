@@ -135,7 +135,7 @@ def test_live_positions_coalesce_while_the_client_is_stalled():
 
 def test_live_outbox_cap_turns_into_a_resnapshot():
     client = LiveClient(Principal("city", Role.CITY), cap=3)
-    client.snapshot_taken([])
+    client.resnapshot = False  # as after the first snapshot
     for i in range(10):
         client.offer({"vehicle": f"v{i}", "district": LX, "lat": 31.5, "lng": 120.3})
         assert len(client.pending) <= 3

@@ -16,6 +16,9 @@ from api.app import create_app
 from api.memory import memory_ports
 from tests.api.conftest import BASE_MS, LX, PASSWORD, Clock, alert, make_settings, make_users, seed
 
+# The page waits have their own timeouts; this bounds server start-up and shutdown too.
+pytestmark = pytest.mark.timeout(240)
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",

@@ -9,6 +9,9 @@ from starlette.websockets import WebSocketDisconnect
 from api.security import Principal
 from tests.api.conftest import LX, ROLES, XS, alert, auth, ping
 
+# A lost frame would block a receive forever: fail instead of hanging the run.
+pytestmark = pytest.mark.timeout(60)
+
 
 def ticket(client, app, user: str) -> str:
     return client.post("/api/auth/ws-ticket", headers=auth(app, user)).json()["ticket"]

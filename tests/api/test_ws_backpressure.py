@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import orjson
+import pytest
 
 from api.app import create_app
 from api.eventtime import to_iso
@@ -17,6 +18,9 @@ from api.memory import memory_ports
 from api.ports import AlertEvent
 from api.security import Principal, Role
 from tests.api.conftest import BASE_MS, LX, XS, Clock, alert, make_settings, make_users, ping, seed
+
+# A lost frame would block a receive forever: fail instead of hanging the run.
+pytestmark = pytest.mark.timeout(60)
 
 
 class StalledPeer:

@@ -22,6 +22,15 @@ from api.security import TokenIssuer, User, demo_users, users_from_file
 from api.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+# Scripts and styles only from this server; tiles from wherever LANDUN_TILE_URL points.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https: http:; connect-src 'self' ws: wss:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def default_users(settings: Settings) -> list[User]:
@@ -130,7 +139,7 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         """The login page and live map (the page itself holds no data)."""
-        return FileResponse(STATIC / "index.html")
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     if settings.allowed_origins:
         app.add_middleware(

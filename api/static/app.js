@@ -56,7 +56,7 @@
     state.user = config.user;
     doc.getElementById("login").hidden = true;
     doc.getElementById("app").hidden = false;
-    doc.getElementById("who").textContent = `${config.user.username} · ${t("role_" + config.user.role)}${config.user.district ? " · " + district(config.user.district) : ""}`;
+    renderWho();
     doc.getElementById("attribution").textContent = config.tile_attribution || "";
     state.map = new root.LandunMap.LiveMap(doc.getElementById("map"), {
       tileUrl: config.tile_url, tileDatum: config.tile_datum, center: config.center, zoom: config.zoom,
@@ -69,6 +69,11 @@
     connect("live", onLive);
     connect("alerts", onAlert);
     setInterval(tick, 1000);
+  }
+
+  function renderWho() {
+    const u = state.user;
+    doc.getElementById("who").textContent = `${u.username} · ${t("role_" + u.role)}${u.district ? " · " + district(u.district) : ""}`;
   }
 
   function tick() {
@@ -199,7 +204,13 @@
       ...Object.entries(FENCE_COLOURS).map(([k, c]) => [`fence_${k}`, c]),
     ];
     doc.getElementById("legend").replaceChildren(...items.map(([key, colour]) =>
-      el("li", {}, el("i", { style: `background:${colour}` }), el("span", { "data-i18n": key }, t(key)))));
+      el("li", {}, swatch(colour), el("span", { "data-i18n": key }, t(key)))));
+  }
+
+  function swatch(colour) {
+    const node = el("i", {});
+    node.style.background = colour; // CSSOM, not a style attribute: allowed by the page's CSP
+    return node;
   }
 
   function debounce(fn, ms) {
@@ -211,6 +222,9 @@
   doc.getElementById("logout").addEventListener("click", logout);
   doc.querySelectorAll("[data-lang-toggle]").forEach((b) => b.addEventListener("click", () => {
     root.LandunI18n.toggle();
+    if (!state.user) return;
+    renderWho();
+    tick();
     renderAlerts();
     if (state.selected) renderDetail(state.alerts.get(state.selected));
   }));

@@ -40,7 +40,8 @@
       this.canvas = canvas;
       this.ctx = canvas.getContext("2d");
       this.tileUrl = options.tileUrl || "";
-      this.gcj = options.tileDatum === "gcj02";
+      // Shift to GCJ-02 only to sit on GCJ-02 tiles; offline the map draws WGS-84 as stored.
+      this.gcj = Boolean(this.tileUrl) && options.tileDatum === "gcj02";
       this.zoom = options.zoom || 11;
       this.center = this.toDisplay(options.center[0], options.center[1]);
       this.vehicles = new Map(); // id -> {lat, lng (display datum), state, kind, district}

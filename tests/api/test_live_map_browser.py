@@ -41,6 +41,16 @@ if not Path(CHROMIUM).exists():
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
+def wait_until(page, expression: str, rounds: int = 300) -> None:
+    """Poll ``expression`` in the page (``page.evaluate`` runs outside the page's CSP, which
+    forbids the eval that ``wait_for_function`` needs) until it is true."""
+    for _ in range(rounds):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"never true in the page: {expression}")
+
+
 class Fleet(threading.Thread):
     """Moves a few hundred vehicles around Wuxi until stopped (a bounded number of rounds)."""
 
@@ -123,18 +133,22 @@ def test_login_watch_and_dispatch(server):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
         page.goto(base + "/")
         page.fill("#username", "enforce")
         page.fill("#password", PASSWORD)
         page.click("#login-button")
-        page.wait_for_function("window.landun.map && window.landun.map.vehicles.size >= 300")
+        wait_until(page, "window.landun.map && window.landun.map.vehicles.size >= 300")
         before = page.evaluate("window.landun.map.vehicles.get('LX-1').raw.lng")
-        page.wait_for_function(f"window.landun.map.vehicles.get('LX-1').raw.lng > {before}")
-        page.wait_for_function(
-            "Number(document.getElementById('count-total').textContent.replace(/,/g, '')) >= 300"
+        wait_until(page, f"window.landun.map.vehicles.get('LX-1').raw.lng > {before}")
+        wait_until(
+            page,
+            "Number(document.getElementById('count-total').textContent.replace(/,/g, '')) >= 300",
         )
 
-        page.wait_for_function("document.getElementById('link').dataset.state === 'up'")
+        wait_until(page, "document.getElementById('link').dataset.state === 'up'")
         page.screenshot(path=str(OUTPUT / "live-map-overview.png"))
         app.state.feed.alert(
             alert(
@@ -151,11 +165,16 @@ def test_login_watch_and_dispatch(server):
         item.click()
         page.wait_for_selector('#detail button[data-action="dispatched"]').click()
         page.wait_for_selector('.alert-item[data-id="E2E-1"] .badge.dispatched')
-        page.wait_for_function("window.landun.map.track.length >= 1")
+        wait_until(page, "window.landun.map.track.length >= 1")
         # The map's datum port reproduces the shared WGS-84 -> GCJ-02 test vector.
         gcj = page.evaluate("LandunDatum.wgs84ToGcj02(31.1774276, 121.5272106)")
         page.screenshot(path=str(OUTPUT / "live-map.png"))
+        page.click("#app [data-lang-toggle]")
+        english = page.inner_text('.alert-item[data-id="E2E-1"] .badge')
+        page.screenshot(path=str(OUTPUT / "live-map-en.png"))
         browser.close()
+    assert english == "Dispatched"
+    assert problems == []  # no script errors, nothing the page's CSP refused
     case = app.state.ports.alerts.get("E2E-1")["case"]
     assert case["state"] == "dispatched" and case["history"][-1]["by"] == "enforce"
     assert abs(gcj[0] - 31.17530398364597) < 1e-9 and abs(gcj[1] - 121.531541859215) < 1e-9

@@ -7,6 +7,9 @@ adapters replace them with the streaming work. Settings come from ``LANDUN_*`` v
 from __future__ import annotations
 
 import argparse
+import copy
+import logging
+import re
 import sys
 
 
@@ -20,6 +23,32 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+class RedactTickets(logging.Filter):
+    """Blank websocket tickets out of log lines (uvicorn logs the request path with its query)."""
+
+    PATTERN = re.compile(r"(ticket=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PATTERN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.PATTERN.sub(r"\1***", record.msg)
+        return True
+
+
+def log_config() -> dict:
+    """uvicorn's logging configuration with :class:`RedactTickets` on every handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_tickets"] = {"()": RedactTickets}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_tickets")
+    return config
+
+
 def serve(app, host: str, port: int, settings) -> None:
     """Run ``app`` with uvicorn, with the frame and header limits the API expects."""
     import uvicorn
@@ -28,6 +57,7 @@ def serve(app, host: str, port: int, settings) -> None:
         app,
         host=host,
         port=port,
+        log_config=log_config(),
         ws_max_size=settings.ws_max_frame_bytes,
         # Compression costs CPU per frame and mixes secrets with attacker data (CRIME-style).
         ws_per_message_deflate=False,

@@ -29,3 +29,23 @@ def test_landun_api_demo_serves_the_app_with_demo_logins(monkeypatch):
     assert (served["host"], served["port"]) == ("0.0.0.0", 9000)
     assert served["app"].state.ports.users.get("liangxi").district == "梁溪"
     assert served["frame"] == served["app"].state.settings.ws_max_frame_bytes
+
+
+def test_tickets_are_blanked_out_of_log_lines():
+    import logging
+
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/ws/alerts?after=3&ticket=eyJh.secret.sig"),
+        None,
+    )
+    assert command.RedactTickets().filter(record)
+    assert (
+        record.getMessage()
+        == '127.0.0.1:5000 - "WebSocket /ws/alerts?after=3&ticket=***" [accepted]'
+    )
+    assert "redact_tickets" in command.log_config()["handlers"]["access"]["filters"]

@@ -181,6 +181,10 @@ class EngineContext:
         else:
             self.near_grid = (np.zeros((1, 1), np.bool_), 0, 0)
 
+    def cell_zones(self) -> dict[tuple[int, int], tuple[Fence, ...]]:
+        """Grid cell -> restricted zones whose box (grown by a cell) touches it."""
+        return dict(self._grid)
+
     def near_key(self, lat: float, lng: float) -> int:
         """Grid key of a point, comparable with ``near_cells``."""
         return math.floor(lat * _INV_GRID) * _KEY + math.floor(lng * _INV_GRID)

@@ -1,0 +1,113 @@
+"""`landun demo`: the whole system in one process, on the embedded default (no Kafka, no Redis).
+
+First it checks the bundled Wuxi demo fences and prints a short geofence benchmark; then it
+simulates a Wuxi fleet, runs the engine on it in accelerated time, and serves the API and the live
+map. It prints the URL and the demo logins, and runs until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import webbrowser
+from importlib import resources
+
+from stream.sim import DEFAULT_START
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo", help="run everything in one process (simulated Wuxi fleet)", description=__doc__
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--vehicles", type=int, default=300, help="simulated vehicles (default 300)")
+    p.add_argument("--hours", type=float, default=12.0, help="length of a simulated night")
+    p.add_argument("--rate", type=float, default=30.0, help="times faster than real time")
+    p.add_argument("--seed", type=int, default=1, help="first simulated night's seed")
+    p.add_argument("--start", default=DEFAULT_START, help="simulated start time (ISO 8601)")
+    p.add_argument("--no-bench", action="store_true", help="skip the geofence benchmark")
+    p.set_defaults(func=run)
+
+
+def _check_fences() -> None:
+    from landun.commands.fences import run_check
+
+    path = resources.files("geofence") / "data" / "wuxi_demo.geojson"
+    print(f"== landun fences check {path}")
+    run_check(argparse.Namespace(file=str(path)))
+
+
+def _bench() -> None:
+    from bench.geofence import run as bench
+
+    print(
+        "== geofence benchmark: 10,000 fences, 200,000 pings (bench/geofence.py for the full one)"
+    )
+    r = bench(10_000, 200_000, repeat=1, scalar_points=20_000, resolution=12)
+    print(
+        f"   batch {r['ours_batch_pps']:,} pings/s, {r['ratio_batch_vs_strtree']}x shapely "
+        f"STRtree ({r['strtree_pps']:,}/s); scalar {r['scalar_us']} µs/ping; build "
+        f"{r['build_s']} s; index {r['index_mb']} MB; identical answers: {r['identical']}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _check_fences()
+    if not args.no_bench:
+        _bench()
+    return asyncio.run(_serve(args))
+
+
+def _report_failure(server):
+    """Stop the server, with the reason, if the simulation driver dies."""
+
+    def done(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logging.getLogger("landun.demo").error("driver failed", exc_info=task.exception())
+            server.should_exit = True
+
+    return done
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.security import DEMO_USERS
+    from api.settings import Settings
+    from landun import embedded
+
+    url = f"http://{args.host}:{args.port}/"
+    settings = Settings(demo=True, allowed_origins=[url.rstrip("/")])
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            ws_per_message_deflate=False,
+            ws_max_size=settings.ws_max_frame_bytes,
+        )
+    )
+    driver = asyncio.create_task(
+        embedded.run(app.state.feed, args.vehicles, args.hours, args.seed, args.start, args.rate)
+    )
+    driver.add_done_callback(_report_failure(server))
+    print(f"\n== landun demo: {args.vehicles} vehicles, {args.rate:g}x real time")
+    print(f"   open {url}")
+    for name, role, district, password, _ in DEMO_USERS:
+        print(f"   login {name} / {password}  ({role.value}{', ' + district if district else ''})")
+    if not args.no_browser:
+        webbrowser.open(url)
+    try:
+        await server.serve()
+    finally:
+        driver.cancel()
+    if driver.done() and not driver.cancelled() and driver.exception():
+        raise driver.exception()
+    return 0

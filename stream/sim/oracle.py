@@ -22,7 +22,7 @@ from stream.sim.scenario import MIN_MS, World, local_minute
 from stream.sim.track import LIVE, Leg, Trace
 
 TOLERANCE_M = 150.0  # route deviation: metres outside every permit corridor
-SUSTAIN_MS = 60_000
+SURE_PING_S = 45.0  # any stretch this long holds a ping (report intervals are at most 33 s)
 
 
 class NoAnchor(RuntimeError):
@@ -151,13 +151,18 @@ def sample(path: np.ndarray, step: float) -> np.ndarray:
 
 
 def deviation_runs(d: np.ndarray, speed_kmh: float, step: float = 10.0) -> list[tuple]:
-    """Runs of samples beyond the tolerance: ``(start_index, seconds, peak_m)`` each.
+    """Runs of samples beyond the tolerance, as an engine sees them through sparse pings:
+    ``(start_index, seconds, peak_m)`` each.
 
-    Raises ValueError when the profile is ambiguous: a run too short to be sure either way, or
-    samples that hover between 100 m and the tolerance without clearly leaving.
+    Two runs separated by less than :data:`SURE_PING_S` of driving may or may not have a ping in
+    between (one episode or two), so they are merged when the engine's cooldown would suppress a
+    second alert anyway and rejected as ambiguous otherwise. Raises ValueError when the profile
+    is ambiguous: a run too short or too shallow to be sure either way, or samples that hover
+    between 100 m and the tolerance without clearly leaving.
     """
+    per_sample = step / (speed_kmh / 3.6)
+    raw = []
     over = d > TOLERANCE_M
-    runs = []
     k = 0
     while k < len(d):
         if not over[k]:
@@ -166,15 +171,26 @@ def deviation_runs(d: np.ndarray, speed_kmh: float, step: float = 10.0) -> list[
         j = k
         while j < len(d) and over[j]:
             j += 1
-        seconds = (j - k) * step / (speed_kmh / 3.6)
+        raw.append([k, j])
+        k = j
+    runs: list[list[int]] = []
+    for k, j in raw:
+        if runs and (k - runs[-1][1]) * per_sample < SURE_PING_S:
+            if (k - runs[-1][0]) * per_sample >= 8 * 60:
+                raise ValueError("deviation runs split by a gap a ping may miss")
+            runs[-1][1] = j
+        else:
+            runs.append([k, j])
+    out = []
+    for k, j in runs:
+        seconds = (j - k) * per_sample
         peak = float(d[k:j].max())
         if seconds < 150 or peak < 300:
             raise ValueError(f"deviation run of {seconds:.0f} s peaking at {peak:.0f} m")
-        runs.append((k, seconds, peak))
-        k = j
-    if not runs and float(d.max(initial=0.0)) > 100.0:
+        out.append((k, seconds, peak))
+    if not out and float(d.max(initial=0.0)) > 100.0:
         raise ValueError("path hovers near the deviation tolerance")
-    return runs
+    return out
 
 
 # -- restricted zones ---------------------------------------------------------------------------

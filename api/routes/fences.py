@@ -5,6 +5,7 @@ core's loader, and its message names the problem (422)."""
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
@@ -14,6 +15,7 @@ from api.deps import AdminUser, CurrentUser, PortsDep, not_found
 from api.ports import Record
 
 router = APIRouter(prefix="/api/fences", tags=["fences"])
+log = logging.getLogger(__name__)
 KINDS = ("site", "transfer", "terminal", "producer", "plant", "restricted", "depot", "corridor")
 FeatureBody = Body(..., description="A GeoJSON Feature with id and properties.kind")
 
@@ -70,9 +72,18 @@ def fence_areas(who: CurrentUser, ports: PortsDep) -> dict[str, Any]:
     """The matched areas in WGS-84 (corridors buffered, datums converted) for drawing."""
     features = ports.fences.list()
     load = _loader()
-    if load is None:
+    if load is None or not features:
         return _collection(features)
-    fences = load(_collection(features))
+    try:
+        fences = load(_collection(features))
+    except (ValueError, TypeError, KeyError):
+        # Reference data loaded in bulk was not checked fence by fence: draw what is valid.
+        fences = []
+        for feature in features:
+            try:
+                fences.extend(load(_collection([feature])))
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("fence %r not drawable: %s", feature.get("id"), exc)
     return _collection(
         [
             {

@@ -63,12 +63,19 @@
       onViewChange: debounce(sendViewport, 250), onVehicleClick: showVehicle,
     });
     drawLegend();
-    const areas = await api("/api/fences/areas");
-    areas.features.forEach((f) => state.fences.set(f.id, f));
-    state.map.setFences(areas.features);
     connect("live", onLive);
     connect("alerts", onAlert);
     setInterval(tick, 1000);
+    loadFences();
+    setInterval(loadFences, 60000); // reference data changes rarely; a minute is fresh enough
+  }
+
+  async function loadFences() {
+    try {
+      const areas = await api("/api/fences/areas");
+      state.fences = new Map(areas.features.map((f) => [f.id, f]));
+      state.map.setFences(areas.features);
+    } catch (err) { /* keep the last fences; the next round retries */ }
   }
 
   function renderWho() {

@@ -178,3 +178,15 @@ def test_reference_data_loads_from_the_file_shapes(app):
     app.state.feed.load_reference(fences, registry)
     ports = app.state.ports
     assert ports.fences.get("dep-1") and ports.vehicles.get("BH-1") and ports.contracts.get("C-BH")
+
+
+def test_fence_areas_with_no_fences_or_one_bad_fence(client, app):
+    headers = auth(app, "city")
+    for fid in [f["id"] for f in app.state.ports.fences.list()]:
+        app.state.ports.fences.delete(fid)
+    assert client.get("/api/fences/areas", headers=headers).json()["features"] == []
+    app.state.feed.load_reference(
+        {"features": [fence_feature("ok-1", "depot", "梁溪"), fence_feature("bad", "x", "梁溪")]}
+    )
+    drawn = client.get("/api/fences/areas", headers=headers).json()["features"]
+    assert [f["id"] for f in drawn] == ["ok-1"]

@@ -31,7 +31,7 @@ from geofence.datum import transform
 from stream.sim.geo import to_latlng
 from stream.sim.oracle import chord_clear
 from stream.sim.scenario import MIN_MS, Vehicle, World
-from stream.sim.track import BUFFERED, MOVING, Itinerary, Leg, Trace, trace
+from stream.sim.track import BUFFERED, MOVING, PARKED, Itinerary, Leg, Trace, trace
 
 SEC = 1000
 Y2K_BEIJING_MS = 946_656_000_000  # 2000-01-01T00:00:00+08:00
@@ -79,7 +79,8 @@ def apply(
     n = len(tr)
     info = _PingInfo(tr, legs, protected)
     hours = (world.end_ms - world.start_ms) / 3_600_000
-    arrival = tr.t + np.array([rng.randint(300, 2500) for _ in range(n)], dtype=np.int64)
+    draws = np.random.default_rng(rng.getrandbits(64))
+    arrival = tr.t + draws.integers(300, 2501, n)
     backfill = np.array([legs[k].link == BUFFERED for k in tr.leg], dtype=bool)
     batch_pos = 0
     for k in np.flatnonzero(backfill):
@@ -92,25 +93,15 @@ def apply(
     _blind_gap(world, info, rng, backfill, arrival, busy, long=False, p=0.2)
     for _ in range(_count(rng, RATES["dropout"], hours)):
         _dropout(world, info, rng, kept, backfill, busy)
-    lat, lng = _jittered(tr, rng, vehicle.forwarded)
-    recs = [
-        Rec(
-            int(tr.t[k]),
-            int(tr.t[k]),
-            lat[k],
-            lng[k],
-            float(tr.speed[k]),
-            float(tr.heading[k]),
-            legs[tr.leg[k]].mode != 2,
-            legs[tr.leg[k]].loaded,
-            legs[tr.leg[k]].lift,
-            legs[tr.leg[k]].cover,
-            bool(backfill[k]),
-            int(arrival[k]),
-        )  # fmt: skip
-        for k in range(n)
-        if kept[k]
-    ]
+    lat, lng = _jittered(tr, draws, vehicle.forwarded)
+    t, speed, head = tr.t.tolist(), tr.speed.tolist(), tr.heading.tolist()
+    owner, bf, arr = tr.leg.tolist(), backfill.tolist(), arrival.tolist()
+    recs = []
+    for k in np.flatnonzero(kept).tolist():
+        leg = legs[owner[k]]
+        rec = Rec(t[k], t[k], lat[k], lng[k], speed[k], head[k], leg.mode != PARKED, leg.loaded,
+                  leg.lift, leg.cover, bf[k], arr[k])  # fmt: skip
+        recs.append(rec)
     recs += _bad_fixes(info, rng, recs, kept, backfill, busy, hours)
     recs.sort(key=lambda r: r.capture)
     first = rng.randint(1, 5000)
@@ -202,9 +193,9 @@ def _dropout(world, info, rng, kept, backfill, busy) -> None:
         return
 
 
-def _jittered(tr: Trace, rng: random.Random, gcj: bool) -> tuple[list, list]:
-    dx = np.array([rng.gauss(0, 3.5) for _ in range(len(tr))])
-    dy = np.array([rng.gauss(0, 3.5) for _ in range(len(tr))])
+def _jittered(tr: Trace, draws: np.random.Generator, gcj: bool) -> tuple[list, list]:
+    dx = draws.normal(0.0, 3.5, len(tr))
+    dy = draws.normal(0.0, 3.5, len(tr))
     r = np.hypot(dx, dy)
     scale = np.where(r > 10.0, 10.0 / np.maximum(r, 1e-9), 1.0)
     lat, lng = to_latlng(tr.x + dx * scale, tr.y + dy * scale)
@@ -278,7 +269,7 @@ def unregistered(world: World, rng: random.Random) -> list[tuple[str, Rec]]:
         it = Itinerary(t0, a, sensors=False, rng=rng)
         it.drive(world.road(a, b, "muck"), 30.0, stops=False)
         tr = trace(it.legs, min(it.t, world.end_ms), (20, 60, 180), rng)
-        lat, lng = _jittered(tr, rng, gcj=False)
+        lat, lng = _jittered(tr, np.random.default_rng(rng.getrandbits(64)), gcj=False)
         seq = rng.randint(1, 5000)
         for k in range(len(tr)):
             t = int(tr.t[k])

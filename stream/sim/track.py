@@ -177,9 +177,10 @@ class Trace:
 def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: random.Random):
     """Sample ``legs`` at the report intervals (s: moving, working, parked) up to ``t_end``."""
     times, owner = [], []
-    t = legs[0].t0 + rng.randint(0, intervals[legs[0].mode]) * SEC
+    rand = rng.random
+    t = legs[0].t0 + int(rand() * intervals[legs[0].mode]) * SEC
     i, n = 0, len(legs)
-    while t < t_end and i < n:
+    while t < t_end:
         while i < n and legs[i].t1 <= t:
             i += 1
         if i == n:
@@ -187,26 +188,26 @@ def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: ran
         times.append(t)
         owner.append(i)
         base = intervals[legs[i].mode]
-        t += max(5, base + rng.randint(-base // 10, base // 10)) * SEC
+        spread = base // 10  # terminals keep their interval to within 10 %
+        t += max(5, base - spread + int(rand() * (2 * spread + 1))) * SEC
+    noise = np.random.default_rng(rng.getrandbits(64))
     t_arr = np.array(times, dtype=np.int64)
     own = np.array(owner, dtype=np.int64)
     xy = np.zeros((len(t_arr), 2))
     speed = np.zeros(len(t_arr))
     head = np.zeros(len(t_arr))
-    for li in np.unique(own):
-        sel = own == li
-        leg = legs[li]
-        xy[sel] = leg.at(t_arr[sel])
+    cuts = [0, *(np.flatnonzero(np.diff(own)) + 1).tolist(), len(own)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        leg = legs[own[a]]
+        xy[a:b] = leg.at(t_arr[a:b])
         if leg.speed > 0:
-            speed[sel] = np.maximum(
-                0.0, leg.speed + np.array([rng.gauss(0, 1.0) for _ in range(sel.sum())])
-            )
-            s = (t_arr[sel] - leg.t0) / max(leg.t1 - leg.t0, 1) * leg.cum[-1]
+            speed[a:b] = np.maximum(0.0, leg.speed + noise.normal(0.0, 1.0, b - a))
+            s = (t_arr[a:b] - leg.t0) / max(leg.t1 - leg.t0, 1) * leg.cum[-1]
             k = np.clip(np.searchsorted(leg.cum, s, side="right") - 1, 0, len(leg.path) - 2)
             d = leg.path[k + 1] - leg.path[k]
-            head[sel] = bearing(d[:, 0], d[:, 1])
+            head[a:b] = bearing(d[:, 0], d[:, 1])
     _carry_heading(head, speed)
-    keep = np.array([legs[li].link != DARK for li in own], dtype=bool)
+    keep = np.array([legs[li].link != DARK for li in owner], dtype=bool)
     return Trace(
         t_arr[keep], xy[keep, 0], xy[keep, 1], np.round(speed[keep], 1),
         np.round(head[keep]), own[keep],

@@ -67,15 +67,16 @@
     connect("alerts", onAlert);
     setInterval(tick, 1000);
     loadFences();
-    setInterval(loadFences, 60000); // reference data changes rarely; a minute is fresh enough
   }
 
+  /** Fences now, then each minute (reference data changes rarely); every 5 s while none. */
   async function loadFences() {
     try {
       const areas = await api("/api/fences/areas");
       state.fences = new Map(areas.features.map((f) => [f.id, f]));
       state.map.setFences(areas.features);
     } catch (err) { /* keep the last fences; the next round retries */ }
+    root.setTimeout(loadFences, state.fences.size ? 60000 : 5000);
   }
 
   function renderWho() {

@@ -279,7 +279,8 @@
         ctx.strokeStyle = hot ? "#ffffff" : colour;
         ctx.lineWidth = hot ? 3 : 1;
         ctx.stroke();
-        if (this.zoom >= 14 && f.rings.length) {
+        // Names only when zoomed in (producers, the most numerous, even further) to stay legible.
+        if (this.zoom >= (f.kind === "producer" ? 16 : 15) && f.rings.length) {
           const [x, y] = this.screen(...f.rings[0][0]);
           ctx.fillStyle = "#e2e8f0";
           ctx.font = "11px sans-serif";

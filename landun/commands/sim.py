@@ -16,10 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
-from stream.sim import DEFAULT_START, feed, simulate, write, writer
-from stream.sim.violations import ALERT_TYPES
+from stream.sim import DEFAULT_START, feed, simulate, truth_counts, writer
 
 EXIT_OK, EXIT_BAD = 0, 2
 
@@ -75,28 +72,36 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate(args.vehicles, args.hours, args.seed, start_ms)
     out = Path(args.out)
     try:
-        counts = write(sim, out) if args.rate is None else _write_paced(sim, out, args.rate)
+        n_pings = write_files(sim, out, args.rate)
     except OSError as exc:
         print(f"landun sim: cannot write {out}: {exc}", file=sys.stderr)
         return EXIT_BAD
     elapsed = time.perf_counter() - t0
-    print(f"wrote {out}: {counts['pings']} pings, {counts['truths']} truths in {elapsed:.1f} s")
-    for kind in ALERT_TYPES:
-        print(f"  {kind:<24} {counts[kind]:>5}")
+    print(f"wrote {out}: {n_pings} pings, {len(sim.truths)} truths in {elapsed:.1f} s")
+    for kind, n in truth_counts(sim).items():
+        print(f"  {kind:<24} {n:>5}")
     return EXIT_OK
 
 
-def _write_paced(sim, out: Path, rate: float) -> dict[str, int]:
+def write_files(sim, out: Path, rate: float | None = None) -> int:
+    """Write the four files of ``sim`` into ``out``; returns the number of pings.
+
+    With ``rate`` the pings are written last, paced at ``rate`` times real time and flushed line
+    by line (so a reader can follow the file as it grows).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    writer.write_json(out / "fences.geojson", writer.fences(sim.world))
-    writer.write_json(out / "registry.json", writer.registry(sim.world))
-    writer.write_lines(out / "truth.jsonl", (writer.truth(t) for t in sim.truths))
+    (out / "fences.geojson").write_text(writer.json_text(writer.fences(sim.world)), "utf-8")
+    (out / "registry.json").write_text(writer.json_text(writer.registry(sim.world)), "utf-8")
+    with (out / "truth.jsonl").open("wb") as fh:
+        fh.writelines(writer.line(writer.truth(t)) for t in sim.truths)
+    pings = (p for _, p in feed.arrivals(sim))
+    if rate is not None:
+        pings = feed.paced(feed.arrivals(sim), rate, time.monotonic, time.sleep)
     n = 0
     with (out / "pings.jsonl").open("wb") as fh:
-        for ping in feed.paced(feed.arrivals(sim), rate, time.monotonic, time.sleep):
-            fh.write(orjson.dumps(ping) + b"\n")
-            fh.flush()
+        for ping in pings:
+            fh.write(writer.line(ping))
             n += 1
-    counts = {"pings": n, "truths": len(sim.truths)}
-    counts |= {k: sum(t.type == k for t in sim.truths) for k in ALERT_TYPES}
-    return counts
+            if rate is not None:
+                fh.flush()
+    return n

@@ -4,8 +4,8 @@
 violations and plans every vehicle (``violations``, ``muck``, ``kitchen`` and the trick modules
 ``dumping``, ``straying``, ``paperwork``, ``collection``), samples the pings its terminal reports
 (``track``), resolves the ground truth (``oracle``), adds GPS and network noise (``noise``) and
-orders everything by arrival (``feed``). ``writer`` turns it into files; docs/formats.md
-describes them and the scenario.
+orders everything by arrival (``feed``). ``writer`` formats the files (``landun sim`` writes
+them); docs/formats.md describes them and the scenario.
 
 Deterministic: every random draw comes from a ``random.Random`` seeded from the seed and a
 purpose string; no clock is read. The same arguments give byte-identical files.
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
-from stream.sim import feed, noise, writer
+from stream.sim import noise
 from stream.sim.scenario import World, build_world
 from stream.sim.track import trace
 from stream.sim.violations import (
@@ -77,17 +76,9 @@ def _sampled(plan: Plan, end_ms: int, seed: int):
     return tr, resolve(plan, tr, end_ms)
 
 
-def write(sim: Simulation, out: Path) -> dict[str, int]:
-    """Write the four files into ``out``; returns counts (pings, truths per type)."""
-    out.mkdir(parents=True, exist_ok=True)
-    writer.write_json(out / "fences.geojson", writer.fences(sim.world))
-    writer.write_json(out / "registry.json", writer.registry(sim.world))
-    n_pings = writer.write_lines(out / "pings.jsonl", (p for _, p in feed.arrivals(sim)))
-    writer.write_lines(out / "truth.jsonl", (writer.truth(t) for t in sim.truths))
-    counts = {"pings": n_pings, "truths": len(sim.truths)}
-    for kind in ALERT_TYPES:
-        counts[kind] = sum(t.type == kind for t in sim.truths)
-    return counts
+def truth_counts(sim: Simulation) -> dict[str, int]:
+    """Truths per alert type (every type listed)."""
+    return {kind: sum(t.type == kind for t in sim.truths) for kind in ALERT_TYPES}
 
 
-__all__ = ["DEFAULT_START", "Simulation", "simulate", "write"]
+__all__ = ["DEFAULT_START", "Simulation", "simulate", "truth_counts"]

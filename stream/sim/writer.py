@@ -1,4 +1,4 @@
-"""The simulator's files: fences.geojson, registry.json, pings.jsonl, truth.jsonl.
+"""The simulator's files as text: fences.geojson, registry.json, pings.jsonl, truth.jsonl.
 
 Formats are those of docs/formats.md. Output is byte-for-byte deterministic for a seed: keys in
 a fixed order, coordinates rounded (fences 7 decimals, pings 6 — JT/T 808 resolution), features
@@ -8,9 +8,7 @@ and registry entries sorted, pings in arrival order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -140,16 +138,11 @@ def truth(t) -> dict:
     }
 
 
-def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+def json_text(data: dict) -> str:
+    """A JSON document as written (UTF-8 text, indented, newline-terminated)."""
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
 
-def write_lines(path: Path, rows: Iterable[dict]) -> int:
-    """Write JSON lines; returns the count."""
-    n = 0
-    with path.open("wb") as fh:
-        for row in rows:
-            fh.write(orjson.dumps(row))
-            fh.write(b"\n")
-            n += 1
-    return n
+def line(row: dict) -> bytes:
+    """One JSON line, newline-terminated."""
+    return orjson.dumps(row) + b"\n"

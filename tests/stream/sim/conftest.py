@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from landun.commands.sim import parse_start
-from stream.sim import DEFAULT_START, simulate, write
+from landun.commands.sim import write_files as write
+from stream.sim import DEFAULT_START, simulate, truth_counts
 
 START_MS = parse_start(DEFAULT_START)
 
@@ -19,5 +20,5 @@ def sim60():
 @pytest.fixture(scope="session")
 def sim60_dir(sim60, tmp_path_factory):
     out = tmp_path_factory.mktemp("sim60")
-    counts = write(sim60, out)
+    counts = {"pings": write(sim60, out), **truth_counts(sim60)}
     return out, counts

@@ -8,9 +8,10 @@ from collections import Counter
 import orjson
 
 from geofence import load_fences
+from landun.commands.sim import write_files as write
 from stream.ping import parse_ts
 from stream.registry import Registry
-from stream.sim import simulate, write
+from stream.sim import simulate
 from tests.stream.sim.conftest import START_MS
 
 REQUIRED = ("vehicle", "ts", "lat", "lng")

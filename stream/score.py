@@ -86,7 +86,20 @@ def _time(value, key: str) -> int:
 
 
 def read_truths(lines: Iterable[bytes | str], name: str = "truth") -> tuple[list[TruthRow], list]:
-    """Parse truth lines; returns (rows, problems) with problems as ``name:line: message``."""
+    """Parse the lines of a truth file.
+
+    Parameters
+    ----------
+    lines : iterable of bytes or str
+        The file's lines, in order (line numbers count from 1; blank lines are skipped).
+    name : str
+        The file's name, used in problem messages.
+
+    Returns
+    -------
+    (rows, problems)
+        The valid truths, and one ``"name:line: message"`` per skipped line.
+    """
     rows, problems = [], []
     for n, line in enumerate(lines, 1):
         obj = _object(line, f"{name}:{n}", problems)
@@ -107,7 +120,20 @@ def read_truths(lines: Iterable[bytes | str], name: str = "truth") -> tuple[list
 
 
 def read_alerts(lines: Iterable[bytes | str], name: str = "alerts") -> tuple[list[AlertRow], list]:
-    """Parse alert lines (last line wins per id); returns (rows, problems)."""
+    """Parse the lines of an alerts file; when an id repeats, its last line wins.
+
+    Parameters
+    ----------
+    lines : iterable of bytes or str
+        The file's lines, in order.
+    name : str
+        The file's name, used in problem messages.
+
+    Returns
+    -------
+    (rows, problems)
+        The alerts, and one ``"name:line: message"`` per skipped line.
+    """
     by_id: dict[str, AlertRow] = {}
     anonymous: list[AlertRow] = []
     problems: list[str] = []
@@ -138,9 +164,21 @@ def _ratio(num: int, den: int) -> float:
 
 
 def score(truths: list[TruthRow], alerts: list[AlertRow]) -> dict:
-    """The score: ``{"overall": {...}, "by_type": {type: {...}}}`` (see the module docstring).
+    """Precision and recall per alert type and overall (see the module docstring).
 
-    Every known alert type is listed, plus any other type found in either input.
+    Parameters
+    ----------
+    truths : list of TruthRow
+        Ground truth, from :func:`read_truths`.
+    alerts : list of AlertRow
+        Alerts, from :func:`read_alerts`.
+
+    Returns
+    -------
+    dict
+        ``{"overall": {...}, "by_type": {type: {...}}}``, each entry with ``precision``,
+        ``recall``, ``truths``, ``alerts``, ``found`` and ``correct``. Every known alert type is
+        listed, plus any other type found in either input.
     """
     alert_ts: dict[tuple[str, str], list[int]] = defaultdict(list)
     for a in alerts:

@@ -43,7 +43,31 @@ class Simulation:
 
 
 def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulation:
-    """Simulate ``n_vehicles`` for ``hours`` from ``start_ms`` (epoch ms)."""
+    """Simulate a fleet night with injected violations and its ground truth.
+
+    Parameters
+    ----------
+    n_vehicles : int
+        Fleet size (about 85 % muck trucks, the rest kitchen and oil vehicles).
+    hours : float
+        Length of the horizon.
+    seed : int
+        Seed of every random draw; the same arguments give the same simulation.
+    start_ms : int
+        Start of the horizon, epoch milliseconds.
+
+    Returns
+    -------
+    Simulation
+        The world (places, fleet, permits, contracts), each vehicle's plan, the truths sorted by
+        time, and every report as ``(vehicle id, Rec)`` (see ``stream.sim.feed`` for arrival
+        order).
+
+    Raises
+    ------
+    ValueError
+        With fewer than one vehicle or a non-positive horizon.
+    """
     if n_vehicles < 1 or hours <= 0:
         raise ValueError("need at least one vehicle and a positive number of hours")
     end_ms = start_ms + int(hours * 3_600_000)

@@ -14,7 +14,18 @@ from stream.sim import writer
 
 
 def arrivals(sim) -> Iterator[tuple[int, dict]]:
-    """``(arrival_ms, ping)`` for every report of the simulation, in arrival order."""
+    """Every report of a simulation in arrival order.
+
+    Parameters
+    ----------
+    sim : Simulation
+        From :func:`stream.sim.simulate`.
+
+    Yields
+    ------
+    (int, dict)
+        The arrival time (epoch ms) and the wire-format ping (docs/formats.md).
+    """
     vehicles = {v.id: v for v in sim.world.vehicles}
     rows = sorted(sim.records, key=lambda vr: (vr[1].arrival, vr[0], vr[1].seq, vr[1].dup))
     for vid, rec in rows:
@@ -29,8 +40,25 @@ def paced(
 ) -> Iterator[dict]:
     """Yield pings no earlier than their arrival time, replayed ``rate`` times faster.
 
-    ``clock`` (seconds, monotonic) and ``sleep`` are given by the caller — the feed itself never
-    reads a clock. ``rate`` 1 is real time; 60 replays an hour in a minute.
+    Parameters
+    ----------
+    items : iterable of (int, dict)
+        ``(arrival_ms, ping)`` in arrival order, e.g. from :func:`arrivals`.
+    rate : float
+        Replay speed: 1 is real time, 60 replays an hour in a minute.
+    clock, sleep : callable
+        A monotonic clock in seconds and a sleep function, given by the caller: the feed never
+        reads a clock itself.
+
+    Yields
+    ------
+    dict
+        The pings, each once its (scaled) arrival time has come.
+
+    Raises
+    ------
+    ValueError
+        When ``rate`` is not positive.
     """
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate!r}")

@@ -75,7 +75,28 @@ def apply(
     protected: list[tuple[int, int]],
     rng: random.Random,
 ) -> list[Rec]:
-    """The vehicle's reports, noisy, with seq numbers, in capture order (duplicates after)."""
+    """Turn a vehicle's clean track into the reports its terminal sends.
+
+    Parameters
+    ----------
+    world : World
+        For the restricted zones (gap chords) and the horizon.
+    vehicle : Vehicle
+        The reporting vehicle (GCJ-02 when forwarded by a platform).
+    tr : Trace
+        The clean track.
+    legs : list of Leg
+        Its legs (link state, protection, body state).
+    protected : list of (int, int)
+        Time spans around truths that noise must not touch.
+    rng : random.Random
+        Every noise draw.
+
+    Returns
+    -------
+    list of Rec
+        The reports with sequence numbers, in capture order; duplicates appended at the end.
+    """
     n = len(tr)
     info = _PingInfo(tr, legs, protected)
     hours = (world.end_ms - world.start_ms) / 3_600_000

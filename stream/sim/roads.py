@@ -28,7 +28,16 @@ BEND_SIGMA_M = 25.0
 def road(
     a: np.ndarray, b: np.ndarray, rng: random.Random, avoid: Iterable[Zone] = ()
 ) -> np.ndarray:
-    """A road from ``a`` to ``b`` (frame metres) that keeps clear of the ``avoid`` zones.
+    """A road from ``a`` to ``b`` that keeps clear of the ``avoid`` zones.
+
+    Parameters
+    ----------
+    a, b : ndarray (2,)
+        Ends, frame metres.
+    rng : random.Random
+        Shapes the road (which way the Z turns, the bends).
+    avoid : iterable of Zone
+        Zones to pass at least ``radius + ZONE_MARGIN_M`` from their centre.
 
     Returns
     -------

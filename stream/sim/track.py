@@ -175,7 +175,25 @@ class Trace:
 
 
 def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: random.Random):
-    """Sample ``legs`` at the report intervals (s: moving, working, parked) up to ``t_end``."""
+    """The reports a terminal makes along ``legs``.
+
+    Parameters
+    ----------
+    legs : list of Leg
+        The itinerary, contiguous in time.
+    t_end : int
+        End of the horizon (epoch ms); no report at or after it.
+    intervals : (int, int, int)
+        Report intervals in seconds while moving, standing with the engine on, and parked.
+    rng : random.Random
+        Interval jitter (within 10 %) and speed noise.
+
+    Returns
+    -------
+    Trace
+        Times, positions, reported speed and heading, and the leg of each report; legs with a
+        ``DARK`` link report nothing.
+    """
     times, owner = [], []
     rand = rng.random
     t = legs[0].t0 + int(rand() * intervals[legs[0].mode]) * SEC

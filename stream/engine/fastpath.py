@@ -23,12 +23,20 @@ from stream.engine.state import EngineState, VehicleState
 from stream.engine.zones import ZoneTables
 from stream.ping import Ping
 
+# Pings per scan: a vehicle with a deferred ping has all its later pings of the scan deferred
+# too (Python must see them in order), so scans are kept short.
+SCAN_WINDOW = 256
+# A vehicle goes back to kernel mode only after this many event-free pings in Python: moving a
+# vehicle between modes costs more than running a few pings in Python.
+CALM_PINGS = 6
+
 
 class FastStore(HotState):
     """Hot state plus the kernel's parameters; runs micro-batches and ticks."""
 
     def __init__(self, ctx: EngineContext):
         super().__init__(ctx)
+        self.calm: dict[int, int] = {}  # slot -> event-free Python pings in a row
         th = ctx.th
         self.zones = ZoneTables(ctx)
         self.P = np.array(
@@ -41,6 +49,8 @@ class FastStore(HotState):
                 th.moving_kmh,
                 ctx.grid_len2,
                 50.0,
+                th.max_jump_kmh,
+                th.uncovered_speed_kmh,
             ],
             np.float64,
         )
@@ -54,6 +64,8 @@ class FastStore(HotState):
                 KNOWN,
                 len(ctx.restricted),
                 self.ring,
+                th.exit_hold_ms,
+                th.dwell_ms,
             ],
             np.int64,
         )
@@ -75,6 +87,8 @@ class FastStore(HotState):
             self.RI,
             self.RF,
             self.RB,
+            self.VI,
+            self.VF,
             mask,
             limit,
             self.P,
@@ -85,8 +99,12 @@ class FastStore(HotState):
         for s in need[:k].tolist():
             vs = self.states[s]
             self.to_python(vs)
+            before = len(out)
             tick_into(ctx, vs, now, out)
-            self.to_kernel(vs)
+            if len(out) == before:
+                self.to_kernel(vs)
+            else:
+                self.calm[s] = 0
         lim, lost = now - ctx.reorder_ms, now - ctx.lost_ms
         for s in np.flatnonzero(self.H[:n, C.MODE] == C.PYTHON).tolist():
             vs = self.states[s]
@@ -97,8 +115,12 @@ class FastStore(HotState):
                 or (vs.trip is not None and now >= vs.trip.due)
                 or (vs.round is not None and now >= vs.round.due)
             ):
+                before = len(out)
                 tick_into(ctx, vs, now, out)
-            self.to_kernel(vs)
+                if len(out) != before:
+                    self.calm[s] = 0
+            if self.calm.get(s, 0) >= CALM_PINGS:
+                self.to_kernel(vs)
         self.forget_old_batches()
 
     def run(self, batch: list[Ping], states: EngineState, out: list, on_future, expire) -> None:
@@ -130,6 +152,7 @@ class FastStore(HotState):
             clock = np.array([states.watermark, states.next_tick], np.int64)
             end, k, why = scan(
                 pos,
+                pos + SCAN_WINDOW,
                 slot,
                 ts,
                 lat,
@@ -144,6 +167,8 @@ class FastStore(HotState):
                 self.RI,
                 self.RF,
                 self.RB,
+                self.VI,
+                self.VF,
                 mask,
                 limit,
                 self.P,
@@ -201,11 +226,14 @@ class FastStore(HotState):
             return
         ctx = self.ctx
         touched = {}
+        calm = self.calm
         for i, a in zip(idx, act, strict=True):
             p = kept[i]
-            vs = self.states[self.slots[p.vehicle]]
+            s = self.slots[p.vehicle]
+            vs = self.states[s]
             self.to_python(vs)
-            touched[vs.vehicle] = vs
+            touched[s] = vs
+            before = len(out)
             if a == C.ADMIT:
                 admit(ctx, vs, p, ctx.fencesets[int(fsid[i])], out)
             elif a == C.TOO_OLD:
@@ -215,5 +243,7 @@ class FastStore(HotState):
                 while vs.pending and vs.pending[0][0].ts <= limit:
                     q, qfs = vs.pending.pop(0)
                     release(ctx, vs, q, qfs, out)
-        for vs in touched.values():
-            self.to_kernel(vs)
+            calm[s] = calm.get(s, 0) + 1 if len(out) == before else 0
+        for s, vs in touched.items():
+            if calm[s] >= CALM_PINGS:
+                self.to_kernel(vs)

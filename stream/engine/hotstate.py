@@ -19,7 +19,19 @@ import numpy as np
 
 from stream.engine import columns as C
 from stream.engine.context import EngineContext, FenceSet
-from stream.engine.state import NEVER, Stop, VehicleState
+from stream.engine.state import (
+    DONE,
+    LAT,
+    LNG,
+    LOADED,
+    NEVER,
+    OUT,
+    OUTN,
+    SEQ,
+    SLOW,
+    Stop,
+    VehicleState,
+)
 from stream.ping import Ping
 
 _LOADED = {None: 0, "empty": 1, "half": 2, "full": 3}
@@ -33,7 +45,8 @@ class HotState:
     def __init__(self, ctx: EngineContext):
         self.ctx = ctx
         self.ring = ctx.th.evidence_pings
-        self.H, self.F, self.RI, self.RF, self.RB = C.empty_arrays(0, self.ring)
+        self.H, self.F, self.RI, self.RF, self.RB, self.VI, self.VF = C.empty_arrays(0, self.ring)
+        self.vrefs: dict[int, list] = {}  # slot -> its visit lists mirrored in VI/VF
         self.slots: dict[str, int] = {}
         self.states: list[VehicleState] = []
         self.batches: dict[int, list[Ping]] = {}
@@ -49,9 +62,10 @@ class HotState:
         s = len(self.states)
         if s >= len(self.H):
             new = C.empty_arrays(s + _GROW, self.ring)
-            for dst, src in zip(new, (self.H, self.F, self.RI, self.RF, self.RB), strict=True):
+            old = (self.H, self.F, self.RI, self.RF, self.RB, self.VI, self.VF)
+            for dst, src in zip(new, old, strict=True):
                 dst[:s] = src[:s]
-            self.H, self.F, self.RI, self.RF, self.RB = new
+            self.H, self.F, self.RI, self.RF, self.RB, self.VI, self.VF = new
         self.slots[vs.vehicle] = s
         self.states.append(vs)
         info = self.ctx.vehicles[vs.vehicle]
@@ -140,6 +154,17 @@ class HotState:
                 for j in ((k % ring) for k in range(pos - n, pos))
             ]
             tr.recent = (tr.recent + new)[-ring:]
+        refs = self.vrefs.pop(s, None)
+        if refs:
+            vi, vf = self.VI[s].tolist(), self.VF[s].tolist()
+            for k, v in enumerate(refs):
+                v[OUTN], v[SLOW], v[LOADED] = (
+                    vi[k][C.VI_OUTN],
+                    vi[k][C.VI_SLOW],
+                    bool(vi[k][C.VI_LOADED]),
+                )
+                v[SEQ] = None if vi[k][C.VI_SEQ] == C.NONE else vi[k][C.VI_SEQ]
+                v[LAT], v[LNG] = vf[k][C.VF_LAT], vf[k][C.VF_LNG]
         if h[C.BEAT_NEW]:
             vs.beat = self._ping(
                 s,
@@ -161,8 +186,7 @@ class HotState:
         if (
             len(vs.pending) > 1
             or vs.open
-            or tr.exiting
-            or tr.dwelling
+            or len(tr.visits) > C.KV
             or tr.over is not None
             or tr.dev is not None
             or tr.unc is not None
@@ -195,6 +219,16 @@ class HotState:
             h[C.ST_MASK], h[C.ST_LOADED] = stop.mask, int(stop.loaded)
             f[C.ST_LAT], f[C.ST_LNG] = stop.lat, stop.lng
         h[C.RING_N] = h[C.RING_POS] = 0  # the ring collects only pings applied from now on
+        h[C.EXITING], h[C.DWELLING], h[C.VMASK] = tr.exiting, tr.dwelling, tr.vmask
+        h[C.NVIS] = 0
+        if tr.exiting or tr.dwelling:  # the kernel keeps these visits' timers
+            refs = list(tr.visits.values())
+            self.VI[s, : len(refs)] = [
+                (v[OUT], v[OUTN], v[SLOW], v[DONE], _seq(v[SEQ]), int(v[LOADED])) for v in refs
+            ]
+            self.VF[s, : len(refs)] = [(v[LAT], v[LNG]) for v in refs]
+            self.vrefs[s] = refs
+            h[C.NVIS] = len(refs)
         beat = vs.beat
         h[C.BEAT], h[C.BEAT_NEW] = int(beat is not None), 0
         if beat is not None:
@@ -221,6 +255,7 @@ class HotState:
             self.to_python(self.states[s])
         self.batches.clear()
         self.loose.clear()
+        self.vrefs.clear()
 
 
 def flags_of(p: Ping) -> int:

@@ -8,7 +8,9 @@ and no ``exit`` — no flapping — and the exit, once confirmed, is dated at th
 Fences whose kind matters to the vehicle (sites, terminals and transfer points for muck trucks;
 producers and plants for kitchen/oil vehicles) also track *dwell*: a slow spell (starting below
 ``slow_kmh``, broken only at ``moving_kmh`` or more) inside the visit — pending exits included —
-lasting ``dwell_ms``. A completed dwell is handed to the trip or round logic once per visit.
+lasting ``dwell_ms`` — up to the departure estimated from the first moving ping (see
+:func:`left_at`), since parked vehicles report sparsely. A completed dwell is handed to the trip
+or round logic once per visit.
 
 Dwells seen by two tracks (the live stream and a backfill segment of the same blind area) are
 recognised as one visit through the vehicle's ``visit_log`` (see :func:`same_visit`).
@@ -16,9 +18,11 @@ recognised as one visit through the vehicle's ``visit_log`` (see :func:`same_vis
 
 from __future__ import annotations
 
+import math
+
 from stream.engine import rounds, trips
 from stream.engine.alerts import update_alert
-from stream.engine.context import KIND_BIT, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
+from stream.engine.context import KIND_BIT, M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
 from stream.engine.state import (
     ACTED,
     DONE,
@@ -168,6 +172,11 @@ def update_dwell(
         if not_empty:
             v[LOADED] = True
         if moving:
+            if v[SLOW] >= 0 and left_at(ctx, tr, v, p, speed) - v[SLOW] >= th.dwell_ms:
+                v[DONE] = ACTED  # the dwell lasted until the vehicle left, between two pings
+                tr.dwelling -= 1
+                _act(ctx, vs, fid, v, p, fs, late, out)
+                continue
             v[SLOW] = -1
         elif v[SLOW] < 0:
             if slow:
@@ -179,6 +188,19 @@ def update_dwell(
             continue
         if v[SLOW] >= 0 and tr is not vs.live:
             _backdate_live(vs, fid, v, ts)
+
+
+def left_at(ctx: EngineContext, tr: Track, v: list, p: Ping, speed: float) -> int:
+    """When a vehicle seen moving at ``p`` left the spot of its slow spell.
+
+    Parked vehicles report every minute or so, so the last slow ping can be a minute before
+    the vehicle left: estimate the departure from the distance covered at the reported speed,
+    within the gap between the previous ping and this one.
+    """
+    dy = (p.lat - v[V_LAT]) * M_PER_DEG
+    dx = (p.lng - v[V_LNG]) * ctx.m_lng
+    travelled_ms = math.sqrt(dx * dx + dy * dy) / max(speed, 1.0) * 3600.0
+    return max(tr.last_ts, min(p.ts, p.ts - int(travelled_ms)))
 
 
 def _backdate_live(vs: VehicleState, fid: str, v: list, ts: int) -> None:

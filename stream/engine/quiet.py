@@ -127,7 +127,8 @@ def _visits_quiet(s, ts, speed, H, VI, P, Q):
         if out >= 0 and VI[s, k, C.VI_OUTN] + 1 >= 2 and ts - out >= Q[C.Q_HOLD]:
             return False
         slow_ts = VI[s, k, C.VI_SLOW]
-        if VI[s, k, C.VI_DONE] == C.V_PENDING and not moving and 0 <= slow_ts <= ts - Q[C.Q_DWELL]:
+        pending = VI[s, k, C.VI_DONE] == C.V_PENDING and slow_ts >= 0
+        if pending and (moving or slow_ts <= ts - Q[C.Q_DWELL]):  # may complete (places.left_at)
             return False
     return True
 

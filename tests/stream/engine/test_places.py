@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.stream.engine.world import LAT, S1, T1, Trace, context, run
+from tests.stream.engine.world import LAT, R1, S1, T1, Trace, context, run
 
 FULL = {"loaded": "full"}
 GATE_OUT, GATE_IN = 120.32885, 120.32915  # T1's western edge is at 120.329
@@ -91,3 +91,23 @@ def test_context_fencesets_are_interned():
     a = ctx.match(LAT, 120.27)
     assert a is ctx.match(LAT, 120.2701) and a.ids == ("C1", "S1")
     assert ctx.fenceset(["S1", "C1"]) is a
+
+
+def sparse_collection(wait_s: float) -> Trace:
+    """A kitchen vehicle at R1 reporting about once a minute: its slow pings span 2:54; then,
+    ``wait_s`` later, it drives off at 34 km/h (first moving ping ~17.6 s after leaving)."""
+    tr = Trace("K1", "2025-06-01 09:00").drive(R1[0] + 0.003, R1[1], kmh=30, every=20)
+    tr.place(*R1).stay(55, every=55).stay(174, every=58)
+    return tr.wait(wait_s).drive(R1[0] - 0.003, R1[1], kmh=34, every=20)
+
+
+def test_dwell_lasting_until_the_vehicle_left_between_sparse_pings():
+    pings = sparse_collection(40).pings
+    slow = [p.ts for p in pings if p.speed_kmh == 0]
+    assert slow[-1] - slow[0] == 174_000  # under the 3-minute dwell on its face
+    (rnd,) = run(pings).trips.values()  # but it stood there ~3:34 before leaving
+    assert rnd["producers"] == ["R1"]
+
+
+def test_short_stop_between_sparse_pings_is_not_a_dwell():
+    assert run(sparse_collection(0).pings).trips == {}  # left right after its last slow ping

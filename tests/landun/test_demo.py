@@ -1,0 +1,88 @@
+"""The embedded demo: simulator → engine → API in one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from api.app import create_app
+from api.settings import Settings
+from landun import embedded
+
+
+def test_a_step_feeds_positions_and_alerts_to_the_api():
+    app = create_app(Settings(demo=True))
+    night = embedded.prepare(40, 3, 5, "2025-06-02T18:00:00+08:00")
+    app.state.feed.load_reference(night.fences, night.registry)
+    counts = embedded.step(night, [p for _, p in night.pings[:4000]], app.state.feed)
+    live = app.state.ports.live.query()
+    assert counts["pings"] > 3000 and counts["pings"] + counts["rejected"] == 4000
+    assert {p["vehicle"] for p in live} <= {v["id"] for v in night.registry["vehicles"]}
+    assert len(live) >= 30
+    assert all(-90 <= p["lat"] <= 90 and p["state"] for p in live)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, token: str | None = None, data: dict | None = None):
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data else None)
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.load(resp)
+
+
+def test_landun_demo_serves_a_moving_fleet():
+    port = _free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "landun.cli",
+        "demo",
+        "--no-browser",
+        "--no-bench",
+        "--port",
+        str(port),
+        "--vehicles",
+        "40",
+        "--hours",
+        "3",
+        "--rate",
+        "600",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, counts = time.monotonic() + 90, {}
+        while time.monotonic() < deadline:
+            try:
+                token = _get(
+                    f"{base}/api/auth/login", data={"username": "city", "password": "city-demo"}
+                )["access_token"]
+                counts = _get(f"{base}/api/live/counts", token)
+                if counts["total"] >= 30:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()
+            time.sleep(1)
+        assert counts.get("total", 0) >= 30, counts
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0].decode()
+    assert "login city / city-demo" in out and f"http://127.0.0.1:{port}/" in out

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "landun.commands.demo",
     "landun.commands.services",
     "landun.commands.api",
+    "landun.commands.worker",
 )
 
 

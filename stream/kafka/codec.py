@@ -1,0 +1,210 @@
+"""Records of the pings topic: raw bytes in, validated pings or dead letters out.
+
+A record's value is one ping (a JSON object, docs/formats.md) or a batch of pings (a JSON array
+of such objects) for vehicles of the record's partition. The worker reads values as raw bytes
+and validates them here, so that nothing undecodable reaches Faust's own deserialiser (which
+would ack and drop it) and every failure is a :class:`DeadLetter` with its reason:
+
+``empty``, ``too_large`` (over :data:`MAX_PING_BYTES` for one ping or :data:`MAX_RECORD_BYTES`
+for a batch), ``bad_json`` (not JSON, not UTF-8), ``non_finite`` (NaN or Infinity, which JSON does
+not have), ``not_a_ping`` (JSON, but neither an object nor an array of objects; or an empty or too
+long batch), ``bad_field`` (``stream.ping.parse_ping`` refused a field; the detail names it) and
+``misrouted`` (a ping on another partition than its vehicle's: its state lives elsewhere).
+
+Datum conversion (GCJ-02/BD-09 to WGS-84) is done for a whole batch at once; the result is the
+same, bit for bit, as ``parse_ping``'s one-ping conversion (tests check it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+
+from geofence.datum import bd09_to_gcj02, wgs84_to_gcj02
+from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
+from stream.ping import DATUMS, Ping, PingError, parse_ping
+
+MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
+MAX_BATCH_PINGS = 10_000
+_NON_FINITE = re.compile(rb"(?<![\w\"])-?(NaN|Infinity|inf|nan)(?![\w\"])")
+# The fixed-point inverse of GCJ-02 as geofence.datum.gcj02_to_wgs84 runs it for one point.
+_INVERSE_TOL_DEG = 1e-12
+_INVERSE_MAX_ROUNDS = 12
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A record, or one ping of a batch record, that could not be used."""
+
+    reason: str
+    detail: str
+    partition: int
+    offset: int
+    raw: bytes  # the record's bytes, or the ping's JSON for a ping of a batch
+    vehicle: str | None = None
+    index: int | None = None  # position in a batch record
+
+
+@dataclass(slots=True)
+class Decoded:
+    """Pings in arrival order and dead letters of a run of records."""
+
+    pings: list[Ping] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # offset -> raw bytes of single-ping records (what a later engine rejection dead-letters)
+    raw: dict[int, bytes] = field(default_factory=dict)
+
+
+def decode_records(records: Iterable[tuple[int, int, bytes | None]], partitions: int) -> Decoded:
+    """Decode ``(partition, offset, value)`` records of the pings topic.
+
+    Parameters
+    ----------
+    records : iterable of (int, int, bytes or None)
+        In arrival order.
+    partitions : int
+        Partition count of the pings topic (for the routing check).
+
+    Returns
+    -------
+    Decoded
+        Pings carry ``ref`` = the record's offset; failures are dead letters.
+    """
+    out = Decoded()
+    converts: list[tuple[Ping, str]] = []
+    for partition, offset, value in records:
+        _decode(partition, offset, value, partitions, out, converts)
+    if converts:
+        to_wgs84(converts)
+    return out
+
+
+def _decode(
+    partition: int,
+    offset: int,
+    value: bytes | None,
+    partitions: int,
+    out: Decoded,
+    converts: list,
+) -> None:
+    def dead(reason: str, detail: str) -> None:
+        out.dead.append(DeadLetter(reason, detail, partition, offset, value or b""))
+
+    if not value:
+        return dead("empty", "record without a value")
+    if len(value) > MAX_RECORD_BYTES:
+        return dead("too_large", f"{len(value)} bytes, at most {MAX_RECORD_BYTES}")
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        if _NON_FINITE.search(value) or "infinity" in str(exc):
+            return dead("non_finite", f"NaN or Infinity is not a JSON number: {exc}")
+        return dead("bad_json", f"not JSON: {exc}")
+    if isinstance(obj, dict):
+        if len(value) > MAX_PING_BYTES:
+            return dead("too_large", f"{len(value)} bytes for one ping, at most {MAX_PING_BYTES}")
+        out.raw[offset] = value
+        items = [obj]
+    elif isinstance(obj, list):
+        if not obj or len(obj) > MAX_BATCH_PINGS:
+            return dead("not_a_ping", f"a batch of {len(obj)} pings (1 to {MAX_BATCH_PINGS})")
+        items = obj
+    else:
+        return dead("not_a_ping", f"expected a JSON object or array, got {type(obj).__name__}")
+    single = len(items) == 1 and isinstance(obj, dict)
+    for index, item in enumerate(items):
+        where = None if single else index
+        ping = _ping(item, partition, offset, where, value if single else None, partitions, out)
+        if ping is not None:
+            out.pings.append(ping)
+            datum = item.get("datum")
+            if datum not in (None, "wgs84"):
+                converts.append((ping, datum))
+
+
+def _ping(
+    item: object,
+    partition: int,
+    offset: int,
+    index: int | None,
+    raw: bytes | None,
+    partitions: int,
+    out: Decoded,
+) -> Ping | None:
+    def dead(reason: str, detail: str, vehicle: str | None = None) -> None:
+        body = raw if raw is not None else orjson.dumps(item)
+        out.dead.append(DeadLetter(reason, detail, partition, offset, body, vehicle, index))
+
+    if not isinstance(item, dict):
+        dead("not_a_ping", f"expected a JSON object, got {type(item).__name__}")
+        return None
+    datum = item.get("datum")
+    if datum is not None and datum not in DATUMS:
+        dead("bad_field", f"datum: expected one of {'|'.join(DATUMS)}, got {datum!r}")
+        return None
+    try:
+        # Without the datum parse_ping keeps the coordinates; the batch converts them below.
+        fields = {k: v for k, v in item.items() if k != "datum"} if datum else item
+        ping = parse_ping(fields, ref=offset)
+    except PingError as exc:
+        vehicle = item.get("vehicle")
+        dead(exc.reason, exc.detail, vehicle if isinstance(vehicle, str) else None)
+        return None
+    home = partition_for(ping.vehicle, partitions)
+    if home != partition:
+        dead("misrouted", f"vehicle {ping.vehicle!r} belongs to partition {home}", ping.vehicle)
+        return None
+    return ping
+
+
+def to_wgs84(converts: list[tuple[Ping, str]]) -> None:
+    """Convert GCJ-02/BD-09 pings to WGS-84 in place, one vectorised pass per datum."""
+    for datum in ("gcj02", "bd09"):
+        group = [p for p, d in converts if d == datum and _finite(p)]
+        if not group:
+            continue
+        lng = np.array([p.lng for p in group], np.float64)
+        lat = np.array([p.lat for p in group], np.float64)
+        if datum == "bd09":
+            lng, lat = bd09_to_gcj02(lng, lat)
+        lng, lat = gcj02_to_wgs84_each(lng, lat)
+        for p, x, y in zip(group, lng.tolist(), lat.tolist(), strict=True):
+            p.lng, p.lat = x, y
+
+
+def gcj02_to_wgs84_each(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GCJ-02 to WGS-84 for many points, each iterated exactly as a lone point would be.
+
+    ``geofence.datum.gcj02_to_wgs84`` stops when the *largest* step of the whole array is small,
+    so a point's result depends on its neighbours in the last bits; here every point stops on
+    its own step, as when it is converted alone (what ``landun detect`` does).
+    """
+    g_lng = np.array(lng, np.float64)
+    g_lat = np.array(lat, np.float64)
+    w_lng, w_lat = g_lng.copy(), g_lat.copy()
+    active = np.arange(len(g_lng))
+    for _ in range(_INVERSE_MAX_ROUNDS):
+        f_lng, f_lat = wgs84_to_gcj02(w_lng[active], w_lat[active])
+        step_lng = g_lng[active] - f_lng
+        step_lat = g_lat[active] - f_lat
+        w_lng[active] += step_lng
+        w_lat[active] += step_lat
+        worst = np.maximum(np.abs(step_lng), np.abs(step_lat))
+        active = active[worst >= _INVERSE_TOL_DEG]
+        if not len(active):
+            break
+    return w_lng, w_lat
+
+
+def _finite(p: Ping) -> bool:
+    # parse_ping leaves non-finite coordinates alone for the engine's hygiene to reject.
+    return np.isfinite(p.lat) and np.isfinite(p.lng)
+
+
+def encode_batch(pings: list[dict]) -> bytes:
+    """A batch record's value: the pings as one JSON array."""
+    return orjson.dumps(pings)

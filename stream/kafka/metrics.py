@@ -1,0 +1,73 @@
+"""Prometheus metrics of the stream worker (served with Faust's own on ``/metrics``).
+
+Kept in a registry of their own so that tests and several apps in one process do not collide;
+``landun worker`` serves this registry and Faust's sensors together.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class WorkerMetrics:
+    """Counters of one worker process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.pings_in = Counter(
+            "landun_pings_in",
+            "Pings read from the pings topic (records of batches counted)",
+            registry=r,
+        )
+        self.rejected = Counter(
+            "landun_pings_rejected",
+            "Pings and records sent to the dead letter",
+            ["reason"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "landun_alerts", "Alert versions produced, by type", ["type"], registry=r
+        )
+        self.events = Counter(
+            "landun_events", "Trip, stop and fence events produced, by kind", ["kind"], registry=r
+        )
+        self.skipped = Counter(
+            "landun_records_replayed",
+            "Records re-delivered after a restart and skipped (already in the checkpoint)",
+            registry=r,
+        )
+        self.gaps = Counter(
+            "landun_offset_gaps",
+            "Pings offsets jumped past the checkpoint (input lost)",
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "landun_batch_seconds",
+            "Time to run one micro-batch: engine, outputs, checkpoint",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.batch_pings = Histogram(
+            "landun_batch_pings",
+            "Pings per micro-batch",
+            buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000),
+            registry=r,
+        )
+        self.lag = Gauge(
+            "landun_consumer_lag",
+            "Records behind the end of the partition",
+            ["partition"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "landun_batch_errors",
+            "Batches whose engine run failed (records dead-lettered)",
+            registry=r,
+        )
+        self.reference = Counter(
+            "landun_reference_records",
+            "Reference records applied or refused",
+            ["topic", "outcome"],
+            registry=r,
+        )

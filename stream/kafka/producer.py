@@ -1,0 +1,164 @@
+"""Synchronous producers (kafka-python): pings into the pings topic, reference data into theirs.
+
+Pings are sent one of two ways, both understood by the worker (``stream.kafka.codec``):
+
+- **single** records: key = vehicle id, value = the ping's JSON line as given;
+- **batched** records (the default for bulk loads): the lines of one partition's vehicles
+  joined into a JSON array, sent to that partition (``topics.partition_for``), up to
+  ``batch_pings`` pings or ``batch_bytes`` bytes, or when ``linger_s`` has passed.
+
+A line that is not a JSON object is still sent, alone and without a key, so that the worker
+dead-letters it with its reason: producers carry data, the worker judges it. ``final()`` sends
+an end-of-input control record to every partition (the worker then ends the run as ``landun
+detect`` ends a file: reorder buffers released, a last tick at the watermark).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import orjson
+from kafka import KafkaProducer
+
+from stream.kafka.reference import reference_records
+from stream.kafka.runner import CONTROL_HEADER, FINAL
+from stream.kafka.topics import MAX_RECORD_BYTES, Topics, partition_for
+
+
+def make_producer(bootstrap: str, linger_ms: int = 5) -> KafkaProducer:
+    """An idempotent, acks=all producer sized for batch records."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        batch_size=1 << 20,
+        max_request_size=MAX_RECORD_BYTES + 4096,
+        client_id="landun-producer",
+    )
+
+
+class PingSender:
+    """Sends ping lines to the pings topic, batched per partition or one by one."""
+
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        topics: Topics,
+        partitions: int,
+        batch_pings: int = 500,
+        batch_bytes: int = 512 * 1024,
+        linger_s: float = 0.02,
+        clock=time.monotonic,
+    ):
+        self.producer = producer
+        self.topics = topics
+        self.partitions = partitions
+        self.batch_pings = batch_pings
+        self.batch_bytes = batch_bytes
+        self.linger_s = linger_s
+        self.clock = clock
+        self.sent = 0  # lines handed to the producer
+        self.records = 0
+        self._open: dict[int, list[bytes]] = {}
+        self._size: dict[int, int] = {}
+        self._since: dict[int, float] = {}
+
+    def send_line(self, line: bytes) -> None:
+        """Queue one ping line (bytes of a JSON object, no newline)."""
+        self.sent += 1
+        vehicle = _vehicle_of(line)
+        if vehicle is None:
+            self._send(None, line, None)
+            return
+        p = partition_for(vehicle, self.partitions)
+        if self.batch_pings <= 1:
+            self._send(vehicle.encode("utf-8"), line, p)
+            return
+        lines = self._open.setdefault(p, [])
+        if not lines:
+            self._since[p] = self.clock()
+            self._size[p] = 2
+        lines.append(line)
+        self._size[p] += len(line) + 1
+        if len(lines) >= self.batch_pings or self._size[p] >= self.batch_bytes:
+            self._flush_partition(p)
+
+    def send_lines(self, lines: Iterable[bytes]) -> None:
+        """Queue many lines, flushing partitions whose linger time has passed."""
+        for i, line in enumerate(lines):
+            self.send_line(line)
+            if i % 256 == 255:
+                self.flush_due()
+
+    def flush_due(self) -> None:
+        """Send every partition batch open for longer than ``linger_s``."""
+        now = self.clock()
+        for p in [p for p, t in self._since.items() if now - t >= self.linger_s]:
+            self._flush_partition(p)
+
+    def flush(self) -> None:
+        """Send every open batch and wait until Kafka has everything."""
+        for p in list(self._open):
+            self._flush_partition(p)
+        self.producer.flush()
+
+    def final(self) -> None:
+        """Send the end-of-input control record to every partition (after the data)."""
+        self.flush()
+        for p in range(self.partitions):
+            self.producer.send(
+                self.topics.pings, value=b"", partition=p, headers=[(CONTROL_HEADER, FINAL)]
+            )
+        self.producer.flush()
+
+    def _flush_partition(self, p: int) -> None:
+        lines = self._open.pop(p, None)
+        self._since.pop(p, None)
+        self._size.pop(p, None)
+        if lines:
+            self._send(None, b"[" + b",".join(lines) + b"]", p)
+
+    def _send(self, key: bytes | None, value: bytes, partition: int | None) -> None:
+        self.producer.send(self.topics.pings, key=key, value=value, partition=partition)
+        self.records += 1
+
+
+def _vehicle_of(line: bytes) -> str | None:
+    """The vehicle id of a ping line, or None when the line is not a JSON object with one."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    vehicle = obj.get("vehicle") if isinstance(obj, dict) else None
+    return vehicle if isinstance(vehicle, str) and vehicle else None
+
+
+def publish_reference(
+    producer: KafkaProducer, topics: Topics, fences_path: str, registry_path: str
+) -> int:
+    """Publish a fences file and a registry file to the compacted topics; returns the count.
+
+    Raises
+    ------
+    FenceError, RegistryError, OSError
+        When a file is unreadable or invalid: nothing is published then.
+    """
+    records = list(reference_records(fences_path, registry_path))
+    for kind, key, value in records:
+        topic = topics.fences if kind == "fences" else topics.registry
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    return len(records)
+
+
+def publish_entry(
+    producer: KafkaProducer, topics: Topics, kind: str, key: str, value: dict | None
+) -> None:
+    """Publish one reference change: ``kind`` ``fences`` (key = fence id, value = Feature) or
+    ``registry`` (key = ``permits/P-1`` ...); ``None`` deletes (tombstone)."""
+    topic = topics.fences if kind == "fences" else topics.registry
+    body = None if value is None else orjson.dumps(value)
+    producer.send(topic, key=key.encode("utf-8"), value=body)
+    producer.flush()

@@ -1,0 +1,247 @@
+"""The worker's hot path: one micro-batch of pings records through the engine, out and saved.
+
+For a batch (records of any of the worker's partitions, from ``stream.take_events``):
+
+1. per partition, in offset order: skip records below the checkpoint's ``next_offset`` (a
+   re-delivery after a crash), decode and validate the rest (``codec``), run the pings through
+   the engine (``stream.engine.process``; a *final* control record also runs ``finish``);
+2. send every output (alerts, events, dead letters) and **wait until Kafka has them**; update the
+   live view (Redis), if there is one;
+3. only then write the checkpoint of each partition (changed vehicles, then the meta with the
+   new ``next_offset``) into the tables; Faust acks the records after this, and flushes the
+   changelog before it commits their offsets.
+
+A crash anywhere re-delivers the batch: outputs may repeat (alert ids make them idempotent),
+the state never applies a record twice nor misses one. An exception in the engine never escapes:
+the partition's records go to the dead letter (``engine_error``), its state is reloaded from the
+last checkpoint, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stream.engine import EngineContext, finish, process
+from stream.kafka.checkpoint import PartitionRun, meta_key
+from stream.kafka.codec import DeadLetter, Decoded, decode_records
+from stream.kafka.metrics import WorkerMetrics
+from stream.kafka.outputs import (
+    OutRecord,
+    dead_letter_record,
+    engine_dead_letters,
+    event_records,
+)
+from stream.kafka.topics import Topics
+
+log = logging.getLogger(__name__)
+CONTROL_HEADER = "landun-control"
+FINAL = b"final"
+
+
+class Tables(Protocol):
+    """Reads and writes of the two state tables, in the context of a partition's record."""
+
+    def read(self, event: Any, table: str, key: bytes) -> bytes | None: ...
+
+    def write(self, event: Any, table: str, items: dict[bytes, bytes]) -> None: ...
+
+
+class LiveView(Protocol):
+    """Where the latest positions and alerts go (Redis); may be absent."""
+
+    async def publish(self, positions: list, alerts: list) -> None: ...
+
+
+@dataclass(slots=True)
+class Source:
+    """One pings record as the runner needs it (made from a Faust event)."""
+
+    partition: int
+    offset: int
+    value: bytes | None
+    final: bool
+    event: Any = None  # the Faust event: table writes happen in its partition's context
+
+
+@dataclass(slots=True)
+class Step:
+    """The outcome of one partition's share of a batch, before it is saved."""
+
+    run: PartitionRun
+    event: Any
+    touched: set[str] = field(default_factory=set)
+    everyone: bool = False
+    generation: int = 0
+
+
+class Runner:
+    """Runs micro-batches for the partitions this worker owns."""
+
+    def __init__(
+        self,
+        topics: Topics,
+        partitions: int,
+        tables: Tables,
+        send: Callable[[OutRecord], Awaitable[Awaitable]],
+        metrics: WorkerMetrics,
+        live: LiveView | None = None,
+    ):
+        self.topics = topics
+        self.partitions = partitions
+        self.tables = tables
+        self.send = send
+        self.metrics = metrics
+        self.live = live
+        self.ctx: EngineContext | None = None
+        self.runs: dict[int, PartitionRun] = {}
+        self.generation: dict[int, int] = {}
+
+    def set_context(self, ctx: EngineContext) -> None:
+        """New reference data; the next batch uses it."""
+        self.ctx = ctx
+
+    def forget(self, partitions) -> None:
+        """Drop cached state of partitions this worker no longer owns (revoked)."""
+        for p in partitions:
+            self.runs.pop(p, None)
+            self.generation[p] = self.generation.get(p, 0) + 1
+
+    async def handle(self, sources: list[Source], owned: Callable[[int], bool]) -> None:
+        """Run one micro-batch; never raises for bad input or engine failures."""
+        t0 = time.perf_counter()
+        by_partition: dict[int, list[Source]] = {}
+        for s in sources:
+            by_partition.setdefault(s.partition, []).append(s)
+        outputs: list[OutRecord] = []
+        positions: list = []
+        alerts: list = []
+        steps: list[Step] = []
+        n_pings = 0
+        for p, group in by_partition.items():
+            if not owned(p):
+                continue  # revoked while buffered: the new owner processes it
+            step, events, n = self._partition(p, group, outputs)
+            if step is None:
+                continue
+            steps.append(step)
+            n_pings += n
+            alerts += [pl for kind, pl in events if kind == "alert"]
+            positions += _positions(events, step)
+        futures = [await self.send(r) for r in outputs]
+        if futures:
+            await asyncio.gather(*futures)
+        if self.live is not None and (positions or alerts):
+            await self.live.publish(positions, alerts)
+        for step in steps:
+            self._save(step, owned)
+        self.metrics.batch_seconds.observe(time.perf_counter() - t0)
+        self.metrics.batch_pings.observe(n_pings)
+
+    def _partition(self, p: int, group: list[Source], outputs: list[OutRecord]):
+        run = self.runs.get(p)
+        if run is None:
+            run = self.runs[p] = self._load(p, group[0].event)
+        fresh = [s for s in group if s.offset >= run.next_offset]
+        self.metrics.skipped.inc(len(group) - len(fresh))
+        if not fresh:
+            return None, [], 0
+        if run.next_offset >= 0 and fresh[0].offset > run.next_offset:
+            self.metrics.gaps.inc()
+            log.error(
+                "partition %d: offsets %d..%d never seen", p, run.next_offset, fresh[0].offset
+            )
+        step = Step(run, group[-1].event, generation=self.generation.get(p, 0))
+        try:
+            events, decoded = self._engine(run, fresh, step)
+        except Exception:  # noqa: BLE001 - the policy: dead-letter, reload, move on
+            self.metrics.errors.inc()
+            detail = traceback.format_exc(limit=3)[-480:]
+            log.exception("partition %d: engine failed on offsets %d..", p, fresh[0].offset)
+            run = self.runs[p] = self._load(p, group[0].event)
+            step.run, step.touched, step.everyone = run, set(), False
+            events, decoded = [], Decoded()
+            for s in fresh:
+                decoded.dead.append(DeadLetter("engine_error", detail, p, s.offset, s.value or b""))
+        run.next_offset = fresh[-1].offset + 1
+        dead = decoded.dead + engine_dead_letters(events, p, decoded.raw)
+        for d in dead:
+            self.metrics.rejected.labels(d.reason).inc()
+            outputs.append(dead_letter_record(self.topics, d))
+        for record in event_records(self.topics, events):
+            outputs.append(record)
+        for kind, payload in events:
+            if kind == "alert":
+                self.metrics.alerts.labels(payload["type"]).inc()
+            elif kind != "rejected":
+                self.metrics.events.labels(kind).inc()
+        self.metrics.pings_in.inc(len(decoded.pings) + len(decoded.dead))
+        return step, events, len(decoded.pings)
+
+    def _engine(self, run: PartitionRun, fresh: list[Source], step: Step):
+        ctx = self.ctx
+        states = run.states
+        step.touched = {e[1].vehicle for e in states.limbo}
+        tick_before = states.next_tick
+        events: list = []
+        decoded = Decoded()
+        segment: list[Source] = []
+        for s in [*fresh, None]:
+            if s is not None and not s.final:
+                segment.append(s)
+                continue
+            part = decode_records(
+                ((x.partition, x.offset, x.value) for x in segment), self.partitions
+            )
+            decoded.pings += part.pings
+            decoded.dead += part.dead
+            decoded.raw.update(part.raw)
+            states, out = process(part.pings, ctx, states)
+            events += out
+            segment = []
+            if s is not None:  # a final record: end of a finite input
+                states, out = finish(ctx, states)
+                events += out
+                step.everyone = True
+        run.states = states
+        step.touched |= {p.vehicle for p in decoded.pings}
+        step.touched |= {e[1].vehicle for e in states.limbo}
+        step.touched |= {pl["vehicle"] for kind, pl in events if kind != "rejected"}
+        step.everyone |= states.next_tick != tick_before
+        return events, decoded
+
+    def _load(self, p: int, event: Any) -> PartitionRun:
+        meta = self.tables.read(event, "partitions", meta_key(p))
+        run = PartitionRun.load(
+            p, meta, lambda vid: self.tables.read(event, "vehicles", vid.encode("utf-8"))
+        )
+        log.info("partition %d: state loaded, next offset %d", p, run.next_offset)
+        return run
+
+    def _save(self, step: Step, owned: Callable[[int], bool]) -> None:
+        p = step.run.partition
+        if not owned(p) or self.generation.get(p, 0) != step.generation:
+            # Revoked while the outputs were in flight: the new owner redoes the records.
+            self.runs.pop(p, None)
+            return
+        meta, vehicles = step.run.checkpoint(step.touched, step.everyone)
+        if vehicles:
+            items = {vid.encode("utf-8"): raw for vid, raw in vehicles.items()}
+            self.tables.write(step.event, "vehicles", items)
+        self.tables.write(step.event, "partitions", {meta_key(p): meta})
+
+
+def _positions(events: list, step: Step) -> list:
+    """Latest accepted live position per vehicle touched by the batch (for the live view)."""
+    out = []
+    vehicles = step.run.states.vehicles
+    for vid in sorted(step.touched):
+        vs = vehicles.get(vid)
+        if vs is not None and vs.beat is not None:
+            out.append(vs.beat)
+    return out

@@ -1,0 +1,206 @@
+"""The stream worker: a faust-streaming app running the engine over the pings topic.
+
+- One agent, ``concurrency=1`` (faust can commit past in-flight messages of concurrent agents,
+  and such agents must not write tables); scale out with more partitions and processes.
+- The pings topic is read as raw bytes (``value_serializer="raw"``); ``stream.kafka.codec``
+  validates them, so nothing is acked and dropped by Faust's deserialiser.
+- ``stream.take_events`` micro-batches go to ``stream.kafka.runner.Runner``; exceptions never
+  leave the agent (the runner dead-letters what it cannot process).
+- Per-vehicle state and per-partition meta live in two Faust tables (``vehicles``,
+  ``partitions``), co-partitioned with the pings; their changelog topics are compact-only
+  (``stream.kafka.topics``). Store: ``memory://`` (tests) or ``rocksdb://`` (rocksdict).
+- Processing guarantee at-least-once; ``exactly_once`` is not used.
+- Reference data comes from the compacted topics (``stream.kafka.reference``); the agent waits
+  for it before the first batch.
+- HTTP (Faust's web server): ``/livez``, ``/readyz``, ``/metrics`` (Faust's sensors and ours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.streams import _current_event  # tables write in the context of a record
+from faust.types import TP
+
+from stream.engine import Thresholds
+from stream.kafka.metrics import WorkerMetrics
+from stream.kafka.outputs import OutRecord
+from stream.kafka.reference import ReferenceFollower
+from stream.kafka.runner import CONTROL_HEADER, FINAL, LiveView, Runner, Source
+from stream.kafka.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WorkerSettings:
+    """How one worker process runs."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    namespace: str = "landun"
+    partitions: int = DEFAULT_PARTITIONS
+    store: str = "rocksdb://"
+    datadir: str = "var/worker"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    batch_max: int = 5000
+    batch_within_s: float = 0.05
+    commit_interval_s: float = 1.0
+    session_timeout_s: float = 10.0
+    standby_replicas: int = 1
+    redis_url: str | None = None
+    thresholds: Thresholds | None = None
+
+
+class FaustTables:
+    """The runner's table port on Faust tables (writes go to the changelog of the record's
+    partition, which Faust takes from the current event)."""
+
+    def __init__(self, tables: dict[str, Any]):
+        self._tables = tables
+
+    def read(self, event: Any, table: str, key: bytes) -> bytes | None:
+        token = _current_event.set(weakref.ref(event))
+        try:
+            return self._tables[table].get(key)
+        finally:
+            _current_event.reset(token)
+
+    def write(self, event: Any, table: str, items: dict[bytes, bytes]) -> None:
+        token = _current_event.set(weakref.ref(event))
+        try:
+            target = self._tables[table]
+            for key, value in items.items():
+                target[key] = value
+        finally:
+            _current_event.reset(token)
+
+
+def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[faust.App, Runner]:
+    """The Faust app of a worker and its runner (topics are created if missing)."""
+    topics = Topics(settings.namespace)
+    ensure_topics(settings.bootstrap, topics, settings.partitions)
+    app = faust.App(
+        topics.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store=settings.store,
+        datadir=settings.datadir,
+        processing_guarantee="at_least_once",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=settings.standby_replicas,
+        broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_transport="tcp://",
+    )
+    metrics = WorkerMetrics()
+    setup_prometheus_sensors(app, registry=metrics.registry, name_prefix="landun_faust")
+    tables = {
+        name: app.Table(
+            name, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+        )
+        for name in ("vehicles", "partitions")
+    }
+
+    async def send(record: OutRecord):
+        return await app.producer.send(
+            record.topic, record.key, record.value, None, None, record.headers or None
+        )
+
+    runner = Runner(topics, settings.partitions, FaustTables(tables), send, metrics, live)
+    follower = ReferenceFollower(
+        settings.bootstrap,
+        topics,
+        runner.set_context,
+        settings.thresholds,
+        lambda topic, ok: metrics.reference.labels(topic, "applied" if ok else "refused").inc(),
+    )
+    pings = app.topic(
+        topics.pings, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+
+    def owned(p: int) -> bool:
+        return TP(topics.pings, p) in app.consumer.assignment()
+
+    async def agent(stream):
+        await follower.ready.wait()
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            try:
+                await runner.handle([_source(e) for e in events], owned)
+            except Exception:  # noqa: BLE001 - never let an exception ack records silently
+                metrics.errors.inc()
+                log.exception("batch failed; its partitions are reloaded from the checkpoint")
+                runner.forget({e.message.partition for e in events})
+            _lag(app, topics, runner, metrics)
+
+    app.agent(pings, name=f"{topics.app_id}-pings", concurrency=1)(agent)
+
+    async def follow() -> None:
+        await follower.run()
+
+    app.task(follow)
+
+    @app.on_partitions_revoked.connect
+    def _revoked(sender, revoked, **kwargs) -> None:
+        runner.forget(tp.partition for tp in revoked if tp.topic == topics.pings)
+
+    @app.page("/livez")
+    async def livez(web, request):
+        return web.json({"ok": True})
+
+    @app.page("/readyz")
+    async def readyz(web, request):
+        ready = follower.ready.is_set() and runner.ctx is not None and not app.rebalancing
+        body = {"ready": ready, "reference": follower.ready.is_set()}
+        return web.json(body, status=200 if ready else 503)
+
+    return app, runner
+
+
+def _source(event) -> Source:
+    message = event.message
+    headers = dict(message.headers or ())
+    return Source(
+        message.partition,
+        message.offset,
+        message.value,
+        headers.get(CONTROL_HEADER) == FINAL,
+        event,
+    )
+
+
+def _lag(app: faust.App, topics: Topics, runner: Runner, metrics: WorkerMetrics) -> None:
+    for p, run in list(runner.runs.items()):
+        high = app.consumer.highwater(TP(topics.pings, p))
+        if high is not None and run.next_offset >= 0:
+            metrics.lag.labels(str(p)).set(max(0, high - run.next_offset))
+
+
+def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> int:
+    """Run a worker until it is stopped (SIGTERM/SIGINT)."""
+    live = None
+    if settings.redis_url:
+        from stream.live.view import RedisLiveView
+
+        live = RedisLiveView.from_url(settings.redis_url)
+    app, _ = build_app(settings, live)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    asyncio.set_event_loop(worker.loop)
+    worker.execute_from_commandline()
+    return 0

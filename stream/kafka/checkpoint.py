@@ -2,12 +2,16 @@
 
 The engine keeps fleet-wide state per run (:class:`~stream.engine.EngineState`: vehicles plus the
 watermark, tick schedule and limbo). A partition of the pings topic is one such run. It is
-stored in two Faust tables, co-partitioned with the pings:
+stored in one Faust table, ``state``, co-partitioned with the pings:
 
-- ``vehicles``: key = vehicle id, value = the vehicle's state (JSON of ``VehicleState.to_dict``);
-- ``partitions``: key = ``p<N>``, value = the partition's *meta*: the engine's fleet-level fields,
-  the ids of the partition's vehicles, and ``next_offset``, the first pings offset whose effect
-  is not in the state.
+- key ``v/<vehicle id>``: the vehicle's state (JSON of ``VehicleState.to_dict``);
+- key ``p/<N>``: the partition's *meta*: the engine's fleet-level fields, the ids of the
+  partition's vehicles, and ``next_offset``, the first pings offset whose effect is not in the
+  state.
+
+One table, so one changelog partition holds a partition's whole checkpoint, the meta written
+last: Kafka keeps a partition's records in order, so a meta that survived a crash comes with
+every vehicle state it lists (with two topics a kill -9 could keep the meta and lose states).
 
 ``next_offset`` makes the state exactly-once although Faust is at-least-once: after a crash Faust
 re-delivers from the last committed offset, and records below ``next_offset`` are skipped (their
@@ -29,8 +33,13 @@ META_VERSION = 1
 
 
 def meta_key(partition: int) -> bytes:
-    """Key of a partition's meta in the ``partitions`` table."""
-    return b"p%d" % partition
+    """Key of a partition's meta in the ``state`` table."""
+    return b"p/%d" % partition
+
+
+def vehicle_key(vehicle: str) -> bytes:
+    """Key of a vehicle's state in the ``state`` table."""
+    return b"v/" + vehicle.encode("utf-8")
 
 
 class PartitionRun:

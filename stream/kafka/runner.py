@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stream.engine import EngineContext, finish, process
-from stream.kafka.checkpoint import PartitionRun, meta_key
+from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
 from stream.kafka.codec import DeadLetter, Decoded, decode_records
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import (
@@ -45,11 +45,12 @@ FINAL = b"final"
 
 
 class Tables(Protocol):
-    """Reads and writes of the two state tables, in the context of a partition's record."""
+    """Reads and writes of the state table, in the context of a partition's record (Faust
+    writes the changelog of that partition)."""
 
-    def read(self, event: Any, table: str, key: bytes) -> bytes | None: ...
+    def read(self, event: Any, key: bytes) -> bytes | None: ...
 
-    def write(self, event: Any, table: str, items: dict[bytes, bytes]) -> None: ...
+    def write(self, event: Any, items: dict[bytes, bytes]) -> None: ...
 
 
 class LiveView(Protocol):
@@ -216,10 +217,8 @@ class Runner:
         return events, decoded
 
     def _load(self, p: int, event: Any) -> PartitionRun:
-        meta = self.tables.read(event, "partitions", meta_key(p))
-        run = PartitionRun.load(
-            p, meta, lambda vid: self.tables.read(event, "vehicles", vid.encode("utf-8"))
-        )
+        meta = self.tables.read(event, meta_key(p))
+        run = PartitionRun.load(p, meta, lambda vid: self.tables.read(event, vehicle_key(vid)))
         log.info("partition %d: state loaded, next offset %d", p, run.next_offset)
         return run
 
@@ -230,10 +229,9 @@ class Runner:
             self.runs.pop(p, None)
             return
         meta, vehicles = step.run.checkpoint(step.touched, step.everyone)
-        if vehicles:
-            items = {vid.encode("utf-8"): raw for vid, raw in vehicles.items()}
-            self.tables.write(step.event, "vehicles", items)
-        self.tables.write(step.event, "partitions", {meta_key(p): meta})
+        items = {vehicle_key(vid): raw for vid, raw in vehicles.items()}
+        items[meta_key(p)] = meta  # last: the meta is only kept with the states it lists
+        self.tables.write(step.event, items)
 
 
 def _positions(events: list, step: Step) -> list:

@@ -2,10 +2,10 @@
 
 Every landun topic lives in a *namespace* (``landun`` in production, a random one per test run):
 ``{ns}.pings``, ``{ns}.pings.rejected``, ``{ns}.events``, ``{ns}.alerts``, ``{ns}.fences``,
-``{ns}.registry``. The worker's Faust tables add two changelog topics, ``{ns}-worker-vehicles-
-changelog`` and ``{ns}-worker-partitions-changelog``; they are created here too, compact-only and
-with the partition count of the pings topic (Faust tables must be co-partitioned with their
-source, and a changelog that also deleted by time would lose the state of quiet vehicles).
+``{ns}.registry``. The worker's Faust table adds its changelog topic, ``{ns}-worker-state-
+changelog``; it is created here too, compact-only and with the partition count of the pings
+topic (Faust tables must be co-partitioned with their source, and a changelog that also deleted
+by time would lose the state of quiet vehicles).
 
 A vehicle's pings go to ``partition_for(vehicle, n)``: murmur2 of the UTF-8 id, the partitioner
 of the Java client, kafka-python and aiokafka for a keyed record, so a producer that only sets
@@ -95,8 +95,7 @@ class Topics:
             # their order (a fence replaced twice ends as the second version).
             TopicSpec(self.fences, 1, {**COMPACT, **big}),
             TopicSpec(self.registry, 1, dict(COMPACT)),
-            TopicSpec(self.changelog("vehicles"), partitions, {**COMPACT, **big}),
-            TopicSpec(self.changelog("partitions"), partitions, {**COMPACT, **big}),
+            TopicSpec(self.changelog("state"), partitions, {**COMPACT, **big}),
         ]
 
 

@@ -6,9 +6,9 @@
   validates them, so nothing is acked and dropped by Faust's deserialiser.
 - ``stream.take_events`` micro-batches go to ``stream.kafka.runner.Runner``; exceptions never
   leave the agent (the runner dead-letters what it cannot process).
-- Per-vehicle state and per-partition meta live in two Faust tables (``vehicles``,
-  ``partitions``), co-partitioned with the pings; their changelog topics are compact-only
-  (``stream.kafka.topics``). Store: ``memory://`` (tests) or ``rocksdb://`` (rocksdict).
+- Per-vehicle state and per-partition meta live in one Faust table (``state``), co-partitioned
+  with the pings; its changelog topic is compact-only (``stream.kafka.topics``). Store:
+  ``memory://`` (tests) or ``rocksdb://`` (rocksdict).
 - Processing guarantee at-least-once; ``exactly_once`` is not used.
 - Reference data comes from the compacted topics (``stream.kafka.reference``); the agent waits
   for it before the first batch.
@@ -59,25 +59,26 @@ class WorkerSettings:
 
 
 class FaustTables:
-    """The runner's table port on Faust tables (writes go to the changelog of the record's
-    partition, which Faust takes from the current event)."""
+    """The runner's table port on a Faust table (writes go to the changelog of the record's
+    partition, which Faust takes from the current event: set here, since a take_events batch
+    has no current event)."""
 
-    def __init__(self, tables: dict[str, Any]):
-        self._tables = tables
+    def __init__(self, table: Any):
+        self._table = table
 
-    def read(self, event: Any, table: str, key: bytes) -> bytes | None:
+    def read(self, event: Any, key: bytes) -> bytes | None:
         token = _current_event.set(weakref.ref(event))
         try:
-            return self._tables[table].get(key)
+            return self._table.get(key)
         finally:
             _current_event.reset(token)
 
-    def write(self, event: Any, table: str, items: dict[bytes, bytes]) -> None:
+    def write(self, event: Any, items: dict[bytes, bytes]) -> None:
         token = _current_event.set(weakref.ref(event))
         try:
-            target = self._tables[table]
+            table = self._table
             for key, value in items.items():
-                target[key] = value
+                table[key] = value
         finally:
             _current_event.reset(token)
 
@@ -111,19 +112,16 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     )
     metrics = WorkerMetrics()
     setup_prometheus_sensors(app, registry=metrics.registry, name_prefix="landun_faust")
-    tables = {
-        name: app.Table(
-            name, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
-        )
-        for name in ("vehicles", "partitions")
-    }
+    state = app.Table(
+        "state", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
 
     async def send(record: OutRecord):
         return await app.producer.send(
             record.topic, record.key, record.value, None, None, record.headers or None
         )
 
-    runner = Runner(topics, settings.partitions, FaustTables(tables), send, metrics, live)
+    runner = Runner(topics, settings.partitions, FaustTables(state), send, metrics, live)
     follower = ReferenceFollower(
         settings.bootstrap,
         topics,
@@ -134,6 +132,8 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     pings = app.topic(
         topics.pings, key_type=bytes, value_type=bytes, partitions=settings.partitions
     )
+
+    pings_name = topics.pings
 
     def owned(p: int) -> bool:
         return TP(topics.pings, p) in app.consumer.assignment()
@@ -167,7 +167,8 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     @app.page("/readyz")
     async def readyz(web, request):
         ready = follower.ready.is_set() and runner.ctx is not None and not app.rebalancing
-        body = {"ready": ready, "reference": follower.ready.is_set()}
+        owned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == pings_name)
+        body = {"ready": ready, "reference": follower.ready.is_set(), "partitions": owned}
         return web.json(body, status=200 if ready else 503)
 
     return app, runner

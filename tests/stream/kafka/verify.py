@@ -9,7 +9,7 @@ import orjson
 
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext, EngineState, finish, process
-from stream.kafka.checkpoint import PartitionRun, meta_key
+from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
 from stream.kafka.codec import decode_records
 from stream.kafka.runner import CONTROL_HEADER, FINAL
 from stream.kafka.topics import Topics
@@ -41,7 +41,7 @@ def latest(bootstrap: str, topic: str) -> dict[bytes, bytes]:
 
 def caught_up(bootstrap: str, topics: Topics) -> bool:
     """True when every partition's checkpoint covers the whole pings partition."""
-    metas = latest(bootstrap, topics.changelog("partitions"))
+    metas = latest(bootstrap, topics.changelog("state"))
     ends = end_offsets(bootstrap, topics.pings)
     for p, end in ends.items():
         if end == 0:
@@ -54,13 +54,12 @@ def caught_up(bootstrap: str, topics: Topics) -> bool:
 
 def checkpointed(bootstrap: str, topics: Topics) -> dict[int, dict]:
     """Each partition's engine state as its checkpoint in the changelogs has it."""
-    metas = latest(bootstrap, topics.changelog("partitions"))
-    vehicles = latest(bootstrap, topics.changelog("vehicles"))
+    table = latest(bootstrap, topics.changelog("state"))
     out = {}
     for p in range(PARTITIONS):
-        meta = metas.get(meta_key(p))
+        meta = table.get(meta_key(p))
         if meta is not None:
-            run = PartitionRun.load(p, meta, lambda v: vehicles.get(v.encode()))
+            run = PartitionRun.load(p, meta, lambda v: table.get(vehicle_key(v)))
             out[p] = run.snapshot()
     return out
 

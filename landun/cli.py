@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "landun.commands.services",
     "landun.commands.api",
     "landun.commands.worker",
+    "landun.commands.rebuild_live",
 )
 
 

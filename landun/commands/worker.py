@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6066, help="HTTP port (default 6066)")
     p.add_argument("--redis", default=os.environ.get("LANDUN_REDIS_URL"), help="Redis URL")
+    p.add_argument("--redis-prefix", default="landun", help="prefix of the live view's keys")
     p.add_argument("--batch", type=int, default=5000, help="most records per micro-batch")
     p.add_argument(
         "--within", type=float, default=0.05, help="longest wait for a micro-batch, seconds"
@@ -76,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
         batch_within_s=args.within,
         standby_replicas=args.standby,
         redis_url=args.redis,
+        redis_prefix=args.redis_prefix,
     )
     return run_worker(settings, args.loglevel)

@@ -100,8 +100,11 @@ class ReferenceBook:
                 else:
                     self._index.add(fence)
         self._fence_edits.clear()
-        registry = Registry(*(self.entries[s].values() for s in SECTIONS))
-        return EngineContext(self._index, registry, self.thresholds)
+        return EngineContext(self._index, self.registry(), self.thresholds)
+
+    def registry(self) -> Registry:
+        """The registry of the current entries."""
+        return Registry(*(self.entries[s].values() for s in SECTIONS))
 
     def _drop_fence(self, fid: str) -> None:
         if fid in self.fences:

@@ -56,6 +56,8 @@ class Tables(Protocol):
 class LiveView(Protocol):
     """Where the latest positions and alerts go (Redis); may be absent."""
 
+    def use_registry(self, registry: Any) -> None: ...
+
     async def publish(self, positions: list, alerts: list) -> None: ...
 
 
@@ -106,6 +108,8 @@ class Runner:
     def set_context(self, ctx: EngineContext) -> None:
         """New reference data; the next batch uses it."""
         self.ctx = ctx
+        if self.live is not None:
+            self.live.use_registry(ctx.registry)
 
     def forget(self, partitions) -> None:
         """Drop cached state of partitions this worker no longer owns (revoked)."""
@@ -209,6 +213,8 @@ class Runner:
                 states, out = finish(ctx, states)
                 events += out
                 step.everyone = True
+        if states.fast is not None:
+            states.fast.settle()  # VehicleStates current (live positions, the checkpoint)
         run.states = states
         step.touched |= {p.vehicle for p in decoded.pings}
         step.touched |= {e[1].vehicle for e in states.limbo}

@@ -55,6 +55,7 @@ class WorkerSettings:
     session_timeout_s: float = 10.0
     standby_replicas: int = 1
     redis_url: str | None = None
+    redis_prefix: str = "landun"
     thresholds: Thresholds | None = None
 
 
@@ -199,7 +200,7 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> int:
     if settings.redis_url:
         from stream.live.view import RedisLiveView
 
-        live = RedisLiveView.from_url(settings.redis_url)
+        live = RedisLiveView.from_url(settings.redis_url, settings.redis_prefix)
     app, _ = build_app(settings, live)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     asyncio.set_event_loop(worker.loop)

@@ -1,0 +1,83 @@
+"""The worker's writer of the live view: latest positions and alerts into Redis.
+
+After each micro-batch (outputs already on Kafka) the runner hands over the latest accepted live
+ping of every vehicle the batch touched and the alerts it raised. Positions are upserted with
+the event-time guard (``api.redis_ports``) and announced on the bus; alerts are stored with
+their case and appended to the alert stream, then announced. Everything is idempotent, so a
+re-delivered batch changes nothing, and Redis can be rebuilt from Kafka (``stream.live.rebuild``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from api.eventtime import parse_ts, to_iso
+from api.redis_ports import RedisAlertStore, RedisBus, RedisLiveStore, client
+from stream.ping import Ping
+from stream.registry import Registry
+
+log = logging.getLogger(__name__)
+MOVING_KMH = 5.0
+VIOLATION_MS = 10 * 60_000  # as api.feed: an open alert shows its vehicle red this long
+
+
+class RedisLiveView:
+    """Positions and alerts of the stream into the Redis ports."""
+
+    def __init__(self, url: str, prefix: str = "landun"):
+        r = client(url)
+        self.live = RedisLiveStore(r, prefix)
+        self.alerts = RedisAlertStore(r, prefix)
+        self.bus = RedisBus(r, url, prefix)
+        self.registry: Registry | None = None
+        self._violating: dict[str, int] = {}
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "landun") -> RedisLiveView:
+        return cls(url, prefix)
+
+    def use_registry(self, registry: Registry) -> None:
+        """Vehicles' districts and kinds come from here (set on every reference change)."""
+        self.registry = registry
+
+    async def publish(self, positions: list[Ping], alerts: list[dict]) -> None:
+        """Write a batch's positions and alerts (in a thread: the client is synchronous)."""
+        await asyncio.to_thread(self.write, positions, alerts)
+
+    def write(self, positions: list[Ping], alerts: list[dict]) -> None:
+        events = [e for e in (self.alerts.put(a) for a in alerts) if e is not None]
+        for alert in alerts:
+            start = parse_ts(alert["ts"])
+            until = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else start + VIOLATION_MS
+            self._violating[alert["vehicle"]] = max(self._violating.get(alert["vehicle"], 0), until)
+        if events:
+            self.bus.publish_many(
+                "alerts", [{"seq": e.seq, "kind": e.kind, "alert": e.alert} for e in events]
+            )
+        records = [self.position(p) for p in positions]
+        fresh = self.live.upsert_many((r, p.ts) for r, p in zip(records, positions, strict=True))
+        moved = [r for r, new in zip(records, fresh, strict=True) if new]
+        if moved:
+            self.bus.publish_many("positions", moved)
+
+    def position(self, ping: Ping) -> dict:
+        """The API's position record for an accepted ping."""
+        vehicle = self.registry.vehicles.get(ping.vehicle) if self.registry else None
+        if ping.ts <= self._violating.get(ping.vehicle, -1):
+            state = "violation"
+        elif ping.loaded in ("half", "full"):
+            state = "loaded"
+        else:
+            state = "on_trip" if (ping.speed_kmh or 0) > MOVING_KMH else "idle"
+        return {
+            "vehicle": ping.vehicle,
+            "district": vehicle.district if vehicle else None,
+            "kind": vehicle.kind if vehicle else None,
+            "ts": to_iso(ping.ts),
+            "lat": round(ping.lat, 7),
+            "lng": round(ping.lng, 7),
+            "speed_kmh": ping.speed_kmh,
+            "heading": ping.heading,
+            "state": state,
+        }

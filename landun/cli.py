@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "landun.commands.api",
     "landun.commands.worker",
     "landun.commands.rebuild_live",
+    "landun.commands.ingest",
+    "landun.commands.sim_feed",
 )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import orjson
 from kafka import KafkaProducer
 
-from stream.kafka.reference import reference_records
+from stream.kafka.reference import read_reference, reference_records
 from stream.kafka.runner import CONTROL_HEADER, FINAL
 from stream.kafka.topics import MAX_RECORD_BYTES, Topics, partition_for
 
@@ -98,10 +98,14 @@ class PingSender:
         for p in [p for p, t in self._since.items() if now - t >= self.linger_s]:
             self._flush_partition(p)
 
-    def flush(self) -> None:
-        """Send every open batch and wait until Kafka has everything."""
+    def send_open(self) -> None:
+        """Send every open batch now (without waiting), e.g. before a paced feed sleeps."""
         for p in list(self._open):
             self._flush_partition(p)
+
+    def flush(self) -> None:
+        """Send every open batch and wait until Kafka has everything."""
+        self.send_open()
         self.producer.flush()
 
     def final(self) -> None:
@@ -142,10 +146,17 @@ def publish_reference(
 
     Raises
     ------
-    FenceError, RegistryError, OSError
+    FenceError, RegistryError, OSError, orjson.JSONDecodeError
         When a file is unreadable or invalid: nothing is published then.
     """
-    records = list(reference_records(fences_path, registry_path))
+    return publish_reference_data(producer, topics, *read_reference(fences_path, registry_path))
+
+
+def publish_reference_data(
+    producer: KafkaProducer, topics: Topics, fences: dict, registry: dict
+) -> int:
+    """Publish a fence FeatureCollection and a registry mapping; returns the record count."""
+    records = list(reference_records(fences, registry))
     for kind, key, value in records:
         topic = topics.fences if kind == "fences" else topics.registry
         producer.send(topic, key=key, value=value)

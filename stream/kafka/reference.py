@@ -132,23 +132,29 @@ def _alone(section: str, item: object) -> dict:
     return {section: [item], "vehicles": stand_ins}
 
 
-def reference_records(fences_path: str | Path, registry_path: str | Path):
-    """``(topic kind, key, value)`` records of a fences file and a registry file.
+def reference_records(fences: dict, registry: dict):
+    """``(topic kind, key, value)`` records of a fence FeatureCollection and a registry mapping.
 
     Raises
     ------
-    FenceError, RegistryError, OSError
-        When a file cannot be read or is invalid (nothing is published then).
+    FenceError, RegistryError
+        When either is invalid (nothing should be published then).
     """
-    text = Path(fences_path).read_bytes()
-    load_fences(orjson.loads(text))  # validates every feature, naming the bad ones
-    for feature in orjson.loads(text)["features"]:
+    load_fences(fences)  # validates every feature, naming the bad ones
+    Registry.from_mapping(registry, source="registry")
+    for feature in fences["features"]:
         yield "fences", str(feature["id"]).encode(), orjson.dumps(feature)
-    data = orjson.loads(Path(registry_path).read_bytes())
-    Registry.from_mapping(data, source=str(registry_path))
     for section in SECTIONS:
-        for item in data.get(section, []):
+        for item in registry.get(section, []):
             yield "registry", f"{section}/{item['id']}".encode(), orjson.dumps(item)
+
+
+def read_reference(fences_path: str | Path, registry_path: str | Path) -> tuple[dict, dict]:
+    """The two reference files as JSON (OSError / JSONDecodeError when unreadable)."""
+    return (
+        orjson.loads(Path(fences_path).read_bytes()),
+        orjson.loads(Path(registry_path).read_bytes()),
+    )
 
 
 class ReferenceFollower:

@@ -6,27 +6,26 @@ from collections import Counter
 
 import orjson
 
+from landun.cli import main as landun
 from stream.kafka.outputs import headers_dict
-from stream.kafka.producer import PingSender, make_producer, publish_reference
+from stream.kafka.topics import partition_for
 from tests.stream.kafka.conftest import PARTITIONS, read_topic, wait_for
 from tests.stream.kafka.verify import alert_versions, caught_up, checkpointed, context, linear
 
 
 def ingest(bootstrap, topics, sim, batch_pings=200, final=True):
-    producer = make_producer(bootstrap)
-    publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
-    sender = PingSender(producer, topics, PARTITIONS, batch_pings=batch_pings)
-    sender.send_lines((sim / "pings.jsonl").read_bytes().splitlines())
-    if final:
-        sender.final()
-    sender.flush()
-    producer.close()
-    return sender
+    """`landun ingest` of the simulation's files (reference data first)."""
+    args = ["ingest", str(sim / "pings.jsonl"), "--bootstrap", bootstrap]
+    args += ["--namespace", topics.namespace, "--partitions", str(PARTITIONS)]
+    args += ["--fences", str(sim / "fences.geojson"), "--registry", str(sim / "registry.json")]
+    args += ["--single"] if batch_pings == 1 else ["--batch", str(batch_pings)]
+    assert landun([*args, "--final"] if final else args) == 0
+    return len([line for line in (sim / "pings.jsonl").read_bytes().splitlines() if line.strip()])
 
 
 def test_alerts_equal_landun_detect(bootstrap, topics, sim, workers):
     worker = workers()
-    sender = ingest(bootstrap, topics, sim)
+    sent = ingest(bootstrap, topics, sim)
     wait_for(worker.ready, 90, "the worker to be ready")
     wait_for(lambda: caught_up(bootstrap, topics), 90, "the worker to process every record")
 
@@ -44,7 +43,7 @@ def test_alerts_equal_landun_detect(bootstrap, topics, sim, workers):
     dead = read_topic(bootstrap, topics.rejected)
     got = Counter(headers_dict(r.headers)["landun-reason"] for r in dead)
     assert got == want
-    assert sender.sent == worker.metric("landun_pings_in_total")
+    assert sent == worker.metric("landun_pings_in_total")
 
     # Trips, stops and fence events are on the events topic.
     kinds = Counter(orjson.loads(r.value)["event"] for r in read_topic(bootstrap, topics.events))
@@ -69,3 +68,21 @@ def test_single_ping_records_give_the_same_alerts(bootstrap, topics, sim, worker
     assert set(final) == expected
     # Keyed records land on the vehicle's partition, where the worker keeps its state.
     assert worker.metric('landun_pings_rejected_total{reason="misrouted"}') == 0
+
+
+def test_sim_feed_streams_the_same_pings_as_landun_sim(bootstrap, topics, tmp_path):
+    args = ["--vehicles", "6", "--hours", "0.5", "--seed", "11"]
+    assert landun(["sim", *args, "--out", str(tmp_path)]) == 0
+    feed = ["sim-feed", *args, "--rate", "7200", "--bootstrap", bootstrap]
+    assert landun([*feed, "--namespace", topics.namespace, "--partitions", str(PARTITIONS)]) == 0
+    per_partition: dict[int, list] = {}
+    for rec in read_topic(bootstrap, topics.pings):
+        per_partition.setdefault(rec.partition, []).extend(orjson.loads(rec.value))
+    want: dict[int, list] = {}
+    for line in (tmp_path / "pings.jsonl").read_bytes().splitlines():
+        ping = orjson.loads(line)
+        want.setdefault(partition_for(ping["vehicle"], PARTITIONS), []).append(ping)
+    assert per_partition == want  # same pings, arrival order kept within each partition
+    fences = {r.key for r in read_topic(bootstrap, topics.fences)}
+    geo = orjson.loads((tmp_path / "fences.geojson").read_bytes())
+    assert fences == {f["id"].encode() for f in geo["features"]}

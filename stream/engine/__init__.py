@@ -19,19 +19,26 @@ Detection runs on event time. Per vehicle:
    - a *duplicate* (``filter_duplicate``) if the track already accepted that event time;
    - a *blind-area backfill* if it is flagged ``backfill: true`` or is more than
      ``backfill_lag_ms`` (default 2 min) older: it is replayed on a separate *shadow* track, in
-     order among the pings of its segment (a backfill ping not newer than the previous one
-     starts a new segment), through the same rules. Alerts found there carry ``late: true`` —
-     so a dump done while "offline" still raises ``suspected_dumping``. Loads and unloads seen
-     there update the vehicle's trip; a dwell seen by both tracks counts once
-     (``places.same_visit``). Time-driven rules (signal lost, deadlines) stay with the live
-     stream: backfilled pings never end a signal-lost gap;
+     order among the pings of its segment, through the same rules. A segment is one blind
+     area: a backfill ping not newer than the segment's last one, or newer than the first
+     live ping after the segment's start (a later blind area), starts a new segment, which
+     continues from the last live fix before it. Alerts found there carry ``late: true`` —
+     so a dump done while "offline" still raises ``suspected_dumping``. A backfilled ping is
+     judged against the trip as it was at its event time (``trips.trip_at``), not the one open
+     now: for a truck without a load sensor, an empty drive re-sent after the next load is
+     not "loaded". Loads and unloads seen there update the vehicle's trip; a dwell seen by
+     both tracks counts once (``places.same_visit``). Time-driven rules (signal lost,
+     deadlines) stay with the live stream: backfilled pings never end a signal-lost gap;
    - otherwise *stale*: rejected with reason ``stale``.
 
    A backfill-flagged ping that is still newer than the live stream simply takes its place in
    it (in order); its alerts are flagged ``late``.
-4. **Rejections are events.** Every rejected ping is returned as a ``("rejected", {...})``
+4. **Segment crossing** (a ``restricted_zone`` crossed between two pings) joins only
+   consecutive pings of one track — the live stream or one blind-area segment — at most
+   ``crossing_gap_ms`` (default 5 min) apart; never two batches hours apart.
+5. **Rejections are events.** Every rejected ping is returned as a ``("rejected", {...})``
    event with its reason (for a dead-letter stream); none is dropped silently.
-5. **Time passes by ticks,** given as data (the watermark: the highest event time accepted,
+6. **Time passes by ticks,** given as data (the watermark: the highest event time accepted,
    fleet-wide). Time-driven alerts are dated by the pings that anchor them, never by the tick.
 
 The same input gives the same events; the state serialises to JSON-ready dicts

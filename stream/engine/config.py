@@ -44,6 +44,10 @@ class Thresholds:
     backfill_lag_ms : int
         An unflagged ping this much older than the vehicle's live stream is treated as a
         blind-area backfill; one that is older than the window but less than this is ``stale``.
+    crossing_gap_ms : int
+        Segment crossing (``restricted_zone`` between sparse pings) joins two consecutive pings
+        of one track only when they are at most this far apart in event time; over a longer
+        gap the straight line says nothing about where the vehicle went.
     future_ms : int
         ``filter_future``: reject a ping more than this after the watermark (or the given now).
     future_quorum : int
@@ -129,6 +133,7 @@ class Thresholds:
 
     reorder_ms: int = 5_000
     backfill_lag_ms: int = 2 * MINUTE
+    crossing_gap_ms: int = 5 * MINUTE
     future_ms: int = 5 * MINUTE
     future_quorum: int = 2
     future_hold: int = 2000

@@ -129,6 +129,7 @@ class EngineContext:
         self.stop_r2 = th.stop_radius_m * th.stop_radius_m
         self.lost_ms = th.signal_lost_ms
         self.reorder_ms = th.reorder_ms
+        self.crossing_gap_ms = th.crossing_gap_ms
         self.evidence_n = th.evidence_pings
         self.slow_kmh = th.slow_kmh
         self.moving_kmh = th.moving_kmh

@@ -147,7 +147,7 @@ def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> Non
 def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
     """Replay a blind-area ping on the shadow track, in order among the segment's pings."""
     shadow = vs.shadow
-    if shadow is None or p.ts <= shadow.last_ts:
+    if shadow is None or p.ts <= shadow.last_ts or p.ts > shadow.until:
         shadow = vs.shadow = Track(tag=SHADOW)
         for key in [k for k in vs.open if k.endswith(SHADOW)]:
             del vs.open[key]
@@ -155,6 +155,7 @@ def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> No
             if q.ts < p.ts:  # continue from the last live fix before the segment
                 shadow.seq, shadow.last_ts, shadow.lat, shadow.lng = q.seq, q.ts, q.lat, q.lng
                 break
+            shadow.until = q.ts  # the first live fix after it (as far as recent pings reach)
     if not isinstance(fs, FenceSet):
         fs = ctx.fenceset(fs)
     apply(ctx, vs, shadow, p, fs, True, out)
@@ -205,13 +206,19 @@ def apply(
         places.update_dwell(ctx, vs, tr, p, speed, fs, late, out)
     info = ctx.vehicles[vs.vehicle]
     muck = info.muck
-    trip = vs.trip
+    if live:
+        trip = vs.trip
+        overdue = trip is not None and trip.overdue
+    else:  # a backfilled ping: the trip as it was then, not the one open now
+        trip = trips.trip_at(vs, ts)
+        overdue = trip is not None and trips.overdue_at(ctx, trip, ts)
     if p.loaded is not None:
         loaded = p.loaded != "empty"
     elif muck:
-        loaded = trip is not None and not trip.overdue
+        loaded = trip is not None and not overdue
     else:
-        loaded = vs.round is not None and not vs.round.overdue
+        rnd = vs.round
+        loaded = rnd is not None and not rnd.overdue and (live or rnd.start <= ts)
     st = tr.stop
     if st is not None:
         dy = (lat - st.lat) * M_PER_DEG
@@ -227,7 +234,7 @@ def apply(
                 and not st.mask & info.stop_known
                 and (st.loaded or not muck)
             ):
-                stops.check(ctx, vs, tr, st, muck, late, out)
+                stops.check(ctx, vs, tr, st, muck, trip, late, out)
         else:
             stops.end_stop(ctx, vs, tr, st, ts, out)
             st = None
@@ -237,14 +244,14 @@ def apply(
     if tr.over is not None or speed > (info.limit if limit is None else limit):
         overspeed.check(ctx, vs, tr, p, fs, speed, info.limit, late, out)
     if p.cover_open or tr.unc is not None:
-        cover.check(ctx, vs, tr, p, speed, loaded, late, out)
+        cover.check(ctx, vs, tr, p, speed, loaded, trip, late, out)
     if muck:
         if p.lift:
-            dumping.check_lift(ctx, vs, tr, p, fs, late, out)
+            dumping.check_lift(ctx, vs, tr, p, fs, trip, late, out)
         if tr.dev is not None or (
             loaded and trip is not None and fs.route_ok.get(trip.permit) is not True
         ):
-            route.check(ctx, vs, tr, p, fs, loaded, late, out)
+            route.check(ctx, vs, tr, p, fs, trip if not overdue else None, loaded, late, out)
     if fs.restricted:
         restricted.check_inside(ctx, vs, tr, p, fs, info.kind, late, out)
     box = ctx.near_box
@@ -252,7 +259,12 @@ def apply(
         near = ctx.near_key(lat, lng) in ctx.near_cells
     else:
         near = False
-    if last_ts >= 0 and (near or tr.near or d2 > ctx.grid_len2) and ctx.restricted:
+    if (
+        last_ts >= 0
+        and ts - last_ts <= ctx.crossing_gap_ms
+        and (near or tr.near or d2 > ctx.grid_len2)
+        and ctx.restricted
+    ):
         restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
     tr.near = near
     tr.last_ts = ts

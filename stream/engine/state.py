@@ -98,6 +98,9 @@ class Track:
     recent: list[Ping] = field(default_factory=list)  # the track's last pings, for evidence
     near: bool = False  # the last ping was near a restricted zone (crossing prefilter)
     jump: list | None = None  # [ts, lat, lng, n] of consecutive rejected jumps
+    # A backfill segment: event time of the first live ping after its start (a later backfill
+    # ping belongs to another blind area); NEVER on the live track.
+    until: int = NEVER
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -150,6 +153,7 @@ class Trip:
     overdue: bool = False  # unmatched_source raised; still matched to a later unload
     late: bool = False  # found from backfilled data
     due: int = NEVER  # when the deadline check next has something to do
+    ended: int = NEVER  # when it stopped being the vehicle's trip (unload dwell start, close)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -202,6 +206,7 @@ class VehicleState:
     live: Track = field(default_factory=Track)
     shadow: Track | None = None
     trip: Trip | None = None
+    past: list[Trip] = field(default_factory=list)  # the last closed trips (trips.trip_at)
     round: Round | None = None
     visit_log: list[list] = field(default_factory=list)  # [fence, start, last_seen] recent dwells
     raised: dict[str, list[int]] = field(default_factory=dict)  # type -> recent alert start ts
@@ -219,6 +224,7 @@ class VehicleState:
             "live": self.live.to_dict(),
             "shadow": None if self.shadow is None else self.shadow.to_dict(),
             "trip": None if self.trip is None else self.trip.to_dict(),
+            "past": [t.to_dict() for t in self.past],
             "round": None if self.round is None else self.round.to_dict(),
             "visit_log": [list(v) for v in self.visit_log],
             "raised": {k: list(v) for k, v in self.raised.items()},
@@ -240,6 +246,7 @@ class VehicleState:
             live=Track.from_dict(d["live"]),
             shadow=shadow,
             trip=Trip.from_dict(d["trip"]),
+            past=[Trip(**t) for t in d.get("past", ())],  # absent in states saved before it
             round=Round.from_dict(d["round"]),
             visit_log=[list(v) for v in d["visit_log"]],
             raised={k: list(v) for k, v in d["raised"].items()},

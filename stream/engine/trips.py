@@ -22,6 +22,8 @@ from stream.engine.rules import manifest
 from stream.engine.state import DONE, LAT, LNG, LOADED, PENDING, SEQ, SLOW, Trip, VehicleState
 from stream.ping import iso_ts
 
+_PAST_KEEP = 8  # closed trips kept per vehicle (blind-area batches come hours late, not days)
+
 
 def trip_record(vs: VehicleState, trip: Trip) -> tuple[str, dict]:
     """The trip as an output record (``trips.jsonl``)."""
@@ -59,7 +61,7 @@ def on_load(
             manifest.unmatched_source(ctx, vs, trip, out)
         trip.status = "unmatched"
         out.append(trip_record(vs, trip))
-        vs.trip = None
+        close(vs, trip, start)
     permit = ctx.registry.permit_for(vs.vehicle, site, start)
     trip = Trip(
         record_id("trip", vs.vehicle, start),
@@ -110,7 +112,7 @@ def on_unload(
     trip.unload_ts = v[SLOW]
     trip.late = trip.late or late
     out.append(trip_record(vs, trip))
-    vs.trip = None
+    close(vs, trip, trip.unload_ts)
 
 
 def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None:
@@ -125,7 +127,7 @@ def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) ->
             manifest.unmatched_source(ctx, vs, trip, out)
         trip.status = "unmatched"
         out.append(trip_record(vs, trip))
-        vs.trip = None
+        close(vs, trip, now)
         return
     if trip.overdue or now < deadline or dwell_under_way(ctx, vs, UNLOAD, deadline):
         return
@@ -146,3 +148,31 @@ def dwell_under_way(ctx: EngineContext, vs: VehicleState, bits: int, by: int) ->
             if fence is not None and KIND_BIT[fence.kind] & bits:
                 return True
     return False
+
+
+def close(vs: VehicleState, trip: Trip, ended: int) -> None:
+    """The vehicle's trip ends at ``ended``: keep it among the last few for :func:`trip_at`."""
+    trip.ended = ended
+    vs.past.append(trip)
+    del vs.past[:-_PAST_KEEP]
+    vs.trip = None
+
+
+def trip_at(vs: VehicleState, ts: int) -> Trip | None:
+    """The vehicle's trip as it was at event time ``ts`` (None: no load under way then).
+
+    Backfilled pings are judged against this, not against the trip open now: a blind-area
+    batch of an empty drive that arrives after the next load must not count as loaded.
+    """
+    trip = vs.trip
+    if trip is not None and trip.load_ts <= ts:
+        return trip
+    for old in reversed(vs.past):
+        if old.load_ts <= ts < old.ended:
+            return old
+    return None
+
+
+def overdue_at(ctx: EngineContext, trip: Trip, ts: int) -> bool:
+    """Whether ``trip`` was already overdue (``unmatched_source`` raised) at event time ``ts``."""
+    return trip.overdue and ts >= trip.departed + ctx.th.trip_deadline_ms

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert
 from stream.engine.rules.episode import advance
-from stream.engine.state import Episode, Track, VehicleState
+from stream.engine.state import Episode, Track, Trip, VehicleState
 from stream.ping import Ping
 
 
 def check(
-    ctx, vs: VehicleState, tr: Track, p: Ping, speed: float, loaded: bool, late: bool, out: list
+    ctx,
+    vs: VehicleState,
+    tr: Track,
+    p: Ping,
+    speed: float,
+    loaded: bool,
+    trip: Trip | None,
+    late: bool,
+    out: list,
 ) -> None:
-    """Apply one ping (call only when the cover is reported open or an episode is open)."""
+    """Apply one ping (call only when the cover is reported open or an episode is open);
+    ``trip`` is the vehicle's trip at the ping's event time."""
     th = ctx.th
     breaking = bool(p.cover_open) and loaded and speed > th.uncovered_speed_kmh
     if not breaking and tr.unc is None:
         return
-    trip = vs.trip
 
     def build(ep: Episode) -> dict:
         return make_alert(

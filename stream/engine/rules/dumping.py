@@ -15,22 +15,24 @@ from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert, raise_alert
 from stream.engine.context import KNOWN, UNLOAD
-from stream.engine.state import Stop, Track, VehicleState
+from stream.engine.state import Stop, Track, Trip, VehicleState
 from stream.ping import Ping
 
 FLAG = 1  # Stop.flags bit: this rule has fired for the stop
 KEY = "stop:suspected_dumping"
 
 
-def check_stop(ctx, vs: VehicleState, tr: Track, st: Stop, late: bool, out: list) -> None:
-    """Called on each ping of a stop once it is long enough to matter."""
+def check_stop(
+    ctx, vs: VehicleState, tr: Track, st: Stop, trip: Trip | None, late: bool, out: list
+) -> None:
+    """Called on each ping of a stop once it is long enough to matter (``trip``: the trip at
+    the ping's event time)."""
     th = ctx.th
     if st.flags & FLAG or not st.loaded or st.mask & KNOWN:
         return
     if st.last - st.ts < th.suspicious_stop_ms:
         return
     st.flags |= FLAG
-    trip = vs.trip
     alert = make_alert(
         ctx,
         vs,
@@ -52,12 +54,13 @@ def check_stop(ctx, vs: VehicleState, tr: Track, st: Stop, late: bool, out: list
         vs.open[KEY + tr.tag] = alert
 
 
-def check_lift(ctx, vs: VehicleState, tr: Track, p: Ping, fs, late: bool, out: list) -> None:
-    """Called for pings reporting the tipper raised."""
+def check_lift(
+    ctx, vs: VehicleState, tr: Track, p: Ping, fs, trip: Trip | None, late: bool, out: list
+) -> None:
+    """Called for pings reporting the tipper raised (``trip``: the trip at the ping's time)."""
     if (fs.mask | tr.vmask) & UNLOAD:
         return
     th = ctx.th
-    trip = vs.trip
     anchor = (p.seq, p.ts, p.lat, p.lng)
     alert = make_alert(
         ctx,

@@ -5,7 +5,9 @@ A restricted fence applies to the vehicle kinds it names (all kinds when it name
 during the hours and ends when the exit is confirmed (see ``stream.engine.places``); one alert per
 visit. Between sparse pings a straight segment can cross a zone with neither end inside it: then
 the alert is dated at the interpolated entry time and placed at the entry point, ``ended_ts`` is
-the interpolated exit, and a ``cross`` fence event is emitted (Tile38's ``cross``).
+the interpolated exit, and a ``cross`` fence event is emitted (Tile38's ``cross``). Only
+consecutive pings of one track at most ``crossing_gap_ms`` apart form such a segment (the core
+checks that before calling :func:`check_crossing`).
 """
 
 from __future__ import annotations

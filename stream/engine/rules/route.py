@@ -11,22 +11,31 @@ from __future__ import annotations
 from stream.engine.alerts import evidence_pings, make_alert
 from stream.engine.context import SITE, UNLOAD
 from stream.engine.rules.episode import advance
-from stream.engine.state import Episode, Track, VehicleState
+from stream.engine.state import Episode, Track, Trip, VehicleState
 from stream.ping import Ping
 
 
 def check(
-    ctx, vs: VehicleState, tr: Track, p: Ping, fs, loaded: bool, late: bool, out: list
+    ctx,
+    vs: VehicleState,
+    tr: Track,
+    p: Ping,
+    fs,
+    trip: Trip | None,
+    loaded: bool,
+    late: bool,
+    out: list,
 ) -> None:
-    """Apply one ping of a muck vehicle."""
-    trip = vs.trip
+    """Apply one ping of a muck vehicle; ``trip`` is its trip at the ping's event time, None
+    when there was none or it was already overdue (its route is no longer checked)."""
     permit = None
-    if loaded and trip is not None and trip.permit is not None and not trip.overdue:
+    if trip is not None and trip.permit is not None:
         permit = ctx.registry.permits.get(trip.permit)
+        if permit is None or not permit.corridors:
+            fs.route_ok[trip.permit] = True  # nothing to deviate from
+            permit = None
     breaking = False
-    if trip is not None and trip.permit is not None and (permit is None or not permit.corridors):
-        fs.route_ok[trip.permit] = True  # nothing to deviate from
-    elif permit is not None:
+    if loaded and permit is not None:
         ok = fs.route_ok.get(permit.id)
         if ok is None:
             ok = bool(fs.mask & (SITE | UNLOAD)) or any(c in fs.corridors for c in permit.corridors)

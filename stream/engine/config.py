@@ -120,11 +120,6 @@ class Thresholds:
         The batch driver ticks time-driven rules whenever the watermark crosses a multiple of this.
     batch_size : int
         Micro-batch size of the batch driver (one ``match_many`` call per batch).
-    fast : bool
-        Let the batch driver apply quiet pings in the compiled kernel (``stream.engine.kernel``).
-        The results are the same either way (tests/stream/engine/test_fastpath.py); off by
-        default because, measured on simulator data where ~20% of pings change something, moving
-        vehicles between the kernel and Python costs about what the kernel saves.
     evidence_pings : int
         Recent pings kept per vehicle for alert evidence.
     severity : dict
@@ -170,7 +165,6 @@ class Thresholds:
     signal_lost_kinds: tuple[str, ...] = ("muck", "kitchen", "oil")
     tick_ms: int = MINUTE
     batch_size: int = 4096
-    fast: bool = False
     evidence_pings: int = 8
     severity: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
 

@@ -48,10 +48,9 @@ _KEY = 1 << 20
 class FenceSet:
     """One distinct set of fences covering a point, classified once and shared (interned)."""
 
-    __slots__ = ("ids", "mask", "limit", "restricted", "corridors", "unload", "route_ok", "idx")
+    __slots__ = ("ids", "mask", "limit", "restricted", "corridors", "unload", "route_ok")
 
-    def __init__(self, fences: Iterable[Fence], idx: int = 0):
-        self.idx = idx  # position in EngineContext.fencesets (the compiled path's id)
+    def __init__(self, fences: Iterable[Fence]):
         fences = sorted(fences, key=lambda f: f.id)
         self.ids: tuple[str, ...] = tuple(f.id for f in fences)
         self.mask = 0
@@ -144,9 +143,6 @@ class EngineContext:
                 self.fences[fid] = self.index.fence(fid)
         self.vehicles = {vid: VehicleInfo(v, self.th) for vid, v in self.registry.vehicles.items()}
         self._sets: dict[tuple[str, ...], FenceSet] = {(): EMPTY}
-        self.fencesets: list[FenceSet] = [EMPTY]  # by FenceSet.idx
-        self._fs_arrays: tuple | None = None
-        self._single: np.ndarray | None = None  # fence position -> idx of its one-fence set
         self._tolerance: dict[str, object] = {}
         self.restricted = [f for f in self.fences.values() if f.kind is FenceKind.RESTRICTED]
         self.restricted.sort(key=lambda f: f.id)
@@ -171,20 +167,6 @@ class EngineContext:
                 (max(cols) + 1) * _GRID_DEG,
             )
         self.bounds = {f.id: f.area.bounds for f in self.restricted}  # (min lng, lat, max lng, lat)
-        # The same cells as a dense grid, for the compiled path: (grid, first row, first col).
-        if self._grid:
-            r0, c0 = min(i for i, _ in self._grid), min(j for _, j in self._grid)
-            r1, c1 = max(i for i, _ in self._grid), max(j for _, j in self._grid)
-            dense = np.zeros((r1 - r0 + 1, c1 - c0 + 1), np.bool_)
-            for i, j in self._grid:
-                dense[i - r0, j - c0] = True
-            self.near_grid = (dense, r0, c0)
-        else:
-            self.near_grid = (np.zeros((1, 1), np.bool_), 0, 0)
-
-    def cell_zones(self) -> dict[tuple[int, int], tuple[Fence, ...]]:
-        """Grid cell -> restricted zones whose box (grown by a cell) touches it."""
-        return dict(self._grid)
 
     def near_key(self, lat: float, lng: float) -> int:
         """Grid key of a point, comparable with ``near_cells``."""
@@ -198,57 +180,10 @@ class EngineContext:
         if fs is None:
             fs = self._sets.get(tuple(i for i in key if i in self.fences))
         if fs is None:
-            fs = FenceSet((self.fences[i] for i in key if i in self.fences), len(self.fencesets))
-            self.fencesets.append(fs)
+            fs = FenceSet(self.fences[i] for i in key if i in self.fences)
             self._sets[fs.ids] = fs
         self._sets[key] = fs
         return fs
-
-    def fenceset_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per FenceSet.idx: kind mask, speed limit (NaN: none), has restricted zones."""
-        arrays = self._fs_arrays
-        if arrays is None or len(arrays[0]) != len(self.fencesets):
-            sets = self.fencesets
-            arrays = (
-                np.array([f.mask for f in sets], np.int64),
-                np.array([np.nan if f.limit is None else f.limit for f in sets], np.float64),
-                np.array([bool(f.restricted) for f in sets], np.bool_),
-            )
-            self._fs_arrays = arrays
-        return arrays
-
-    def match_ids(self, lats: np.ndarray, lngs: np.ndarray) -> np.ndarray:
-        """FenceSet.idx per point, from one ``match_many`` call (one-fence points vectorised)."""
-        n = len(lats)
-        out = np.zeros(n, np.int64)  # EMPTY
-        if not n:
-            return out
-        pidx, fidx = self.index.match_many(lats, lngs)
-        if not len(pidx):
-            return out
-        ids = self.index.ids
-        single = self._single
-        if single is None or len(single) != len(ids):
-            single = self._single = np.full(len(ids), -1, np.int64)
-        counts = np.bincount(pidx, minlength=n)
-        one = counts[pidx] == 1
-        pos = fidx[one]
-        unknown = np.unique(pos[single[pos] < 0])
-        for f in unknown.tolist():
-            single[f] = self.fenceset((ids[f],)).idx
-        out[pidx[one]] = single[pos]
-        many = ~one
-        if many.any():
-            points = pidx[many].tolist()
-            names = ids[fidx[many]].tolist()
-            start = 0
-            while start < len(points):
-                end = start + 1
-                while end < len(points) and points[end] == points[start]:
-                    end += 1
-                out[points[start]] = self.fenceset(names[start:end]).idx
-                start = end
-        return out
 
     def match(self, lat: float, lng: float) -> FenceSet:
         """The FenceSet covering one point (the batch driver uses ``match_many`` instead)."""

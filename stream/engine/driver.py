@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 from stream.engine.context import EngineContext
 from stream.engine.core import admit, release, tick_into
-from stream.engine.fastpath import FastStore
 from stream.engine.hygiene import clock_reason, rejection, static_reason
 from stream.engine.state import EngineState, VehicleState
 from stream.ping import Ping
@@ -57,14 +56,6 @@ def process(
         states = EngineState()
     out: list = []
     size = ctx.th.batch_size
-    fast = ctx.th.fast and now_ms is None
-    if fast and (states.fast is None or states.fast.ctx is not ctx):
-        if states.fast is not None:
-            states.fast.settle()
-        states.fast = FastStore(ctx)
-    elif not fast and states.fast is not None:
-        states.fast.settle()
-        states.fast = None
     for start in range(0, len(pings), size):
         _batch(pings[start : start + size], ctx, states, now_ms, out)
     return states, out
@@ -74,9 +65,6 @@ def finish(ctx: EngineContext, states: EngineState) -> tuple[EngineState, list]:
     """End of input: reject what is left in limbo, release every buffered ping, and tick at
     the final watermark (no extrapolation past the last ping)."""
     out: list = []
-    if states.fast is not None:
-        states.fast.settle()
-        states.fast = None
     for _, p, _ids in states.limbo:
         out.append(rejection(p, "filter_future", "ahead of the watermark until the end"))
     states.limbo.clear()
@@ -91,9 +79,6 @@ def finish(ctx: EngineContext, states: EngineState) -> tuple[EngineState, list]:
 
 def tick_all(ctx: EngineContext, states: EngineState, now: int, out: list) -> None:
     """Tick every vehicle that has something time-driven to do (checks inline, for speed)."""
-    if states.fast is not None:
-        states.fast.tick(states, now, out)
-        return
     limit = now - ctx.reorder_ms
     lost = now - ctx.lost_ms
     for vs in states.vehicles.values():
@@ -110,15 +95,6 @@ def tick_all(ctx: EngineContext, states: EngineState, now: int, out: list) -> No
 def _batch(
     batch: Sequence[Ping], ctx: EngineContext, states: EngineState, now_ms: int | None, out: list
 ) -> None:
-    if states.fast is not None:
-        states.fast.run(
-            batch,
-            states,
-            out,
-            lambda p, fs: _future(ctx, states, p, fs, out),
-            lambda: _expire_limbo(ctx, states, out) if states.limbo else None,
-        )
-        return
     kept: list[Ping] = []
     lats: list[float] = []
     lngs: list[float] = []
@@ -178,23 +154,12 @@ def _batch(
             _expire_limbo(ctx, states, out)
 
 
-def _future(ctx: EngineContext, states: EngineState, p: Ping, fs, out: list) -> None:
-    """A ping too far ahead of the watermark (fast path): into the limbo, as in ``_batch``."""
-    states.arrivals += 1
-    states.limbo.append([states.arrivals, p, fs.ids])
-    _settle_limbo(ctx, states, out)
-
-
 def _accept(ctx: EngineContext, states: EngineState, p: Ping, fs, out: list) -> None:
     """Admit a ping that passed every fleet-level check; advance the watermark and tick."""
     vs = states.vehicles.get(p.vehicle)
     if vs is None:
         vs = states.vehicles[p.vehicle] = VehicleState(p.vehicle)
-    if states.fast is not None:
-        states.fast.to_python(vs)
     admit(ctx, vs, p, fs, out)
-    if states.fast is not None:
-        states.fast.to_kernel(vs)
     ts = p.ts
     if ts > states.watermark:
         states.watermark = ts

@@ -267,12 +267,14 @@ class EngineState:
     arrivals: int = 0  # pings seen by the driver (arrival count: the limbo's clock)
     # [arrival, ping, fence ids] of pings far ahead of the watermark
     limbo: list = field(default_factory=list)
-    # The batch driver's compiled fast path (stream.engine.fastpath.FastStore), not serialised.
-    fast: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def fast(self) -> None:
+        """Always None. The compiled fast path this named is gone (it was slower); kept only
+        because stream/kafka still checks ``states.fast`` — remove once it does not."""
+        return None
 
     def to_dict(self) -> dict[str, Any]:
-        if self.fast is not None:
-            self.fast.settle()  # every vehicle's state back in its VehicleState
         return {
             "watermark": self.watermark,
             "next_tick": self.next_tick,

@@ -38,6 +38,9 @@ def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_LEVELS = ("crit", "error", "warn", "info", "debug")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `worker` sub-command."""
     p = subparsers.add_parser(
@@ -48,9 +51,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_kafka_arguments(p)
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
-    p.add_argument("--datadir", default="var/worker", help="local table data (rocksdb)")
-    p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=6066, help="HTTP port (default 6066)")
+    env = os.environ.get
+    p.add_argument(
+        "--datadir",
+        default=env("LANDUN_WORKER_DATA_DIR", "var/worker"),
+        help="local table data, rocksdb (LANDUN_WORKER_DATA_DIR, default var/worker)",
+    )
+    p.add_argument(
+        "--host",
+        default=env("LANDUN_WORKER_HOST", "127.0.0.1"),
+        help="HTTP bind address (LANDUN_WORKER_HOST, default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(env("LANDUN_WORKER_PORT", "6066")),
+        help="HTTP port: /livez /readyz /metrics (LANDUN_WORKER_PORT, default 6066)",
+    )
     p.add_argument("--redis", default=os.environ.get("LANDUN_REDIS_URL"), help="Redis URL")
     p.add_argument("--redis-prefix", default="landun", help="prefix of the live view's keys")
     p.add_argument("--batch", type=int, default=5000, help="most records per micro-batch")
@@ -58,7 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--within", type=float, default=0.05, help="longest wait for a micro-batch, seconds"
     )
     p.add_argument("--standby", type=int, default=1, help="standby table replicas (default 1)")
-    p.add_argument("--loglevel", default="warn", choices=("crit", "error", "warn", "info", "debug"))
+    level = env("LANDUN_LOG_LEVEL", "warn").lower().replace("warning", "warn")
+    p.add_argument(
+        "--loglevel",
+        default=level if level in _LEVELS else "warn",
+        choices=_LEVELS,
+        help="log level (LANDUN_LOG_LEVEL, default warn)",
+    )
     p.set_defaults(func=run)
 
 

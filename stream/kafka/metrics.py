@@ -54,6 +54,12 @@ class WorkerMetrics:
             buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000),
             registry=r,
         )
+        self.age = Histogram(
+            "landun_record_age_seconds",
+            "Age of a batch's oldest pings record when the batch starts (now - record timestamp)",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
         self.lag = Gauge(
             "landun_consumer_lag",
             "Records behind the end of the partition",

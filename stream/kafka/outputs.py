@@ -31,18 +31,25 @@ class OutRecord:
     headers: list[tuple[str, bytes]]
 
 
-def event_records(topics: Topics, events: list) -> list[OutRecord]:
-    """Records for the engine's ``alert``, ``trip``, ``stop`` and ``fence`` events."""
+def event_records(topics: Topics, events: list, batch: str = "") -> list[OutRecord]:
+    """Records for the engine's ``alert``, ``trip``, ``stop`` and ``fence`` events.
+
+    ``batch`` (``partition:first-last`` offsets of the pings records that produced them) goes
+    into the ``landun-batch`` header: where an output came from, and what latency is measured
+    against (bench/stream.py).
+    """
     out = []
+    source = [("landun-batch", batch.encode())] if batch else []
     for kind, payload in events:
         if kind == "rejected":
             continue
         key = payload["vehicle"].encode("utf-8")
         if kind == "alert":
-            out.append(OutRecord(topics.alerts, key, orjson.dumps(payload), []))
+            out.append(OutRecord(topics.alerts, key, orjson.dumps(payload), list(source)))
         else:
             value = orjson.dumps({"event": kind, **payload})
-            out.append(OutRecord(topics.events, key, value, [("landun-event", kind.encode())]))
+            headers = [("landun-event", kind.encode()), *source]
+            out.append(OutRecord(topics.events, key, value, headers))
     return out
 
 

@@ -98,10 +98,10 @@ class PingSender:
         for p in [p for p, t in self._since.items() if now - t >= self.linger_s]:
             self._flush_partition(p)
 
-    def send_open(self) -> None:
-        """Send every open batch now (without waiting), e.g. before a paced feed sleeps."""
-        for p in list(self._open):
-            self._flush_partition(p)
+    def send_open(self) -> list:
+        """Send every open batch now (without waiting), e.g. before a paced feed sleeps;
+        returns the records' futures (kafka-python ``FutureRecordMetadata``)."""
+        return [f for f in (self._flush_partition(p) for p in list(self._open)) if f is not None]
 
     def flush(self) -> None:
         """Send every open batch and wait until Kafka has everything."""
@@ -117,16 +117,17 @@ class PingSender:
             )
         self.producer.flush()
 
-    def _flush_partition(self, p: int) -> None:
+    def _flush_partition(self, p: int):
         lines = self._open.pop(p, None)
         self._since.pop(p, None)
         self._size.pop(p, None)
         if lines:
-            self._send(None, b"[" + b",".join(lines) + b"]", p)
+            return self._send(None, b"[" + b",".join(lines) + b"]", p)
+        return None
 
-    def _send(self, key: bytes | None, value: bytes, partition: int | None) -> None:
-        self.producer.send(self.topics.pings, key=key, value=value, partition=partition)
+    def _send(self, key: bytes | None, value: bytes, partition: int | None):
         self.records += 1
+        return self.producer.send(self.topics.pings, key=key, value=value, partition=partition)
 
 
 def _vehicle_of(line: bytes) -> str | None:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -70,6 +71,7 @@ class Source:
     value: bytes | None
     final: bool
     event: Any = None  # the Faust event: table writes happen in its partition's context
+    timestamp: float | None = None  # the record's timestamp, epoch seconds
 
 
 @dataclass(slots=True)
@@ -120,6 +122,9 @@ class Runner:
     async def handle(self, sources: list[Source], owned: Callable[[int], bool]) -> None:
         """Run one micro-batch; never raises for bad input or engine failures."""
         t0 = time.perf_counter()
+        stamps = [s.timestamp for s in sources if s.timestamp is not None]
+        if stamps:
+            self.metrics.age.observe(max(0.0, time.time() - min(stamps)))
         by_partition: dict[int, list[Source]] = {}
         for s in sources:
             by_partition.setdefault(s.partition, []).append(s)
@@ -175,18 +180,23 @@ class Runner:
                 decoded.dead.append(DeadLetter("engine_error", detail, p, s.offset, s.value or b""))
         run.next_offset = fresh[-1].offset + 1
         dead = decoded.dead + engine_dead_letters(events, p, decoded.raw)
-        for d in dead:
-            self.metrics.rejected.labels(d.reason).inc()
-            outputs.append(dead_letter_record(self.topics, d))
-        for record in event_records(self.topics, events):
-            outputs.append(record)
-        for kind, payload in events:
-            if kind == "alert":
-                self.metrics.alerts.labels(payload["type"]).inc()
-            elif kind != "rejected":
-                self.metrics.events.labels(kind).inc()
+        outputs += [dead_letter_record(self.topics, d) for d in dead]
+        batch = f"{p}:{fresh[0].offset}-{fresh[-1].offset}"
+        outputs += event_records(self.topics, events, batch)
+        self._count(dead, events)
         self.metrics.pings_in.inc(len(decoded.pings) + len(decoded.dead))
         return step, events, len(decoded.pings)
+
+    def _count(self, dead: list[DeadLetter], events: list) -> None:
+        m = self.metrics
+        for reason, n in Counter(d.reason for d in dead).items():
+            m.rejected.labels(reason).inc(n)
+        kinds = Counter(pl["type"] if k == "alert" else k for k, pl in events if k != "rejected")
+        for kind, n in kinds.items():
+            if kind in ("trip", "stop", "fence"):
+                m.events.labels(kind).inc(n)
+            else:
+                m.alerts.labels(kind).inc(n)
 
     def _engine(self, run: PartitionRun, fresh: list[Source], step: Step):
         ctx = self.ctx

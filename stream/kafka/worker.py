@@ -102,6 +102,10 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=True,
+        # Faust hands records to a stream one by one (about 2k records/s measured here with the
+        # defaults, 4k with these); bigger polls and buffers help, batch records help most.
+        broker_max_poll_records=settings.batch_max,
+        stream_buffer_maxsize=max(4096, 4 * settings.batch_max),
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
@@ -184,6 +188,7 @@ def _source(event) -> Source:
         message.value,
         headers.get(CONTROL_HEADER) == FINAL,
         event,
+        message.timestamp,
     )
 
 

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.kafka.codec import MAX_PING_BYTES, decode_records
+from stream.kafka.codec import MAX_PING_BYTES, decode_records, fast_ping
 from stream.kafka.topics import partition_for
 from stream.ping import parse_ping
 
@@ -79,3 +79,25 @@ def test_batch_datum_conversion_equals_parse_ping_bit_for_bit(points):
     out = _decode(orjson.dumps(pings))
     alone = [parse_ping(p) for p in pings]
     assert [(p.lat, p.lng) for p in out.pings] == [(p.lat, p.lng) for p in alone]
+
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8),
+    st.sampled_from(["empty", "half", "full", "2025-06-02T18:00:00+08:00", "2025-06-02T18:00:00"]),
+)  # fmt: skip
+names = st.sampled_from(
+    ["vehicle", "ts", "lat", "lng", "speed_kmh", "heading", "acc", "loaded", "lift", "cover_open",
+     "backfill", "source", "seq", "other"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(names, values), st.booleans())
+def test_fast_ping_is_parse_ping_or_steps_aside(fields, complete):
+    if complete:
+        fields = {**_ping(speed_kmh=12.5, seq=3, loaded="full", acc=True), **fields}
+    fast = fast_ping(fields, 7)
+    if fast is None:
+        return  # parse_ping decides (and reports the error)
+    assert fast == parse_ping(fields, ref=7)

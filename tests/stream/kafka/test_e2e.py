@@ -86,3 +86,17 @@ def test_sim_feed_streams_the_same_pings_as_landun_sim(bootstrap, topics, tmp_pa
     fences = {r.key for r in read_topic(bootstrap, topics.fences)}
     geo = orjson.loads((tmp_path / "fences.geojson").read_bytes())
     assert fences == {f["id"].encode() for f in geo["features"]}
+
+
+def test_rocksdb_store_gives_the_same_alerts_and_state(bootstrap, topics, sim, workers, tmp_path):
+    # The production store (rocksdict); tables are read and written in a record's partition.
+    worker = workers("--store", "rocksdb://", "--datadir", str(tmp_path / "rocks"))
+    ingest(bootstrap, topics, sim)
+    wait_for(worker.ready, 90, "the worker to be ready")
+    wait_for(lambda: caught_up(bootstrap, topics), 90, "the worker to process every record")
+    expected = {
+        a["id"]: a for a in map(orjson.loads, (sim / "alerts.jsonl").read_bytes().splitlines())
+    }
+    assert alert_versions(bootstrap, topics)[0] == expected
+    assert checkpointed(bootstrap, topics) == linear(bootstrap, topics, context(sim))
+    assert any((tmp_path / "rocks").rglob("*"))

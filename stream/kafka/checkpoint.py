@@ -92,8 +92,6 @@ class PartitionRun:
             The meta value and ``{vehicle: state bytes}`` to write.
         """
         states = self.states
-        if states.fast is not None:
-            states.fast.settle()  # kernel-mode vehicles back into their VehicleState
         changed: dict[str, bytes] = {}
         names = states.vehicles.keys() if everyone else touched
         for vid in names:

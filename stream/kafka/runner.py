@@ -42,6 +42,8 @@ from stream.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
 CONTROL_HEADER = "landun-control"
+MAX_REWINDS = 3
+REWIND_WAIT_S = 5.0
 FINAL = b"final"
 
 
@@ -96,6 +98,7 @@ class Runner:
         send: Callable[[OutRecord], Awaitable[Awaitable]],
         metrics: WorkerMetrics,
         live: LiveView | None = None,
+        seek: Callable[[int, int], Awaitable[None]] | None = None,
     ):
         self.topics = topics
         self.partitions = partitions
@@ -106,6 +109,9 @@ class Runner:
         self.ctx: EngineContext | None = None
         self.runs: dict[int, PartitionRun] = {}
         self.generation: dict[int, int] = {}
+        self.seek = seek
+        self.seeks: list[tuple[int, int]] = []  # (partition, offset) to read again from
+        self.rewinds: dict[int, tuple[int, int, float]] = {}  # p -> (offset, seeks, last seek)
 
     def set_context(self, ctx: EngineContext) -> None:
         """New reference data; the next batch uses it."""
@@ -150,6 +156,10 @@ class Runner:
             await self.live.publish(positions, alerts)
         for step in steps:
             self._save(step, owned)
+        seeks, self.seeks = self.seeks, []
+        for p, offset in seeks:
+            if self.seek is not None and owned(p):
+                await self.seek(p, offset)
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
         self.metrics.batch_pings.observe(n_pings)
 
@@ -161,11 +171,10 @@ class Runner:
         self.metrics.skipped.inc(len(group) - len(fresh))
         if not fresh:
             return None, [], 0
-        if run.next_offset >= 0 and fresh[0].offset > run.next_offset:
-            self.metrics.gaps.inc()
-            log.error(
-                "partition %d: offsets %d..%d never seen", p, run.next_offset, fresh[0].offset
-            )
+        target = max(run.next_offset, 0)
+        if fresh[0].offset > target and self._rewind(p, target, fresh[0].offset):
+            return None, [], 0
+        self.rewinds.pop(p, None)
         step = Step(run, group[-1].event, generation=self.generation.get(p, 0))
         try:
             events, decoded = self._engine(run, fresh, step)
@@ -186,6 +195,27 @@ class Runner:
         self._count(dead, events)
         self.metrics.pings_in.inc(len(decoded.pings) + len(decoded.dead))
         return step, events, len(decoded.pings)
+
+    def _rewind(self, p: int, target: int, first: int) -> bool:
+        """Records after a gap: Faust committed past the checkpoint (records acked by a batch
+        whose checkpoint a rebalance cut short). Read again from the checkpoint's offset;
+        records still buffered from before the seek are dropped meanwhile. After a few seeks
+        (the records may have expired) the gap is accepted. True: drop these records."""
+        now = time.monotonic()
+        at, tries, last = self.rewinds.get(p, (target, 0, 0.0))
+        if at != target:
+            tries, last = 0, 0.0
+        if tries and now - last < REWIND_WAIT_S:
+            return True  # stale records read before the seek took effect
+        if tries >= MAX_REWINDS:
+            self.metrics.gaps.inc()
+            log.error("partition %d: offsets %d..%d cannot be read again", p, target, first - 1)
+            self.rewinds.pop(p, None)
+            return False
+        log.warning("partition %d: at offset %d, checkpoint at %d: rewinding", p, first, target)
+        self.seeks.append((p, target))
+        self.rewinds[p] = (target, tries + 1, now)
+        return True
 
     def _count(self, dead: list[DeadLetter], events: list) -> None:
         m = self.metrics
@@ -223,8 +253,6 @@ class Runner:
                 states, out = finish(ctx, states)
                 events += out
                 step.everyone = True
-        if states.fast is not None:
-            states.fast.settle()  # VehicleStates current (live positions, the checkpoint)
         run.states = states
         step.touched |= {p.vehicle for p in decoded.pings}
         step.touched |= {e[1].vehicle for e in states.limbo}

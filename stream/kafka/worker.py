@@ -126,7 +126,10 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
             record.topic, record.key, record.value, None, None, record.headers or None
         )
 
-    runner = Runner(topics, settings.partitions, FaustTables(state), send, metrics, live)
+    async def seek(partition: int, offset: int) -> None:
+        await app.consumer.seek(TP(topics.pings, partition), offset)
+
+    runner = Runner(topics, settings.partitions, FaustTables(state), send, metrics, live, seek)
     follower = ReferenceFollower(
         settings.bootstrap,
         topics,

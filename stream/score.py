@@ -22,22 +22,10 @@ from dataclasses import dataclass
 
 import orjson
 
+from stream.codes import ALERT_TYPES
 from stream.ping import PingError, parse_ts
 
-KNOWN_TYPES = (
-    "overspeed",
-    "restricted_zone",
-    "route_deviation",
-    "signal_lost",
-    "suspected_dumping",
-    "unapproved_terminal",
-    "uncovered_load",
-    "undelivered_collection",
-    "unmatched_disposal",
-    "unmatched_source",
-    "unpermitted_load",
-    "unregistered_collection",
-)
+KNOWN_TYPES = ALERT_TYPES
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from stream.codes import ALERT_TYPES  # noqa: F401 - the simulator's public list
 from stream.sim.collection import KitchenOverspeed, KitchenZone, Undelivered, UnregisteredStop
 from stream.sim.dumping import AbnormalStop, BackfillDump, DarkDump, GapReappear, LiftDump
 from stream.sim.kitchen import KitchenDay
@@ -49,21 +50,6 @@ KITCHEN_TRICKS = (UnregisteredStop, Undelivered, KitchenOverspeed, KitchenZone)
 MUCK_RATE = 0.035
 EXPIRED_RATE = 0.01
 KITCHEN_RATE = 0.17
-
-ALERT_TYPES = (
-    "overspeed",
-    "restricted_zone",
-    "route_deviation",
-    "signal_lost",
-    "suspected_dumping",
-    "unapproved_terminal",
-    "uncovered_load",
-    "undelivered_collection",
-    "unmatched_disposal",
-    "unmatched_source",
-    "unpermitted_load",
-    "unregistered_collection",
-)
 
 
 @dataclass

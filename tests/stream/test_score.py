@@ -98,3 +98,10 @@ def test_table_has_a_row_per_type_and_overall():
     rows = text.splitlines()
     assert rows[-1].split()[0] == "overall" and rows[-1].split()[-2:] == ["0.400", "0.333"]
     assert sum(r.split()[0] in KNOWN_TYPES for r in rows) == len(KNOWN_TYPES)
+
+
+def test_the_code_names_are_the_engines():
+    from stream.codes import ALERT_TYPES
+    from stream.engine.config import ALERT_TYPES as ENGINE_TYPES
+
+    assert set(ALERT_TYPES) == set(ENGINE_TYPES) and len(ALERT_TYPES) == 12

@@ -197,21 +197,30 @@ def iso_ts(ms: int | None) -> str | None:
     if ms is None:
         return None
     seconds, millis = divmod(ms, 1000)
-    day, rem = divmod(seconds + 28_800, 86_400)
-    prefix = _DAYS.get(day)
-    if prefix is None:  # formatting dates is slow; there are few distinct days
-        prefix = (_EPOCH_NAIVE + timedelta(days=day)).strftime("%Y-%m-%dT")
-        if len(_DAYS) < 100_000:
-            _DAYS[day] = prefix
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
+    minute, secs = divmod(seconds, 60)
+    prefix = _MINUTES.get(minute)
+    if prefix is None:  # formatting dates is slow; a run touches few distinct minutes
+        prefix = _minute_prefix(minute)
     if millis:
-        return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}+08:00"
-    return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}+08:00"
+        return f"{prefix}{_SECONDS[secs]}.{millis:03d}+08:00"
+    return prefix + _SECONDS[secs] + "+08:00"
+
+
+def _minute_prefix(minute: int) -> str:
+    """``YYYY-MM-DDTHH:MM:`` (Beijing time) of an epoch minute, cached."""
+    day, rem = divmod(minute + 480, 1440)
+    hours, minutes = divmod(rem, 60)
+    prefix = (_EPOCH_NAIVE + timedelta(days=day)).strftime("%Y-%m-%dT")
+    prefix = f"{prefix}{hours:02d}:{minutes:02d}:"
+    if len(_MINUTES) >= 200_000:
+        _MINUTES.clear()
+    _MINUTES[minute] = prefix
+    return prefix
 
 
 _EPOCH_NAIVE = datetime(1970, 1, 1)
-_DAYS: dict[int, str] = {}
+_MINUTES: dict[int, str] = {}
+_SECONDS = tuple(f"{s:02d}" for s in range(60))
 
 
 def _number(obj: dict[str, Any], name: str, required: bool) -> float | None:

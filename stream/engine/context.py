@@ -42,17 +42,31 @@ DWELL_KINDS = {"muck": SITE | UNLOAD, "kitchen": PRODUCER | PLANT, "oil": PRODUC
 M_PER_DEG = 111_195.0  # mean metres per degree of latitude (and of longitude at the equator)
 _GRID_DEG = 0.02  # restricted-zone grid cell, ~2 km: segments shorter than this touch <= 2 cells
 _INV_GRID = 1 / _GRID_DEG
+_INV_FINE = 500  # the near-zone grid: cells of 0.002 degrees (~200 m)
+CROSS_REACH_M = 1000.0  # longer segments are always checked for crossings
 _KEY = 1 << 20
+_MAX_CACHED = 200_000  # entries of the fence-set caches before they start over
 
 
 class FenceSet:
     """One distinct set of fences covering a point, classified once and shared (interned)."""
 
-    __slots__ = ("ids", "mask", "limit", "restricted", "corridors", "unload", "route_ok")
+    __slots__ = (
+        "ids",
+        "idset",
+        "mask",
+        "limit",
+        "restricted",
+        "corridors",
+        "unload",
+        "route_ok",
+        "visible",
+    )
 
     def __init__(self, fences: Iterable[Fence]):
         fences = sorted(fences, key=lambda f: f.id)
         self.ids: tuple[str, ...] = tuple(f.id for f in fences)
+        self.idset = frozenset(self.ids)
         self.mask = 0
         limits = []
         for f in fences:
@@ -65,6 +79,8 @@ class FenceSet:
         self.unload = tuple(f.id for f in fences if KIND_BIT[f.kind] & UNLOAD)
         # permit id -> inside one of its corridors or excused (None: a trip with no permit)
         self.route_ok: dict[str | None, bool] = {None: True}
+        # a vehicle's corridors -> the ids it keeps visits for (see EngineContext.visible)
+        self.visible: dict[frozenset, tuple[str, ...]] = {}
 
     def __repr__(self) -> str:
         return f"FenceSet{self.ids!r}"
@@ -85,9 +101,10 @@ class VehicleInfo:
         "watch_lost",
         "stop_ms",
         "stop_known",
+        "corridors",
     )
 
-    def __init__(self, vehicle: Vehicle, th: Thresholds):
+    def __init__(self, vehicle: Vehicle, th: Thresholds, registry: Registry):
         self.vehicle = vehicle
         self.kind = vehicle.kind
         self.muck = vehicle.kind == "muck"
@@ -97,6 +114,8 @@ class VehicleInfo:
         # A stop this long, touching none of these places, is judged by a stop rule.
         self.stop_ms = th.suspicious_stop_ms if self.muck else th.unregistered_stop_ms
         self.stop_known = KNOWN if self.muck else KITCHEN_KNOWN
+        # The corridors of its permits: the only ones it has visits (enter/exit events) in.
+        self.corridors = frozenset(c for p in registry.permits_of(vehicle.id) for c in p.corridors)
 
 
 class EngineContext:
@@ -132,7 +151,7 @@ class EngineContext:
         self.evidence_n = th.evidence_pings
         self.slow_kmh = th.slow_kmh
         self.moving_kmh = th.moving_kmh
-        self.grid_len2 = (_GRID_DEG * self.m_lng) ** 2  # a segment longer may skip grid cells
+        self.reach2 = CROSS_REACH_M * CROSS_REACH_M
         self.refresh()
 
     def refresh(self) -> None:
@@ -141,8 +160,15 @@ class EngineContext:
         for fid in self.index.ids.tolist():
             if fid is not None:
                 self.fences[fid] = self.index.fence(fid)
-        self.vehicles = {vid: VehicleInfo(v, self.th) for vid, v in self.registry.vehicles.items()}
+        # Per fence id: its kind's bit and name (enum look-ups are slow on the per-ping path).
+        self.kind_bit = {fid: KIND_BIT[f.kind] for fid, f in self.fences.items()}
+        self.kind_name = {fid: f.kind.value for fid, f in self.fences.items()}
+        self.vehicles = {
+            vid: VehicleInfo(v, self.th, self.registry) for vid, v in self.registry.vehicles.items()
+        }
         self._sets: dict[tuple[str, ...], FenceSet] = {(): EMPTY}
+        self._entered: dict[tuple, tuple[str, ...]] = {}
+        self._visible: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._tolerance: dict[str, object] = {}
         self.restricted = [f for f in self.fences.values() if f.kind is FenceKind.RESTRICTED]
         self.restricted.sort(key=lambda f: f.id)
@@ -153,37 +179,81 @@ class EngineContext:
             for i in range(_cell(lat0) - 1, _cell(lat1) + 2):
                 for j in range(_cell(lng0) - 1, _cell(lng1) + 2):
                     self._grid[(i, j)] = (*self._grid.get((i, j), ()), f)
-        # Cells near a restricted zone, as ints: the per-ping crossing prefilter (near_key),
-        # behind a cheaper one: the bounding box of all those cells.
-        self.near_cells = frozenset(i * _KEY + j for i, j in self._grid)
+        # The per-ping crossing prefilter: a segment no longer than CROSS_REACH_M can only
+        # cross a zone if it ends within that distance of the zone's box. Fine cells covering
+        # those grown boxes, as ints (near_key), behind a cheaper test: the box around them.
+        reach_lat = CROSS_REACH_M / M_PER_DEG
+        reach_lng = CROSS_REACH_M / self.m_lng
+        cells = set()
+        for f in self.restricted:
+            lng0, lat0, lng1, lat1 = f.area.bounds
+            for i in range(_fine(lat0 - reach_lat), _fine(lat1 + reach_lat) + 1):
+                for j in range(_fine(lng0 - reach_lng), _fine(lng1 + reach_lng) + 1):
+                    cells.add(i * _KEY + j)
+        self.near_cells = frozenset(cells)
         self.near_box = (1.0, 1.0, -1.0, -1.0)  # empty
-        if self._grid:
-            rows = [i for i, _ in self._grid]
-            cols = [j for _, j in self._grid]
+        if self.restricted:
+            boxes = [f.area.bounds for f in self.restricted]
             self.near_box = (
-                min(rows) * _GRID_DEG,
-                min(cols) * _GRID_DEG,
-                (max(rows) + 1) * _GRID_DEG,
-                (max(cols) + 1) * _GRID_DEG,
+                min(b[1] for b in boxes) - 2 * reach_lat,
+                min(b[0] for b in boxes) - 2 * reach_lng,
+                max(b[3] for b in boxes) + 2 * reach_lat,
+                max(b[2] for b in boxes) + 2 * reach_lng,
             )
         self.bounds = {f.id: f.area.bounds for f in self.restricted}  # (min lng, lat, max lng, lat)
 
     def near_key(self, lat: float, lng: float) -> int:
-        """Grid key of a point, comparable with ``near_cells``."""
-        return math.floor(lat * _INV_GRID) * _KEY + math.floor(lng * _INV_GRID)
+        """Fine grid key of a point, comparable with ``near_cells``."""
+        return math.floor(lat * _INV_FINE) * _KEY + math.floor(lng * _INV_FINE)
 
     # -- fence sets ---------------------------------------------------------------------------
     def fenceset(self, ids: Iterable[str]) -> FenceSet:
-        """The interned FenceSet of these fence ids (unknown ids are ignored)."""
-        key = tuple(sorted(ids))
-        fs = self._sets.get(key)
+        """The interned FenceSet of these fence ids, in any order (unknown ids are ignored)."""
+        raw = ids if isinstance(ids, tuple) else tuple(ids)
+        sets = self._sets
+        fs = sets.get(raw)
+        if fs is not None:
+            return fs
+        key = tuple(sorted(raw))
+        fs = sets.get(key)
         if fs is None:
-            fs = self._sets.get(tuple(i for i in key if i in self.fences))
+            fs = sets.get(tuple(i for i in key if i in self.fences))
         if fs is None:
             fs = FenceSet(self.fences[i] for i in key if i in self.fences)
-            self._sets[fs.ids] = fs
-        self._sets[key] = fs
+        if len(sets) >= _MAX_CACHED:  # bounded; sets made again are equal, just not identical
+            sets.clear()
+            sets[()] = EMPTY
+        sets[fs.ids] = fs
+        sets[key] = fs
+        sets[raw] = fs  # e.g. the index's order of the ids, as match_many gives them
         return fs
+
+    def visible(self, fs: FenceSet, info: VehicleInfo) -> tuple[str, ...]:
+        """The ids of ``fs`` a vehicle keeps visits for (enter/exit events, dwell): every fence
+        but the corridors of other permits. Near a hub a point lies in a hundred overlapping
+        corridors; entering and leaving those of other sites' routes means nothing here."""
+        if not fs.mask & CORRIDOR:
+            return fs.ids
+        ids = fs.visible.get(info.corridors)
+        if ids is None:
+            own = info.corridors
+            fences = self.fences
+            ids = tuple(f for f in fs.ids if f in own or fences[f].kind is not FenceKind.CORRIDOR)
+            # interned: the same ids seen through another fence set are the same tuple
+            ids = fs.visible[own] = self._visible.setdefault(ids, ids)
+        return ids
+
+    def entered(self, before: tuple[str, ...], after: tuple[str, ...]) -> tuple[str, ...]:
+        """Ids in ``after`` not in ``before`` (id tuples of consecutive pings), in order."""
+        key = (before, after)
+        new = self._entered.get(key)
+        if new is None:
+            old = set(before)
+            new = tuple(f for f in after if f not in old)
+            if len(self._entered) >= _MAX_CACHED:
+                self._entered.clear()
+            self._entered[key] = new
+        return new
 
     def match(self, lat: float, lng: float) -> FenceSet:
         """The FenceSet covering one point (the batch driver uses ``match_many`` instead)."""
@@ -198,23 +268,16 @@ class EngineContext:
         pidx, fidx = self.index.match_many(np.asarray(lats), np.asarray(lngs))
         if not len(pidx):
             return out
-        ids = self.index.ids
-        points = pidx.tolist()
-        names = ids[fidx].tolist()
-        by_key: dict[tuple[str, ...], FenceSet] = {}
-        start = 0
-        total = len(points)
-        while start < total:
-            p = points[start]
-            end = start + 1
-            while end < total and points[end] == p:
-                end += 1
-            key = tuple(names[start:end])
-            fs = by_key.get(key)
-            if fs is None:
-                fs = by_key[key] = self.fenceset(key)
-            out[p] = fs
-            start = end
+        # Pairs come sorted by point: one run of fence positions per covered point.
+        cut = np.flatnonzero(pidx[1:] != pidx[:-1]) + 1
+        starts = np.concatenate(([0], cut))
+        ends = np.concatenate((cut, [len(pidx)])).tolist()
+        names = self.index.ids[fidx].tolist()
+        sets = self._sets
+        for p, a, b in zip(pidx[starts].tolist(), starts.tolist(), ends, strict=True):
+            key = tuple(names[a:b])
+            fs = sets.get(key)
+            out[p] = fs if fs is not None else self.fenceset(key)
         return out
 
     # -- corridors and restricted zones -------------------------------------------------------
@@ -251,3 +314,7 @@ class EngineContext:
 
 def _cell(deg: float) -> int:
     return math.floor(deg * _INV_GRID)
+
+
+def _fine(deg: float) -> int:
+    return math.floor(deg * _INV_FINE)

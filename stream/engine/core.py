@@ -17,7 +17,7 @@ import bisect
 import math
 
 from stream.engine import places, rounds, stops, trips
-from stream.engine.context import KNOWN, M_PER_DEG, EngineContext, FenceSet
+from stream.engine.context import CORRIDOR, KNOWN, M_PER_DEG, EngineContext, FenceSet
 from stream.engine.hygiene import (
     STALE,
     clock_reason,
@@ -189,10 +189,10 @@ def apply(
     recent.append(p)
     if len(recent) > ctx.evidence_n:
         del recent[0]
+    info = ctx.vehicles[vs.vehicle]
     live = tr is vs.live
     if live:
-        beat = vs.beat
-        if vs.beat_uw and not p.backfill and ts - beat.ts > ctx.lost_ms:
+        if vs.beat_uw and ts - vs.beat.ts > ctx.lost_ms and not p.backfill:
             signal.on_live_ping(ctx, vs, p, out)
         trip = vs.trip
         if trip is not None and ts >= trip.due:
@@ -200,11 +200,17 @@ def apply(
         rnd = vs.round
         if rnd is not None and ts >= rnd.due:
             rounds.check_deadline(ctx, vs, ts, out)
-    if fs.ids is not tr.ids or tr.exiting:
-        places.update_visits(ctx, vs, tr, p, fs, late, out)
+    mask = fs.mask
+    ids = fs.ids
+    if mask & CORRIDOR:  # visits only in the vehicle's own corridors (ctx.visible)
+        ids = fs.visible.get(info.corridors)
+        if ids is None:
+            ids = ctx.visible(fs, info)
+    if ids is not tr.ids or tr.exiting:
+        places.update_visits(ctx, vs, tr, p, fs, ids, late, out)
     if tr.dwelling:
         places.update_dwell(ctx, vs, tr, p, speed, fs, late, out)
-    info = ctx.vehicles[vs.vehicle]
+    mask |= tr.vmask
     muck = info.muck
     if live:
         trip = vs.trip
@@ -212,8 +218,9 @@ def apply(
     else:  # a backfilled ping: the trip as it was then, not the one open now
         trip = trips.trip_at(vs, ts)
         overdue = trip is not None and trips.overdue_at(ctx, trip, ts)
-    if p.loaded is not None:
-        loaded = p.loaded != "empty"
+    reported = p.loaded
+    if reported is not None:
+        loaded = reported != "empty"
     elif muck:
         loaded = trip is not None and not overdue
     else:
@@ -221,16 +228,20 @@ def apply(
         loaded = rnd is not None and not rnd.overdue and (live or rnd.start <= ts)
     st = tr.stop
     if st is not None:
-        dy = (lat - st.lat) * M_PER_DEG
-        dx = (lng - st.lng) * ctx.m_lng
-        if speed < ctx.moving_kmh and dx * dx + dy * dy <= ctx.stop_r2:
+        if speed < ctx.moving_kmh:
+            dy = (lat - st.lat) * M_PER_DEG
+            dx = (lng - st.lng) * ctx.m_lng
+            still = dx * dx + dy * dy <= ctx.stop_r2
+        else:
+            still = False
+        if still:
             st.last = ts
-            st.mask |= fs.mask | tr.vmask
+            st.mask |= mask
             if loaded:
                 st.loaded = True
             if (
-                ts - st.ts >= info.stop_ms
-                and not st.flags
+                not st.flags
+                and ts - st.ts >= info.stop_ms
                 and not st.mask & info.stop_known
                 and (st.loaded or not muck)
             ):
@@ -239,9 +250,9 @@ def apply(
             stops.end_stop(ctx, vs, tr, st, ts, out)
             st = None
     if st is None and speed < ctx.slow_kmh:
-        tr.stop = Stop(p.seq, ts, lat, lng, ts, fs.mask | tr.vmask, loaded)
+        tr.stop = Stop(p.seq, ts, lat, lng, ts, mask, loaded)
     limit = fs.limit
-    if tr.over is not None or speed > (info.limit if limit is None else limit):
+    if speed > (info.limit if limit is None else limit) or tr.over is not None:
         overspeed.check(ctx, vs, tr, p, fs, speed, info.limit, late, out)
     if p.cover_open or tr.unc is not None:
         cover.check(ctx, vs, tr, p, speed, loaded, trip, late, out)
@@ -254,25 +265,23 @@ def apply(
             route.check(ctx, vs, tr, p, fs, trip if not overdue else None, loaded, late, out)
     if fs.restricted:
         restricted.check_inside(ctx, vs, tr, p, fs, info.kind, late, out)
-    box = ctx.near_box
-    if box[0] <= lat <= box[2] and box[1] <= lng <= box[3]:
-        near = ctx.near_key(lat, lng) in ctx.near_cells
-    else:
-        near = False
-    if (
-        last_ts >= 0
-        and ts - last_ts <= ctx.crossing_gap_ms
-        and (near or tr.near or d2 > ctx.grid_len2)
-        and ctx.restricted
-    ):
-        restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
-    tr.near = near
+    if 0 <= ts - last_ts <= ctx.crossing_gap_ms and last_ts >= 0 and ctx.restricted:
+        # A segment this short crosses a zone only if it ends near one (context.CROSS_REACH_M).
+        if d2 > ctx.reach2:
+            restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
+        else:
+            box = ctx.near_box
+            if (
+                box[0] <= lat <= box[2]
+                and box[1] <= lng <= box[3]
+                and ctx.near_key(lat, lng) in ctx.near_cells
+            ):
+                restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
     tr.last_ts = ts
     tr.lat = lat
     tr.lng = lng
     tr.seq = p.seq
-    tr.ids = fs.ids
-    tr.loaded = loaded
+    tr.ids = ids
     if live and not p.backfill:
         vs.beat = p
-        vs.beat_uw = info.watch_lost and loaded and not (fs.mask | tr.vmask) & KNOWN
+        vs.beat_uw = info.watch_lost and loaded and not mask & KNOWN

@@ -110,27 +110,35 @@ def _batch(
         else:
             out.append(rejection(p, static_reason(p, ctx) or "filter_unknown_vehicle"))
     sets = ctx.match_many(lats, lngs)
+    if now_ms is None:
+        _run(kept, sets, ctx, states, out)
+    else:
+        _run_at(kept, sets, ctx, states, now_ms, out)
+
+
+def _run(kept: list, sets: list, ctx: EngineContext, states: EngineState, out: list) -> None:
+    """Admit matched pings, clock checks against the watermark (kept in locals, for speed:
+    written back to ``states`` before anything that reads it)."""
     future_ms = ctx.th.future_ms
     max_age = ctx.th.max_age_ms
+    tick_ms = ctx.th.tick_ms
     reorder = ctx.reorder_ms
     vehicles = states.vehicles
+    arrivals = states.arrivals
+    wm = states.watermark
+    next_tick = states.next_tick
     for p, fs in zip(kept, sets, strict=True):
-        states.arrivals += 1
+        arrivals += 1
         ts = p.ts
-        wm = states.watermark
-        if now_ms is None:
-            if wm >= 0 and (ts > wm + future_ms or ts < wm - max_age):
-                if ts > wm:
-                    states.limbo.append([states.arrivals, p, fs.ids])
-                    _settle_limbo(ctx, states, out)
-                else:
-                    out.append(rejection(p, "filter_too_old"))
-                continue
-        else:
-            reason = clock_reason(ts, now_ms, ctx)
-            if reason is not None:
-                out.append(rejection(p, reason))
-                continue
+        if wm >= 0 and (ts > wm + future_ms or ts < wm - max_age):
+            if ts > wm:
+                states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
+                states.limbo.append([arrivals, p, fs.ids])
+                _settle_limbo(ctx, states, out)
+                wm, next_tick = states.watermark, states.next_tick
+            else:
+                out.append(rejection(p, "filter_too_old"))
+            continue
         vs = vehicles.get(p.vehicle)
         if vs is None:
             vs = vehicles[p.vehicle] = VehicleState(p.vehicle)
@@ -139,17 +147,33 @@ def _batch(
             pending = vs.pending
             pending.append((p, fs))
             limit = ts - reorder
-            while pending[0][0].ts <= limit:
+            while pending and pending[0][0].ts <= limit:
                 q, qfs = pending.pop(0)
                 release(ctx, vs, q, qfs, out)
         else:
             admit(ctx, vs, p, fs, out)
         if ts > wm:
-            states.watermark = ts
-            if ts >= states.next_tick:
-                tick_ms = ctx.th.tick_ms
-                states.next_tick = (ts // tick_ms + 1) * tick_ms
+            wm = ts
+            if ts >= next_tick:
+                next_tick = (ts // tick_ms + 1) * tick_ms
                 tick_all(ctx, states, ts, out)
+        if states.limbo:
+            states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
+            _expire_limbo(ctx, states, out)
+    states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
+
+
+def _run_at(
+    kept: list, sets: list, ctx: EngineContext, states: EngineState, now_ms: int, out: list
+) -> None:
+    """Admit matched pings, clock checks against a given now."""
+    for p, fs in zip(kept, sets, strict=True):
+        states.arrivals += 1
+        reason = clock_reason(p.ts, now_ms, ctx)
+        if reason is not None:
+            out.append(rejection(p, reason))
+            continue
+        _accept(ctx, states, p, fs, out)
         if states.limbo:
             _expire_limbo(ctx, states, out)
 

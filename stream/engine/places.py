@@ -19,10 +19,13 @@ recognised as one visit through the vehicle's ``visit_log`` (see :func:`same_vis
 from __future__ import annotations
 
 import math
+from functools import reduce
+from itertools import repeat
+from operator import or_
 
 from stream.engine import rounds, trips
 from stream.engine.alerts import update_alert
-from stream.engine.context import KIND_BIT, M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
+from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
 from stream.engine.state import (
     ACTED,
     DONE,
@@ -59,14 +62,13 @@ def fence_event(
     late: bool,
 ) -> tuple[str, dict]:
     """An enter/exit/cross event, in Tile38's vocabulary."""
-    fence = ctx.fences.get(fid)
     return (
         "fence",
         {
             "detect": detect,
             "vehicle": vs.vehicle,
             "fence": fid,
-            "kind": fence.kind.value if fence else None,
+            "kind": ctx.kind_name.get(fid),
             "ts": iso_ts(ts),
             "lat": lat,
             "lng": lng,
@@ -76,21 +78,33 @@ def fence_event(
 
 
 def update_visits(
-    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, fs, late: bool, out: list
+    ctx: EngineContext,
+    vs: VehicleState,
+    tr: Track,
+    p: Ping,
+    fs,
+    ids: tuple[str, ...],
+    late: bool,
+    out: list,
 ) -> None:
     """Apply one ping's covering fences to the track's visits (enter, pending exit, exit).
 
-    Called only when the fence set differs from the previous ping's or an exit is pending.
+    ``ids`` are the fences of ``fs`` the vehicle keeps visits for (``EngineContext.visible``).
+    Called only when they differ from the previous ping's or an exit is pending.
     """
-    ids = fs.ids
     visits = tr.visits
     ts = p.ts
+    kind_bit = ctx.kind_bit
+    mask = tr.vmask
     if ids != tr.ids:
         dwell_kinds = ctx.vehicles[vs.vehicle].dwell_kinds
-        for fid in ids:
+        # Fences of the last ping have visits with no exit pending: only new ones matter.
+        for fid in ctx.entered(tr.ids, ids):
             v = visits.get(fid)
             if v is None:
-                done = PENDING if KIND_BIT[ctx.fences[fid].kind] & dwell_kinds else IRRELEVANT
+                bit = kind_bit[fid]
+                mask |= bit
+                done = PENDING if bit & dwell_kinds else IRRELEVANT
                 visits[fid] = [
                     ts,
                     -1,
@@ -115,7 +129,9 @@ def update_visits(
                 tr.exiting -= 1
     if tr.exiting or len(visits) != len(ids):
         hold = ctx.th.exit_hold_ms
-        for fid in [f for f in visits if f not in ids]:
+        inside = fs.idset
+        gone = False
+        for fid in [f for f in visits if f not in inside]:
             v = visits[fid]
             if v[OUT] < 0:
                 v[OUT], v[OUTN], v[OSEQ], v[OLAT], v[OLNG] = ts, 1, p.seq, p.lat, p.lng
@@ -125,12 +141,10 @@ def update_visits(
             if v[OUTN] >= 2 and ts - v[OUT] >= hold:
                 del visits[fid]
                 tr.exiting -= 1
+                gone = True
                 _exited(ctx, vs, tr, fid, v, late, out)
-    mask = 0
-    for fid in visits:
-        fence = ctx.fences.get(fid)
-        if fence is not None:
-            mask |= KIND_BIT[fence.kind]
+        if gone:
+            mask = reduce(or_, map(kind_bit.get, visits, repeat(0)), 0)
     tr.vmask = mask
 
 
@@ -140,8 +154,9 @@ def _exited(
     if v[DONE] == PENDING:
         tr.dwelling -= 1
     out.append(fence_event(ctx, vs, "exit", fid, v[OUT], v[OLAT], v[OLNG], late))
-    trips.on_exit(ctx, vs, fid, v[OUT], v[OSEQ], v[OLAT], v[OLNG], out)
-    if tr.restricted.pop(fid, None):
+    if vs.trip is not None:
+        trips.on_exit(ctx, vs, fid, v[OUT], v[OSEQ], v[OLAT], v[OLNG], out)
+    if tr.restricted and tr.restricted.pop(fid, None):
         alert = vs.open.pop("restricted_zone:" + fid + tr.tag, None)
         if alert is not None:
             update_alert(alert, out, ended_ts=iso_ts(v[OUT]))
@@ -217,7 +232,7 @@ def _backdate_live(vs: VehicleState, fid: str, v: list, ts: int) -> None:
 def _act(
     ctx: EngineContext, vs: VehicleState, fid: str, v: list, p: Ping, fs, late: bool, out: list
 ) -> None:
-    bit = KIND_BIT[ctx.fences[fid].kind]
+    bit = ctx.kind_bit[fid]
     if same_visit(ctx, vs, bit, fid, v, p.ts):
         return
     if bit & SITE:

@@ -89,14 +89,12 @@ class Track:
     exiting: int = 0  # visits with an exit pending
     dwelling: int = 0  # visits whose dwell is PENDING
     vmask: int = 0  # kinds of the fences visited (exits pending included)
-    loaded: bool = False
     stop: Stop | None = None
     over: Episode | None = None
     dev: Episode | None = None
     unc: Episode | None = None
     restricted: dict[str, str] = field(default_factory=dict)  # fence id -> alert id ("" = none)
     recent: list[Ping] = field(default_factory=list)  # the track's last pings, for evidence
-    near: bool = False  # the last ping was near a restricted zone (crossing prefilter)
     jump: list | None = None  # [ts, lat, lng, n] of consecutive rejected jumps
     # A backfill segment: event time of the first live ping after its start (a later backfill
     # ping belongs to another blind area); NEVER on the live track.
@@ -116,7 +114,7 @@ class Track:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Track:
-        t = cls(**{k: v for k, v in d.items() if k not in _TRACK_NESTED})
+        t = cls(**{k: v for k, v in d.items() if k in _TRACK_PLAIN})
         t.ids = tuple(d["ids"])
         t.visits = {k: list(v) for k, v in d["visits"].items()}
         t.stop = Stop.from_list(d["stop"])
@@ -130,6 +128,8 @@ class Track:
 _TRACK_NESTED = frozenset(
     ("ids", "visits", "stop", "over", "dev", "unc", "restricted", "recent", "jump")
 )
+# Plain fields, set as stored (keys of fields no longer kept, like "loaded", are ignored).
+_TRACK_PLAIN = frozenset(f.name for f in fields(Track)) - _TRACK_NESTED
 
 
 @dataclass(slots=True)

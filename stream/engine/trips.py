@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from stream.engine.alerts import record_id
-from stream.engine.context import KIND_BIT, UNLOAD, EngineContext
+from stream.engine.context import UNLOAD, EngineContext
 from stream.engine.rules import manifest
 from stream.engine.state import DONE, LAT, LNG, LOADED, PENDING, SEQ, SLOW, Trip, VehicleState
 from stream.ping import iso_ts
@@ -143,10 +143,8 @@ def dwell_under_way(ctx: EngineContext, vs: VehicleState, bits: int, by: int) ->
     A deadline does not fire while the delivery that meets it is still being dwelt.
     """
     for fid, v in vs.live.visits.items():
-        if v[DONE] == PENDING and 0 <= v[SLOW] <= by:
-            fence = ctx.fences.get(fid)
-            if fence is not None and KIND_BIT[fence.kind] & bits:
-                return True
+        if v[DONE] == PENDING and 0 <= v[SLOW] <= by and ctx.kind_bit.get(fid, 0) & bits:
+            return True
     return False
 
 

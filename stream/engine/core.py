@@ -98,11 +98,12 @@ def tick_into(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None
     """:func:`tick`, appending its events to ``out``."""
     pending = vs.pending
     if pending:
-        limit = now - ctx.th.reorder_ms
+        limit = now - ctx.reorder_ms
         while pending and pending[0][0].ts <= limit:
             p, fs = pending.pop(0)
             release(ctx, vs, p, fs, out)
-    signal.on_tick(ctx, vs, now, out)
+    if vs.beat_uw:
+        signal.on_tick(ctx, vs, now, out)
     if vs.trip is not None:
         trips.check_deadline(ctx, vs, now, out)
     if vs.round is not None:
@@ -139,7 +140,7 @@ def admit(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
 def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
     """Hand a ping from the reorder buffer to the live track."""
     vs.released = p.ts
-    if not isinstance(fs, FenceSet):
+    if fs.__class__ is not FenceSet:
         fs = ctx.fenceset(fs)  # restored from serialised state
     apply(ctx, vs, vs.live, p, fs, bool(p.backfill), out)
 

@@ -5,6 +5,11 @@ vehicle must be outside for ``exit_hold_ms`` over at least two pings; a ping bac
 that cancels the pending exit. So GPS jitter at a gate (in, out, in, out...) gives one ``enter``
 and no ``exit`` — no flapping — and the exit, once confirmed, is dated at the first ping outside.
 
+A vehicle has visits in every fence covering it except corridors not on its own permits
+(``EngineContext.visible``): near a hub a point lies in a hundred overlapping corridors of other
+sites' routes, and entering or leaving those means nothing for this vehicle (route deviation
+checks the covering corridors directly, whatever the visits).
+
 Fences whose kind matters to the vehicle (sites, terminals and transfer points for muck trucks;
 producers and plants for kitchen/oil vehicles) also track *dwell*: a slow spell (starting below
 ``slow_kmh``, broken only at ``moving_kmh`` or more) inside the visit — pending exits included —

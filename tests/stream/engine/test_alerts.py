@@ -260,6 +260,16 @@ def test_restricted_crossing_between_sparse_pings_is_interpolated():
     assert [e["detect"] for e in outcome.fence_events if e["fence"] == "Z2"] == ["cross"]
 
 
+def test_restricted_crossing_by_a_long_segment_far_from_both_ends():
+    """One 3.3 km segment (2 min 52 s at 70 km/h) over Z2, neither end within the near-zone
+    reach of its box (context.CROSS_REACH_M): the crossing is still found."""
+    tr = Trace("K1", "2025-06-01 12:00").place(31.40, 120.40).drive(31.415, 120.40, kmh=70)
+    pings = tr.drive(31.445, 120.40, kmh=70, every=180).pings
+    assert [p.lat for p in pings[-2:]] == [31.415, 31.445]
+    (alert,) = run(pings).of("restricted_zone")
+    assert alert["fence"] == "Z2" and alert["evidence"]["crossed"] is True
+
+
 def test_signal_lost_reappearing_8_km_away():
     outcome = run(signal_lost(900))
     (alert,) = outcome.of("signal_lost")

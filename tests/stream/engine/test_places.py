@@ -111,3 +111,18 @@ def test_dwell_lasting_until_the_vehicle_left_between_sparse_pings():
 
 def test_short_stop_between_sparse_pings_is_not_a_dwell():
     assert run(sparse_collection(0).pings).trips == {}  # left right after its last slow ping
+
+
+def test_visits_only_in_the_vehicles_own_corridors():
+    """C1 is on M1's permit, not on M2's (it has none): both drive along it, only M1 gets
+    corridor events; both get the depot's and the site's."""
+    m1 = Trace("M1", "2025-06-01 21:00").drive(*S1, kmh=30).drive(LAT, 120.30, kmh=30)
+    m2 = Trace("M2", "2025-06-01 21:00").drive(*S1, kmh=30).drive(LAT, 120.30, kmh=30)
+    outcome = run(sorted(m1.pings + m2.pings, key=lambda p: p.ts))
+    by_vehicle = {
+        v: {(e["fence"], e["detect"]) for e in outcome.fence_events if e["vehicle"] == v}
+        for v in ("M1", "M2")
+    }
+    assert ("C1", "enter") in by_vehicle["M1"]
+    assert {f for f, _ in by_vehicle["M2"]} == {"D1", "S1"}
+    assert {f for f, _ in by_vehicle["M1"]} == {"D1", "S1", "C1"}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import reduce
+from operator import attrgetter, or_
 
 import numpy as np
 import shapely
@@ -64,19 +66,25 @@ class FenceSet:
     )
 
     def __init__(self, fences: Iterable[Fence]):
-        fences = sorted(fences, key=lambda f: f.id)
-        self.ids: tuple[str, ...] = tuple(f.id for f in fences)
+        fences = sorted(fences, key=attrgetter("id"))
+        self.ids: tuple[str, ...] = tuple([f.id for f in fences])
         self.idset = frozenset(self.ids)
-        self.mask = 0
-        limits = []
-        for f in fences:
-            self.mask |= KIND_BIT[f.kind]
-            if f.speed_limit_kmh is not None:
-                limits.append(float(f.speed_limit_kmh))
+        bits = [KIND_BIT[f.kind] for f in fences]
+        self.mask = mask = reduce(or_, bits, 0)
+        limits = [float(f.speed_limit_kmh) for f in fences if f.speed_limit_kmh is not None]
         self.limit: float | None = min(limits) if limits else None
-        self.restricted = tuple(f for f in fences if f.kind is FenceKind.RESTRICTED)
-        self.corridors = frozenset(f.id for f in fences if f.kind is FenceKind.CORRIDOR)
-        self.unload = tuple(f.id for f in fences if KIND_BIT[f.kind] & UNLOAD)
+        # Near a hub a point lies in a hundred corridors: one pass each, only when needed.
+        self.restricted = ()
+        if mask & RESTRICTED:
+            self.restricted = tuple(f for f, b in zip(fences, bits, strict=True) if b & RESTRICTED)
+        self.corridors = frozenset()
+        if mask & CORRIDOR:
+            self.corridors = frozenset(
+                f.id for f, b in zip(fences, bits, strict=True) if b & CORRIDOR
+            )
+        self.unload = ()
+        if mask & UNLOAD:
+            self.unload = tuple(f.id for f, b in zip(fences, bits, strict=True) if b & UNLOAD)
         # permit id -> inside one of its corridors or excused (None: a trip with no permit)
         self.route_ok: dict[str | None, bool] = {None: True}
         # a vehicle's corridors -> the ids it keeps visits for (see EngineContext.visible)
@@ -237,8 +245,8 @@ class EngineContext:
         ids = fs.visible.get(info.corridors)
         if ids is None:
             own = info.corridors
-            fences = self.fences
-            ids = tuple(f for f in fs.ids if f in own or fences[f].kind is not FenceKind.CORRIDOR)
+            others = fs.corridors - own
+            ids = tuple(f for f in fs.ids if f not in others) if others else fs.ids
             # interned: the same ids seen through another fence set are the same tuple
             ids = fs.visible[own] = self._visible.setdefault(ids, ids)
         return ids

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from geofence.datum import transform
-from stream.ping import Ping, PingError, iso_ts, parse_ping, parse_ts
+from stream.ping import BEIJING, Ping, PingError, iso_ts, parse_ping, parse_ts
 
 BASE = {"vehicle": "M1", "ts": "2025-06-01T21:30:05+08:00", "lat": 31.5, "lng": 120.3}
 TS = 1748784605000  # 2025-06-01T13:30:05Z
@@ -102,6 +105,15 @@ def test_iso_ts_is_beijing_time_with_millis_only_when_set():
     assert iso_ts(TS + 7) == "2025-06-01T21:30:05.007+08:00"
     assert iso_ts(None) is None
     assert parse_ts(iso_ts(TS + 7)) == TS + 7
+
+
+@given(st.integers(-(10**12), 4 * 10**12))
+def test_iso_ts_agrees_with_datetime(ms):
+    """The cached fast formatting against the standard library (a slow oracle)."""
+    moment = datetime.fromtimestamp(ms / 1000, BEIJING).replace(microsecond=(ms % 1000) * 1000)
+    expected = moment.isoformat(timespec="milliseconds").replace(".000+", "+")
+    assert iso_ts(ms) == expected
+    assert parse_ts(iso_ts(ms)) == ms
 
 
 def test_to_dict_round_trips():

@@ -48,7 +48,9 @@ def sim_files(vehicles: int, hours: float, seed: int) -> Path:
 class Workers:
     """``landun worker`` processes of one namespace."""
 
-    def __init__(self, bootstrap: str, topics: Topics, partitions: int, n: int, log_dir: Path):
+    def __init__(
+        self, bootstrap: str, topics: Topics, partitions: int, n: int, log_dir: Path, extra=()
+    ):
         self.procs, self.ports = [], []
         for _ in range(n):
             with socket.socket() as s:
@@ -56,7 +58,8 @@ class Workers:
                 port = s.getsockname()[1]
             cmd = [sys.executable, "-m", "landun.cli", "worker", "--bootstrap", bootstrap,
                    "--namespace", topics.namespace, "--partitions", str(partitions),
-                   "--store", "memory://", "--port", str(port), "--standby", "0"]  # fmt: skip
+                   "--store", "memory://", "--port", str(port), "--standby", "0",
+                   *extra]  # fmt: skip
             log = (log_dir / f"worker-{port}.log").open("wb")
             self.procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log))
             self.ports.append(port)
@@ -94,7 +97,9 @@ def throughput(args, bootstrap: str, sim: Path, log_dir: Path) -> dict:
     sender.send_lines((sim / "pings.jsonl").read_bytes().splitlines())
     sender.flush()
     total = sender.sent
-    workers = Workers(bootstrap, topics, args.partitions, args.workers, log_dir)
+    workers = Workers(
+        bootstrap, topics, args.partitions, args.workers, log_dir, args.worker_args.split()
+    )
     try:
         deadline = time.monotonic() + args.timeout
         first = None
@@ -120,7 +125,7 @@ def latency(args, bootstrap: str, sim: Path, log_dir: Path) -> dict:
     ensure_topics(bootstrap, topics, args.partitions)
     producer = make_producer(bootstrap, linger_ms=0)
     publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
-    workers = Workers(bootstrap, topics, args.partitions, 1, log_dir)
+    workers = Workers(bootstrap, topics, args.partitions, 1, log_dir, args.worker_args.split())
     sent_at: dict[tuple[int, int], float] = {}
     try:
         _wait_ready(workers.ports[0], args.timeout)
@@ -147,6 +152,7 @@ def latency(args, bootstrap: str, sim: Path, log_dir: Path) -> dict:
             time.sleep(0.2)
         alerts = _latencies(bootstrap, topics.alerts, sent_at)
         events = _latencies(bootstrap, topics.events, sent_at)
+        worker = _worker_side(workers)
     finally:
         workers.stop()
         _drop(bootstrap, topics)
@@ -158,7 +164,24 @@ def latency(args, bootstrap: str, sim: Path, log_dir: Path) -> dict:
         "events": len(events),
         "events_p50_ms": _pct(events, 50),
         "events_p99_ms": _pct(events, 99),
+        **worker,
     }
+
+
+def _worker_side(workers: Workers) -> dict:
+    """Where a ping's latency goes inside the worker: mean micro-batch time, mean age of a
+    batch's oldest record when the batch starts (time spent queued before the engine)."""
+    out = {}
+    for name, key in (
+        ("landun_batch_seconds", "batch_ms"),
+        ("landun_record_age_seconds", "age_ms"),
+    ):
+        count = workers.metric(name + "_count")
+        out["worker_mean_" + key] = (
+            round(workers.metric(name + "_sum") / count * 1000, 1) if count else None
+        )
+    out["worker_batches"] = workers.metric("landun_batch_seconds_count")
+    return out
 
 
 def _latencies(bootstrap: str, topic: str, sent_at: dict) -> list[float]:
@@ -223,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument("--worker-args", default="", help="extra `landun worker` arguments, quoted")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     port = os.environ.get("LANDUN_KAFKA_PORT", "9092")
@@ -230,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     sim = sim_files(args.vehicles, args.hours, args.seed)
     log_dir = ROOT / "var" / "bench" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    result = {"workers": args.workers, **throughput(args, bootstrap, sim, log_dir)}
+    result: dict = {"workers": args.workers}
+    if not args.skip_throughput:
+        result.update(throughput(args, bootstrap, sim, log_dir))
     if not args.skip_latency:
         result.update(latency(args, bootstrap, sim, log_dir))
     else:

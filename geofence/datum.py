@@ -9,6 +9,7 @@ vectorised with numpy. Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,63 @@ def gcj02_to_wgs84(lng: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     return w_lng, w_lat
 
 
+def gcj02_to_wgs84_point(lng: float, lat: float) -> tuple[float, float]:
+    """GCJ-02 to WGS-84 for one point, on Python floats.
+
+    The same fixed-point iteration as :func:`gcj02_to_wgs84` with :mod:`math` instead of numpy:
+    about 30 times faster for a single point (a numpy call on a 0-d array costs a microsecond),
+    which is what per-ping conversion at the edges needs (``stream.ping``). Both agree to
+    1e-12 degrees; a ping is always converted by this function, so results never depend on
+    which other pings came in the same batch.
+
+    Examples
+    --------
+    >>> lng, lat = gcj02_to_wgs84_point(121.531541859, 31.175303984)
+    >>> round(lng, 7), round(lat, 7)
+    (121.5272106, 31.1774276)
+    """
+    if not (math.isfinite(lng) and math.isfinite(lat)):
+        return lng, lat
+    w_lng, w_lat = lng, lat
+    for _ in range(_INVERSE_MAX_ROUNDS):
+        d_lng, d_lat = _gcj_shift_point(w_lng, w_lat)
+        step_lng, step_lat = lng - (w_lng + d_lng), lat - (w_lat + d_lat)
+        w_lng, w_lat = w_lng + step_lng, w_lat + step_lat
+        if abs(step_lng) < _INVERSE_TOL_DEG and abs(step_lat) < _INVERSE_TOL_DEG:
+            break
+    return w_lng, w_lat
+
+
+def bd09_to_gcj02_point(lng: float, lat: float) -> tuple[float, float]:
+    """:func:`bd09_to_gcj02` for one point, on Python floats."""
+    x, y = lng - BD_DLNG, lat - BD_DLAT
+    radius = math.hypot(x, y) - 0.00002 * math.sin(y * BD_X_PI)
+    theta = math.atan2(y, x) - 0.000003 * math.cos(x * BD_X_PI)
+    return radius * math.cos(theta), radius * math.sin(theta)
+
+
+def _gcj_shift_point(lng: float, lat: float) -> tuple[float, float]:
+    """:func:`_gcj_shift` for one point (same terms, same order)."""
+    if not (CHINA_LNG[0] <= lng <= CHINA_LNG[1] and CHINA_LAT[0] <= lat <= CHINA_LAT[1]):
+        return 0.0, 0.0
+    pi, sin = math.pi, math.sin
+    x = lng - 105.0
+    y = lat - 35.0
+    common = 20.0 * sin(6.0 * pi * x) + 20.0 * sin(2.0 * pi * x)
+    north = common + 20.0 * sin(pi * y) + 40.0 * sin(pi * y / 3.0)
+    north += 160.0 * sin(pi * y / 12.0) + 320.0 * sin(pi * y / 30.0)
+    east = common + 20.0 * sin(pi * x) + 40.0 * sin(pi * x / 3.0)
+    east += 150.0 * sin(pi * x / 12.0) + 300.0 * sin(pi * x / 30.0)
+    root = math.sqrt(abs(x))
+    north = north * (2.0 / 3.0) - 100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * root
+    east = east * (2.0 / 3.0) + 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * root
+    phi = math.radians(lat)
+    w2 = 1.0 - KRASOVSKY_EE * sin(phi) ** 2
+    meridian_r = KRASOVSKY_A * (1.0 - KRASOVSKY_EE) / (w2 * math.sqrt(w2))
+    parallel_r = KRASOVSKY_A / math.sqrt(w2) * math.cos(phi)
+    return east * 180.0 / (parallel_r * pi), north * 180.0 / (meridian_r * pi)
+
+
 def gcj02_to_bd09(lng: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 to BD-09 (Baidu): a small polar perturbation plus a fixed offset."""
     x = np.asarray(lng, dtype=float)
@@ -190,6 +248,11 @@ def transform(lng: Any, lat: Any, src: str | Datum, dst: str | Datum) -> tuple[A
     """
     src_d, dst_d = as_datum(src), as_datum(dst)
     scalar = np.ndim(lng) == 0 and np.ndim(lat) == 0
+    if scalar and dst_d is Datum.WGS84 and src_d is not Datum.WGS84:
+        x, y = float(lng), float(lat)
+        if src_d is Datum.BD09:
+            x, y = bd09_to_gcj02_point(x, y)
+        return gcj02_to_wgs84_point(x, y)
     # Copies: the caller's arrays are never aliased by the result.
     lng_a = np.array(lng, dtype=float)
     lat_a = np.array(lat, dtype=float)

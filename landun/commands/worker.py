@@ -74,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--within", type=float, default=0.05, help="longest wait for a micro-batch, seconds"
     )
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=1.0,
+        help="seconds between checkpoints of a partition's state (default 1; after a crash "
+        "at most this much input is read again)",
+    )
     p.add_argument("--standby", type=int, default=1, help="standby table replicas (default 1)")
     level = env("LANDUN_LOG_LEVEL", "warn").lower().replace("warning", "warn")
     p.add_argument(
@@ -99,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         batch_max=args.batch,
         batch_within_s=args.within,
         standby_replicas=args.standby,
+        checkpoint_interval_s=args.checkpoint_every,
         redis_url=args.redis,
         redis_prefix=args.redis_prefix,
     )

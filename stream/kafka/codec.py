@@ -17,23 +17,20 @@ same, bit for bit, as ``parse_ping``'s one-ping conversion (tests check it).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
 import orjson
 
-from geofence.datum import bd09_to_gcj02, wgs84_to_gcj02
+from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
 from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
 from stream.ping import DATUMS, LOADED_STATES, Ping, PingError, parse_ping, parse_ts
 
 MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
 MAX_BATCH_PINGS = 10_000
 _NON_FINITE = re.compile(rb"(?<![\w\"])-?(NaN|Infinity|inf|nan)(?![\w\"])")
-# The fixed-point inverse of GCJ-02 as geofence.datum.gcj02_to_wgs84 runs it for one point.
-_INVERSE_TOL_DEG = 1e-12
-_INVERSE_MAX_ROUNDS = 12
 
 
 @dataclass(slots=True)
@@ -230,47 +227,19 @@ def fast_ping(obj: dict, ref: int) -> Ping | None:
 
 
 def to_wgs84(converts: list[tuple[Ping, str]]) -> None:
-    """Convert GCJ-02/BD-09 pings to WGS-84 in place, one vectorised pass per datum."""
-    for datum in ("gcj02", "bd09"):
-        group = [p for p, d in converts if d == datum and _finite(p)]
-        if not group:
-            continue
-        lng = np.array([p.lng for p in group], np.float64)
-        lat = np.array([p.lat for p in group], np.float64)
+    """Convert GCJ-02/BD-09 pings to WGS-84 in place, one by one exactly as ``parse_ping``
+    does (so a ping's coordinates never depend on the batch it came in)."""
+    for ping, datum in converts:
+        if not _finite(ping):
+            continue  # parse_ping leaves them alone for the engine's hygiene to reject
+        lng, lat = ping.lng, ping.lat
         if datum == "bd09":
-            lng, lat = bd09_to_gcj02(lng, lat)
-        lng, lat = gcj02_to_wgs84_each(lng, lat)
-        for p, x, y in zip(group, lng.tolist(), lat.tolist(), strict=True):
-            p.lng, p.lat = x, y
-
-
-def gcj02_to_wgs84_each(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GCJ-02 to WGS-84 for many points, each iterated exactly as a lone point would be.
-
-    ``geofence.datum.gcj02_to_wgs84`` stops when the *largest* step of the whole array is small,
-    so a point's result depends on its neighbours in the last bits; here every point stops on
-    its own step, as when it is converted alone (what ``landun detect`` does).
-    """
-    g_lng = np.array(lng, np.float64)
-    g_lat = np.array(lat, np.float64)
-    w_lng, w_lat = g_lng.copy(), g_lat.copy()
-    active = np.arange(len(g_lng))
-    for _ in range(_INVERSE_MAX_ROUNDS):
-        f_lng, f_lat = wgs84_to_gcj02(w_lng[active], w_lat[active])
-        step_lng = g_lng[active] - f_lng
-        step_lat = g_lat[active] - f_lat
-        w_lng[active] += step_lng
-        w_lat[active] += step_lat
-        worst = np.maximum(np.abs(step_lng), np.abs(step_lat))
-        active = active[worst >= _INVERSE_TOL_DEG]
-        if not len(active):
-            break
-    return w_lng, w_lat
+            lng, lat = bd09_to_gcj02_point(lng, lat)
+        ping.lng, ping.lat = gcj02_to_wgs84_point(lng, lat)
 
 
 def _finite(p: Ping) -> bool:
-    # parse_ping leaves non-finite coordinates alone for the engine's hygiene to reject.
-    return np.isfinite(p.lat) and np.isfinite(p.lng)
+    return math.isfinite(p.lat) and math.isfinite(p.lng)
 
 
 def encode_batch(pings: list[dict]) -> bytes:

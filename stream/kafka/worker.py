@@ -32,7 +32,7 @@ from stream.engine import Thresholds
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
 from stream.kafka.reference import ReferenceFollower
-from stream.kafka.runner import CONTROL_HEADER, FINAL, LiveView, Runner, Source
+from stream.kafka.runner import CHECKPOINT_EVERY_S, CONTROL_HEADER, FINAL, LiveView, Runner, Source
 from stream.kafka.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class WorkerSettings:
     batch_max: int = 5000
     batch_within_s: float = 0.05
     commit_interval_s: float = 1.0
+    checkpoint_interval_s: float = CHECKPOINT_EVERY_S
     session_timeout_s: float = 10.0
     standby_replicas: int = 1
     redis_url: str | None = None
@@ -129,7 +130,10 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     async def seek(partition: int, offset: int) -> None:
         await app.consumer.seek(TP(topics.pings, partition), offset)
 
-    runner = Runner(topics, settings.partitions, FaustTables(state), send, metrics, live, seek)
+    runner = Runner(
+        topics, settings.partitions, FaustTables(state), send, metrics, live, seek,
+        checkpoint_every_s=settings.checkpoint_interval_s,
+    )  # fmt: skip
     follower = ReferenceFollower(
         settings.bootstrap,
         topics,
@@ -163,6 +167,11 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         await follower.run()
 
     app.task(follow)
+
+    @app.timer(max(0.1, settings.checkpoint_interval_s / 2))
+    async def checkpoint() -> None:
+        # Partitions whose input paused are checkpointed too (batches only save when due).
+        await runner.flush(owned)
 
     @app.on_partitions_revoked.connect
     def _revoked(sender, revoked, **kwargs) -> None:

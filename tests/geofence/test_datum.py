@@ -127,3 +127,24 @@ def test_bd09_round_trip_over_wuxi_within_the_closed_form_error(lng, lat):
     b_lng, b_lat = transform(lng, lat, "wgs84", "bd09")
     back_lng, back_lat = transform(b_lng, b_lat, "bd09", "wgs84")
     assert distance_m(lat, lng, back_lat, back_lng) < 0.3
+
+
+china_lng = st.floats(60.0, 150.0, allow_nan=False)  # straddles the box where GCJ-02 applies
+china_lat = st.floats(-5.0, 60.0, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(china_lng, china_lat)
+def test_point_inverses_agree_with_the_array_oracle(lng, lat):
+    # The per-ping fast path (math) against the numpy implementation on an array.
+    a_lng, a_lat = datum.gcj02_to_wgs84(np.array([lng]), np.array([lat]))
+    p_lng, p_lat = datum.gcj02_to_wgs84_point(lng, lat)
+    assert abs(p_lng - a_lng[0]) < 1e-12 and abs(p_lat - a_lat[0]) < 1e-12
+    b_lng, b_lat = datum.bd09_to_gcj02(np.array([lng]), np.array([lat]))
+    q_lng, q_lat = datum.bd09_to_gcj02_point(lng, lat)
+    assert abs(q_lng - b_lng[0]) < 1e-12 and abs(q_lat - b_lat[0]) < 1e-12
+
+
+def test_point_inverse_keeps_non_finite_input():
+    lng, lat = datum.gcj02_to_wgs84_point(math.nan, 31.5)
+    assert math.isnan(lng) and lat == 31.5

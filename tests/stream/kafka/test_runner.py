@@ -1,0 +1,197 @@
+"""Unit tests of the worker's runner with in-memory tables and outputs (no broker): checkpoint
+cadence, the state after an engine error, records read again after a seek.
+
+The real-broker paths (kill -9, takeover, poison records) are tested in test_crash.py and
+test_poison.py; these pin the runner's own decisions with a controlled clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from geofence import FenceIndex, load_fences
+from stream.engine import EngineContext, EngineState, process
+from stream.kafka import runner as runner_module
+from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
+from stream.kafka.codec import decode_records
+from stream.kafka.metrics import WorkerMetrics
+from stream.kafka.outputs import headers_dict
+from stream.kafka.runner import Runner, Source
+from stream.kafka.topics import Topics
+from stream.ping import parse_ts
+from stream.registry import Registry
+from stream.sim import feed, simulate, writer
+
+PINGS_PER_RECORD = 40
+
+
+class MemoryTables:
+    """The runner's table port in memory; counts writes per key."""
+
+    def __init__(self):
+        self.data: dict[bytes, bytes] = {}
+        self.writes: list[bytes] = []
+
+    def read(self, event, key):
+        return self.data.get(key)
+
+    def write(self, event, items):
+        self.data.update(items)
+        self.writes += list(items)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def night():
+    """A small simulated night as batch records of one partition, and its engine context."""
+    sim = simulate(12, 2.0, 7, parse_ts("2025-06-02T21:00:00+08:00"))
+    pings = [p for _, p in feed.arrivals(sim)]
+    values = [
+        orjson.dumps(pings[i : i + PINGS_PER_RECORD])
+        for i in range(0, len(pings), PINGS_PER_RECORD)
+    ]
+    index = FenceIndex(load_fences(writer.fences(sim.world)))
+    ctx = EngineContext(index, Registry.from_mapping(writer.registry(sim.world)))
+    return values, ctx
+
+
+def make_runner(ctx, every=1.0):
+    async def send(record):
+        outputs.append(record)
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    outputs: list = []
+    clock = Clock()
+    tables = MemoryTables()
+    runner = Runner(
+        Topics("t"), 1, tables, send, WorkerMetrics(), checkpoint_every_s=every, clock=clock
+    )
+    runner.set_context(ctx)
+    return runner, tables, clock, outputs
+
+
+def sources(values, start=0):
+    return [Source(0, start + i, v, False) for i, v in enumerate(values)]
+
+
+def linear(values, ctx, skip=()):
+    """The state one pass over the records gives (records at offsets in ``skip`` left out)."""
+    kept = [(0, i, v) for i, v in enumerate(values) if i not in skip]
+    states, _ = process(decode_records(kept, 1).pings, ctx, EngineState())
+    return states.to_dict()
+
+
+def checkpointed(tables):
+    run = PartitionRun.load(0, tables.data.get(meta_key(0)), lambda v: tables.data[vehicle_key(v)])
+    return run
+
+
+def owned(p):
+    return True
+
+
+def test_batches_within_the_interval_are_checkpointed_once(night):
+    values, ctx = night
+    runner, tables, clock, _ = make_runner(ctx, every=1.0)
+    recs = sources(values[:12])
+
+    async def go():
+        await runner.handle(recs[:4], owned)  # first batch of the partition: saved at once
+        first = len(tables.writes)
+        for i in (4, 8):
+            clock.now += 0.3
+            await runner.handle(recs[i : i + 4], owned)
+        assert len(tables.writes) == first  # not due yet
+        assert checkpointed(tables).next_offset == 4
+        clock.now += 0.5  # 1.1 s after the first checkpoint
+        await runner.flush(owned)
+        return first
+
+    first = asyncio.run(go())
+    run = checkpointed(tables)
+    assert run.next_offset == 12
+    assert run.snapshot() == linear(values[:12], ctx)
+    # the deferred checkpoint wrote each changed vehicle once, not once per batch
+    later = tables.writes[first:]
+    assert len(later) == len(set(later))
+
+
+def test_flush_force_writes_what_is_pending(night):
+    values, ctx = night
+    runner, tables, clock, _ = make_runner(ctx, every=3600.0)
+
+    async def go():
+        await runner.handle(sources(values[:3]), owned)
+        await runner.handle(sources(values[3:6], start=3), owned)
+        assert checkpointed(tables).next_offset == 3
+        await runner.flush(owned, force=True)
+
+    asyncio.run(go())
+    assert checkpointed(tables).next_offset == 6
+    assert checkpointed(tables).snapshot() == linear(values[:6], ctx)
+
+
+def test_engine_error_dead_letters_the_batch_and_keeps_the_state_of_the_others(night, monkeypatch):
+    values, ctx = night
+    runner, tables, clock, outputs = make_runner(ctx, every=3600.0)
+    poison = {6, 7}
+    real = runner_module.process
+
+    def failing(pings, ctx, states):
+        if any(p.ref in poison for p in pings):
+            raise RuntimeError("engine bug")
+        return real(pings, ctx, states)
+
+    monkeypatch.setattr(runner_module, "process", failing)
+    recs = sources(values[:12])
+
+    async def go():
+        for i in range(0, 12, 2):  # batches 0-1 .. 10-11; 6-7 fails
+            await runner.handle(recs[i : i + 2], owned)
+        await runner.flush(owned, force=True)
+
+    asyncio.run(go())
+    dead = [headers_dict(r.headers) for r in outputs if r.topic == Topics("t").rejected]
+    failed = {h["landun-source"] for h in dead if h["landun-reason"] == "engine_error"}
+    assert failed == {"t.pings:0:6", "t.pings:0:7"}
+    # The records before the failure were processed in batches never checkpointed: the state
+    # is rebuilt from them, so it equals one pass without the failed records.
+    assert checkpointed(tables).snapshot() == linear(values[:12], ctx, skip=poison)
+    assert checkpointed(tables).next_offset == 12
+
+
+def test_records_read_again_after_a_seek_behind_stale_ones_are_used(night):
+    values, ctx = night
+    runner, tables, clock, _ = make_runner(ctx)
+    seeks = []
+
+    async def seek(p, offset):
+        seeks.append((p, offset))
+
+    runner.seek = seek
+
+    async def go():
+        await runner.handle(sources(values[:4]), owned)  # checkpoint at 4
+        runner.forget([0])  # revoked and assigned again: state reloads from the checkpoint
+        # Faust had committed past the checkpoint: records from 6 arrive first (a gap) ...
+        await runner.handle(sources(values[6:8], start=6), owned)
+        assert seeks == [(0, 4)]
+        # ... then, in one batch, stale records read before the seek and those after it.
+        await runner.handle(sources(values[8:9], start=8) + sources(values[4:10], start=4), owned)
+        await runner.flush(owned, force=True)
+
+    asyncio.run(go())
+    assert seeks == [(0, 4)]
+    assert checkpointed(tables).next_offset == 10
+    assert checkpointed(tables).snapshot() == linear(values[:10], ctx)

@@ -37,7 +37,7 @@ import orjson
 
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext, EngineState, finish, process
-from stream.engine.hygiene import rejection, static_reason
+from stream.engine.driver import screen
 from stream.ping import parse_ping, parse_ts
 from stream.registry import Registry
 from stream.score import read_alerts, read_truths, score
@@ -76,20 +76,12 @@ def run_engine(pings: list, ctx: EngineContext, states: EngineState | None = Non
 
 
 def run_baseline(pings: list, ctx: EngineContext) -> int:
-    """The engine's micro-batch loop without the engine: static checks and ``match_many``."""
-    a0, a1, a2, a3 = ctx.area
-    min_ts = ctx.th.min_valid_ts
-    known = ctx.vehicles
+    """The engine's micro-batch loop without the engine: static checks (the driver's own
+    ``screen``) and ``match_many``."""
     size = ctx.th.batch_size
     covered = 0
     for start in range(0, len(pings), size):
-        lats, lngs, out = [], [], []
-        for p in pings[start : start + size]:
-            if a0 <= p.lat <= a2 and a1 <= p.lng <= a3 and p.ts >= min_ts and p.vehicle in known:
-                lats.append(p.lat)
-                lngs.append(p.lng)
-            else:
-                out.append(rejection(p, static_reason(p, ctx) or "filter_unknown_vehicle"))
+        _, lats, lngs = screen(pings[start : start + size], ctx, [])
         covered += sum(1 for fs in ctx.match_many(lats, lngs) if fs.ids)
     return covered
 

@@ -44,9 +44,9 @@ DWELL_KINDS = {"muck": SITE | UNLOAD, "kitchen": PRODUCER | PLANT, "oil": PRODUC
 M_PER_DEG = 111_195.0  # mean metres per degree of latitude (and of longitude at the equator)
 _GRID_DEG = 0.02  # restricted-zone grid cell, ~2 km: segments shorter than this touch <= 2 cells
 _INV_GRID = 1 / _GRID_DEG
-_INV_FINE = 500  # the near-zone grid: cells of 0.002 degrees (~200 m)
+NEAR_INV = 500  # the near-zone grid: cells of 0.002 degrees (~200 m)
 CROSS_REACH_M = 1000.0  # longer segments are always checked for crossings
-_KEY = 1 << 20
+NEAR_KEY = 1 << 20  # near_key = lat cell * NEAR_KEY + lng cell
 _MAX_CACHED = 200_000  # entries of the fence-set caches before they start over
 
 
@@ -174,6 +174,11 @@ class EngineContext:
         self.vehicles = {
             vid: VehicleInfo(v, self.th, self.registry) for vid, v in self.registry.vehicles.items()
         }
+        # Equal corridor sets as one object: FenceSet.visible is keyed by them, and a dict
+        # look-up that finds its key by identity skips comparing two frozensets element-wise.
+        shared: dict[frozenset, frozenset] = {}
+        for info in self.vehicles.values():
+            info.corridors = shared.setdefault(info.corridors, info.corridors)
         self._sets: dict[tuple[str, ...], FenceSet] = {(): EMPTY}
         self._entered: dict[tuple, tuple[str, ...]] = {}
         self._visible: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -197,7 +202,7 @@ class EngineContext:
             lng0, lat0, lng1, lat1 = f.area.bounds
             for i in range(_fine(lat0 - reach_lat), _fine(lat1 + reach_lat) + 1):
                 for j in range(_fine(lng0 - reach_lng), _fine(lng1 + reach_lng) + 1):
-                    cells.add(i * _KEY + j)
+                    cells.add(i * NEAR_KEY + j)
         self.near_cells = frozenset(cells)
         self.near_box = (1.0, 1.0, -1.0, -1.0)  # empty
         if self.restricted:
@@ -212,7 +217,7 @@ class EngineContext:
 
     def near_key(self, lat: float, lng: float) -> int:
         """Fine grid key of a point, comparable with ``near_cells``."""
-        return math.floor(lat * _INV_FINE) * _KEY + math.floor(lng * _INV_FINE)
+        return math.floor(lat * NEAR_INV) * NEAR_KEY + math.floor(lng * NEAR_INV)
 
     # -- fence sets ---------------------------------------------------------------------------
     def fenceset(self, ids: Iterable[str]) -> FenceSet:
@@ -325,4 +330,4 @@ def _cell(deg: float) -> int:
 
 
 def _fine(deg: float) -> int:
-    return math.floor(deg * _INV_FINE)
+    return math.floor(deg * NEAR_INV)

@@ -15,9 +15,18 @@ from __future__ import annotations
 
 import bisect
 import math
+from math import floor
 
 from stream.engine import places, rounds, stops, trips
-from stream.engine.context import CORRIDOR, KNOWN, M_PER_DEG, EngineContext, FenceSet
+from stream.engine.context import (
+    CORRIDOR,
+    KNOWN,
+    M_PER_DEG,
+    NEAR_INV,
+    NEAR_KEY,
+    EngineContext,
+    FenceSet,
+)
 from stream.engine.hygiene import (
     STALE,
     clock_reason,
@@ -99,9 +108,12 @@ def tick_into(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None
     pending = vs.pending
     if pending:
         limit = now - ctx.reorder_ms
-        while pending and pending[0][0].ts <= limit:
+        while pending and pending[0][0].ts <= limit:  # release(), inline
             p, fs = pending.pop(0)
-            release(ctx, vs, p, fs, out)
+            vs.released = p.ts
+            if fs.__class__ is not FenceSet:
+                fs = ctx.fenceset(fs)  # restored from serialised state
+            apply(ctx, vs, vs.live, p, fs, bool(p.backfill), out)
     if vs.beat_uw:
         signal.on_tick(ctx, vs, now, out)
     if vs.trip is not None:
@@ -275,8 +287,8 @@ def apply(
             if (
                 box[0] <= lat <= box[2]
                 and box[1] <= lng <= box[3]
-                and ctx.near_key(lat, lng) in ctx.near_cells
-            ):
+                and floor(lat * NEAR_INV) * NEAR_KEY + floor(lng * NEAR_INV) in ctx.near_cells
+            ):  # ctx.near_key(lat, lng), inline
                 restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
     tr.last_ts = ts
     tr.lat = lat

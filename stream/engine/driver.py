@@ -18,12 +18,22 @@ extrapolation past the last ping).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress, repeat
+from operator import attrgetter, le
 
-from stream.engine.context import EngineContext
-from stream.engine.core import admit, release, tick_into
+import numpy as np
+
+from stream.engine.context import EngineContext, FenceSet
+from stream.engine.core import admit, apply, release, tick_into
 from stream.engine.hygiene import clock_reason, rejection, static_reason
 from stream.engine.state import EngineState, VehicleState
 from stream.ping import Ping
+
+_FAR = 1 << 62  # beyond any event time or arrival count
+_TS = attrgetter("ts")
+_LAT = attrgetter("lat")
+_LNG = attrgetter("lng")
+_VEHICLE = attrgetter("vehicle")
 
 
 def process(
@@ -95,25 +105,40 @@ def tick_all(ctx: EngineContext, states: EngineState, now: int, out: list) -> No
 def _batch(
     batch: Sequence[Ping], ctx: EngineContext, states: EngineState, now_ms: int | None, out: list
 ) -> None:
-    kept: list[Ping] = []
-    lats: list[float] = []
-    lngs: list[float] = []
-    a0, a1, a2, a3 = ctx.area
-    min_ts = ctx.th.min_valid_ts
-    known = ctx.vehicles
-    for p in batch:
-        # Inline fast path of hygiene.static_reason (NaN compares false and falls through).
-        if a0 <= p.lat <= a2 and a1 <= p.lng <= a3 and p.ts >= min_ts and p.vehicle in known:
-            kept.append(p)
-            lats.append(p.lat)
-            lngs.append(p.lng)
-        else:
-            out.append(rejection(p, static_reason(p, ctx) or "filter_unknown_vehicle"))
+    kept, lats, lngs = screen(batch, ctx, out)
     sets = ctx.match_many(lats, lngs)
     if now_ms is None:
         _run(kept, sets, ctx, states, out)
     else:
         _run_at(kept, sets, ctx, states, now_ms, out)
+
+
+def screen(batch: Sequence[Ping], ctx: EngineContext, out: list) -> tuple:
+    """Static hygiene of a micro-batch: ``(kept pings, their lats, their lngs)``, the rejected
+    ones appended to ``out`` in batch order.
+
+    The fast path of :func:`~stream.engine.hygiene.static_reason` for the whole batch at once
+    (inside the grown service area, valid time, known vehicle), in numpy and C-level maps
+    rather than a Python loop per ping; NaN compares false and takes the slow path.
+    """
+    lats = list(map(_LAT, batch))
+    lngs = list(map(_LNG, batch))
+    a0, a1, a2, a3 = ctx.area
+    y = np.asarray(lats, dtype=float)
+    x = np.asarray(lngs, dtype=float)
+    ok = (y >= a0) & (y <= a2) & (x >= a1) & (x <= a3)
+    n = len(batch)
+    # Times compared as Python ints: an epoch ms can be any integer, even past int64.
+    ok &= np.fromiter(map(le, repeat(ctx.th.min_valid_ts), map(_TS, batch)), bool, n)
+    ok &= np.fromiter(map(ctx.vehicles.__contains__, map(_VEHICLE, batch)), bool, n)
+    if ok.all():
+        return batch, lats, lngs
+    keep = ok.tolist()
+    for p, good in zip(batch, keep, strict=True):
+        if not good:
+            out.append(rejection(p, static_reason(p, ctx) or "filter_unknown_vehicle"))
+    kept = list(compress(batch, keep))
+    return kept, list(compress(lats, keep)), list(compress(lngs, keep))
 
 
 def _run(kept: list, sets: list, ctx: EngineContext, states: EngineState, out: list) -> None:
@@ -122,20 +147,27 @@ def _run(kept: list, sets: list, ctx: EngineContext, states: EngineState, out: l
     future_ms = ctx.th.future_ms
     max_age = ctx.th.max_age_ms
     tick_ms = ctx.th.tick_ms
+    hold = ctx.th.future_hold
     reorder = ctx.reorder_ms
     vehicles = states.vehicles
     arrivals = states.arrivals
     wm = states.watermark
     next_tick = states.next_tick
+    # The clock checks' window around the watermark and the arrival at which the oldest ping
+    # in limbo expires, kept up to date as they change (one compare each per ping).
+    hi, lo = (wm + future_ms, wm - max_age) if wm >= 0 else (_FAR, -_FAR)
+    expiry = states.limbo[0][0] + hold if states.limbo else _FAR
     for p, fs in zip(kept, sets, strict=True):
         arrivals += 1
         ts = p.ts
-        if wm >= 0 and (ts > wm + future_ms or ts < wm - max_age):
+        if ts > hi or ts < lo:
             if ts > wm:
                 states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
                 states.limbo.append([arrivals, p, fs.ids])
                 _settle_limbo(ctx, states, out)
                 wm, next_tick = states.watermark, states.next_tick
+                hi, lo = wm + future_ms, wm - max_age
+                expiry = states.limbo[0][0] + hold if states.limbo else _FAR
             else:
                 out.append(rejection(p, "filter_too_old"))
             continue
@@ -147,19 +179,24 @@ def _run(kept: list, sets: list, ctx: EngineContext, states: EngineState, out: l
             pending = vs.pending
             pending.append((p, fs))
             limit = ts - reorder
-            while pending and pending[0][0].ts <= limit:
+            while pending and pending[0][0].ts <= limit:  # release(), inline
                 q, qfs = pending.pop(0)
-                release(ctx, vs, q, qfs, out)
+                vs.released = q.ts
+                if qfs.__class__ is not FenceSet:
+                    qfs = ctx.fenceset(qfs)  # restored from serialised state
+                apply(ctx, vs, vs.live, q, qfs, bool(q.backfill), out)
         else:
             admit(ctx, vs, p, fs, out)
         if ts > wm:
             wm = ts
+            hi, lo = wm + future_ms, wm - max_age
             if ts >= next_tick:
                 next_tick = (ts // tick_ms + 1) * tick_ms
                 tick_all(ctx, states, ts, out)
-        if states.limbo:
+        if arrivals >= expiry:
             states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
             _expire_limbo(ctx, states, out)
+            expiry = states.limbo[0][0] + hold if states.limbo else _FAR
     states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
 
 

@@ -4,14 +4,18 @@ The engine keeps fleet-wide state per run (:class:`~stream.engine.EngineState`: 
 watermark, tick schedule and limbo). A partition of the pings topic is one such run. It is
 stored in one Faust table, ``state``, co-partitioned with the pings:
 
-- key ``v/<vehicle id>``: the vehicle's state (JSON of ``VehicleState.to_dict``);
-- key ``p/<N>``: the partition's *meta*: the engine's fleet-level fields, the ids of the
-  partition's vehicles, and ``next_offset``, the first pings offset whose effect is not in the
-  state.
+- key ``v/<slot>/<vehicle id>``: the vehicle's state (JSON of ``VehicleState.to_dict``) in one
+  of two slots, ``0`` and ``1``;
+- key ``p/<N>``: the partition's *meta*: the engine's fleet-level fields, the partition's
+  vehicles with the slot holding each one's state, and ``next_offset``, the first pings offset
+  whose effect is not in the state.
 
 One table, so one changelog partition holds a partition's whole checkpoint, the meta written
 last: Kafka keeps a partition's records in order, so a meta that survived a crash comes with
 every vehicle state it lists (with two topics a kill -9 could keep the meta and lose states).
+The converse needs the slots: a kill -9 in the middle of a checkpoint keeps some new vehicle
+states without the new meta. They went to the slot the surviving meta does not point to
+(shadow paging), so the old meta still finds the states that match its ``next_offset``.
 
 ``next_offset`` makes the state exactly-once although Faust is at-least-once: after a crash Faust
 re-delivers from the last committed offset, and records below ``next_offset`` are skipped (their
@@ -29,7 +33,7 @@ import orjson
 
 from stream.engine import EngineState, VehicleState
 
-META_VERSION = 1
+META_VERSION = 2
 
 
 def meta_key(partition: int) -> bytes:
@@ -37,9 +41,9 @@ def meta_key(partition: int) -> bytes:
     return b"p/%d" % partition
 
 
-def vehicle_key(vehicle: str) -> bytes:
-    """Key of a vehicle's state in the ``state`` table."""
-    return b"v/" + vehicle.encode("utf-8")
+def vehicle_key(vehicle: str, slot: int) -> bytes:
+    """Key of a vehicle's state in slot 0 or 1 of the ``state`` table."""
+    return b"v/%d/" % slot + vehicle.encode("utf-8")
 
 
 class PartitionRun:
@@ -50,12 +54,14 @@ class PartitionRun:
         self.states = states
         self.next_offset = next_offset  # -1: nothing processed yet
         self.written: dict[str, bytes] = {}  # vehicle -> its state as last checkpointed
+        self.slots: dict[str, int] = {}  # vehicle -> the slot its checkpointed state is in
 
     @classmethod
     def load(
-        cls, partition: int, meta: bytes | None, vehicle: Callable[[str], bytes | None]
+        cls, partition: int, meta: bytes | None, vehicle: Callable[[str, int], bytes | None]
     ) -> PartitionRun:
-        """Rebuild from a checkpoint: ``meta`` bytes and a look-up of vehicle state bytes.
+        """Rebuild from a checkpoint: ``meta`` bytes and a look-up ``vehicle(id, slot)`` of
+        vehicle state bytes.
 
         A vehicle listed in the meta but missing from the table is a broken checkpoint: it
         raises ``KeyError`` naming the vehicle rather than silently starting it afresh.
@@ -63,10 +69,15 @@ class PartitionRun:
         if meta is None:
             return cls(partition, EngineState())
         doc = orjson.loads(meta)
+        if doc.get("version") != META_VERSION:
+            raise ValueError(
+                f"partition {partition}: checkpoint version {doc.get('version')!r}, this worker "
+                f"reads {META_VERSION}: start from a fresh namespace or an empty state changelog"
+            )
         vehicles: dict[str, dict] = {}
         written: dict[str, bytes] = {}
-        for vid in doc["vehicles"]:
-            raw = vehicle(vid)
+        for vid, slot in doc["vehicles"].items():
+            raw = vehicle(vid, slot)
             if raw is None:
                 raise KeyError(f"partition {partition}: checkpoint lists {vid!r} without state")
             written[vid] = raw
@@ -74,10 +85,14 @@ class PartitionRun:
         engine = {**doc["engine"], "vehicles": vehicles}
         run = cls(partition, EngineState.from_dict(engine), doc["next_offset"])
         run.written = written
+        run.slots = dict(doc["vehicles"])
         return run
 
-    def checkpoint(self, touched: Iterable[str], everyone: bool) -> tuple[bytes, dict[str, bytes]]:
-        """Serialise the partition: its meta, and the vehicles whose state changed.
+    def checkpoint(
+        self, touched: Iterable[str], everyone: bool
+    ) -> tuple[bytes, dict[bytes, bytes]]:
+        """Serialise the partition: its meta, and the vehicles whose state changed, each into
+        the slot the previous meta does not point to.
 
         Parameters
         ----------
@@ -89,10 +104,10 @@ class PartitionRun:
         Returns
         -------
         (bytes, dict)
-            The meta value and ``{vehicle: state bytes}`` to write.
+            The meta value and ``{table key: state bytes}`` to write (before the meta).
         """
         states = self.states
-        changed: dict[str, bytes] = {}
+        changed: dict[bytes, bytes] = {}
         names = states.vehicles.keys() if everyone else touched
         for vid in names:
             vs: VehicleState | None = states.vehicles.get(vid)
@@ -100,8 +115,10 @@ class PartitionRun:
                 continue
             raw = orjson.dumps(vs.to_dict())
             if self.written.get(vid) != raw:
-                changed[vid] = raw
+                slot = 1 - self.slots.get(vid, 1)
+                changed[vehicle_key(vid, slot)] = raw
                 self.written[vid] = raw
+                self.slots[vid] = slot
         fleet = EngineState({}, states.watermark, states.next_tick, states.arrivals, states.limbo)
         engine = fleet.to_dict()
         del engine["vehicles"]
@@ -110,7 +127,7 @@ class PartitionRun:
             "partition": self.partition,
             "next_offset": self.next_offset,
             "engine": engine,
-            "vehicles": sorted(states.vehicles),
+            "vehicles": {vid: self.slots[vid] for vid in sorted(states.vehicles)},
         }
         return orjson.dumps(meta), changed
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 
 from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
@@ -74,10 +75,103 @@ def decode_records(records: Iterable[tuple[int, int, bytes | None]], partitions:
     out = Decoded()
     converts: list[tuple[Ping, str]] = []
     for partition, offset, value in records:
-        _decode(partition, offset, value, partitions, out, converts)
+        if not _decode_typed(partition, offset, value, partitions, out, converts):
+            _decode(partition, offset, value, partitions, out, converts)
     if converts:
         to_wgs84(converts)
     return out
+
+
+class WirePing(msgspec.Struct, forbid_unknown_fields=True):
+    """The wire format of a ping (docs/formats.md), for msgspec's typed JSON decoder."""
+
+    vehicle: str
+    ts: int | str
+    lat: float
+    lng: float
+    speed_kmh: float | None = None
+    heading: float | None = None
+    acc: bool | None = None
+    loaded: str | None = None
+    lift: bool | None = None
+    cover_open: bool | None = None
+    backfill: bool | None = None
+    source: str | None = None
+    seq: int | None = None
+    datum: str | None = None
+
+
+# One C-level pass from bytes to typed pings: ~5x faster than orjson + per-field checks.
+_TYPED = msgspec.json.Decoder(list[WirePing] | WirePing)
+_NO_DATUM = (None, "wgs84")
+
+
+def _decode_typed(
+    partition: int,
+    offset: int,
+    value: bytes | None,
+    partitions: int,
+    out: Decoded,
+    converts: list,
+) -> bool:
+    """Decode a well-formed record of well-formed pings of this partition (the common case)
+    with msgspec. False, having changed nothing, for anything else: :func:`_decode` then
+    decides, with the precise reason for every bad record or ping (tests hold the two equal)."""
+    if not value or len(value) > MAX_RECORD_BYTES:
+        return False
+    try:
+        obj = _TYPED.decode(value)
+    except msgspec.DecodeError:  # includes ValidationError
+        return False
+    single = not isinstance(obj, list)
+    items = [obj] if single else obj
+    if not items or len(items) > MAX_BATCH_PINGS or (single and len(value) > MAX_PING_BYTES):
+        return False
+    pings = []
+    for w in items:
+        ping = _typed_ping(w, offset)
+        if ping is None or _home(ping.vehicle, partitions) != partition:
+            return False
+        pings.append(ping)
+    if single:
+        out.raw[offset] = value
+    out.pings += pings
+    for w, ping in zip(items, pings, strict=True):
+        if w.datum not in _NO_DATUM:
+            converts.append((ping, w.datum))
+    return True
+
+
+def _typed_ping(w: WirePing, ref: int) -> Ping | None:
+    lat, lng, ts = w.lat, w.lng, w.ts
+    if not w.vehicle or not (math.isfinite(lat) and math.isfinite(lng)):
+        return None
+    if w.loaded not in _LOADED or (w.datum is not None and w.datum not in DATUMS):
+        return None
+    if type(ts) is str:
+        ms = _TIMES.get(ts)
+        if ms is None:
+            try:
+                ms = parse_ts(ts)
+            except PingError:
+                return None
+            if len(_TIMES) > 100_000:
+                _TIMES.clear()
+            _TIMES[ts] = ms
+        ts = ms
+    return Ping(
+        w.vehicle, ts, lat, lng, w.speed_kmh, w.heading, w.acc, w.loaded, w.lift,
+        w.cover_open, w.backfill, w.source, w.seq, ref,
+    )  # fmt: skip
+
+
+def _home(vehicle: str, partitions: int) -> int:
+    home = _HOMES.get((vehicle, partitions))
+    if home is None:
+        if len(_HOMES) > 200_000:
+            _HOMES.clear()
+        home = _HOMES[(vehicle, partitions)] = partition_for(vehicle, partitions)
+    return home
 
 
 def _decode(
@@ -153,11 +247,7 @@ def _ping(
             vehicle = item.get("vehicle")
             dead(exc.reason, exc.detail, vehicle if isinstance(vehicle, str) else None)
             return None
-    home = _HOMES.get((ping.vehicle, partitions))
-    if home is None:
-        if len(_HOMES) > 200_000:
-            _HOMES.clear()
-        home = _HOMES[(ping.vehicle, partitions)] = partition_for(ping.vehicle, partitions)
+    home = _home(ping.vehicle, partitions)
     if home != partition:
         dead("misrouted", f"vehicle {ping.vehicle!r} belongs to partition {home}", ping.vehicle)
         return None

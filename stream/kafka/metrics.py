@@ -39,7 +39,12 @@ class WorkerMetrics:
         )
         self.gaps = Counter(
             "landun_offset_gaps",
-            "Pings offsets jumped past the checkpoint (input lost)",
+            "Pings offsets jumped past the checkpoint and could not be read again (input lost)",
+            registry=r,
+        )
+        self.filled = Counter(
+            "landun_gap_records_read",
+            "Records read directly from Kafka because Faust resumed past the checkpoint",
             registry=r,
         )
         self.batch_seconds = Histogram(

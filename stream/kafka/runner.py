@@ -5,10 +5,12 @@ For a batch (records of any of the worker's partitions, from ``stream.take_event
 1. per partition, in offset order: skip records below the checkpoint's ``next_offset`` (a
    re-delivery after a crash), decode and validate the rest (``codec``), run the pings through
    the engine (``stream.engine.process``; a *final* control record also runs ``finish``);
-2. send every output (alerts, events, dead letters) and **wait until Kafka has them**; update the
-   live view (Redis), if there is one;
-3. only then may the checkpoint of each partition (changed vehicles, then the meta with the
-   new ``next_offset``) be written into the tables. It is written at most every
+2. send every output (alerts, events, dead letters) without waiting (the next batch runs while
+   Kafka acknowledges them); update the live view (Redis), if there is one;
+3. a checkpoint of a partition (changed vehicles, then the meta with the new ``next_offset``)
+   is written into the tables only once Kafka has acknowledged **every output sent before
+   it**; a failed delivery drops the pending state and the partitions redo their records from
+   the last checkpoint. A checkpoint is written at most every
    ``checkpoint_every_s`` per partition (and by :meth:`Runner.flush` on a timer when the input
    pauses): a vehicle that pings ten times in that time is written once. Each table write is
    one changelog record that Faust sends one by one, and writing after every batch made the
@@ -18,8 +20,8 @@ For a batch (records of any of the worker's partitions, from ``stream.take_event
 
 A crash anywhere re-delivers records after the checkpoint: outputs may repeat (alert ids make
 them idempotent), the state never applies a record twice nor misses one (Faust may have
-committed past the checkpoint; the runner then reads the partition again from ``next_offset``,
-see :meth:`Runner._rewind`). An exception in the engine never escapes: the partition's records
+committed past the checkpoint; the runner then reads the missing records directly from Kafka,
+see :meth:`Runner._complete`). An exception in the engine never escapes: the partition's records
 of that batch go to the dead letter (``engine_error``), its state is rebuilt from the last
 checkpoint plus the records processed since (kept until the next checkpoint), and the partition
 moves on.
@@ -51,8 +53,6 @@ from stream.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
 CONTROL_HEADER = "landun-control"
-MAX_REWINDS = 3
-REWIND_WAIT_S = 5.0
 FINAL = b"final"
 CHECKPOINT_EVERY_S = 1.0
 
@@ -63,7 +63,9 @@ class Tables(Protocol):
 
     def read(self, event: Any, key: bytes) -> bytes | None: ...
 
-    def write(self, event: Any, items: dict[bytes, bytes]) -> None: ...
+    def write(self, event: Any, items: dict[bytes, bytes]) -> list[Awaitable]:
+        """Write the items; returns futures that resolve once they are durable."""
+        ...
 
 
 class LiveView(Protocol):
@@ -116,7 +118,7 @@ class Runner:
         send: Callable[[OutRecord], Awaitable[Awaitable]],
         metrics: WorkerMetrics,
         live: LiveView | None = None,
-        seek: Callable[[int, int], Awaitable[None]] | None = None,
+        fetch: Callable[[int, int, int], Awaitable[list[Source]]] | None = None,
         checkpoint_every_s: float = CHECKPOINT_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -129,12 +131,15 @@ class Runner:
         self.ctx: EngineContext | None = None
         self.runs: dict[int, PartitionRun] = {}
         self.generation: dict[int, int] = {}
-        self.seek = seek
-        self.seeks: list[tuple[int, int]] = []  # (partition, offset) to read again from
-        self.rewinds: dict[int, tuple[int, int, float]] = {}  # p -> (offset, seeks, last seek)
+        self.fetch = fetch  # (partition, start, end) -> the records at offsets start..end-1
         self.checkpoint_every_s = checkpoint_every_s
         self.clock = clock
         self.pending: dict[int, Step] = {}  # partition -> what its next checkpoint covers
+        self.unacked: list[Awaitable] = []  # deliveries of outputs sent since the last save
+        # Faust events per partition not yet acknowledged to Faust: acked once a checkpoint
+        # covers them, so Faust never commits an offset past the checkpoint (see worker.py).
+        self.received: dict[int, list[Any]] = {}
+        self.ack: Callable[[Any], Awaitable] | None = None
         self.saved_at: dict[int, float] = {}  # partition -> clock() of its last checkpoint
         self._lock = asyncio.Lock()  # a batch and a timer's flush never interleave
 
@@ -149,13 +154,14 @@ class Runner:
         for p in partitions:
             self.runs.pop(p, None)
             self.pending.pop(p, None)
+            self.received.pop(p, None)
             self.generation[p] = self.generation.get(p, 0) + 1
 
     async def flush(self, owned: Callable[[int], bool], force: bool = False) -> None:
         """Write the checkpoints that are due (all pending ones with ``force``); a timer calls
         this so that a partition whose input paused is checkpointed too."""
         async with self._lock:
-            self._save_due(owned, force)
+            await self._save_due(owned, force)
 
     async def handle(self, sources: list[Source], owned: Callable[[int], bool]) -> None:
         """Run one micro-batch; never raises for bad input or engine failures."""
@@ -178,6 +184,8 @@ class Runner:
         for p, group in by_partition.items():
             if not owned(p):
                 continue  # revoked while buffered: the new owner processes it
+            self.received.setdefault(p, []).extend(s.event for s in group if s.event is not None)
+            group = await self._complete(p, group)
             step, events, n = self._partition(p, group, outputs)
             if step is None:
                 continue
@@ -185,18 +193,14 @@ class Runner:
             n_pings += n
             alerts += [pl for kind, pl in events if kind == "alert"]
             positions += _positions(events, step)
-        futures = [await self.send(r) for r in outputs]
-        if futures:
-            await asyncio.gather(*futures)
+        # Not awaited here: the next batch runs while Kafka acknowledges these; a checkpoint
+        # waits for every output sent before it (_save_due).
+        self.unacked += [await self.send(r) for r in outputs]
         if self.live is not None and (positions or alerts):
             await self.live.publish(positions, alerts)
         for step in steps:
             self._defer(step)
-        self._save_due(owned)
-        seeks, self.seeks = self.seeks, []
-        for p, offset in seeks:
-            if self.seek is not None and owned(p):
-                await self.seek(p, offset)
+        await self._save_due(owned)
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
         self.metrics.batch_pings.observe(n_pings)
 
@@ -204,19 +208,12 @@ class Runner:
         run = self.runs.get(p)
         if run is None:
             run = self.runs[p] = self._load(p, group[0].event)
-        fresh = [s for s in group if s.offset >= run.next_offset]
-        self.metrics.skipped.inc(len(group) - len(fresh))
+        self.metrics.skipped.inc(sum(1 for s in group if s.offset < run.next_offset))
+        fresh = self._select(p, max(run.next_offset, 0), group)
         if not fresh:
             return None, [], 0
-        target = max(run.next_offset, 0)
-        if fresh[0].offset > target:
-            resumed = next((i for i, s in enumerate(fresh) if s.offset == target), None)
-            if resumed is not None:
-                fresh = fresh[resumed:]  # read again after a seek, behind stale records
-            elif self._rewind(p, target, fresh[0].offset):
-                return None, [], 0
-        self.rewinds.pop(p, None)
-        step = Step(run, group[-1].event, generation=self.generation.get(p, 0))
+        event = next((s.event for s in reversed(group) if s.event is not None), None)
+        step = Step(run, event, generation=self.generation.get(p, 0))
         try:
             events, decoded = self._engine(run, fresh, step)
             step.sources = fresh
@@ -224,7 +221,7 @@ class Runner:
             self.metrics.errors.inc()
             detail = traceback.format_exc(limit=3)[-480:]
             log.exception("partition %d: engine failed on offsets %d..", p, fresh[0].offset)
-            run = self.runs[p] = self._rebuild(p, group[0].event)
+            run = self.runs[p] = self._rebuild(p, event)
             step.run, step.everyone = run, False
             events, decoded = [], Decoded()
             for s in fresh:
@@ -238,26 +235,48 @@ class Runner:
         self.metrics.pings_in.inc(len(decoded.pings) + len(decoded.dead))
         return step, events, len(decoded.pings)
 
-    def _rewind(self, p: int, target: int, first: int) -> bool:
-        """Records after a gap: Faust committed past the checkpoint (records acked by a batch
-        whose checkpoint a rebalance cut short). Read again from the checkpoint's offset;
-        records still buffered from before the seek are dropped meanwhile. After a few seeks
-        (the records may have expired) the gap is accepted. True: drop these records."""
-        now = time.monotonic()
-        at, tries, last = self.rewinds.get(p, (target, 0, 0.0))
-        if at != target:
-            tries, last = 0, 0.0
-        if tries and now - last < REWIND_WAIT_S:
-            return True  # stale records read before the seek took effect
-        if tries >= MAX_REWINDS:
+    async def _complete(self, p: int, group: list[Source]) -> list[Source]:
+        """The partition's records of the batch with any missing offsets filled in.
+
+        Offsets of the pings topic are consecutive (not compacted, no transactions), and the
+        state needs every one of them from its ``next_offset`` on. Faust may hand over records
+        from further on (it resumed past the checkpoint: it sometimes commits offsets that were
+        never acknowledged to it, seen after kill -9 in the crash test); seeking its consumer
+        back is unreliable (records fetched before the seek move its read position forward
+        again and it then drops the records read again). So the missing ones are read directly
+        from Kafka (``fetch``) and merged in, in offset order.
+        """
+        run = self.runs.get(p)
+        if run is None:
+            run = self.runs[p] = self._load(p, group[0].event)
+        target = max(run.next_offset, 0)
+        taken, expected = _consecutive(group, target)
+        beyond = [s.offset for s in group if s.offset >= expected]
+        if not beyond or self.fetch is None:
+            return group
+        log.warning("partition %d: offsets %d..%d missing from the stream, read from Kafka",
+                    p, expected, min(beyond) - 1)  # fmt: skip
+        try:
+            fetched = await self.fetch(p, expected, max(beyond))
+        except Exception:  # noqa: BLE001 - the gap stays; _select counts and reports it
+            log.exception("partition %d: reading offsets %d.. failed", p, expected)
+            return group
+        self.metrics.filled.inc(len(fetched))
+        merged = {s.offset: s for s in fetched}
+        merged.update({s.offset: s for s in group})
+        return [merged[offset] for offset in sorted(merged)]
+
+    def _select(self, p: int, target: int, group: list[Source]) -> list[Source]:
+        """The records to run: consecutive offsets from ``target`` (the state's next offset);
+        records below it are already in the state (re-deliveries, duplicates). A gap left
+        after :meth:`_complete` (records expired) is counted, reported, and jumped."""
+        taken, expected = _consecutive(group, target)
+        beyond = [s.offset for s in group if s.offset >= expected]
+        if beyond:
             self.metrics.gaps.inc()
-            log.error("partition %d: offsets %d..%d cannot be read again", p, target, first - 1)
-            self.rewinds.pop(p, None)
-            return False
-        log.warning("partition %d: at offset %d, checkpoint at %d: rewinding", p, first, target)
-        self.seeks.append((p, target))
-        self.rewinds[p] = (target, tries + 1, now)
-        return True
+            log.error("partition %d: offsets %d..%d cannot be read", p, expected, min(beyond) - 1)
+            taken += _consecutive(group, min(beyond))[0]
+        return taken
 
     def _count(self, dead: list[DeadLetter], events: list) -> None:
         m = self.metrics
@@ -321,30 +340,69 @@ class Runner:
             step.absorb(earlier)
         self.pending[p] = step
 
-    def _save_due(self, owned: Callable[[int], bool], force: bool = False) -> None:
+    async def _save_due(self, owned: Callable[[int], bool], force: bool = False) -> None:
+        for p in [p for p in self.received if p not in self.pending]:
+            # Records whose effect is already checkpointed (skipped re-deliveries) or that were
+            # dropped to be read again after a seek.
+            await self._ack(self.received.pop(p))
         now = self.clock()
-        for p, step in list(self.pending.items()):
-            if force or now - self.saved_at.get(p, -math.inf) >= self.checkpoint_every_s:
-                del self.pending[p]
-                self._save(step, owned)
+        every = self.checkpoint_every_s
+        due = [p for p in self.pending if force or now - self.saved_at.get(p, -math.inf) >= every]
+        if not due:
+            return
+        unacked, self.unacked = self.unacked, []
+        try:
+            await asyncio.gather(*unacked)
+        except Exception:  # noqa: BLE001 - outputs may be lost: redo from the checkpoints
+            self.metrics.errors.inc()
+            log.exception("outputs not acknowledged; partitions %s redo from their checkpoints",
+                          sorted(self.pending))  # fmt: skip
+            self.forget(list(self.pending))
+            return
+        for p in due:
+            step = self.pending.pop(p, None)
+            if step is not None:
+                written = self._save(step, owned)
                 self.saved_at[p] = now
+                events = self.received.pop(p, [])
+                if written is not None:
+                    await asyncio.gather(*written)  # durable before Faust may commit past it
+                    await self._ack(events)
+
+    async def _ack(self, events: list) -> None:
+        if self.ack is not None:
+            for event in events:
+                await self.ack(event)
 
     def _load(self, p: int, event: Any) -> PartitionRun:
         meta = self.tables.read(event, meta_key(p))
-        run = PartitionRun.load(p, meta, lambda vid: self.tables.read(event, vehicle_key(vid)))
+        run = PartitionRun.load(
+            p, meta, lambda vid, slot: self.tables.read(event, vehicle_key(vid, slot))
+        )
         log.info("partition %d: state loaded, next offset %d", p, run.next_offset)
         return run
 
-    def _save(self, step: Step, owned: Callable[[int], bool]) -> None:
+    def _save(self, step: Step, owned: Callable[[int], bool]) -> list[Awaitable] | None:
         p = step.run.partition
         if not owned(p) or self.generation.get(p, 0) != step.generation:
             # Revoked while the outputs were in flight: the new owner redoes the records.
             self.runs.pop(p, None)
-            return
-        meta, vehicles = step.run.checkpoint(step.touched, step.everyone)
-        items = {vehicle_key(vid): raw for vid, raw in vehicles.items()}
+            return None
+        meta, items = step.run.checkpoint(step.touched, step.everyone)
         items[meta_key(p)] = meta  # last: the meta is only kept with the states it lists
-        self.tables.write(step.event, items)
+        return self.tables.write(step.event, items)
+
+
+def _consecutive(group: list[Source], start: int) -> tuple[list[Source], int]:
+    """The records of ``group`` at offsets ``start, start + 1, ...`` in order, and the next
+    offset after them (other records are skipped over, not taken)."""
+    taken = []
+    expected = start
+    for s in group:
+        if s.offset == expected:
+            taken.append(s)
+            expected += 1
+    return taken, expected
 
 
 def _positions(events: list, step: Step) -> list:

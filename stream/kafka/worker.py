@@ -4,8 +4,9 @@
   and such agents must not write tables); scale out with more partitions and processes.
 - The pings topic is read as raw bytes (``value_serializer="raw"``); ``stream.kafka.codec``
   validates them, so nothing is acked and dropped by Faust's deserialiser.
-- ``stream.take_events`` micro-batches go to ``stream.kafka.runner.Runner``; exceptions never
-  leave the agent (the runner dead-letters what it cannot process).
+- ``stream.noack_take`` micro-batches go to ``stream.kafka.runner.Runner``; exceptions never
+  leave the agent (the runner dead-letters what it cannot process). The runner acks events
+  only when a checkpoint covers them, so a committed offset never runs ahead of the state.
 - Per-vehicle state and per-partition meta live in one Faust table (``state``), co-partitioned
   with the pings; its changelog topic is compact-only (``stream.kafka.topics``). Store:
   ``memory://`` (tests) or ``rocksdb://`` (rocksdict).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ from faust.streams import _current_event  # tables write in the context of a rec
 from faust.types import TP
 
 from stream.engine import Thresholds
+from stream.kafka.gaps import GapReader
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
 from stream.kafka.reference import ReferenceFollower
@@ -75,12 +78,21 @@ class FaustTables:
         finally:
             _current_event.reset(token)
 
-    def write(self, event: Any, items: dict[bytes, bytes]) -> None:
+    def write(self, event: Any, items: dict[bytes, bytes]) -> list[Awaitable]:
+        """Set the items and send them to the changelog; the futures resolve once Kafka has
+        them. ``table[key] = value`` would queue the changelog record in Faust's producer
+        buffer with no way to wait for it, and Faust's commit gives up flushing that buffer
+        after 0.1 s: a commit could then outrun the checkpoint it should follow (seen after a
+        kill -9 in the crash test)."""
         token = _current_event.set(weakref.ref(event))
         try:
             table = self._table
+            partition = event.message.partition
+            sent = []
             for key, value in items.items():
-                table[key] = value
+                table.data[key] = value  # what Table.__setitem__ does, minus the changelog
+                sent.append(table.send_changelog(partition, key, value))
+            return sent
         finally:
             _current_event.reset(token)
 
@@ -102,7 +114,9 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
-        stream_wait_empty=True,
+        # Events stay unacked until their checkpoint (up to --checkpoint-every s): a rebalance
+        # must not wait for them; it commits what is acked, which the checkpoint covers.
+        stream_wait_empty=False,
         # Faust hands records to a stream one by one (about 2k records/s measured here with the
         # defaults, 4k with these); bigger polls and buffers help, batch records help most.
         broker_max_poll_records=settings.batch_max,
@@ -110,6 +124,10 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
+        # A batch's outputs and checkpoint go out as a few produce requests, not one per
+        # record (Faust's defaults: no linger, 16 KB batches).
+        producer_linger=0.005,
+        producer_max_batch_size=512 * 1024,
         web_enabled=True,
         web_bind=settings.web_host,
         web_port=settings.web_port,
@@ -127,11 +145,9 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
             record.topic, record.key, record.value, None, None, record.headers or None
         )
 
-    async def seek(partition: int, offset: int) -> None:
-        await app.consumer.seek(TP(topics.pings, partition), offset)
-
     runner = Runner(
-        topics, settings.partitions, FaustTables(state), send, metrics, live, seek,
+        topics, settings.partitions, FaustTables(state), send, metrics, live,
+        GapReader(settings.bootstrap, topics.pings),
         checkpoint_every_s=settings.checkpoint_interval_s,
     )  # fmt: skip
     follower = ReferenceFollower(
@@ -151,8 +167,11 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         return TP(topics.pings, p) in app.consumer.assignment()
 
     async def agent(stream):
+        # Events are acked by the runner once a checkpoint covers them (noack_take), so Faust
+        # never commits past the checkpoint and a new owner resumes where the state ends.
+        runner.ack = stream.ack
         await follower.ready.wait()
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+        async for events in stream.noack_take(settings.batch_max, settings.batch_within_s):
             try:
                 await runner.handle([_source(e) for e in events], owned)
             except Exception:  # noqa: BLE001 - never let an exception ack records silently
@@ -220,6 +239,9 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> int:
         live = RedisLiveView.from_url(settings.redis_url, settings.redis_prefix)
     app, _ = build_app(settings, live)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG so that every record spins it:
+    # aiokafka then formats a debug record per produced message (7 % of the worker's CPU).
+    worker.spinner = None
     asyncio.set_event_loop(worker.loop)
     worker.execute_from_commandline()
     return 0

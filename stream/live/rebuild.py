@@ -52,7 +52,8 @@ def rebuild_live(bootstrap: str, topics: Topics, view: RedisLiveView) -> dict[st
     latest: dict[bytes, bytes | None] = {}
     for rec in read_all(bootstrap, topics.changelog("state")):
         if rec.key and rec.key.startswith(b"v/"):
-            latest[rec.key] = rec.value
+            # v/<slot>/<vehicle>: the newest record of either slot is the latest state
+            latest[rec.key.split(b"/", 2)[-1]] = rec.value
     beats = []
     for raw in latest.values():
         beat = orjson.loads(raw)["beat"] if raw else None

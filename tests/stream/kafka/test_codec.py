@@ -6,7 +6,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.kafka.codec import MAX_PING_BYTES, decode_records, fast_ping
+from stream.kafka import codec
+from stream.kafka.codec import MAX_PING_BYTES, Decoded, decode_records, fast_ping
 from stream.kafka.topics import partition_for
 from stream.ping import parse_ping
 
@@ -101,3 +102,51 @@ def test_fast_ping_is_parse_ping_or_steps_aside(fields, complete):
     if fast is None:
         return  # parse_ping decides (and reports the error)
     assert fast == parse_ping(fields, ref=7)
+
+
+def _general(values_, partition):
+    """The records through the general path only (orjson + per-field checks)."""
+    out, converts = Decoded(), []
+    for offset, value in enumerate(values_):
+        codec._decode(partition, offset, value, N, out, converts)
+    codec.to_wgs84(converts)
+    return out
+
+
+record_pings = st.lists(
+    st.one_of(
+        st.dictionaries(names, values),
+        st.builds(lambda extra: {**_ping(speed_kmh=12.5, seq=3, loaded="full"), **extra},
+                  st.dictionaries(names, values, max_size=2)),
+        st.builds(lambda d: _ping(datum=d), st.sampled_from(["gcj02", "bd09", "wgs84", "utm"])),
+    ),
+    min_size=0, max_size=4,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(record_pings, st.booleans()), min_size=1, max_size=3))
+def test_typed_decoding_equals_the_general_path(records):
+    # Records as batches (a JSON array) or, for one ping, a single object; the typed fast path
+    # (msgspec) must give exactly the pings, raw bytes and dead letters of the general path.
+    values_ = [
+        orjson.dumps(pings[0] if single and len(pings) == 1 else pings) for pings, single in records
+    ]
+    p = partition_for("V1", N)
+    fast = decode_records([(p, i, v) for i, v in enumerate(values_)], N)
+    assert fast == _general(values_, p)
+
+
+def test_typed_path_takes_the_common_records():
+    iso = "2025-06-02T18:00:00+08:00"
+    batch = orjson.dumps([_ping(seq=1), _ping(seq=2, ts=iso, datum="gcj02")])
+    out, converts = Decoded(), []
+    assert codec._decode_typed(partition_for("V1", N), 0, batch, N, out, converts)
+    assert [p.seq for p in out.pings] == [1, 2] and len(converts) == 1
+    # anything unusual is left to the general path, untouched
+    for odd in (b"{oops", orjson.dumps([_ping(other=1)]), orjson.dumps([_ping(lat=True)])):
+        out = Decoded()
+        assert not codec._decode_typed(partition_for("V1", N), 0, odd, N, out, [])
+        assert out == Decoded()
+    empty = orjson.dumps([_ping(vehicle="")])
+    assert not codec._decode_typed(partition_for("", N), 0, empty, N, Decoded(), [])

@@ -59,7 +59,7 @@ def checkpointed(bootstrap: str, topics: Topics) -> dict[int, dict]:
     for p in range(PARTITIONS):
         meta = table.get(meta_key(p))
         if meta is not None:
-            run = PartitionRun.load(p, meta, lambda v: table.get(vehicle_key(v)))
+            run = PartitionRun.load(p, meta, lambda v, slot: table.get(vehicle_key(v, slot)))
             out[p] = run.snapshot()
     return out
 

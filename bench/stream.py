@@ -78,6 +78,17 @@ class Workers:
             )  # fmt: skip
         return total
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker processes so far (Linux /proc)."""
+        total = 0.0
+        for proc in self.procs:
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def stop(self) -> None:
         for p in self.procs:
             p.send_signal(signal.SIGTERM)
@@ -181,6 +192,8 @@ def _worker_side(workers: Workers) -> dict:
             round(workers.metric(name + "_sum") / count * 1000, 1) if count else None
         )
     out["worker_batches"] = workers.metric("landun_batch_seconds_count")
+    out["worker_batch_s"] = round(workers.metric("landun_batch_seconds_sum"), 2)
+    out["worker_cpu_s"] = round(workers.cpu_seconds(), 2)  # start-up included
     return out
 
 

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redis-prefix", default="landun", help="prefix of the live view's keys")
     p.add_argument("--batch", type=int, default=5000, help="most records per micro-batch")
     p.add_argument(
-        "--within", type=float, default=0.05, help="longest wait for a micro-batch, seconds"
+        "--within", type=float, default=0.02, help="longest wait for a micro-batch, seconds"
     )
     p.add_argument(
         "--checkpoint-every",

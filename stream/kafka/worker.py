@@ -53,7 +53,7 @@ class WorkerSettings:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_max: int = 5000
-    batch_within_s: float = 0.05
+    batch_within_s: float = 0.02
     commit_interval_s: float = 1.0
     checkpoint_interval_s: float = CHECKPOINT_EVERY_S
     session_timeout_s: float = 10.0

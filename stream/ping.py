@@ -29,6 +29,8 @@ _MS = timedelta(milliseconds=1)
 
 LOADED_STATES = ("empty", "half", "full")
 DATUMS = ("wgs84", "gcj02", "bd09")
+# Integers must fit 64 bits: JSON encoders of state and outputs (orjson) refuse larger ones.
+INT64 = (-(2**63), 2**63 - 1)
 _BOOL_FIELDS = ("acc", "lift", "cover_open", "backfill")
 _FLOAT_FIELDS = ("speed_kmh", "heading")
 
@@ -154,6 +156,8 @@ def parse_ping(raw: bytes | str | dict[str, Any], ref: int | None = None) -> Pin
     seq = obj.get("seq")
     if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
         raise PingError("bad_field", f"seq: expected an integer, got {seq!r}", "seq")
+    if seq is not None and not INT64[0] <= seq <= INT64[1]:
+        raise PingError("bad_field", f"seq: out of the 64-bit range: {seq!r}", "seq")
     ping.seq = seq
     ping.ref = ref
     datum = _choice(obj, "datum", DATUMS)
@@ -173,9 +177,11 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     if isinstance(value, bool):
         raise PingError("bad_field", f"{name}: expected epoch ms or ISO 8601, got {value!r}", name)
     if isinstance(value, int):
+        if not INT64[0] <= value <= INT64[1]:
+            raise PingError("bad_field", f"{name}: epoch ms out of range: {value!r}", name)
         return value
     if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
+        if math.isfinite(value) and value.is_integer() and INT64[0] <= value <= INT64[1]:
             return int(value)
         raise PingError("bad_field", f"{name}: epoch ms must be an integer, got {value!r}", name)
     if not isinstance(value, str):

@@ -21,13 +21,14 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import msgspec
 import orjson
 
 from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
 from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
-from stream.ping import DATUMS, LOADED_STATES, Ping, PingError, parse_ping, parse_ts
+from stream.ping import DATUMS, INT64, LOADED_STATES, Ping, PingError, parse_ping, parse_ts
 
 MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
 MAX_BATCH_PINGS = 10_000
@@ -82,11 +83,14 @@ def decode_records(records: Iterable[tuple[int, int, bytes | None]], partitions:
     return out
 
 
+Int64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
+
+
 class WirePing(msgspec.Struct, forbid_unknown_fields=True):
     """The wire format of a ping (docs/formats.md), for msgspec's typed JSON decoder."""
 
     vehicle: str
-    ts: int | str
+    ts: Int64 | str
     lat: float
     lng: float
     speed_kmh: float | None = None
@@ -97,7 +101,7 @@ class WirePing(msgspec.Struct, forbid_unknown_fields=True):
     cover_open: bool | None = None
     backfill: bool | None = None
     source: str | None = None
-    seq: int | None = None
+    seq: Int64 | None = None
     datum: str | None = None
 
 
@@ -285,7 +289,7 @@ def fast_ping(obj: dict, ref: int) -> Ping | None:
             if len(_TIMES) > 100_000:
                 _TIMES.clear()
             _TIMES[ts] = ms
-    elif type(ts) is int:
+    elif type(ts) is int and INT64[0] <= ts <= INT64[1]:
         ms = ts
     else:
         return None
@@ -307,7 +311,7 @@ def fast_ping(obj: dict, ref: int) -> Ping | None:
     loaded, source, seq = obj.get("loaded"), obj.get("source"), obj.get("seq")
     if loaded not in _LOADED or (source is not None and type(source) is not str):
         return None
-    if seq is not None and type(seq) is not int:
+    if seq is not None and (type(seq) is not int or not INT64[0] <= seq <= INT64[1]):
         return None
     return Ping(
         vehicle, ms, lat, lng, speed_kmh=speed, heading=heading, acc=obj.get("acc"),

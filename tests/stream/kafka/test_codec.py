@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,7 +85,7 @@ def test_batch_datum_conversion_equals_parse_ping_bit_for_bit(points):
 
 
 values = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**40), 2**40),
+    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.integers(2**62, 2**64 - 1),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8),
     st.sampled_from(["empty", "half", "full", "2025-06-02T18:00:00+08:00", "2025-06-02T18:00:00"]),
 )  # fmt: skip
@@ -150,3 +152,9 @@ def test_typed_path_takes_the_common_records():
         assert out == Decoded()
     empty = orjson.dumps([_ping(vehicle="")])
     assert not codec._decode_typed(partition_for("", N), 0, empty, N, Decoded(), [])
+
+
+def test_integers_beyond_64_bits_are_refused_on_both_paths():
+    for big in ({"seq": 10**23}, {"seq": 2**63}, {"ts": 2**63}):
+        out = _decode(json.dumps([_ping(**big)]).encode())  # orjson cannot even write 10**23
+        assert out.pings == [] and [d.reason for d in out.dead] == ["bad_field"], big

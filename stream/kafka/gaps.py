@@ -18,8 +18,9 @@ READ_TIMEOUT_S = 30.0
 class GapReader:
     """``await reader(partition, start, end)``: the records at offsets ``start..end-1``.
 
-    Fewer are returned when some no longer exist (retention) or Kafka does not answer within
-    ``timeout_s``; the runner reports what is still missing as a gap.
+    Fewer are returned when some no longer exist (retention): the runner reports those as a
+    gap. ``TimeoutError`` when they are not all read within ``timeout_s``: the runner then
+    leaves the partition out of the batch and tries again with the next one.
     """
 
     def __init__(self, bootstrap: str, topic: str, timeout_s: float = READ_TIMEOUT_S):
@@ -51,7 +52,10 @@ class GapReader:
                     return out
                 if not batch and await consumer.position(tp) >= end:
                     return out  # nothing more to read below end (records expired)
-            return out
+            raise TimeoutError(
+                f"{self.topic}[{partition}]: offsets {start}..{end - 1} not read in "
+                f"{self.timeout_s:.0f} s"
+            )
 
     async def _started(self):
         if self._consumer is None:

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 CONTROL_HEADER = "landun-control"
 FINAL = b"final"
 CHECKPOINT_EVERY_S = 1.0
+DELIVERY_TIMEOUT_S = 60.0  # Kafka acks of outputs and checkpoints; beyond, treated as failed
 
 
 class Tables(Protocol):
@@ -104,7 +105,8 @@ class Step:
         """Carry over what an earlier, not yet checkpointed batch of the partition did."""
         self.touched |= earlier.touched
         self.everyone |= earlier.everyone
-        self.sources[:0] = earlier.sources
+        earlier.sources.extend(self.sources)
+        self.sources = earlier.sources
 
 
 class Runner:
@@ -136,9 +138,10 @@ class Runner:
         self.clock = clock
         self.pending: dict[int, Step] = {}  # partition -> what its next checkpoint covers
         self.unacked: list[Awaitable] = []  # deliveries of outputs sent since the last save
-        # Faust events per partition not yet acknowledged to Faust: acked once a checkpoint
-        # covers them, so Faust never commits an offset past the checkpoint (see worker.py).
-        self.received: dict[int, list[Any]] = {}
+        # (offset, Faust event) per partition not yet acknowledged to Faust: acked once a
+        # durable checkpoint covers the offset, so Faust never commits past the checkpoint.
+        self.received: dict[int, list[tuple[int, Any]]] = {}
+        self.durable: dict[int, int] = {}  # partition -> next_offset of its durable checkpoint
         self.ack: Callable[[Any], Awaitable] | None = None
         self.saved_at: dict[int, float] = {}  # partition -> clock() of its last checkpoint
         self._lock = asyncio.Lock()  # a batch and a timer's flush never interleave
@@ -150,11 +153,19 @@ class Runner:
             self.live.use_registry(ctx.registry)
 
     def forget(self, partitions) -> None:
-        """Drop cached state of partitions this worker no longer owns (revoked)."""
-        for p in partitions:
+        """Drop everything of partitions this worker no longer owns (revoked)."""
+        for p in list(partitions):
+            self.reset([p])
+            self.received.pop(p, None)
+            self.durable.pop(p, None)
+
+    def reset(self, partitions) -> None:
+        """After a failure: drop the cached state of partitions still owned; it is reloaded
+        from the last durable checkpoint and the records since are read again (``fetch``).
+        Their events stay, to be acked once a checkpoint covers them."""
+        for p in list(partitions):
             self.runs.pop(p, None)
             self.pending.pop(p, None)
-            self.received.pop(p, None)
             self.generation[p] = self.generation.get(p, 0) + 1
 
     async def flush(self, owned: Callable[[int], bool], force: bool = False) -> None:
@@ -184,9 +195,19 @@ class Runner:
         for p, group in by_partition.items():
             if not owned(p):
                 continue  # revoked while buffered: the new owner processes it
-            self.received.setdefault(p, []).extend(s.event for s in group if s.event is not None)
-            group = await self._complete(p, group)
-            step, events, n = self._partition(p, group, outputs)
+            received = self.received.setdefault(p, [])
+            received += [(s.offset, s.event) for s in group if s.event is not None]
+            generation = self.generation.get(p, 0)
+            try:
+                group = await self._complete(p, group)
+                if group is None or not owned(p) or self.generation.get(p, 0) != generation:
+                    continue  # retried with the next batch, or revoked meanwhile
+                step, events, n = self._partition(p, group, outputs)
+            except Exception:  # noqa: BLE001 - e.g. a checkpoint that cannot be loaded
+                self.metrics.errors.inc()
+                log.exception("partition %d: batch failed; reloading from the checkpoint", p)
+                self.reset([p])
+                continue
             if step is None:
                 continue
             steps.append(step)
@@ -197,7 +218,11 @@ class Runner:
         # waits for every output sent before it (_save_due).
         self.unacked += [await self.send(r) for r in outputs]
         if self.live is not None and (positions or alerts):
-            await self.live.publish(positions, alerts)
+            try:
+                await self.live.publish(positions, alerts)
+            except Exception:  # noqa: BLE001 - a derived view (landun rebuild-live)
+                self.metrics.errors.inc()
+                log.exception("live view not updated")
         for step in steps:
             self._defer(step)
         await self._save_due(owned)
@@ -205,9 +230,7 @@ class Runner:
         self.metrics.batch_pings.observe(n_pings)
 
     def _partition(self, p: int, group: list[Source], outputs: list[OutRecord]):
-        run = self.runs.get(p)
-        if run is None:
-            run = self.runs[p] = self._load(p, group[0].event)
+        run = self._run(p, group)
         self.metrics.skipped.inc(sum(1 for s in group if s.offset < run.next_offset))
         fresh = self._select(p, max(run.next_offset, 0), group)
         if not fresh:
@@ -246,9 +269,7 @@ class Runner:
         again and it then drops the records read again). So the missing ones are read directly
         from Kafka (``fetch``) and merged in, in offset order.
         """
-        run = self.runs.get(p)
-        if run is None:
-            run = self.runs[p] = self._load(p, group[0].event)
+        run = self._run(p, group)
         target = max(run.next_offset, 0)
         taken, expected = _consecutive(group, target)
         beyond = [s.offset for s in group if s.offset >= expected]
@@ -258,9 +279,10 @@ class Runner:
                     p, expected, min(beyond) - 1)  # fmt: skip
         try:
             fetched = await self.fetch(p, expected, max(beyond))
-        except Exception:  # noqa: BLE001 - the gap stays; _select counts and reports it
-            log.exception("partition %d: reading offsets %d.. failed", p, expected)
-            return group
+        except Exception:  # noqa: BLE001 - not read now (Kafka slow or away): the next batch retries
+            self.metrics.errors.inc()
+            log.exception("partition %d: reading offsets %d.. failed; retrying later", p, expected)
+            return None
         self.metrics.filled.inc(len(fetched))
         merged = {s.offset: s for s in fetched}
         merged.update({s.offset: s for s in group})
@@ -271,11 +293,11 @@ class Runner:
         records below it are already in the state (re-deliveries, duplicates). A gap left
         after :meth:`_complete` (records expired) is counted, reported, and jumped."""
         taken, expected = _consecutive(group, target)
-        beyond = [s.offset for s in group if s.offset >= expected]
-        if beyond:
+        while beyond := [s.offset for s in group if s.offset >= expected]:
             self.metrics.gaps.inc()
             log.error("partition %d: offsets %d..%d cannot be read", p, expected, min(beyond) - 1)
-            taken += _consecutive(group, min(beyond))[0]
+            more, expected = _consecutive(group, min(beyond))
+            taken += more
         return taken
 
     def _count(self, dead: list[DeadLetter], events: list) -> None:
@@ -342,9 +364,7 @@ class Runner:
 
     async def _save_due(self, owned: Callable[[int], bool], force: bool = False) -> None:
         for p in [p for p in self.received if p not in self.pending]:
-            # Records whose effect is already checkpointed (skipped re-deliveries) or that were
-            # dropped to be read again after a seek.
-            await self._ack(self.received.pop(p))
+            await self._ack_covered(p)  # skipped re-deliveries: already in the checkpoint
         now = self.clock()
         every = self.checkpoint_every_s
         due = [p for p in self.pending if force or now - self.saved_at.get(p, -math.inf) >= every]
@@ -352,27 +372,50 @@ class Runner:
             return
         unacked, self.unacked = self.unacked, []
         try:
-            await asyncio.gather(*unacked)
+            await asyncio.wait_for(asyncio.gather(*unacked), DELIVERY_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - outputs may be lost: redo from the checkpoints
             self.metrics.errors.inc()
             log.exception("outputs not acknowledged; partitions %s redo from their checkpoints",
                           sorted(self.pending))  # fmt: skip
-            self.forget(list(self.pending))
+            self.reset(list(self.pending))
             return
         for p in due:
             step = self.pending.pop(p, None)
-            if step is not None:
-                written = self._save(step, owned)
-                self.saved_at[p] = now
-                events = self.received.pop(p, [])
-                if written is not None:
-                    await asyncio.gather(*written)  # durable before Faust may commit past it
-                    await self._ack(events)
+            if step is None:
+                continue
+            self.saved_at[p] = now
+            written = self._save(step, owned)
+            if written is None:
+                continue
+            try:
+                await asyncio.wait_for(asyncio.gather(*written), DELIVERY_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - not durable: redo from the last durable one
+                self.metrics.errors.inc()
+                log.exception("partition %d: checkpoint not written; reloading", p)
+                self.reset([p])
+                continue
+            self.durable[p] = step.run.next_offset
+            await self._ack_covered(p)
 
-    async def _ack(self, events: list) -> None:
+    async def _ack_covered(self, p: int) -> None:
+        """Ack the partition's events whose offsets its durable checkpoint covers."""
+        limit = self.durable.get(p)
+        received = self.received.get(p)
+        if limit is None or not received:
+            return
+        self.received[p] = [(o, e) for o, e in received if o >= limit]
         if self.ack is not None:
-            for event in events:
-                await self.ack(event)
+            for offset, event in received:
+                if offset < limit:
+                    await self.ack(event)
+
+    def _run(self, p: int, group: list[Source]) -> PartitionRun:
+        run = self.runs.get(p)
+        if run is None:
+            event = next((s.event for s in group if s.event is not None), None)
+            run = self.runs[p] = self._load(p, event)
+            self.durable[p] = run.next_offset
+        return run
 
     def _load(self, p: int, event: Any) -> PartitionRun:
         meta = self.tables.read(event, meta_key(p))

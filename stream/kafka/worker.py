@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable
@@ -79,20 +80,26 @@ class FaustTables:
             _current_event.reset(token)
 
     def write(self, event: Any, items: dict[bytes, bytes]) -> list[Awaitable]:
-        """Set the items and send them to the changelog; the futures resolve once Kafka has
-        them. ``table[key] = value`` would queue the changelog record in Faust's producer
-        buffer with no way to wait for it, and Faust's commit gives up flushing that buffer
-        after 0.1 s: a commit could then outrun the checkpoint it should follow (seen after a
-        kill -9 in the crash test)."""
-        token = _current_event.set(weakref.ref(event))
+        """Send the items to the changelog and set them in the local store once Kafka has each
+        one; the futures resolve then. ``table[key] = value`` would queue the changelog record
+        in Faust's producer buffer with no way to wait for it (and Faust's commit gives up
+        flushing that buffer after 0.1 s), and would let a local rocksdb store run ahead of
+        the changelog that other workers restore from."""
+        table = self._table
+        partition = event.message.partition
+        sent = []
+        for key, value in items.items():
+            future = table.send_changelog(partition, key, value)
+            future.add_done_callback(functools.partial(self._stored, event, key, value))
+            sent.append(future)
+        return sent
+
+    def _stored(self, event: Any, key: bytes, value: bytes, future: Any) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # the runner sees the failure and reloads from the durable checkpoint
+        token = _current_event.set(weakref.ref(event))  # the store picks the partition by it
         try:
-            table = self._table
-            partition = event.message.partition
-            sent = []
-            for key, value in items.items():
-                table.data[key] = value  # what Table.__setitem__ does, minus the changelog
-                sent.append(table.send_changelog(partition, key, value))
-            return sent
+            self._table.data[key] = value  # what Table.__setitem__ does, minus the changelog
         finally:
             _current_event.reset(token)
 
@@ -177,7 +184,7 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
             except Exception:  # noqa: BLE001 - never let an exception ack records silently
                 metrics.errors.inc()
                 log.exception("batch failed; its partitions are reloaded from the checkpoint")
-                runner.forget({e.message.partition for e in events})
+                runner.reset({e.message.partition for e in events})
             _lag(app, topics, runner, metrics)
 
     app.agent(pings, name=f"{topics.app_id}-pings", concurrency=1)(agent)
@@ -190,7 +197,12 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     @app.timer(max(0.1, settings.checkpoint_interval_s / 2))
     async def checkpoint() -> None:
         # Partitions whose input paused are checkpointed too (batches only save when due).
-        await runner.flush(owned)
+        try:
+            await runner.flush(owned)
+        except Exception:  # noqa: BLE001 - a timer task must not die
+            metrics.errors.inc()
+            log.exception("checkpoint flush failed; partitions reload from their checkpoints")
+            runner.reset(list(runner.pending))
 
     @app.on_partitions_revoked.connect
     def _revoked(sender, revoked, **kwargs) -> None:
@@ -225,7 +237,10 @@ def _source(event) -> Source:
 
 def _lag(app: faust.App, topics: Topics, runner: Runner, metrics: WorkerMetrics) -> None:
     for p, run in list(runner.runs.items()):
-        high = app.consumer.highwater(TP(topics.pings, p))
+        try:
+            high = app.consumer.highwater(TP(topics.pings, p))
+        except Exception:  # noqa: BLE001 - e.g. a partition revoked a moment ago
+            continue
         if high is not None and run.next_offset >= 0:
             metrics.lag.labels(str(p)).set(max(0, high - run.next_offset))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from stream.kafka.runner import CONTROL_HEADER, FINAL, Source
+from stream.kafka.runner import CONTROL_HEADER, FINAL, NUDGE, Source
 
 READ_TIMEOUT_S = 30.0
 
@@ -46,8 +46,11 @@ class GapReader:
                     if rec.offset >= end:
                         return out
                     headers = dict(rec.headers or ())
-                    final = headers.get(CONTROL_HEADER) == FINAL
-                    out.append(Source(partition, rec.offset, rec.value, final, None, None))
+                    control = headers.get(CONTROL_HEADER)
+                    out.append(
+                        Source(partition, rec.offset, rec.value, control == FINAL, None, None,
+                               nudge=control == NUDGE)
+                    )  # fmt: skip
                 if out and out[-1].offset >= end - 1:
                     return out
                 if not batch and await consumer.position(tp) >= end:

@@ -54,6 +54,7 @@ from stream.kafka.topics import Topics
 log = logging.getLogger(__name__)
 CONTROL_HEADER = "landun-control"
 FINAL = b"final"
+NUDGE = b"nudge"
 CHECKPOINT_EVERY_S = 1.0
 DELIVERY_TIMEOUT_S = 60.0  # Kafka acks of outputs and checkpoints; beyond, treated as failed
 
@@ -87,6 +88,7 @@ class Source:
     final: bool
     event: Any = None  # the Faust event: table writes happen in its partition's context
     timestamp: float | None = None  # the record's timestamp, epoch seconds
+    nudge: bool = False  # a control record without pings (see worker.py: idle partitions)
 
 
 @dataclass(slots=True)
@@ -145,6 +147,7 @@ class Runner:
         self.ack: Callable[[Any], Awaitable] | None = None
         self.saved_at: dict[int, float] = {}  # partition -> clock() of its last checkpoint
         self._lock = asyncio.Lock()  # a batch and a timer's flush never interleave
+        self.seen: dict[int, float] = {}  # partition -> clock() of its last record
 
     def set_context(self, ctx: EngineContext) -> None:
         """New reference data; the next batch uses it."""
@@ -195,6 +198,7 @@ class Runner:
         for p, group in by_partition.items():
             if not owned(p):
                 continue  # revoked while buffered: the new owner processes it
+            self.seen[p] = self.clock()
             received = self.received.setdefault(p, [])
             received += [(s.offset, s.event) for s in group if s.event is not None]
             generation = self.generation.get(p, 0)
@@ -320,6 +324,8 @@ class Runner:
         decoded = Decoded()
         segment: list[Source] = []
         for s in [*fresh, None]:
+            if s is not None and s.nudge:
+                continue  # takes an offset, carries nothing
             if s is not None and not s.final:
                 segment.append(s)
                 continue
@@ -408,6 +414,17 @@ class Runner:
             for offset, event in received:
                 if offset < limit:
                     await self.ack(event)
+
+    def behind(self, p: int, log_end: int | None, idle_s: float) -> bool:
+        """True when partition ``p`` has records in Kafka (``log_end``, the next offset to be
+        written) that its state has not seen, and no record of it came for ``idle_s``: Faust
+        resumed past the checkpoint and the input has stopped, so no record will come to
+        reveal the gap (the worker then sends a nudge record)."""
+        if not log_end:
+            return False
+        run = self.runs.get(p)
+        known = run.next_offset if run is not None else -1
+        return log_end > max(known, 0) and self.clock() - self.seen.get(p, -math.inf) >= idle_s
 
     def _run(self, p: int, group: list[Source]) -> PartitionRun:
         run = self.runs.get(p)

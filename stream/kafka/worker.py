@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -36,10 +37,20 @@ from stream.kafka.gaps import GapReader
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
 from stream.kafka.reference import ReferenceFollower
-from stream.kafka.runner import CHECKPOINT_EVERY_S, CONTROL_HEADER, FINAL, LiveView, Runner, Source
+from stream.kafka.runner import (
+    CHECKPOINT_EVERY_S,
+    CONTROL_HEADER,
+    FINAL,
+    NUDGE,
+    LiveView,
+    Runner,
+    Source,
+)
 from stream.kafka.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
 log = logging.getLogger(__name__)
+NUDGE_IDLE_S = 5.0  # no record of a partition for this long, and its state behind the log
+NUDGE_EVERY_S = 10.0
 
 
 @dataclass(slots=True)
@@ -203,6 +214,33 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
             metrics.errors.inc()
             log.exception("checkpoint flush failed; partitions reload from their checkpoints")
             runner.reset(list(runner.pending))
+        await nudge_idle()
+
+    nudged: dict[int, float] = {}
+
+    async def nudge_idle() -> None:
+        """Faust can resume a partition past its checkpoint (seen after kill -9); the runner
+        reads the missing records when the next record shows the gap. If the input has
+        stopped, none comes: a small control record is sent to such a partition instead."""
+        now = time.monotonic()
+        for tp in app.consumer.assignment():
+            if (
+                tp.topic != topics.pings
+                or now - nudged.get(tp.partition, -NUDGE_EVERY_S) < NUDGE_EVERY_S
+            ):
+                continue
+            try:
+                log_end = app.consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - assignment changing
+                continue
+            if runner.behind(tp.partition, log_end, NUDGE_IDLE_S):
+                nudged[tp.partition] = now
+                log.warning(
+                    "partition %d: state behind the log and no input: nudging", tp.partition
+                )
+                await app.producer.send(
+                    topics.pings, None, b"", tp.partition, None, [(CONTROL_HEADER, NUDGE)]
+                )
 
     @app.on_partitions_revoked.connect
     def _revoked(sender, revoked, **kwargs) -> None:
@@ -225,13 +263,15 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
 def _source(event) -> Source:
     message = event.message
     headers = dict(message.headers or ())
+    control = headers.get(CONTROL_HEADER)
     return Source(
         message.partition,
         message.offset,
         message.value,
-        headers.get(CONTROL_HEADER) == FINAL,
+        control == FINAL,
         event,
         message.timestamp,
+        nudge=control == NUDGE,
     )
 
 

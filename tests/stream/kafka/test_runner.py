@@ -301,3 +301,19 @@ def test_events_are_acked_only_once_a_durable_checkpoint_covers_them(night):
     with_kafka(runner, values)
     asyncio.run(go())
     assert checkpointed(tables).snapshot() == linear(values[:9], ctx)
+
+
+def test_a_partition_behind_the_log_without_input_is_reported(night):
+    values, ctx = night
+    runner, tables, clock, _ = make_runner(ctx)
+
+    async def go():
+        await runner.handle(sources(values[:4]), owned)
+
+    asyncio.run(go())
+    assert not runner.behind(0, 4, idle_s=5)  # caught up
+    assert not runner.behind(0, 9, idle_s=5)  # behind, but input came just now
+    clock.now += 6
+    assert runner.behind(0, 9, idle_s=5)
+    assert runner.behind(1, 3, idle_s=5)  # never seen since assignment, records in the log
+    assert not runner.behind(1, 0, idle_s=5) and not runner.behind(1, None, idle_s=5)

@@ -1,6 +1,6 @@
 """The worker's hot path: one micro-batch of pings records through the engine, out and saved.
 
-For a batch (records of any of the worker's partitions, from ``stream.take_events``):
+For a batch (records of any of the worker's partitions, from ``stream.noack_take``):
 
 1. per partition, in offset order: skip records below the checkpoint's ``next_offset`` (a
    re-delivery after a crash), decode and validate the rest (``codec``), run the pings through

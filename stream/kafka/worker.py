@@ -77,7 +77,7 @@ class WorkerSettings:
 
 class FaustTables:
     """The runner's table port on a Faust table (writes go to the changelog of the record's
-    partition, which Faust takes from the current event: set here, since a take_events batch
+    partition, which Faust takes from the current event: set here, since a noack_take batch
     has no current event)."""
 
     def __init__(self, table: Any):

@@ -415,6 +415,12 @@ class Runner:
                 if offset < limit:
                     await self.ack(event)
 
+    def assigned(self, partitions) -> None:
+        """Partitions just assigned: their idle time starts now (see :meth:`behind`)."""
+        now = self.clock()
+        for p in partitions:
+            self.seen[p] = now
+
     def behind(self, p: int, log_end: int | None, idle_s: float) -> bool:
         """True when partition ``p`` has records in Kafka (``log_end``, the next offset to be
         written) that its state has not seen, and no record of it came for ``idle_s``: Faust

@@ -222,6 +222,8 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         """Faust can resume a partition past its checkpoint (seen after kill -9); the runner
         reads the missing records when the next record shows the gap. If the input has
         stopped, none comes: a small control record is sent to such a partition instead."""
+        if not follower.ready.is_set():
+            return  # the agent is not consuming yet
         now = time.monotonic()
         for tp in app.consumer.assignment():
             if (
@@ -241,6 +243,11 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
                 await app.producer.send(
                     topics.pings, None, b"", tp.partition, None, [(CONTROL_HEADER, NUDGE)]
                 )
+
+    @app.on_partitions_assigned.connect
+    def _assigned(sender, assigned, **kwargs) -> None:
+        # Idle time counts from the assignment: records are on their way (no nudge yet).
+        runner.assigned(tp.partition for tp in assigned if tp.topic == topics.pings)
 
     @app.on_partitions_revoked.connect
     def _revoked(sender, revoked, **kwargs) -> None:

@@ -315,5 +315,9 @@ def test_a_partition_behind_the_log_without_input_is_reported(night):
     assert not runner.behind(0, 9, idle_s=5)  # behind, but input came just now
     clock.now += 6
     assert runner.behind(0, 9, idle_s=5)
-    assert runner.behind(1, 3, idle_s=5)  # never seen since assignment, records in the log
+    assert runner.behind(1, 3, idle_s=5)  # never seen, records in the log
+    runner.assigned([1])
+    assert not runner.behind(1, 3, idle_s=5)  # just assigned: its records are on their way
+    clock.now += 6
+    assert runner.behind(1, 3, idle_s=5)
     assert not runner.behind(1, 0, idle_s=5) and not runner.behind(1, None, idle_s=5)

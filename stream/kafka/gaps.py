@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from stream.kafka.runner import CONTROL_HEADER, FINAL, NUDGE, Source
+from stream.kafka.records import CONTROL_HEADER, FINAL, NUDGE, Source
 
 READ_TIMEOUT_S = 30.0
 

@@ -37,7 +37,7 @@ import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from stream.engine import EngineContext, finish, process
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
@@ -49,46 +49,20 @@ from stream.kafka.outputs import (
     engine_dead_letters,
     event_records,
 )
+from stream.kafka.records import (  # noqa: F401 - CONTROL_HEADER, FINAL, NUDGE re-exported
+    CONTROL_HEADER,
+    FINAL,
+    NUDGE,
+    LiveView,
+    Source,
+    Tables,
+    consecutive,
+)
 from stream.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
-CONTROL_HEADER = "landun-control"
-FINAL = b"final"
-NUDGE = b"nudge"
 CHECKPOINT_EVERY_S = 1.0
 DELIVERY_TIMEOUT_S = 60.0  # Kafka acks of outputs and checkpoints; beyond, treated as failed
-
-
-class Tables(Protocol):
-    """Reads and writes of the state table, in the context of a partition's record (Faust
-    writes the changelog of that partition)."""
-
-    def read(self, event: Any, key: bytes) -> bytes | None: ...
-
-    def write(self, event: Any, items: dict[bytes, bytes]) -> list[Awaitable]:
-        """Write the items; returns futures that resolve once they are durable."""
-        ...
-
-
-class LiveView(Protocol):
-    """Where the latest positions and alerts go (Redis); may be absent."""
-
-    def use_registry(self, registry: Any) -> None: ...
-
-    async def publish(self, positions: list, alerts: list) -> None: ...
-
-
-@dataclass(slots=True)
-class Source:
-    """One pings record as the runner needs it (made from a Faust event)."""
-
-    partition: int
-    offset: int
-    value: bytes | None
-    final: bool
-    event: Any = None  # the Faust event: table writes happen in its partition's context
-    timestamp: float | None = None  # the record's timestamp, epoch seconds
-    nudge: bool = False  # a control record without pings (see worker.py: idle partitions)
 
 
 @dataclass(slots=True)
@@ -275,7 +249,7 @@ class Runner:
         """
         run = self._run(p, group)
         target = max(run.next_offset, 0)
-        taken, expected = _consecutive(group, target)
+        taken, expected = consecutive(group, target)
         beyond = [s.offset for s in group if s.offset >= expected]
         if not beyond or self.fetch is None:
             return group
@@ -296,11 +270,11 @@ class Runner:
         """The records to run: consecutive offsets from ``target`` (the state's next offset);
         records below it are already in the state (re-deliveries, duplicates). A gap left
         after :meth:`_complete` (records expired) is counted, reported, and jumped."""
-        taken, expected = _consecutive(group, target)
+        taken, expected = consecutive(group, target)
         while beyond := [s.offset for s in group if s.offset >= expected]:
             self.metrics.gaps.inc()
             log.error("partition %d: offsets %d..%d cannot be read", p, expected, min(beyond) - 1)
-            more, expected = _consecutive(group, min(beyond))
+            more, expected = consecutive(group, min(beyond))
             taken += more
         return taken
 
@@ -457,18 +431,6 @@ class Runner:
         meta, items = step.run.checkpoint(step.touched, step.everyone)
         items[meta_key(p)] = meta  # last: the meta is only kept with the states it lists
         return self.tables.write(step.event, items)
-
-
-def _consecutive(group: list[Source], start: int) -> tuple[list[Source], int]:
-    """The records of ``group`` at offsets ``start, start + 1, ...`` in order, and the next
-    offset after them (other records are skipped over, not taken)."""
-    taken = []
-    expected = start
-    for s in group:
-        if s.offset == expected:
-            taken.append(s)
-            expected += 1
-    return taken, expected
 
 
 def _positions(events: list, step: Step) -> list:

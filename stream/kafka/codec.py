@@ -153,20 +153,28 @@ def _typed_ping(w: WirePing, ref: int) -> Ping | None:
     if w.loaded not in _LOADED or (w.datum is not None and w.datum not in DATUMS):
         return None
     if type(ts) is str:
-        ms = _TIMES.get(ts)
-        if ms is None:
-            try:
-                ms = parse_ts(ts)
-            except PingError:
-                return None
-            if len(_TIMES) > 100_000:
-                _TIMES.clear()
-            _TIMES[ts] = ms
-        ts = ms
+        ts = _iso_ms(ts)
+        if ts is None:
+            return None
     return Ping(
         w.vehicle, ts, lat, lng, w.speed_kmh, w.heading, w.acc, w.loaded, w.lift,
         w.cover_open, w.backfill, w.source, w.seq, ref,
     )  # fmt: skip
+
+
+def _iso_ms(text: str) -> int | None:
+    """Epoch ms of an ISO 8601 ``ts`` (cached: a batch's pings share few distinct seconds);
+    None when ``parse_ts`` refuses it (the general path then reports why)."""
+    ms = _TIMES.get(text)
+    if ms is None:
+        try:
+            ms = parse_ts(text)
+        except PingError:
+            return None
+        if len(_TIMES) > 100_000:
+            _TIMES.clear()
+        _TIMES[text] = ms
+    return ms
 
 
 def _home(vehicle: str, partitions: int) -> int:
@@ -280,15 +288,9 @@ def fast_ping(obj: dict, ref: int) -> Ping | None:
     if type(lng) is not float:
         return None
     if type(ts) is str:
-        ms = _TIMES.get(ts)
+        ms = _iso_ms(ts)
         if ms is None:
-            try:
-                ms = parse_ts(ts)
-            except PingError:
-                return None
-            if len(_TIMES) > 100_000:
-                _TIMES.clear()
-            _TIMES[ts] = ms
+            return None
     elif type(ts) is int and INT64[0] <= ts <= INT64[1]:
         ms = ts
     else:

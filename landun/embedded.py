@@ -35,6 +35,7 @@ class Night:
     registry: dict
     pings: list[tuple[int, dict]]
     states: EngineState = field(default_factory=EngineState)
+    arrived: int = 0  # pings handed to the engine so far: their refs, unique over the night
 
 
 def prepare(vehicles: int, hours: float, seed: int, start: str) -> Night:
@@ -51,11 +52,14 @@ def prepare(vehicles: int, hours: float, seed: int, start: str) -> Night:
 def step(night: Night, batch: list[dict], feed: Feed) -> dict[str, int]:
     """Run due pings through the engine; feed accepted positions and alerts to the API."""
     pings, counts = [], {"pings": 0, "rejected": 0, "alerts": 0}
-    for k, raw in enumerate(batch):
+    # Refs unique over the night: a rejection can be of a ping of an earlier step (released
+    # from the reorder buffer now) and must not hide this step's ping with the same index.
+    for k, raw in enumerate(batch, start=night.arrived):
         try:
             pings.append(parse_ping(raw, k))
         except PingError:
             counts["rejected"] += 1
+    night.arrived += len(batch)
     night.states, events = process(pings, night.ctx, night.states)
     rejected = {p["ref"] for kind, p in events if kind == "rejected"}
     counts["rejected"] += len(rejected)

@@ -55,6 +55,9 @@ class PartitionRun:
         self.next_offset = next_offset  # -1: nothing processed yet
         self.written: dict[str, bytes] = {}  # vehicle -> its state as last checkpointed
         self.slots: dict[str, int] = {}  # vehicle -> the slot its checkpointed state is in
+        # vehicle -> event time of the position last handed to the live view (not saved:
+        # after a reload every vehicle is shown again; the view ignores older positions).
+        self.shown: dict[str, int] = {}
 
     @classmethod
     def load(

@@ -191,16 +191,19 @@ class Runner:
             steps.append(step)
             n_pings += n
             alerts += [pl for kind, pl in events if kind == "alert"]
-            positions += _positions(events, step)
+            positions += _positions(step)
         # Not awaited here: the next batch runs while Kafka acknowledges these; a checkpoint
         # waits for every output sent before it (_save_due).
         self.unacked += [await self.send(r) for r in outputs]
         if self.live is not None and (positions or alerts):
             try:
-                await self.live.publish(positions, alerts)
+                await self.live.publish([beat for _, beat in positions], alerts)
             except Exception:  # noqa: BLE001 - a derived view (landun rebuild-live)
                 self.metrics.errors.inc()
                 log.exception("live view not updated")
+            else:
+                for run, beat in positions:
+                    run.shown[beat.vehicle] = beat.ts
         for step in steps:
             self._defer(step)
         await self._save_due(owned)
@@ -433,12 +436,17 @@ class Runner:
         return self.tables.write(step.event, items)
 
 
-def _positions(events: list, step: Step) -> list:
-    """Latest accepted live position per vehicle touched by the batch (for the live view)."""
+def _positions(step: Step) -> list:
+    """``(run, beat)`` for each vehicle whose latest accepted live ping is not yet in the live
+    view. A tick releases buffered pings of vehicles that had no record in the batch, so after
+    one (``step.everyone``) every vehicle of the partition is looked at, not only the touched."""
+    run = step.run
+    vehicles = run.states.vehicles
+    shown = run.shown
     out = []
-    vehicles = step.run.states.vehicles
-    for vid in sorted(step.touched):
+    for vid in sorted(vehicles if step.everyone else step.touched):
         vs = vehicles.get(vid)
-        if vs is not None and vs.beat is not None:
-            out.append(vs.beat)
+        beat = vs.beat if vs is not None else None
+        if beat is not None and shown.get(vid) != beat.ts:
+            out.append((run, beat))
     return out

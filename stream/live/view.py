@@ -1,7 +1,8 @@
 """The worker's writer of the live view: latest positions and alerts into Redis.
 
-After each micro-batch (outputs already on Kafka) the runner hands over the latest accepted live
-ping of every vehicle the batch touched and the alerts it raised. Positions are upserted with
+After each micro-batch (outputs sent to Kafka) the runner hands over the latest accepted live
+ping of every vehicle whose one changed (its pings, or a tick releasing buffered ones) and the
+alerts it raised. Positions are upserted with
 the event-time guard (``api.redis_ports``) and announced on the bus; alerts are stored with
 their case and appended to the alert stream, then announced. Everything is idempotent, so a
 re-delivered batch changes nothing, and Redis can be rebuilt from Kafka (``stream.live.rebuild``).

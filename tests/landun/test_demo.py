@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 from api.app import create_app
+from api.eventtime import parse_ts, to_iso
 from api.settings import Settings
 from landun import embedded
 
@@ -25,6 +26,28 @@ def test_a_step_feeds_positions_and_alerts_to_the_api():
     assert {p["vehicle"] for p in live} <= {v["id"] for v in night.registry["vehicles"]}
     assert len(live) >= 30
     assert all(-90 <= p["lat"] <= 90 and p["state"] for p in live)
+
+
+def test_a_rejection_of_an_earlier_steps_ping_hides_no_position_of_this_step():
+    app = create_app(Settings(demo=True))
+    night = embedded.prepare(5, 1, 5, "2025-06-02T18:00:00+08:00")
+    app.state.feed.load_reference(night.fences, night.registry)
+    first = {}
+    for _, p in night.pings:
+        first.setdefault(p["vehicle"], p)
+    a, b = list(first.values())[:2]
+    t, lat, lng = parse_ts(a["ts"]), a["lat"], a["lng"]
+
+    def ping(v, dt_s, dlat=0.0):
+        return {"vehicle": v["vehicle"], "ts": t + dt_s * 1000, "lat": lat + dlat, "lng": lng}
+
+    # The far fix is rejected (impossible jump) only when A's next ping releases it, in step 2,
+    # where the ping at the same index is B's newest.
+    embedded.step(night, [ping(a, 0), ping(a, 10, dlat=0.5)], app.state.feed)
+    counts = embedded.step(night, [ping(b, 20), ping(b, 30), ping(a, 40)], app.state.feed)
+    assert counts["rejected"] == 1
+    live = {p["vehicle"]: p["ts"] for p in app.state.ports.live.query()}
+    assert live[b["vehicle"]] == to_iso(t + 30_000)
 
 
 def _free_port() -> int:

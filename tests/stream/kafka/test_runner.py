@@ -321,3 +321,50 @@ def test_a_partition_behind_the_log_without_input_is_reported(night):
     clock.now += 6
     assert runner.behind(1, 3, idle_s=5)
     assert not runner.behind(1, 0, idle_s=5) and not runner.behind(1, None, idle_s=5)
+
+
+class MemoryLiveView:
+    """The live-view port in memory: the newest position per vehicle, as Redis keeps it."""
+
+    def __init__(self):
+        self.positions: dict[str, int] = {}
+        self.calls = 0
+
+    def use_registry(self, registry):
+        pass
+
+    async def publish(self, positions, alerts):
+        self.calls += 1
+        for p in positions:
+            self.positions[p.vehicle] = max(p.ts, self.positions.get(p.vehicle, -1))
+
+
+def test_the_live_view_ends_at_every_vehicles_latest_accepted_ping(night):
+    """A tick releases buffered pings of vehicles without a record in the batch; their
+    positions must reach the live view too, not wait for the vehicle's next ping."""
+    _, ctx = night
+    pings = [orjson.loads(v) for v in night[0]]
+    pings = [p for record in pings for p in record]
+    quiet = pings[0]["vehicle"]
+    live = [p for p in pings if p["vehicle"] == quiet and not p.get("backfill")]
+    stop = parse_ts(live[15]["ts"])  # it goes silent after an ordinary live ping
+    pings = [p for p in pings if p["vehicle"] != quiet or parse_ts(p["ts"]) <= stop]
+    # Small batches (a few seconds of event time each), so that the tick releasing its last
+    # ping comes in a later batch than the ping.
+    values = [orjson.dumps(pings[i : i + 4]) for i in range(0, len(pings), 4)]
+    runner, tables, clock, _ = make_runner(ctx)
+    view = runner.live = MemoryLiveView()
+    recs = sources(values)
+
+    async def go():
+        for rec in recs:
+            clock.now += 0.4
+            await runner.handle([rec], owned)
+        await runner.flush(owned, force=True)
+
+    asyncio.run(go())
+    vehicles = checkpointed(tables).states.vehicles
+    beats = {vid: vs.beat.ts for vid, vs in vehicles.items() if vs.beat is not None}
+    assert len(beats) >= 10 and beats[quiet] == stop
+    assert view.positions == beats
+    assert view.calls <= len(recs)

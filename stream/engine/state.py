@@ -268,12 +268,6 @@ class EngineState:
     # [arrival, ping, fence ids] of pings far ahead of the watermark
     limbo: list = field(default_factory=list)
 
-    @property
-    def fast(self) -> None:
-        """Always None. The compiled fast path this named is gone (it was slower); kept only
-        because stream/kafka still checks ``states.fast`` — remove once it does not."""
-        return None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "watermark": self.watermark,

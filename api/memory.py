@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 from api import cases
 from api.eventtime import parse_ts, to_iso
-from api.ports import AlertEvent, AlertQuery, BBox, Ports, Record
+from api.ports import AlertEvent, AlertQuery, BBox, Ports, Record, supersedes
 from api.security import User
 
 
@@ -101,6 +101,8 @@ class MemoryAlertStore:
         with self._lock:
             old = self._alerts.get(body["id"])
             if old is not None and {k: v for k, v in old.items() if k != "case"} == body:
+                return None
+            if not supersedes(body, old):
                 return None
             case = old["case"] if old else cases.new_case(to_iso(int(self._clock() * 1000)))
             self._alerts[body["id"]] = {**body, "case": case}

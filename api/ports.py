@@ -68,7 +68,8 @@ class AlertStore(Protocol):
     """Alerts with their case, and the ordered feed of their changes."""
 
     def put(self, alert: Record) -> AlertEvent | None:
-        """Insert or update an alert by id (the case is kept); None when nothing changed."""
+        """Insert or update an alert by id (the case is kept); None when nothing changed or
+        when ``alert`` is an older version of the stored one (:func:`supersedes`)."""
 
     def get(self, alert_id: str) -> Record | None:
         """One alert with its case."""
@@ -142,3 +143,20 @@ class Ports:
     contracts: RecordStore
     bus: Bus
     users: UserStore
+
+
+def supersedes(alert: Record, current: Record | None) -> bool:
+    """Whether ``alert`` may replace ``current``, the stored version of the same id.
+
+    The engine emits an alert when it is raised and again, with ``ended_ts``, once its end is
+    known. Re-processing records after a crash, a rebalance or a replay emits the open version
+    again after the ended one; it must not reopen the alert.
+
+    Examples
+    --------
+    >>> opened = {"id": "a", "ended_ts": None}
+    >>> ended = {"id": "a", "ended_ts": "2025-06-02T21:05:00+08:00"}
+    >>> supersedes(opened, None), supersedes(ended, opened), supersedes(opened, ended)
+    (True, True, False)
+    """
+    return current is None or not (current.get("ended_ts") and not alert.get("ended_ts"))

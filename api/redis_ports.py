@@ -26,7 +26,7 @@ import redis.asyncio as aredis
 from api import cases
 from api.eventtime import parse_ts, to_iso
 from api.memory import haversine_m, in_bbox
-from api.ports import AlertEvent, AlertQuery, BBox, Record
+from api.ports import AlertEvent, AlertQuery, BBox, Record, supersedes
 
 _UPSERT = """
 local cur = redis.call('HGET', KEYS[1], 'ts')
@@ -152,6 +152,8 @@ class RedisAlertStore:
             old = self.r.get(self._keys(body["id"])[0])
             current = orjson.loads(old) if old else None
             if current is not None and {k: v for k, v in current.items() if k != "case"} == body:
+                return None
+            if not supersedes(body, current):
                 return None
             case = current["case"] if current else cases.new_case(to_iso(int(self._clock() * 1000)))
             record = {**body, "case": case}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from api.feed import Feed, FeedError
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext, EngineState, Thresholds, finish, process
+from stream.engine.beats import changed_beats
 from stream.ping import PingError, parse_ping, parse_ts
 from stream.registry import Registry
 from stream.sim import simulate, writer
@@ -36,6 +37,7 @@ class Night:
     pings: list[tuple[int, dict]]
     states: EngineState = field(default_factory=EngineState)
     arrived: int = 0  # pings handed to the engine so far: their refs, unique over the night
+    shown: dict[str, int] = field(default_factory=dict)  # vehicle -> ts of the position shown
 
 
 def prepare(vehicles: int, hours: float, seed: int, start: str) -> Night:
@@ -50,10 +52,16 @@ def prepare(vehicles: int, hours: float, seed: int, start: str) -> Night:
 
 
 def step(night: Night, batch: list[dict], feed: Feed) -> dict[str, int]:
-    """Run due pings through the engine; feed accepted positions and alerts to the API."""
-    pings, counts = [], {"pings": 0, "rejected": 0, "alerts": 0}
+    """Run due pings through the engine; feed its alerts, trips and positions to the API.
+
+    Positions are the vehicles' latest accepted live pings (``stream.engine.beats``), as the
+    stream workers show them: a ping still buffered may yet be rejected (a GPS jump, a clock far
+    ahead), and shown at arrival it would stay on the map. ``pings`` counts this step's pings
+    not rejected so far, ``rejected`` the rejections reported in it.
+    """
+    pings, counts = [], {"pings": 0, "rejected": 0, "alerts": 0, "positions": 0}
     # Refs unique over the night: a rejection can be of a ping of an earlier step (released
-    # from the reorder buffer now) and must not hide this step's ping with the same index.
+    # from the reorder buffer now) and must not count against this step's ping of that index.
     for k, raw in enumerate(batch, start=night.arrived):
         try:
             pings.append(parse_ping(raw, k))
@@ -63,23 +71,40 @@ def step(night: Night, batch: list[dict], feed: Feed) -> dict[str, int]:
     night.states, events = process(pings, night.ctx, night.states)
     rejected = {p["ref"] for kind, p in events if kind == "rejected"}
     counts["rejected"] += len(rejected)
-    for ping in pings:
-        if ping.ref in rejected:
-            continue
-        try:
-            feed.position(ping.to_dict())
-            counts["pings"] += 1
-        except FeedError as exc:  # the engine accepted it, so this is our bug: say so
-            log.warning("position not shown: %s", exc)
-    for kind, payload in events:
-        if kind == "alert":
-            feed.alert(payload)
-            counts["alerts"] += 1
-        elif kind == "trip":
-            feed.trip(payload)
+    counts["pings"] = sum(1 for p in pings if p.ref not in rejected)
+    counts["alerts"] = _feed_events(events, feed)
+    counts["positions"] = show_positions(
+        night, feed, {p["vehicle"] for k, p in events if k == "alert"}
+    )
     if night.states.watermark >= 0:
         feed.mark_offline(night.states.watermark)
     return counts
+
+
+def _feed_events(events: list, feed: Feed) -> int:
+    """Alerts and trip/round records to the API; returns the number of alerts."""
+    alerts = 0
+    for kind, payload in events:
+        if kind == "alert":
+            feed.alert(payload)
+            alerts += 1
+        elif kind == "trip":
+            feed.trip(payload)
+    return alerts
+
+
+def show_positions(night: Night, feed: Feed, force: set[str]) -> int:
+    """Hand the vehicles' new latest accepted pings (and those of ``force``) to the API."""
+    shown = 0
+    for beat in changed_beats(night.states, night.states.vehicles, night.shown, force):
+        try:
+            feed.position(beat.to_dict())
+        except FeedError as exc:  # the engine accepted it, so this is our bug: say so
+            log.warning("position not shown: %s", exc)
+            continue
+        night.shown[beat.vehicle] = beat.ts
+        shown += 1
+    return shown
 
 
 async def run(
@@ -99,9 +124,8 @@ async def run(
         log.info("night %d: %d vehicles, %d pings", done + 1, vehicles, len(night.pings))
         await _replay(night, feed, rate)
         night.states, events = finish(night.ctx, night.states)
-        for kind, payload in events:
-            if kind == "alert":
-                feed.alert(payload)
+        _feed_events(events, feed)
+        show_positions(night, feed, set())
         done += 1
 
 

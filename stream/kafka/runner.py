@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream.engine import EngineContext, finish, process
+from stream.engine.beats import changed_beats
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
 from stream.kafka.codec import DeadLetter, Decoded, decode_records
 from stream.kafka.metrics import WorkerMetrics
@@ -63,6 +64,7 @@ from stream.kafka.topics import Topics
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_S = 1.0
 DELIVERY_TIMEOUT_S = 60.0  # Kafka acks of outputs and checkpoints; beyond, treated as failed
+UNPUBLISHED_MAX = 100_000  # alerts kept for the live view while Redis is down
 
 
 @dataclass(slots=True)
@@ -122,6 +124,7 @@ class Runner:
         self.saved_at: dict[int, float] = {}  # partition -> clock() of its last checkpoint
         self._lock = asyncio.Lock()  # a batch and a timer's flush never interleave
         self.seen: dict[int, float] = {}  # partition -> clock() of its last record
+        self.unpublished: list[dict] = []  # alerts of failed live-view publishes, retried
 
     def set_context(self, ctx: EngineContext) -> None:
         """New reference data; the next batch uses it."""
@@ -190,25 +193,43 @@ class Runner:
                 continue
             steps.append(step)
             n_pings += n
-            alerts += [pl for kind, pl in events if kind == "alert"]
-            positions += _positions(step)
+            fresh_alerts = [pl for kind, pl in events if kind == "alert"]
+            alerts += fresh_alerts
+            names = step.run.states.vehicles if step.everyone else step.touched
+            force = {a["vehicle"] for a in fresh_alerts}  # drawn as in violation now
+            beats = changed_beats(step.run.states, names, step.run.shown, force)
+            positions += [(step.run, beat) for beat in beats]
         # Not awaited here: the next batch runs while Kafka acknowledges these; a checkpoint
         # waits for every output sent before it (_save_due).
         self.unacked += [await self.send(r) for r in outputs]
-        if self.live is not None and (positions or alerts):
-            try:
-                await self.live.publish([beat for _, beat in positions], alerts)
-            except Exception:  # noqa: BLE001 - a derived view (landun rebuild-live)
-                self.metrics.errors.inc()
-                log.exception("live view not updated")
-            else:
-                for run, beat in positions:
-                    run.shown[beat.vehicle] = beat.ts
+        if self.live is not None:
+            await self._publish(positions, alerts)
         for step in steps:
             self._defer(step)
         await self._save_due(owned)
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
         self.metrics.batch_pings.observe(n_pings)
+
+    async def _publish(self, positions: list, alerts: list) -> None:
+        """Hand positions (``(run, beat)`` pairs) and alerts to the live view. Alerts of a
+        failed publish are kept and sent with the next one (storing an alert is idempotent);
+        positions need not be: a vehicle's beat counts as shown only once published."""
+        alerts = self.unpublished + alerts
+        if not (positions or alerts):
+            return
+        try:
+            await self.live.publish([beat for _, beat in positions], alerts)
+        except Exception:  # noqa: BLE001 - a derived view (landun rebuild-live)
+            self.metrics.errors.inc()
+            self.unpublished = alerts[-UNPUBLISHED_MAX:]
+            if len(alerts) > UNPUBLISHED_MAX:
+                log.error("live view: %d alerts dropped; run `landun rebuild-live` once it is "
+                          "back", len(alerts) - UNPUBLISHED_MAX)  # fmt: skip
+            log.exception("live view not updated; %d alerts kept for the next try", len(alerts))
+            return
+        self.unpublished = []
+        for run, beat in positions:
+            run.shown[beat.vehicle] = beat.ts
 
     def _partition(self, p: int, group: list[Source], outputs: list[OutRecord]):
         run = self._run(p, group)
@@ -434,19 +455,3 @@ class Runner:
         meta, items = step.run.checkpoint(step.touched, step.everyone)
         items[meta_key(p)] = meta  # last: the meta is only kept with the states it lists
         return self.tables.write(step.event, items)
-
-
-def _positions(step: Step) -> list:
-    """``(run, beat)`` for each vehicle whose latest accepted live ping is not yet in the live
-    view. A tick releases buffered pings of vehicles that had no record in the batch, so after
-    one (``step.everyone``) every vehicle of the partition is looked at, not only the touched."""
-    run = step.run
-    vehicles = run.states.vehicles
-    shown = run.shown
-    out = []
-    for vid in sorted(vehicles if step.everyone else step.touched):
-        vs = vehicles.get(vid)
-        beat = vs.beat if vs is not None else None
-        if beat is not None and shown.get(vid) != beat.ts:
-            out.append((run, beat))
-    return out

@@ -28,7 +28,9 @@ def test_a_step_feeds_positions_and_alerts_to_the_api():
     assert all(-90 <= p["lat"] <= 90 and p["state"] for p in live)
 
 
-def test_a_rejection_of_an_earlier_steps_ping_hides_no_position_of_this_step():
+def test_the_map_shows_accepted_pings_only():
+    """Positions are the engine's latest accepted pings: a GPS jump or a clock far ahead is
+    never shown, even though it passed the checks made at arrival."""
     app = create_app(Settings(demo=True))
     night = embedded.prepare(5, 1, 5, "2025-06-02T18:00:00+08:00")
     app.state.feed.load_reference(night.fences, night.registry)
@@ -41,13 +43,22 @@ def test_a_rejection_of_an_earlier_steps_ping_hides_no_position_of_this_step():
     def ping(v, dt_s, dlat=0.0):
         return {"vehicle": v["vehicle"], "ts": t + dt_s * 1000, "lat": lat + dlat, "lng": lng}
 
-    # The far fix is rejected (impossible jump) only when A's next ping releases it, in step 2,
-    # where the ping at the same index is B's newest.
-    embedded.step(night, [ping(a, 0), ping(a, 10, dlat=0.5)], app.state.feed)
+    def shown():
+        return {p["vehicle"]: (p["ts"], p["lat"]) for p in app.state.ports.live.query()}
+
+    embedded.step(night, [ping(a, 0), ping(a, 10, dlat=0.5)], app.state.feed)  # A: a 55 km jump
+    assert shown() == {a["vehicle"]: (to_iso(t), lat)}
+    # The jump is rejected when A's next ping releases it, in a step whose ping of the same
+    # index (B's newest) is not affected.
     counts = embedded.step(night, [ping(b, 20), ping(b, 30), ping(a, 40)], app.state.feed)
-    assert counts["rejected"] == 1
-    live = {p["vehicle"]: p["ts"] for p in app.state.ports.live.query()}
-    assert live[b["vehicle"]] == to_iso(t + 30_000)
+    assert counts["rejected"] == 1 and counts["pings"] == 3
+    assert shown() == {a["vehicle"]: (to_iso(t), lat), b["vehicle"]: (to_iso(t + 20_000), lat)}
+    embedded.step(night, [ping(a, 20 * 86_400)], app.state.feed)  # a clock 20 days ahead
+    embedded.step(night, [ping(b, 50), ping(a, 60)], app.state.feed)  # + a tick (minute)
+    assert shown() == {
+        a["vehicle"]: (to_iso(t + 40_000), lat),
+        b["vehicle"]: (to_iso(t + 50_000), lat),
+    }
 
 
 def _free_port() -> int:

@@ -32,7 +32,10 @@ class RedisLiveView:
         self.alerts = RedisAlertStore(r, prefix)
         self.bus = RedisBus(r, url, prefix)
         self.registry: Registry | None = None
+        # vehicle -> event time until which it is drawn as in violation (-1: none); a cache of
+        # the hash at _violating_key
         self._violating: dict[str, int] = {}
+        self._violating_key = f"{prefix}:violating"
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "landun") -> RedisLiveView:
@@ -48,10 +51,16 @@ class RedisLiveView:
 
     def write(self, positions: list[Ping], alerts: list[dict]) -> None:
         events = [e for e in (self.alerts.put(a) for a in alerts) if e is not None]
+        self._load_violating({p.vehicle for p in positions} | {a["vehicle"] for a in alerts})
+        changed = {}
         for alert in alerts:
             start = parse_ts(alert["ts"])
             until = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else start + VIOLATION_MS
-            self._violating[alert["vehicle"]] = max(self._violating.get(alert["vehicle"], 0), until)
+            vehicle = alert["vehicle"]
+            if until > self._violating.get(vehicle, -1):
+                self._violating[vehicle] = changed[vehicle] = until
+        if changed:  # kept in Redis too: after a restart or a rebalance the colour stays
+            self.live.r.hset(self._violating_key, mapping=changed)
         if events:
             self.bus.publish_many(
                 "alerts", [{"seq": e.seq, "kind": e.kind, "alert": e.alert} for e in events]
@@ -61,6 +70,14 @@ class RedisLiveView:
         moved = [r for r, new in zip(records, fresh, strict=True) if new]
         if moved:
             self.bus.publish_many("positions", moved)
+
+    def _load_violating(self, vehicles: set[str]) -> None:
+        """Read the violation end times of vehicles this process has not seen yet."""
+        unseen = sorted(v for v in vehicles if v not in self._violating)
+        if unseen:
+            stored = self.live.r.hmget(self._violating_key, unseen)
+            for vehicle, until in zip(unseen, stored, strict=True):
+                self._violating[vehicle] = int(until) if until is not None else -1
 
     def position(self, ping: Ping) -> dict:
         """The API's position record for an accepted ping."""

@@ -1,0 +1,28 @@
+"""The worker's Redis live view (stream/live/view.py) against a real Redis."""
+
+from __future__ import annotations
+
+from stream.live.view import RedisLiveView
+from stream.ping import Ping
+
+T0 = 1_748_869_200_000  # 2025-06-02T21:00:00+08:00
+
+
+def _alert(vehicle, ts, ended=None):
+    return {
+        "id": f"a-{vehicle}-{ts}", "type": "signal_lost", "vehicle": vehicle, "district": "A",
+        "severity": "high", "ts": ts, "ended_ts": ended, "lat": 31.5, "lng": 120.3,
+    }  # fmt: skip
+
+
+def test_a_vehicle_stays_drawn_in_violation_after_a_restart(redis_url, prefix):
+    first = RedisLiveView(redis_url, prefix)
+    first.write([Ping("V1", T0, 31.5, 120.3)], [_alert("V1", "2025-06-02T21:00:00+08:00")])
+    assert first.live.get("V1")["state"] == "violation"
+
+    again = RedisLiveView(redis_url, prefix)  # a restarted worker, or the partition's new owner
+    again.write([Ping("V1", T0 + 60_000, 31.5, 120.3), Ping("V2", T0 + 60_000, 31.6, 120.4)], [])
+    assert again.live.get("V1")["state"] == "violation"  # 10 min after the alert's start
+    assert again.live.get("V2")["state"] != "violation"
+    again.write([Ping("V1", T0 + 11 * 60_000, 31.5, 120.3)], [])
+    assert again.live.get("V1")["state"] != "violation"

@@ -36,13 +36,12 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from stream.engine import EngineContext, finish, process
+from stream.engine import EngineContext
 from stream.engine.beats import changed_beats
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
-from stream.kafka.codec import DeadLetter, Decoded, decode_records
+from stream.kafka.codec import DeadLetter, Decoded
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import (
     OutRecord,
@@ -59,32 +58,13 @@ from stream.kafka.records import (  # noqa: F401 - CONTROL_HEADER, FINAL, NUDGE 
     Tables,
     consecutive,
 )
+from stream.kafka.step import Step, run_step
 from stream.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_S = 1.0
 DELIVERY_TIMEOUT_S = 60.0  # Kafka acks of outputs and checkpoints; beyond, treated as failed
 UNPUBLISHED_MAX = 100_000  # alerts kept for the live view while Redis is down
-
-
-@dataclass(slots=True)
-class Step:
-    """The outcome of one partition's share of a batch, before it is saved."""
-
-    run: PartitionRun
-    event: Any
-    touched: set[str] = field(default_factory=set)
-    everyone: bool = False
-    generation: int = 0
-    # Records processed since the last checkpoint (rebuilds the state after an engine error).
-    sources: list[Source] = field(default_factory=list)
-
-    def absorb(self, earlier: Step) -> None:
-        """Carry over what an earlier, not yet checkpointed batch of the partition did."""
-        self.touched |= earlier.touched
-        self.everyone |= earlier.everyone
-        earlier.sources.extend(self.sources)
-        self.sources = earlier.sources
 
 
 class Runner:
@@ -240,7 +220,7 @@ class Runner:
         event = next((s.event for s in reversed(group) if s.event is not None), None)
         step = Step(run, event, generation=self.generation.get(p, 0))
         try:
-            events, decoded = self._engine(run, fresh, step)
+            events, decoded = run_step(self.ctx, self.partitions, run, fresh, step)
             step.sources = fresh
         except Exception:  # noqa: BLE001 - the policy: dead-letter, rebuild, move on
             self.metrics.errors.inc()
@@ -313,40 +293,6 @@ class Runner:
             else:
                 m.alerts.labels(kind).inc(n)
 
-    def _engine(self, run: PartitionRun, fresh: list[Source], step: Step):
-        ctx = self.ctx
-        states = run.states
-        step.touched = {e[1].vehicle for e in states.limbo}
-        tick_before = states.next_tick
-        events: list = []
-        decoded = Decoded()
-        segment: list[Source] = []
-        for s in [*fresh, None]:
-            if s is not None and s.nudge:
-                continue  # takes an offset, carries nothing
-            if s is not None and not s.final:
-                segment.append(s)
-                continue
-            part = decode_records(
-                ((x.partition, x.offset, x.value) for x in segment), self.partitions
-            )
-            decoded.pings += part.pings
-            decoded.dead += part.dead
-            decoded.raw.update(part.raw)
-            states, out = process(part.pings, ctx, states)
-            events += out
-            segment = []
-            if s is not None:  # a final record: end of a finite input
-                states, out = finish(ctx, states)
-                events += out
-                step.everyone = True
-        run.states = states
-        step.touched |= {p.vehicle for p in decoded.pings}
-        step.touched |= {e[1].vehicle for e in states.limbo}
-        step.touched |= {pl["vehicle"] for kind, pl in events if kind != "rejected"}
-        step.everyone |= states.next_tick != tick_before
-        return events, decoded
-
     def _rebuild(self, p: int, event: Any) -> PartitionRun:
         """The partition's state before the failed batch: its checkpoint, then the records
         processed since (the engine is deterministic and does not depend on how records are
@@ -354,7 +300,7 @@ class Runner:
         run = self._load(p, event)
         earlier = self.pending.get(p)
         if earlier is not None and earlier.run is self.runs.get(p):
-            self._engine(run, earlier.sources, Step(run, event))
+            run_step(self.ctx, self.partitions, run, earlier.sources, Step(run, event))
             run.next_offset = earlier.sources[-1].offset + 1 if earlier.sources else run.next_offset
             earlier.run = run
         return run

@@ -13,7 +13,7 @@ import pytest
 
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext, EngineState, process
-from stream.kafka import runner as runner_module
+from stream.kafka import step as step_module
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
 from stream.kafka.codec import decode_records
 from stream.kafka.metrics import WorkerMetrics
@@ -148,14 +148,14 @@ def test_engine_error_dead_letters_the_batch_and_keeps_the_state_of_the_others(n
     values, ctx = night
     runner, tables, clock, outputs = make_runner(ctx, every=3600.0)
     poison = {6, 7}
-    real = runner_module.process
+    real = step_module.process
 
     def failing(pings, ctx, states):
         if any(p.ref in poison for p in pings):
             raise RuntimeError("engine bug")
         return real(pings, ctx, states)
 
-    monkeypatch.setattr(runner_module, "process", failing)
+    monkeypatch.setattr(step_module, "process", failing)
     recs = sources(values[:12])
 
     async def go():

@@ -8,6 +8,7 @@ remembered until they expire), so a ticket seen in a log is worthless a moment l
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -96,6 +97,13 @@ def hash_password(password: str) -> str:
     )
     b64 = base64.b64encode
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+@functools.cache
+def decoy_hash() -> str:
+    """A hash no password matches, verified against when a login names an unknown user so
+    that it costs the same scrypt time as a real one (no timing oracle for usernames)."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def verify_password(password: str, stored: str) -> bool:

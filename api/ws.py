@@ -260,7 +260,7 @@ async def alerts_socket(ws: WebSocket) -> None:
     ``snapshot``/``resync`` {seq, alerts}, ``alert`` and ``case`` {seq, alert}, and in bursts
     ``batch`` {events: [alert/case frames, in seq order]}."""
     after = ws.query_params.get("after")
-    if after is not None and not after.isdigit():
+    if after is not None and not after.isdecimal():
         await ws.close(code=1008, reason="after must be a non-negative integer")
         return
     who = await admit(ws, "alerts")

@@ -28,7 +28,7 @@ def _time(value: str | None, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return parse_ts(int(value) if value.isdigit() else value)
+        return parse_ts(int(value) if value.isdecimal() else value)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name}: {exc}") from None
 

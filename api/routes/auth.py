@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, IssuerDep, PortsDep, SettingsDep
-from api.security import verify_password
+from api.security import decoy_hash, verify_password
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -40,8 +40,10 @@ class TicketOut(BaseModel):
 def login(body: Login, ports: PortsDep, issuer: IssuerDep, settings: SettingsDep) -> TokenOut:
     """Exchange username and password for a bearer token."""
     user = ports.users.get(body.username)
-    # One message for both failures, so the response does not reveal which usernames exist.
-    if user is None or not verify_password(body.password, user.password_hash):
+    # One message and the same scrypt work for both failures, so neither the response nor its
+    # timing reveals which usernames exist.
+    stored = user.password_hash if user is not None else decoy_hash()
+    if not verify_password(body.password, stored) or user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     who = user.principal
     return TokenOut(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, PortsDep, not_found, scope_district, vehicle_district
+from api.eventtime import parse_ts
 from api.ports import Record
 
 router = APIRouter(prefix="/api/trips", tags=["trips"])
@@ -23,7 +24,8 @@ def list_trips(
     district: str | None = None,
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[Record]:
-    """Trips in scope, filtered by vehicle, status and district."""
+    """Trips in scope, filtered by vehicle, status and district; the newest first (by load or
+    round start time), at most ``limit``."""
     scope = scope_district(who, district)
     rows = [
         t
@@ -32,7 +34,18 @@ def list_trips(
         and (vehicle is None or t.get("vehicle") == vehicle)
         and (status is None or t.get("status") == status)
     ]
+    rows.sort(key=_started, reverse=True)
     return rows[:limit]
+
+
+def _started(trip: Record) -> tuple[int, str]:
+    """Sort key: a muck trip's load time or a round's start, then the id (ties, missing)."""
+    started = trip.get("load_ts") or trip.get("start_ts")
+    try:
+        ms = parse_ts(started) if started else -1
+    except ValueError:
+        ms = -1
+    return ms, str(trip.get("id", ""))
 
 
 @router.get("/{trip_id}")

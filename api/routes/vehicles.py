@@ -59,7 +59,7 @@ def vehicle_track(
     record = ports.vehicles.get(vehicle_id) or ports.live.get(vehicle_id)
     visible_or_404(who, record, record and record.get("district"), "vehicle", vehicle_id)
     try:
-        since_ms = parse_ts(int(since) if since and since.isdigit() else since) if since else None
+        since_ms = parse_ts(int(since) if since and since.isdecimal() else since) if since else None
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"since: {exc}") from None
     points = ports.live.track(vehicle_id, since_ms)
@@ -81,7 +81,20 @@ def put_vehicle(vehicle_id: str, body: Vehicle, who: AdminUser, ports: PortsDep)
     record = body.model_dump()
     ports.vehicles.put(record)
     ports.bus.publish("reference", {"table": "vehicles", "op": "put", "record": record})
+    _restamp(ports, record)
     return record
+
+
+def _restamp(ports, vehicle: Record) -> None:
+    """A vehicle moved to another district: its latest position moves with it, or the old
+    district would keep seeing it (and the new one not) until its next ping, for a parked or
+    silent truck indefinitely."""
+    position = ports.live.get(vehicle["id"])
+    if position is None or position.get("district") == vehicle.get("district"):
+        return
+    moved = {**position, "district": vehicle.get("district"), "kind": vehicle.get("kind")}
+    if ports.live.upsert(moved, parse_ts(position["ts"])):
+        ports.bus.publish("positions", moved)
 
 
 @router.delete("/{vehicle_id}", status_code=status.HTTP_204_NO_CONTENT)

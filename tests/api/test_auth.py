@@ -6,11 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from api.app import default_users
+from api.routes import auth as auth_routes
 from api.security import (
     AuthError,
     Principal,
     Role,
     TokenIssuer,
+    decoy_hash,
     hash_password,
     make_user,
     verify_password,
@@ -38,6 +40,23 @@ def test_bad_logins_get_one_message(client, username, password):
     response = client.post("/api/auth/login", json={"username": username, "password": password})
     assert response.status_code == 401
     assert response.json()["detail"] == "wrong username or password"
+
+
+def test_an_unknown_username_costs_a_password_check_too(client, monkeypatch):
+    """Same scrypt work whether the user exists or not: no timing oracle for usernames."""
+    checked = []
+    real = auth_routes.verify_password
+
+    def spy(password, stored):
+        checked.append(stored)
+        return real(password, stored)
+
+    monkeypatch.setattr(auth_routes, "verify_password", spy)
+    for username in ("nobody", "liangxi"):
+        response = client.post("/api/auth/login", json={"username": username, "password": "x"})
+        assert response.status_code == 401
+    assert len(checked) == 2 and all(h.startswith("scrypt$") for h in checked)
+    assert checked[0] == decoy_hash()
 
 
 def test_login_rejects_unknown_fields(client):

@@ -190,3 +190,30 @@ def test_fence_areas_with_no_fences_or_one_bad_fence(client, app):
     )
     drawn = client.get("/api/fences/areas", headers=headers).json()["features"]
     assert [f["id"] for f in drawn] == ["ok-1"]
+
+
+def test_trips_are_listed_newest_first_up_to_the_limit(client, app):
+    for hour in (3, 1, 2):
+        app.state.ports.trips.put(
+            {"id": f"T-{hour}", "vehicle": "LX-1", "status": "delivered",
+             "load_ts": f"2025-06-02T2{hour}:00:00+08:00"}
+        )  # fmt: skip
+    app.state.ports.trips.put(
+        {"id": "R-1", "vehicle": "LX-1", "status": "open", "start_ts": "2025-06-02T22:30:00+08:00"}
+    )
+    rows = client.get("/api/trips?limit=3", headers=auth(app, "city")).json()
+    assert [r["id"] for r in rows] == ["T-3", "R-1", "T-2"]
+
+
+def test_a_vehicle_moved_to_another_district_takes_its_position_with_it(client, app):
+    record = {**app.state.ports.vehicles.get("LX-1"), "district": "锡山"}
+    assert (
+        client.put("/api/vehicles/LX-1", json=record, headers=auth(app, "admin")).status_code == 200
+    )
+
+    def seen(user):
+        return {p["vehicle"] for p in client.get("/api/live", headers=auth(app, user)).json()}
+
+    assert "LX-1" not in seen("liangxi") and "LX-1" in seen("xishan")
+    track = client.get("/api/vehicles/LX-1/track", headers=auth(app, "xishan"))
+    assert track.status_code == 200

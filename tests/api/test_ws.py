@@ -239,10 +239,13 @@ def test_resume_from_before_the_kept_log_resyncs(client, app):
     assert {"old-4", "A-XS"} <= {a["id"] for a in frame["alerts"]}
 
 
-@pytest.mark.parametrize("after", ["-1", "abc"])
+@pytest.mark.parametrize("after", ["-1", "abc", "%C2%B2"])  # "²" is a digit int() refuses
 def test_a_bad_resume_point_is_refused(client, app, after):
+    app.state.settings.ws_max_per_user = 1
     url = f"/ws/alerts?after={after}&ticket={ticket(client, app, 'city')}"
     assert refused(client, url) == 1008
+    with client.websocket_connect(f"/ws/alerts?ticket={ticket(client, app, 'city')}") as ws:
+        assert ws.receive_json()["type"] == "snapshot"  # no connection slot was left taken
 
 
 def test_a_removed_account_cannot_open_a_socket(client, app):

@@ -114,6 +114,8 @@ def tick_into(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None
             if fs.__class__ is not FenceSet:
                 fs = ctx.fenceset(fs)  # restored from serialised state
             apply(ctx, vs, vs.live, p, fs, bool(p.backfill), out)
+    if vs.vehicle not in ctx.vehicles:
+        return  # no longer supervised: its timers stop (its state stays, should it come back)
     if vs.beat_uw:
         signal.on_tick(ctx, vs, now, out)
     if vs.trip is not None:
@@ -198,11 +200,14 @@ def apply(
             speed = math.sqrt(d2) * 3600.0 / (ts - last_ts)
     elif speed is None:
         speed = 0.0
+    info = ctx.vehicles.get(vs.vehicle)
+    if info is None:  # removed from the registry while it had pings buffered
+        out.append(rejection(p, "filter_unknown_vehicle", "no longer in the registry"))
+        return
     recent = tr.recent
     recent.append(p)
     if len(recent) > ctx.evidence_n:
         del recent[0]
-    info = ctx.vehicles[vs.vehicle]
     live = tr is vs.live
     if live:
         if vs.beat_uw and ts - vs.beat.ts > ctx.lost_ms and not p.backfill:

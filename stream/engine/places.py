@@ -34,6 +34,7 @@ from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, Engi
 from stream.engine.state import (
     ACTED,
     DONE,
+    EMPTIED,
     IRRELEVANT,
     LOADED,
     OLAT,
@@ -124,6 +125,7 @@ def update_visits(
                     0.0,
                     0.0,
                     p.loaded != "empty",
+                    p.loaded not in _FULL,
                 ]
                 if done == PENDING:
                     tr.dwelling += 1
@@ -186,13 +188,20 @@ def update_dwell(
     slow = speed < th.slow_kmh
     moving = speed >= th.moving_kmh
     not_empty = p.loaded != "empty"
+    not_full = p.loaded not in _FULL
     for fid, v in list(tr.visits.items()):
         if v[DONE] != PENDING:
             continue
         if not_empty:
             v[LOADED] = True
+        if not_full:
+            v[EMPTIED] = True
         if moving:
-            if v[SLOW] >= 0 and left_at(ctx, tr, v, p, speed) - v[SLOW] >= th.dwell_ms:
+            if (
+                v[SLOW] >= 0
+                and left_at(ctx, tr, v, p, speed) - v[SLOW] >= th.dwell_ms
+                and _may_act(ctx, fid, v)
+            ):
                 v[DONE] = ACTED  # the dwell lasted until the vehicle left, between two pings
                 tr.dwelling -= 1
                 _act(ctx, vs, fid, v, p, fs, late, out)
@@ -201,13 +210,32 @@ def update_dwell(
         elif v[SLOW] < 0:
             if slow:
                 v[SLOW], v[V_SEQ], v[V_LAT], v[V_LNG] = ts, p.seq, p.lat, p.lng
-        elif ts - v[SLOW] >= th.dwell_ms:
+        elif ts - v[SLOW] >= th.dwell_ms and _may_act(ctx, fid, v):
             v[DONE] = ACTED
             tr.dwelling -= 1
             _act(ctx, vs, fid, v, p, fs, late, out)
             continue
         if v[SLOW] >= 0 and tr is not vs.live:
             _backdate_live(vs, fid, v, ts)
+
+
+def _may_act(ctx: EngineContext, fid: str, v: list) -> bool:
+    """A dwell at a site is a load only once the load sensor, if the truck has one, has
+    reported anything but ``empty`` during the visit: a truck that waits at a site and leaves
+    empty (turned away, a site inspection) has loaded nothing. Likewise a dwell at a terminal
+    or transfer point is an unload only once the sensor has reported anything but ``half`` or
+    ``full``: a truck that waits there and drives on still loaded has not delivered (and its
+    trip stays open, so route and deadline checks go on). Without a sensor every dwell counts.
+    A change reported later in the same visit still counts from the dwell's start."""
+    bit = ctx.kind_bit[fid]
+    if bit & SITE:
+        return v[LOADED]
+    if bit & UNLOAD:
+        return v[EMPTIED]
+    return True
+
+
+_FULL = ("half", "full")
 
 
 def left_at(ctx: EngineContext, tr: Track, v: list, p: Ping, speed: float) -> int:
@@ -254,11 +282,13 @@ def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list
     """True when this dwell continues one already acted on; otherwise log it and return False.
 
     Two dwells of one group (load, unload, collect, deliver) are one visit when the new one
-    starts no later than ``visit_merge_ms`` after the logged one was last seen, and is still
-    going after the ping that preceded the logged visit on its track — nothing seen on either
-    track separates them. So the live view and a backfill segment of the same blind area agree
-    on one load or unload instead of counting it twice, and overlapping fences (a transfer point
-    inside a terminal) act once.
+    is still going after the ping that preceded the logged visit on its track, and starts
+    while the logged one is still seen (overlapping fences: a transfer point inside a terminal
+    acts once) or, in the same fence, no later than ``visit_merge_ms`` after it was last seen
+    (nothing separates them: so the live view and a backfill segment of the same blind area
+    agree on one load or unload instead of counting it twice). Dwells at different fences one
+    after the other are separate visits: three restaurants of a food street served in ten
+    minutes are three collections.
     """
     group = next(g for g in _GROUPS if g & bit)
     start = v[SLOW]
@@ -267,7 +297,7 @@ def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list
         if entry[4] != group:
             continue
         seen = max(entry[2], _still_there(vs, entry[0], v))
-        if start <= seen + merge and now >= entry[3]:
+        if start <= seen + (merge if entry[0] == fid else 0) and now >= entry[3]:
             entry[2] = max(seen, now)
             return True
     vs.visit_log.append([fid, start, now, v[PREV], group])

@@ -14,7 +14,8 @@ from typing import Any
 from stream.ping import Ping
 
 # Indices of a visit record (Track.visits values), see Track.
-ENTER, OUT, OUTN, SLOW, DONE, SEQ, LAT, LNG, PREV, OSEQ, OLAT, OLNG, LOADED = range(13)
+ENTER, OUT, OUTN, SLOW, DONE, SEQ, LAT, LNG, PREV, OSEQ, OLAT, OLNG, LOADED, EMPTIED = range(14)
+VISIT_LEN = 14
 PENDING, IRRELEVANT, ACTED = 0, 1, 2  # values of visit[DONE]
 NEVER = 1 << 62  # a time that never comes
 
@@ -76,7 +77,8 @@ class Track:
     ts seen outside again, -1 while inside), OUTN (pings outside since), SLOW (start of the
     current slow spell inside, -1 if none) with its SEQ/LAT/LNG, DONE (PENDING dwell,
     IRRELEVANT for this vehicle kind, or ACTED on), PREV (ts of the track's ping before the
-    visit), OSEQ/OLAT/OLNG (first ping outside) and LOADED (not reported empty during it).
+    visit), OSEQ/OLAT/OLNG (first ping outside), LOADED (not reported empty during it) and
+    EMPTIED (not reported half or full during it).
     """
 
     tag: str = ""  # suffix of the keys of this track's open alerts ("" live, ":shadow" backfill)
@@ -116,7 +118,8 @@ class Track:
     def from_dict(cls, d: dict[str, Any]) -> Track:
         t = cls(**{k: v for k, v in d.items() if k in _TRACK_PLAIN})
         t.ids = tuple(d["ids"])
-        t.visits = {k: list(v) for k, v in d["visits"].items()}
+        # States saved before EMPTIED existed: an unload counts, as it did then.
+        t.visits = {k: [*v, *[True] * (VISIT_LEN - len(v))] for k, v in d["visits"].items()}
         t.stop = Stop.from_list(d["stop"])
         t.over, t.dev, t.unc = (Episode.from_list(d[n]) for n in ("over", "dev", "unc"))
         t.restricted = dict(d["restricted"])

@@ -93,16 +93,39 @@ def on_exit(
 def on_unload(
     ctx: EngineContext, vs: VehicleState, fence: str, v: list, fs, late: bool, out: list
 ) -> None:
-    """An unload dwell at terminal/transfer ``fence`` completed."""
+    """An unload dwell at terminal/transfer ``fence`` completed.
+
+    A backfilled one is matched with the trip under way when it happened (:func:`trip_at`),
+    not the one open now: a blind-area batch that arrives after the next load delivers the
+    earlier trip, and a trip loaded after the unload cannot be delivered by it.
+    """
     trip = vs.trip
+    if late and (trip is None or trip.load_ts > v[SLOW]):
+        then = trip_at(vs, v[SLOW])
+        if then is not None and then is not trip:
+            _deliver_late(ctx, vs, then, fence, v, fs, out)
+            return
+        trip = then
     if trip is None:
         if v[LOADED]:
             manifest.unmatched_disposal(ctx, vs, fence, v, late, out)
         return
     if trip.departed < 0:
         return  # never left the loading site: not an unload
+    _judge_unload(ctx, vs, trip, fence, v, fs, late, out)
+    out.append(trip_record(vs, trip))
+    close(vs, trip, trip.unload_ts)
+
+
+def _judge_unload(
+    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: list, fs, late: bool, out
+) -> None:
+    """Record the trip's unload at ``fence``: delivered, or unapproved (with its alert)."""
     permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
     covering = {fence, *fs.unload}
+    if permit is not None and not (covering & permit.terminals):
+        permit = _permit_listing(ctx, vs, trip, covering) or permit
+        trip.permit = permit.id
     if permit is not None and not (covering & permit.terminals):
         trip.status = "unapproved"
         manifest.unapproved_terminal(ctx, vs, fence, v, trip, late, out)
@@ -111,8 +134,30 @@ def on_unload(
     trip.unload_fence = fence
     trip.unload_ts = v[SLOW]
     trip.late = trip.late or late
+
+
+def _deliver_late(
+    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: list, fs, out: list
+) -> None:
+    """A blind-area batch shows the unload of a trip already closed as ``unmatched`` (by the
+    next load, or its deadline): it was delivered after all. Its ``unmatched_source`` alert
+    is emitted again with the unload as ``ended_ts`` (resolved), not withdrawn: it was right
+    on what was known then."""
+    if trip.status != "unmatched" or not 0 <= trip.departed <= v[SLOW]:
+        return  # already unloaded (a second dwell), or not yet left its site then
+    _judge_unload(ctx, vs, trip, fence, v, fs, True, out)
     out.append(trip_record(vs, trip))
-    close(vs, trip, trip.unload_ts)
+    manifest.unmatched_source(ctx, vs, trip, out, resolved=True)
+
+
+def _permit_listing(ctx: EngineContext, vs: VehicleState, trip: Trip, covering: set):
+    """Another permit of the vehicle valid for the trip's site at its load time that lists
+    one of the ``covering`` unload fences (a site can have several permits with different
+    terminals; the trip was opened under the first by id), or None."""
+    for permit in ctx.registry.permits_of(vs.vehicle):
+        if covering & permit.terminals and permit.allows(vs.vehicle, trip.site, trip.load_ts):
+            return permit
+    return None
 
 
 def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None:

@@ -14,11 +14,28 @@ from stream.engine.state import LAT, LNG, SEQ, SLOW, Trip, VehicleState
 from stream.ping import iso_ts
 
 
-def unmatched_source(ctx: EngineContext, vs: VehicleState, trip: Trip, out: list) -> None:
-    """A trip left its site and did not unload at a terminal within the deadline."""
+def unmatched_source(
+    ctx: EngineContext, vs: VehicleState, trip: Trip, out: list, resolved: bool = False
+) -> None:
+    """A trip left its site and did not unload at a terminal within the deadline.
+
+    With ``resolved``, the same alert (same id) once a blind-area batch has shown the trip's
+    unload after all (``trip.unload_fence``/``unload_ts``): ``ended_ts`` is the unload, and
+    the evidence says what resolved it.
+    """
     th = ctx.th
     anchor = (trip.dep_seq, trip.departed, trip.dep_lat, trip.dep_lng)
     load = (trip.load_seq, trip.load_ts, trip.lat, trip.lng)
+    extra = {
+        "load_ts": iso_ts(trip.load_ts),
+        "deadline": iso_ts(trip.departed + th.trip_deadline_ms),
+    }
+    if resolved:
+        extra["resolved_by"] = {
+            "unload_fence": trip.unload_fence,
+            "unload_ts": iso_ts(trip.unload_ts),
+            "source": "blind-area batch",
+        }
     alert = make_alert(
         ctx,
         vs,
@@ -31,10 +48,8 @@ def unmatched_source(ctx: EngineContext, vs: VehicleState, trip: Trip, out: list
         fence=trip.site,
         permit=trip.permit,
         trip=trip.id,
-        extra={
-            "load_ts": iso_ts(trip.load_ts),
-            "deadline": iso_ts(trip.departed + th.trip_deadline_ms),
-        },
+        ended_ts=trip.unload_ts if resolved else None,
+        extra=extra,
     )
     raise_alert(vs, alert, trip.departed, th.cooldown_ms, out)
 

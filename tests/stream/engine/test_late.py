@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from stream.ping import Ping
-from tests.stream.engine.world import LAT, S1, T1, Trace, merged, parked, run
+from tests.stream.engine.world import D1, LAT, S1, T1, Trace, merged, parked, run
 
 FULL = {"loaded": "full"}
 
@@ -110,3 +110,50 @@ def test_live_clock_never_goes_back():
     vs = states.vehicles["M1"]
     assert vs.live.last_ts == max(p.ts for p in pings if p.vehicle == "M1" and not p.backfill)
     assert vs.shadow is not None and vs.shadow.last_ts < vs.live.last_ts
+
+
+def _unload_in_the_dark(then) -> tuple[list[Ping], list[Ping], list[Ping]]:
+    """Trip 1 goes dark after leaving S1 and unloads at T1 in the blind area; live resumes
+    near S1, where ``then`` (the Trace, continued) loads trip 2 and goes on."""
+    tr = Trace("M1", "2025-06-01 21:00").stay(60).drive(*S1, kmh=30)
+    tr.stay(360, **FULL).drive(LAT, 120.285, **FULL)
+    n_live = len(tr.pings)
+    tr.drive(*T1, **FULL).stay(400, **FULL).stay(60, loaded="empty")
+    tr.drive(LAT, 120.275, loaded="empty")
+    n_dark = len(tr.pings)
+    tr.drive(*S1, kmh=20, loaded="empty").stay(300, loaded="empty").stay(60, **FULL)
+    then(tr)
+    return tr.pings[:n_live], as_backfill(tr.pings[n_live:n_dark]), tr.pings[n_dark:]
+
+
+def test_a_late_unload_delivers_the_trip_it_belonged_to():
+    """The batch arrives during trip 2: trip 1 was delivered after all; its unmatched_source
+    (raised when trip 2 loaded) is resolved, and no unmatched_disposal is made up."""
+    live1, batch, live2 = _unload_in_the_dark(
+        lambda tr: tr.drive(*T1, **FULL).stay(400, **FULL).stay(60, loaded="empty")
+    )
+    cut = next(i for i, p in enumerate(live2) if p.ts >= live2[0].ts + 20 * 60_000)
+    out = run(live1 + live2[:cut] + batch + live2[cut:])
+    trips = sorted(out.trips.values(), key=lambda t: t["load_ts"])
+    assert [(t["status"], t["unload_fence"]) for t in trips] == [("delivered", "T1")] * 2
+    (source,) = out.of("unmatched_source")
+    assert source["ended_ts"] == trips[0]["unload_ts"] and source["evidence"]["resolved_by"]
+    assert "unmatched_disposal" not in out.types()
+
+
+def test_a_late_unload_does_not_deliver_a_trip_loaded_after_it():
+    """The batch arrives while trip 2 is on the road; trip 2 then dumps off its route."""
+    live1, batch, live2 = _unload_in_the_dark(
+        lambda tr: tr.drive(LAT, 120.30, **FULL).drive(31.53, 120.30, **FULL).stay(600, **FULL)
+        .drive(*D1, loaded="empty").stay(6 * 3600, every=300, loaded="empty")
+    )  # fmt: skip
+    cut = next(i for i, p in enumerate(live2) if p.ts >= live2[0].ts + 10 * 60_000)
+    bg = parked().pings
+    out = run(
+        sorted(live1 + live2[:cut] + bg[:40], key=lambda p: p.ts)
+        + batch
+        + sorted(live2[cut:] + bg[40:], key=lambda p: p.ts)
+    )
+    trips = sorted(out.trips.values(), key=lambda t: t["load_ts"])
+    assert [t["status"] for t in trips] == ["delivered", "unmatched"]
+    assert {"route_deviation", "suspected_dumping"} <= set(out.types())

@@ -297,7 +297,11 @@ def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list
         if entry[4] != group:
             continue
         seen = max(entry[2], _still_there(vs, entry[0], v))
-        if start <= seen + (merge if entry[0] == fid else 0) and now >= entry[3]:
+        if entry[0] == fid:
+            same = start <= seen + merge and now >= entry[3]
+        else:  # another fence: only if the two dwells overlap in time
+            same = start <= seen and now >= entry[1]
+        if same:
             entry[2] = max(seen, now)
             return True
     vs.visit_log.append([fid, start, now, v[PREV], group])

@@ -112,6 +112,7 @@ def on_unload(
         return
     if trip.departed < 0:
         return  # never left the loading site: not an unload
+    _resolve_source(ctx, vs, trip, fence, v[SLOW], out)
     _judge_unload(ctx, vs, trip, fence, v, fs, late, out)
     out.append(trip_record(vs, trip))
     close(vs, trip, trip.unload_ts)
@@ -140,14 +141,26 @@ def _deliver_late(
     ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: list, fs, out: list
 ) -> None:
     """A blind-area batch shows the unload of a trip already closed as ``unmatched`` (by the
-    next load, or its deadline): it was delivered after all. Its ``unmatched_source`` alert
-    is emitted again with the unload as ``ended_ts`` (resolved), not withdrawn: it was right
-    on what was known then."""
+    next load, or its deadline): it was delivered after all."""
     if trip.status != "unmatched" or not 0 <= trip.departed <= v[SLOW]:
         return  # already unloaded (a second dwell), or not yet left its site then
+    _resolve_source(ctx, vs, trip, fence, v[SLOW], out)
     _judge_unload(ctx, vs, trip, fence, v, fs, True, out)
+    trip.ended = trip.unload_ts  # what trip_at sees: the drive after it was empty
     out.append(trip_record(vs, trip))
-    manifest.unmatched_source(ctx, vs, trip, out, resolved=True)
+
+
+def _resolve_source(
+    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, unload_ts: int, out: list
+) -> None:
+    """The trip's ``unmatched_source`` was raised (it is overdue, or was closed undelivered)
+    but a blind-area batch shows it unloaded within the deadline after all: the alert is sent
+    again (same id, as first raised) with the unload as ``ended_ts``, resolved rather than
+    withdrawn, since it was right on what was known then. An unload after the deadline leaves
+    the alert as it is: the load was late."""
+    raised = trip.overdue or trip.status == "unmatched"
+    if raised and unload_ts <= trip.departed + ctx.th.trip_deadline_ms:
+        manifest.unmatched_source(ctx, vs, trip, out, resolved=(fence, unload_ts))
 
 
 def _permit_listing(ctx: EngineContext, vs: VehicleState, trip: Trip, covering: set):

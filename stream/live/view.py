@@ -32,8 +32,8 @@ class RedisLiveView:
         self.alerts = RedisAlertStore(r, prefix)
         self.bus = RedisBus(r, url, prefix)
         self.registry: Registry | None = None
-        # vehicle -> event time until which it is drawn as in violation (-1: none); a cache of
-        # the hash at _violating_key
+        # vehicle -> event time until which it is drawn as in violation (-1: none), for the
+        # vehicles of the batch being written, read from the hash at _violating_key
         self._violating: dict[str, int] = {}
         self._violating_key = f"{prefix}:violating"
 
@@ -51,7 +51,7 @@ class RedisLiveView:
 
     def write(self, positions: list[Ping], alerts: list[dict]) -> None:
         events = [e for e in (self.alerts.put(a) for a in alerts) if e is not None]
-        self._load_violating({p.vehicle for p in positions} | {a["vehicle"] for a in alerts})
+        self._read_violating({p.vehicle for p in positions} | {a["vehicle"] for a in alerts})
         changed = {}
         for alert in alerts:
             start = parse_ts(alert["ts"])
@@ -71,12 +71,14 @@ class RedisLiveView:
         if moved:
             self.bus.publish_many("positions", moved)
 
-    def _load_violating(self, vehicles: set[str]) -> None:
-        """Read the violation end times of vehicles this process has not seen yet."""
-        unseen = sorted(v for v in vehicles if v not in self._violating)
-        if unseen:
-            stored = self.live.r.hmget(self._violating_key, unseen)
-            for vehicle, until in zip(unseen, stored, strict=True):
+    def _read_violating(self, vehicles: set[str]) -> None:
+        """Read the batch's vehicles' violation end times, every batch: a partition can move
+        between workers and back, so a value cached here could be stale."""
+        names = sorted(vehicles)
+        self._violating = {}
+        if names:
+            stored = self.live.r.hmget(self._violating_key, names)
+            for vehicle, until in zip(names, stored, strict=True):
                 self._violating[vehicle] = int(until) if until is not None else -1
 
     def position(self, ping: Ping) -> dict:

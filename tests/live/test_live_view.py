@@ -26,3 +26,14 @@ def test_a_vehicle_stays_drawn_in_violation_after_a_restart(redis_url, prefix):
     assert again.live.get("V2")["state"] != "violation"
     again.write([Ping("V1", T0 + 11 * 60_000, 31.5, 120.3)], [])
     assert again.live.get("V1")["state"] != "violation"
+
+
+def test_a_partition_that_comes_back_sees_what_the_other_owner_wrote(redis_url, prefix):
+    first = RedisLiveView(redis_url, prefix)
+    first.write([Ping("V1", T0, 31.5, 120.3)], [])  # owns the partition, V1 not violating
+    other = RedisLiveView(redis_url, prefix)  # the partition moved: an alert for V1 there
+    other.write([], [_alert("V1", "2025-06-02T21:05:00+08:00")])
+    first.write([Ping("V1", T0 + 6 * 60_000, 31.5, 120.3)], [])  # and moved back
+    assert first.live.get("V1")["state"] == "violation"
+    first.write([], [_alert("V1", "2025-06-02T20:00:00+08:00", "2025-06-02T20:01:00+08:00")])
+    assert other.live.r.hget(first._violating_key, "V1") == str(T0 + 15 * 60_000).encode()

@@ -15,13 +15,17 @@ from stream.ping import iso_ts
 
 
 def unmatched_source(
-    ctx: EngineContext, vs: VehicleState, trip: Trip, out: list, resolved: bool = False
+    ctx: EngineContext,
+    vs: VehicleState,
+    trip: Trip,
+    out: list,
+    resolved: tuple[str, int] | None = None,
 ) -> None:
     """A trip left its site and did not unload at a terminal within the deadline.
 
-    With ``resolved``, the same alert (same id) once a blind-area batch has shown the trip's
-    unload after all (``trip.unload_fence``/``unload_ts``): ``ended_ts`` is the unload, and
-    the evidence says what resolved it.
+    With ``resolved`` = (unload fence, unload time), the same alert (same id, built from the
+    trip as it was when raised) once a blind-area batch has shown the unload within the
+    deadline after all: ``ended_ts`` is the unload, and the evidence says what resolved it.
     """
     th = ctx.th
     anchor = (trip.dep_seq, trip.departed, trip.dep_lat, trip.dep_lng)
@@ -30,10 +34,10 @@ def unmatched_source(
         "load_ts": iso_ts(trip.load_ts),
         "deadline": iso_ts(trip.departed + th.trip_deadline_ms),
     }
-    if resolved:
+    if resolved is not None:
         extra["resolved_by"] = {
-            "unload_fence": trip.unload_fence,
-            "unload_ts": iso_ts(trip.unload_ts),
+            "unload_fence": resolved[0],
+            "unload_ts": iso_ts(resolved[1]),
             "source": "blind-area batch",
         }
     alert = make_alert(
@@ -48,7 +52,7 @@ def unmatched_source(
         fence=trip.site,
         permit=trip.permit,
         trip=trip.id,
-        ended_ts=trip.unload_ts if resolved else None,
+        ended_ts=resolved[1] if resolved is not None else None,
         extra=extra,
     )
     raise_alert(vs, alert, trip.departed, th.cooldown_ms, out)

@@ -157,3 +157,42 @@ def test_a_late_unload_does_not_deliver_a_trip_loaded_after_it():
     trips = sorted(out.trips.values(), key=lambda t: t["load_ts"])
     assert [t["status"] for t in trips] == ["delivered", "unmatched"]
     assert {"route_deviation", "suspected_dumping"} <= set(out.types())
+
+
+def test_the_drive_after_a_late_unload_is_empty_for_a_truck_without_a_sensor():
+    """Trip 1 unloads at T1 in the dark, then parks off the route; trip 2 loads before the
+    batch arrives. Nothing after the unload is judged as loaded."""
+    tr = Trace("M1", "2025-06-01 21:00").stay(60).drive(*S1, kmh=30)
+    tr.stay(360).drive(LAT, 120.285)
+    n_live = len(tr.pings)
+    tr.drive(*T1).stay(400).stay(60).drive(LAT + 0.01, 120.33).stay(900).drive(LAT, 120.275)
+    n_dark = len(tr.pings)
+    tr.drive(*S1, kmh=20).stay(360).drive(*T1).stay(460).drive(*D1).stay(3600, every=60)
+    live1, dark, live2 = tr.pings[:n_live], as_backfill(tr.pings[n_live:n_dark]), tr.pings[n_dark:]
+    cut = next(i for i, p in enumerate(live2) if p.ts >= live2[0].ts + 20 * 60_000)
+    out = run(live1 + live2[:cut] + dark + live2[cut:])
+    assert "route_deviation" not in out.types() and "suspected_dumping" not in out.types()
+    trips = sorted(out.trips.values(), key=lambda t: t["load_ts"])
+    assert [t["status"] for t in trips] == ["delivered", "delivered"]
+
+
+def test_an_overdue_trip_whose_unload_a_late_batch_shows_within_the_deadline_is_resolved():
+    """The batch comes 5 h later, after the deadline fired: the alert is sent again resolved,
+    as it was first raised (not late, same permit)."""
+    tr = Trace("M1", "2025-06-01 21:00").stay(60).drive(*S1, kmh=30)
+    tr.stay(360, **FULL).drive(LAT, 120.285, **FULL)
+    n_live = len(tr.pings)
+    tr.drive(*T1, **FULL).stay(400, **FULL).stay(60, loaded="empty")
+    tr.drive(LAT, 120.30, loaded="empty")
+    n_dark = len(tr.pings)
+    tr.drive(*D1, loaded="empty").stay(6 * 3600, every=300, loaded="empty")
+    live1, dark, live2 = tr.pings[:n_live], as_backfill(tr.pings[n_live:n_dark]), tr.pings[n_dark:]
+    bg = parked().pings
+    out = run(sorted(live1 + live2 + bg[:300], key=lambda p: p.ts) + dark + bg[300:])
+    versions = [e for kind, e in out.events if kind == "alert" and e["type"] == "unmatched_source"]
+    first, last = versions[0], versions[-1]
+    assert (
+        first["ended_ts"] is None and last["ended_ts"] == list(out.trips.values())[0]["unload_ts"]
+    )
+    assert last["evidence"]["resolved_by"]["unload_fence"] == "T1"
+    assert (last["late"], last["permit"]) == (first["late"], first["permit"])

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext
 from stream.engine.state import Track
@@ -112,3 +114,18 @@ def test_visit_records_saved_before_the_emptied_flag_load_with_it_set():
     saved = old.to_dict()
     saved["visits"]["W1"] = saved["visits"]["W1"][:13]
     assert Track.from_dict(saved).visits["W1"] == [*saved["visits"]["W1"], True]
+
+
+def test_collections_in_a_blind_area_before_a_live_one_are_kept():
+    """Dark from before R3 until inside R5; the batch comes after the R5 collection acted."""
+    tr = Trace("K1", "2025-06-01 09:00").stay(60).drive(R3[0], R3[1] - 0.004, kmh=30)
+    n_live = len(tr.pings)
+    tr.drive(*R3, kmh=30).stay(300).drive(*R4, kmh=20).stay(300)
+    tr.drive(R5[0], R5[1] - 0.0003, kmh=20)
+    n_dark = len(tr.pings)
+    tr.drive(*R5, kmh=10).stay(300).drive(*P1).stay(600).drive(*D2).stay(60)
+    live1, dark, live2 = tr.pings[:n_live], tr.pings[n_live:n_dark], tr.pings[n_dark:]
+    batch = [dataclasses.replace(p, backfill=True) for p in dark]
+    out = run(live1 + live2[:20] + batch + live2[20:], _food_street())
+    (rnd,) = out.trips.values()
+    assert sorted(rnd["producers"]) == ["R3", "R4", "R5"] and out.types() == []

@@ -3,20 +3,17 @@
 For a batch (records of any of the worker's partitions, from ``stream.noack_take``):
 
 1. per partition, in offset order: skip records below the checkpoint's ``next_offset`` (a
-   re-delivery after a crash), decode and validate the rest (``codec``), run the pings through
-   the engine (``stream.engine.process``; a *final* control record also runs ``finish``);
+   re-delivery after a crash), run the rest through the engine (``stream.kafka.step``);
 2. send every output (alerts, events, dead letters) without waiting (the next batch runs while
    Kafka acknowledges them); update the live view (Redis), if there is one;
 3. a checkpoint of a partition (changed vehicles, then the meta with the new ``next_offset``)
    is written into the tables only once Kafka has acknowledged **every output sent before
    it**; a failed delivery drops the pending state and the partitions redo their records from
-   the last checkpoint. A checkpoint is written at most every
-   ``checkpoint_every_s`` per partition (and by :meth:`Runner.flush` on a timer when the input
-   pauses): a vehicle that pings ten times in that time is written once. Each table write is
-   one changelog record that Faust sends one by one, and writing after every batch made the
-   changelog the bottleneck: at 5,000 pings/s in small batches nearly every ping was a record
-   ("producer buffer full", commits of 1.5 s, alerts 16 s late). Kafka Streams dedups its
-   state writes per commit interval for the same reason.
+   the last checkpoint. A checkpoint is written at most every ``checkpoint_every_s`` per
+   partition (and by :meth:`Runner.flush` on a timer when the input pauses): each table write
+   is one changelog record that Faust sends one by one, and writing after every batch made the
+   changelog the bottleneck (at 5,000 pings/s nearly every ping was a record: "producer buffer
+   full", alerts 16 s late). Kafka Streams dedups its state writes per commit interval too.
 
 A crash anywhere re-delivers records after the checkpoint: outputs may repeat (alert ids make
 them idempotent), the state never applies a record twice nor misses one (Faust may have

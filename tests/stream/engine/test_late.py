@@ -112,16 +112,18 @@ def test_live_clock_never_goes_back():
     assert vs.shadow is not None and vs.shadow.last_ts < vs.live.last_ts
 
 
-def _unload_in_the_dark(then) -> tuple[list[Ping], list[Ping], list[Ping]]:
-    """Trip 1 goes dark after leaving S1 and unloads at T1 in the blind area; live resumes
-    near S1, where ``then`` (the Trace, continued) loads trip 2 and goes on."""
+def _unload_in_the_dark(then, resumes=(LAT, 120.275), reload=True) -> tuple[list, list, list]:
+    """Trip 1 goes dark after leaving S1 and unloads at T1 in the blind area; live resumes at
+    ``resumes``; with ``reload`` the truck loads trip 2 at S1; then ``then`` (the Trace,
+    continued) goes on. Returns the live pings before, the batch, the live pings after."""
     tr = Trace("M1", "2025-06-01 21:00").stay(60).drive(*S1, kmh=30)
     tr.stay(360, **FULL).drive(LAT, 120.285, **FULL)
     n_live = len(tr.pings)
     tr.drive(*T1, **FULL).stay(400, **FULL).stay(60, loaded="empty")
-    tr.drive(LAT, 120.275, loaded="empty")
+    tr.drive(*resumes, loaded="empty")
     n_dark = len(tr.pings)
-    tr.drive(*S1, kmh=20, loaded="empty").stay(300, loaded="empty").stay(60, **FULL)
+    if reload:
+        tr.drive(*S1, kmh=20, loaded="empty").stay(300, loaded="empty").stay(60, **FULL)
     then(tr)
     return tr.pings[:n_live], as_backfill(tr.pings[n_live:n_dark]), tr.pings[n_dark:]
 
@@ -179,14 +181,11 @@ def test_the_drive_after_a_late_unload_is_empty_for_a_truck_without_a_sensor():
 def test_an_overdue_trip_whose_unload_a_late_batch_shows_within_the_deadline_is_resolved():
     """The batch comes 5 h later, after the deadline fired: the alert is sent again resolved,
     as it was first raised (not late, same permit)."""
-    tr = Trace("M1", "2025-06-01 21:00").stay(60).drive(*S1, kmh=30)
-    tr.stay(360, **FULL).drive(LAT, 120.285, **FULL)
-    n_live = len(tr.pings)
-    tr.drive(*T1, **FULL).stay(400, **FULL).stay(60, loaded="empty")
-    tr.drive(LAT, 120.30, loaded="empty")
-    n_dark = len(tr.pings)
-    tr.drive(*D1, loaded="empty").stay(6 * 3600, every=300, loaded="empty")
-    live1, dark, live2 = tr.pings[:n_live], as_backfill(tr.pings[n_live:n_dark]), tr.pings[n_dark:]
+    live1, dark, live2 = _unload_in_the_dark(
+        lambda tr: tr.drive(*D1, loaded="empty").stay(6 * 3600, every=300, loaded="empty"),
+        resumes=(LAT, 120.30),
+        reload=False,
+    )
     bg = parked().pings
     out = run(sorted(live1 + live2 + bg[:300], key=lambda p: p.ts) + dark + bg[300:])
     versions = [e for kind, e in out.events if kind == "alert" and e["type"] == "unmatched_source"]

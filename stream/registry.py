@@ -72,15 +72,16 @@ class Permit:
     valid_to: int | None = None
     hours: tuple[TimeWindow, ...] = ()
 
-    def allows(self, vehicle: str, site: str, ts: int) -> bool:
-        """True when the permit covers ``vehicle`` loading at ``site`` at epoch ms ``ts``."""
+    def allows(self, vehicle: str, site: str, ts: int, any_hour: bool = False) -> bool:
+        """True when the permit covers ``vehicle`` loading at ``site`` at epoch ms ``ts``
+        (with ``any_hour``, on that date whatever the hours)."""
         if site != self.site or vehicle not in self.vehicles:
             return False
         if self.valid_from is not None and ts < self.valid_from:
             return False
         if self.valid_to is not None and ts >= self.valid_to:
             return False
-        if not self.hours:
+        if not self.hours or any_hour:
             return True
         minute = ((ts + BEIJING_OFFSET_MS) // 60_000) % 1440
         return any(w.contains(minute) for w in self.hours)
@@ -120,10 +121,13 @@ class Registry:
         """Permits naming ``vehicle``, sorted by id."""
         return self._by_vehicle.get(vehicle, [])
 
-    def permit_for(self, vehicle: str, site: str, ts: int) -> Permit | None:
-        """The first permit (by id) allowing ``vehicle`` to load at ``site`` at ``ts``, or None."""
+    def permit_for(
+        self, vehicle: str, site: str, ts: int, any_hour: bool = False
+    ) -> Permit | None:
+        """The first permit (by id) allowing ``vehicle`` to load at ``site`` at ``ts`` (with
+        ``any_hour``, on that date whatever the hours), or None."""
         for permit in self._by_vehicle.get(vehicle, ()):
-            if permit.allows(vehicle, site, ts):
+            if permit.allows(vehicle, site, ts, any_hour):
                 return permit
         return None
 

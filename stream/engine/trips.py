@@ -62,7 +62,12 @@ def on_load(
         trip.status = "unmatched"
         out.append(trip_record(vs, trip))
         close(vs, trip, start)
-    permit = ctx.registry.permit_for(vs.vehicle, site, start)
+    # Hours are the windows in which loads may leave (docs/formats.md): a truck queuing at the
+    # site before its window opens is judged when it leaves (on_exit).
+    registry = ctx.registry
+    permit = registry.permit_for(vs.vehicle, site, start) or registry.permit_for(
+        vs.vehicle, site, start, any_hour=True
+    )
     trip = Trip(
         record_id("trip", vs.vehicle, start),
         site,
@@ -87,7 +92,23 @@ def on_exit(
     if trip is not None and trip.departed < 0 and trip.site == fid and ts > trip.load_ts:
         trip.departed, trip.dep_seq, trip.dep_lat, trip.dep_lng = ts, seq, lat, lng
         trip.due = ts + ctx.th.trip_deadline_ms
+        _check_hours(ctx, vs, trip, out)
         out.append(trip_record(vs, trip))
+
+
+def _check_hours(ctx: EngineContext, vs: VehicleState, trip: Trip, out: list) -> None:
+    """The load left its site: within the hours of its permit, or of another permit of the
+    site; else ``unpermitted_load`` (anchored at the load, as any other) and the trip goes on
+    without a permit."""
+    permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
+    if permit is None or permit.allows(vs.vehicle, trip.site, trip.departed):
+        return
+    other = ctx.registry.permit_for(vs.vehicle, trip.site, trip.departed)
+    if other is not None:
+        trip.permit = other.id
+        return
+    manifest.unpermitted_load(ctx, vs, trip.site, trip, trip.late, out, departed=trip.departed)
+    trip.permit = None
 
 
 def on_unload(

@@ -59,18 +59,28 @@ def unmatched_source(
 
 
 def unpermitted_load(
-    ctx: EngineContext, vs: VehicleState, site: str, trip: Trip, late: bool, out: list
+    ctx: EngineContext,
+    vs: VehicleState,
+    site: str,
+    trip: Trip,
+    late: bool,
+    out: list,
+    departed: int | None = None,
 ) -> None:
-    """A load at a site with no permit valid for the vehicle, site, date and hours."""
+    """A load at a site with no permit valid for the vehicle, site and date, or (``departed``
+    given) one that left the site outside the hours of every such permit."""
     th = ctx.th
     anchor = (trip.load_seq, trip.load_ts, trip.lat, trip.lng)
     permits = [p for p in ctx.registry.permits_of(vs.vehicle) if p.site == site]
+    extra = {"permits_checked": [p.id for p in permits]}
     if not permits:
         why = "no permit names this vehicle for this site"
     elif all(not _in_validity(p, trip.load_ts) for p in permits):
         why = "permit not valid on this date"
     else:
-        why = "outside the permit's hours"
+        why = "left the site outside the permit's hours"
+        if departed is not None:
+            extra["departed"] = iso_ts(departed)
     alert = make_alert(
         ctx,
         vs,
@@ -82,7 +92,7 @@ def unpermitted_load(
         late=late,
         fence=site,
         trip=trip.id,
-        extra={"reason": why, "permits_checked": [p.id for p in permits]},
+        extra={"reason": why, **extra},
     )
     raise_alert(vs, alert, trip.load_ts, th.cooldown_ms, out)
 

@@ -16,6 +16,7 @@ from tests.stream.engine.world import (
     LAT,
     P1,
     S1,
+    T1,
     W1,
     Trace,
     _feature,
@@ -129,3 +130,22 @@ def test_collections_in_a_blind_area_before_a_live_one_are_kept():
     out = run(live1 + live2[:20] + batch + live2[20:], _food_street())
     (rnd,) = out.trips.values()
     assert sorted(rnd["producers"]) == ["R3", "R4", "R5"] and out.types() == []
+
+
+def test_permit_hours_are_the_windows_in_which_loads_may_leave():
+    """P-1's hours are 20:00-06:00: queuing at the site from 19:40 and leaving at 20:09 is
+    legal; starting to load at 05:45 and leaving at 06:25 is not."""
+    early = Trace("M1", "2025-06-01 19:30").stay(60).drive(*S1, kmh=30)
+    early.stay(25 * 60, every=180, loaded="empty").stay(10 * 60, every=60, loaded="full")
+    early.drive(*T1, kmh=40, **FULL).stay(360, **FULL).stay(60, loaded="empty")
+    out = run(early.pings)
+    assert out.types() == [] and [t["permit"] for t in out.trips.values()] == ["P-1"]
+
+    late = Trace("M1", "2025-06-02 05:40").stay(60).drive(*S1, kmh=30)
+    late.stay(40 * 60, every=60, loaded="full")
+    late.drive(*T1, kmh=40, **FULL).stay(360, **FULL).stay(60, loaded="empty")
+    out = run(late.pings)
+    (alert,) = out.of("unpermitted_load")
+    (trip,) = out.trips.values()
+    assert alert["ts"] == trip["load_ts"] and alert["evidence"]["departed"] == trip["departed_ts"]
+    assert trip["permit"] is None

@@ -121,9 +121,7 @@ class Registry:
         """Permits naming ``vehicle``, sorted by id."""
         return self._by_vehicle.get(vehicle, [])
 
-    def permit_for(
-        self, vehicle: str, site: str, ts: int, any_hour: bool = False
-    ) -> Permit | None:
+    def permit_for(self, vehicle: str, site: str, ts: int, any_hour: bool = False) -> Permit | None:
         """The first permit (by id) allowing ``vehicle`` to load at ``site`` at ``ts`` (with
         ``any_hour``, on that date whatever the hours), or None."""
         for permit in self._by_vehicle.get(vehicle, ()):

@@ -185,11 +185,12 @@ def _resolve_source(
 
 
 def _permit_listing(ctx: EngineContext, vs: VehicleState, trip: Trip, covering: set):
-    """Another permit of the vehicle valid for the trip's site at its load time that lists
-    one of the ``covering`` unload fences (a site can have several permits with different
+    """Another permit of the vehicle, valid for the trip's site when the load left it, that
+    lists one of the ``covering`` unload fences (a site can have several permits with different
     terminals; the trip was opened under the first by id), or None."""
+    left = trip.departed if trip.departed >= 0 else trip.load_ts
     for permit in ctx.registry.permits_of(vs.vehicle):
-        if covering & permit.terminals and permit.allows(vs.vehicle, trip.site, trip.load_ts):
+        if covering & permit.terminals and permit.allows(vs.vehicle, trip.site, left):
             return permit
     return None
 

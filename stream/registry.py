@@ -81,7 +81,11 @@ class Permit:
             return False
         if self.valid_to is not None and ts >= self.valid_to:
             return False
-        if not self.hours or any_hour:
+        return any_hour or self.in_hours(ts)
+
+    def in_hours(self, ts: int) -> bool:
+        """True when epoch ms ``ts`` falls in the permit's hours (Beijing time; none = always)."""
+        if not self.hours:
             return True
         minute = ((ts + BEIJING_OFFSET_MS) // 60_000) % 1440
         return any(w.contains(minute) for w in self.hours)

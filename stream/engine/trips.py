@@ -1,9 +1,13 @@
 """Muck trips (one load = one electronic manifest, 电子联单): load at a site → unload at a terminal.
 
 - A load dwell at a site opens a trip under the first permit (by id) valid for the vehicle, the
-  site, the date and the permit hours at the start of the dwell; with no such permit the load
-  raises ``unpermitted_load`` and the trip is tracked without a permit.
-- The trip departs when the site exit is confirmed (dated at the first ping outside).
+  site and the date at the start of the dwell (preferring one whose hours contain it); with no
+  such permit the load raises ``unpermitted_load`` and the trip is tracked without a permit.
+- The trip departs when the site exit is confirmed (dated at the first ping outside). Permit
+  hours are the windows in which loads may leave: a departure outside the hours of every
+  permit valid at the load raises ``unpermitted_load`` then (anchored at the load). A load
+  seen only in a blind-area batch, whose departure may never be confirmed, is judged by the
+  hours at the start of its dwell.
 - An unload dwell at a terminal or transfer point closes it: ``delivered``, or ``unapproved``
   (raising ``unapproved_terminal``) when none of the covering unload fences is on the permit.
   An unload dwell with no trip open raises ``unmatched_disposal``, unless the vehicle reported
@@ -65,9 +69,9 @@ def on_load(
     # Hours are the windows in which loads may leave (docs/formats.md): a truck queuing at the
     # site before its window opens is judged when it leaves (on_exit).
     registry = ctx.registry
-    permit = registry.permit_for(vs.vehicle, site, start) or registry.permit_for(
-        vs.vehicle, site, start, any_hour=True
-    )
+    permit = registry.permit_for(vs.vehicle, site, start)
+    if permit is None and not late:
+        permit = registry.permit_for(vs.vehicle, site, start, any_hour=True)
     trip = Trip(
         record_id("trip", vs.vehicle, start),
         site,
@@ -98,15 +102,17 @@ def on_exit(
 
 def _check_hours(ctx: EngineContext, vs: VehicleState, trip: Trip, out: list) -> None:
     """The load left its site: within the hours of its permit, or of another permit of the
-    site; else ``unpermitted_load`` (anchored at the load, as any other) and the trip goes on
-    without a permit."""
+    site valid at the load; else ``unpermitted_load`` (anchored at the load, as any other) and
+    the trip goes on without a permit."""
     permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
-    if permit is None or permit.allows(vs.vehicle, trip.site, trip.departed):
-        return
-    other = ctx.registry.permit_for(vs.vehicle, trip.site, trip.departed)
-    if other is not None:
-        trip.permit = other.id
-        return
+    if permit is None or trip.late or permit.in_hours(trip.departed):
+        return  # no permit (already raised), a blind-area load (judged at the load), or fine
+    for other in ctx.registry.permits_of(vs.vehicle):
+        if other.allows(vs.vehicle, trip.site, trip.load_ts, any_hour=True) and other.in_hours(
+            trip.departed
+        ):
+            trip.permit = other.id
+            return
     manifest.unpermitted_load(ctx, vs, trip.site, trip, trip.late, out, departed=trip.departed)
     trip.permit = None
 
@@ -185,12 +191,17 @@ def _resolve_source(
 
 
 def _permit_listing(ctx: EngineContext, vs: VehicleState, trip: Trip, covering: set):
-    """Another permit of the vehicle, valid for the trip's site when the load left it, that
-    lists one of the ``covering`` unload fences (a site can have several permits with different
-    terminals; the trip was opened under the first by id), or None."""
+    """Another permit of the vehicle, valid for the trip's site on the load's date and in its
+    hours when the load left, that lists one of the ``covering`` unload fences (a site can
+    have several permits with different terminals; the trip was opened under the first by
+    id), or None."""
     left = trip.departed if trip.departed >= 0 else trip.load_ts
     for permit in ctx.registry.permits_of(vs.vehicle):
-        if covering & permit.terminals and permit.allows(vs.vehicle, trip.site, left):
+        if (
+            covering & permit.terminals
+            and permit.allows(vs.vehicle, trip.site, trip.load_ts, any_hour=True)
+            and permit.in_hours(left)
+        ):
             return permit
     return None
 

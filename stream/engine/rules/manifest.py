@@ -77,10 +77,11 @@ def unpermitted_load(
         why = "no permit names this vehicle for this site"
     elif all(not _in_validity(p, trip.load_ts) for p in permits):
         why = "permit not valid on this date"
+    elif departed is None:  # a load seen in a blind-area batch: its start
+        why = "loaded outside the permit's hours"
     else:
         why = "left the site outside the permit's hours"
-        if departed is not None:
-            extra["departed"] = iso_ts(departed)
+        extra["departed"] = iso_ts(departed)
     alert = make_alert(
         ctx,
         vs,

@@ -149,3 +149,29 @@ def test_permit_hours_are_the_windows_in_which_loads_may_leave():
     (trip,) = out.trips.values()
     assert alert["ts"] == trip["load_ts"] and alert["evidence"]["departed"] == trip["departed_ts"]
     assert trip["permit"] is None
+
+
+def test_a_load_on_the_permits_last_day_may_leave_after_midnight():
+    reg = registry_mapping()
+    reg["permits"][0]["valid_to"] = "2025-06-01"
+    ctx = EngineContext(FenceIndex(load_fences(fences_geojson())), Registry.from_mapping(reg))
+    tr = Trace("M1", "2025-06-01 23:35").stay(60).drive(*S1, kmh=30)
+    tr.stay(30 * 60, every=60, **FULL).drive(*T1, kmh=40, **FULL).stay(360, **FULL)
+    tr.stay(60, loaded="empty")
+    out = run(tr.pings, ctx)
+    assert out.types() == [] and [t["permit"] for t in out.trips.values()] == ["P-1"]
+
+
+def test_a_load_seen_only_in_a_blind_area_batch_is_judged_at_its_start():
+    """Dark from just before S1 until past it, the batch ending inside the site: the
+    departure is never confirmed, so the hours are judged at the dwell's start."""
+    tr = Trace("M1", "2025-06-02 06:00").stay(60).drive(S1[0], S1[1] - 0.003, kmh=30)
+    n_live = len(tr.pings)
+    tr.drive(*S1, kmh=20).stay(600, every=60, **FULL)  # dwell from ~06:06: after the hours
+    n_dark = len(tr.pings)
+    tr.drive(*T1, kmh=40, **FULL).stay(360, **FULL).stay(60, loaded="empty")
+    batch = [dataclasses.replace(p, backfill=True) for p in tr.pings[n_live:n_dark]]
+    resumed = [p for p in tr.pings[n_dark:] if p.lng > S1[1] + 0.002]  # outside the site
+    out = run(tr.pings[:n_live] + resumed[:3] + batch + resumed[3:])
+    (alert,) = out.of("unpermitted_load")
+    assert alert["late"] and "hours" in alert["evidence"]["reason"]

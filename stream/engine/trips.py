@@ -152,8 +152,9 @@ def _judge_unload(
     permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
     covering = {fence, *fs.unload}
     if permit is not None and not (covering & permit.terminals):
-        permit = _permit_listing(ctx, vs, trip, covering) or permit
-        trip.permit = permit.id
+        other = _permit_listing(ctx, vs, trip, covering)
+        if other is not None:
+            trip.permit, permit = other.id, other
     if permit is not None and not (covering & permit.terminals):
         trip.status = "unapproved"
         manifest.unapproved_terminal(ctx, vs, fence, v, trip, late, out)

@@ -124,10 +124,23 @@ class Bus(Protocol):
 
 
 class UserStore(Protocol):
-    """Accounts."""
+    """Accounts. Changing a password or disabling an account bumps the user's ``generation``;
+    tokens carry the generation they were issued under, so older tokens stop working."""
 
     def get(self, username: str) -> User | None:
         """The user, or None."""
+
+    def list(self) -> list[User]:
+        """Every account, ordered by username."""
+
+    def add(self, user: User) -> None:
+        """Create an account; ``ValueError`` if the username is taken."""
+
+    def set_password(self, username: str, password_hash: str) -> User:
+        """Replace the password hash and bump the generation; ``KeyError`` if unknown."""
+
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (or re-enable) an account and bump the generation; ``KeyError`` if unknown."""
 
 
 @dataclass(slots=True)

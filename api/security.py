@@ -65,6 +65,8 @@ class User:
     district: str | None
     password_hash: str
     display_name: str = ""
+    disabled: bool = False
+    generation: int = 0  # bumped by a password change or a disable: older tokens are revoked
 
     @property
     def principal(self) -> Principal:

@@ -28,15 +28,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LANDUN_", env_nested_delimiter="__")
 
     demo: bool = Field(False, description="Demo mode: demo users exist and a random secret is ok.")
-    api_host: str = Field("127.0.0.1", description="Address `landun api` binds (0.0.0.0 in a container).")
+    api_host: str = Field(
+        "127.0.0.1", description="Address `landun api` binds (0.0.0.0 in a container)."
+    )
     api_port: int = Field(8000, ge=1, le=65535, description="Port `landun api` listens on.")
     database_url: SecretStr | None = Field(
         None,
-        description="PostgreSQL URL of the system of record (postgresql+psycopg://user:pw@host/db); "
+        description="PostgreSQL URL of the system of record "
+        "(postgresql+psycopg://user:pw@host/db); "
         "required outside demo mode.",
     )
     redis_url: str | None = Field(
-        None, description="Redis URL of the live view (redis://host:6379/0); required outside demo mode."
+        None,
+        description="Redis URL of the live view (redis://host:6379/0); required outside demo mode.",
     )
     redis_prefix: str = Field("landun", description="Key prefix of the live view in Redis.")
     kafka_bootstrap: str = Field(

@@ -22,21 +22,16 @@ class UnsafeSettingsError(ValueError):
     """A setting is unsafe outside demo mode. Operator action: set ``LANDUN_SECRET_KEY``."""
 
 
-class Settings(BaseSettings):
-    """Configuration of one API process (``LANDUN_`` prefix, ``__`` for nesting)."""
+class Connections(BaseSettings):
+    """Where the backing services are: every landun process that talks to them (the API, the
+    alert sink, ``landun users``, ``landun db``) reads these ``LANDUN_*`` variables."""
 
     model_config = SettingsConfigDict(env_prefix="LANDUN_", env_nested_delimiter="__")
 
-    demo: bool = Field(False, description="Demo mode: demo users exist and a random secret is ok.")
-    api_host: str = Field(
-        "127.0.0.1", description="Address `landun api` binds (0.0.0.0 in a container)."
-    )
-    api_port: int = Field(8000, ge=1, le=65535, description="Port `landun api` listens on.")
     database_url: SecretStr | None = Field(
         None,
         description="PostgreSQL URL of the system of record "
-        "(postgresql+psycopg://user:pw@host/db); "
-        "required outside demo mode.",
+        "(postgresql+psycopg://user:pw@host/db); required outside demo mode.",
     )
     redis_url: str | None = Field(
         None,
@@ -44,9 +39,19 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = Field("landun", description="Key prefix of the live view in Redis.")
     kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Kafka bootstrap servers (reference topics via the outbox)."
+        "127.0.0.1:9092", description="Kafka bootstrap servers (reference topics, alerts)."
     )
     namespace: str = Field("landun", description="Topic prefix: {namespace}.alerts, .fences, ...")
+
+
+class Settings(Connections):
+    """Configuration of one API process (``LANDUN_`` prefix, ``__`` for nesting)."""
+
+    demo: bool = Field(False, description="Demo mode: demo users exist and a random secret is ok.")
+    api_host: str = Field(
+        "127.0.0.1", description="Address `landun api` binds (0.0.0.0 in a container)."
+    )
+    api_port: int = Field(8000, ge=1, le=65535, description="Port `landun api` listens on.")
     secret_key: SecretStr = Field(
         SecretStr(UNSAFE_SECRET), description="HMAC key signing access tokens and ws tickets."
     )

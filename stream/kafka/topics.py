@@ -2,7 +2,7 @@
 
 Every landun topic lives in a *namespace* (``landun`` in production, a random one per test run):
 ``{ns}.pings``, ``{ns}.pings.rejected``, ``{ns}.events``, ``{ns}.alerts``, ``{ns}.fences``,
-``{ns}.registry``. The worker's Faust table adds its changelog topic, ``{ns}-worker-state-
+``{ns}.registry``, and the alert sink's dead letter ``{ns}.alerts.rejected``. The worker's Faust table adds its changelog topic, ``{ns}-worker-state-
 changelog``; it is created here too, compact-only and with the partition count of the pings
 topic (Faust tables must be co-partitioned with their source, and a changelog that also deleted
 by time would lose the state of quiet vehicles).
@@ -66,6 +66,11 @@ class Topics:
         return f"{self.namespace}.alerts"
 
     @property
+    def alerts_rejected(self) -> str:
+        """Dead letter of the alert sink: alert/event records it could never store."""
+        return f"{self.namespace}.alerts.rejected"
+
+    @property
     def fences(self) -> str:
         return f"{self.namespace}.fences"
 
@@ -91,6 +96,7 @@ class Topics:
             TopicSpec(self.rejected, partitions, {**big, "retention.ms": str(30 * _DAY_MS)}),
             TopicSpec(self.events, partitions, dict(week)),
             TopicSpec(self.alerts, partitions, {"retention.ms": str(365 * _DAY_MS)}),
+            TopicSpec(self.alerts_rejected, 1, {"retention.ms": str(365 * _DAY_MS)}),
             # Reference data: few records, read whole by every worker; one partition keeps
             # their order (a fence replaced twice ends as the second version).
             TopicSpec(self.fences, 1, {**COMPACT, **big}),

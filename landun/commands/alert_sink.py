@@ -1,0 +1,102 @@
+"""`landun alert-sink`: the workers' alerts and trips from Kafka into PostgreSQL.
+
+One or more sink processes (consumer group ``{ns}-alert-sink``) read ``{ns}.alerts`` and
+``{ns}.events``, write every alert version and trip into the system of record, and announce each
+change on the Redis bus, from which every API process feeds ``/ws/alerts``. Offsets are committed
+only after the rows are committed; records it can never store go to ``{ns}.alerts.rejected``.
+``--from-beginning`` (a new group's first start, or after `landun db upgrade` on an empty
+database) re-reads the whole alerts topic: writes are idempotent by (alert id, version).
+
+Settings: LANDUN_DATABASE_URL, LANDUN_REDIS_URL, LANDUN_REDIS_PREFIX, LANDUN_KAFKA_BOOTSTRAP,
+LANDUN_NAMESPACE. HTTP on --port (default 6067): /livez, /readyz, /metrics.
+Exit codes: 0 stopped by a signal; 2 bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `alert-sink` sub-command."""
+    p = subparsers.add_parser(
+        "alert-sink",
+        help="write the workers' alerts and trips from Kafka into PostgreSQL",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--group", help="consumer group (default {namespace}-alert-sink)")
+    p.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="a group without committed offsets starts at the topics' beginning (else the end)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="HTTP bind address for the probes")
+    p.add_argument("--port", type=int, default=6067, help="HTTP port: /livez /readyz /metrics")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from api.settings import Connections
+    from landun.production import ConfigurationError, sink_from_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        sink, probes, close = sink_from_settings(
+            Connections(), group=args.group, from_beginning=args.from_beginning
+        )
+    except (ValidationError, ConfigurationError) as exc:
+        print(f"landun alert-sink: {exc}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    server = _serve_probes(args.host, args.port, sink.metrics.registry, probes)
+    try:
+        sink.run(stopping.is_set)
+    finally:
+        server.shutdown()
+        close()
+    return 0
+
+
+def _serve_probes(host: str, port: int, registry, probes):
+    """/livez, /readyz (each backing service) and /metrics on a small thread server."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import generate_latest
+
+    class Probes(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            if self.path == "/metrics":
+                self._reply(200, generate_latest(registry), "text/plain; version=0.0.4")
+            elif self.path == "/livez":
+                self._reply(200, b'{"status":"ok"}')
+            elif self.path == "/readyz":
+                checks = probes()
+                ok = all(c == "ok" for c in checks.values())
+                body = {"status": "ok" if ok else "unavailable", "checks": checks}
+                self._reply(200 if ok else 503, json.dumps(body).encode())
+            else:
+                self._reply(404, b'{"detail":"not found"}')
+
+        def _reply(self, status: int, body: bytes, kind: str = "application/json"):
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # probes every few seconds would flood the log
+            pass
+
+    server = ThreadingHTTPServer((host, port), Probes)
+    threading.Thread(target=server.serve_forever, name="sink-probes", daemon=True).start()
+    return server

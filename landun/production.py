@@ -1,0 +1,181 @@
+"""The production composition: the API and the alert sink over the real adapters.
+
+- everything durable (accounts, reference data, alerts and their versions, cases and their
+  audit, trips) in PostgreSQL (``api.db``), its schema brought up to date at start-up;
+- the live view (latest positions, GEO queries, tracks) and the bus (pub/sub hints) in Redis,
+  on the same keys the workers write (``stream.live.redis``);
+- reference edits leave PostgreSQL through the transactional outbox, relayed to the compacted
+  topics that every worker follows (``api.db.outbox``).
+
+The embedded demo and the unit tests use the in-memory twins (``api.memory``) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api.ports import Ports
+from api.settings import Connections
+
+log = logging.getLogger(__name__)
+Probes = Callable[[], dict[str, str]]
+
+
+class ConfigurationError(ValueError):
+    """A production process lacks a setting. Operator action: set the named LANDUN_* variable
+    (docs/services.md lists them) or run the demo (`landun demo`, `landun api --demo`)."""
+
+
+@dataclass(slots=True)
+class Backends:
+    """The open connections of one process, their probes and how to close them."""
+
+    engine: object
+    redis: object
+    redis_url: str
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def probes(self) -> dict[str, str]:
+        """``{service: "ok" | reason}`` for /readyz, each with a short timeout."""
+        return {"postgresql": _probe_pg(self.engine), "redis": _probe_redis(self.redis_url)}
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:  # closing is best effort at shutdown
+                log.exception("closing a backend failed")
+
+
+def open_backends(conn: Connections, migrate: bool = True) -> Backends:
+    """Connect to PostgreSQL and Redis; bring the schema up to date when ``migrate``.
+
+    Raises
+    ------
+    ConfigurationError
+        LANDUN_DATABASE_URL or LANDUN_REDIS_URL is missing.
+    """
+    from api.db import connect
+    from api.db.migrate import is_current, upgrade
+    from stream.live.redis import client
+
+    if conn.database_url is None:
+        raise ConfigurationError("LANDUN_DATABASE_URL is not set (the PostgreSQL system of record)")
+    if not conn.redis_url:
+        raise ConfigurationError("LANDUN_REDIS_URL is not set (the live view)")
+    url = conn.database_url.get_secret_value()
+    if migrate and not is_current(url):
+        log.warning("database schema behind the code: upgrading")
+        upgrade(url)
+    engine = connect(url)
+    r = client(conn.redis_url)
+    return Backends(engine, r, conn.redis_url, [engine.dispose, r.close])
+
+
+def production_ports(
+    conn: Connections, backends: Backends, track_points: int = 720, clock=time.time
+) -> Ports:
+    """The API's ports over PostgreSQL and Redis."""
+    from api.db.alerts import PgAlertStore
+    from api.db.records import PgRecordStore
+    from api.db.users import PgUserStore
+    from stream.live.redis import RedisBus, RedisLiveStore
+
+    engine, r = backends.engine, backends.redis
+    return Ports(
+        live=RedisLiveStore(r, conn.redis_prefix, track_points),
+        alerts=PgAlertStore(engine, clock=clock),
+        trips=PgRecordStore(engine, "trips"),
+        fences=PgRecordStore(engine, "fences"),
+        vehicles=PgRecordStore(engine, "vehicles"),
+        permits=PgRecordStore(engine, "permits"),
+        contracts=PgRecordStore(engine, "contracts"),
+        bus=RedisBus(r, backends.redis_url, conn.redis_prefix),
+        users=PgUserStore(engine),
+    )
+
+
+def start_relay(conn: Connections, backends: Backends):
+    """The outbox relay of this process (a background thread), stopped by ``backends.close``."""
+    from api.db.outbox import OutboxRelay
+
+    from stream.kafka.topics import Topics
+
+    relay = OutboxRelay(backends.engine, conn.kafka_bootstrap, Topics(conn.namespace))
+    relay.start()
+    backends.closers.append(relay.stop)
+    return relay
+
+
+def sink_from_settings(conn: Connections, group: str | None = None, from_beginning=False):
+    """The alert sink of ``landun alert-sink``: ``(sink, probes, close)``."""
+    from kafka import KafkaConsumer
+
+    from api.feed import Feed
+    from api.sink import AlertSink
+    from stream.kafka.producer import make_producer
+    from stream.kafka.topics import Topics, ensure_topics
+
+    backends = open_backends(conn)
+    topics = Topics(conn.namespace)
+    ensure_topics(conn.kafka_bootstrap, topics)
+    consumer = KafkaConsumer(
+        topics.alerts,
+        topics.events,
+        bootstrap_servers=conn.kafka_bootstrap,
+        group_id=group or f"{conn.namespace}-alert-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        client_id="landun-alert-sink",
+    )
+    producer = make_producer(conn.kafka_bootstrap)
+    backends.closers += [producer.close, consumer.close]
+    feed = Feed(production_ports(conn, backends))
+
+    def probes() -> dict[str, str]:
+        return {**backends.probes(), "kafka": probe_kafka(conn.kafka_bootstrap)}
+
+    return AlertSink(consumer, producer, feed, topics), probes, backends.close
+
+
+def _probe_pg(engine) -> str:
+    from sqlalchemy import text
+
+    try:
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # any failure is "not ready"; the text says which
+        return f"unreachable: {type(exc).__name__}"
+
+
+def _probe_redis(url: str) -> str:
+    import redis
+
+    try:
+        probe = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+        return "ok"
+    except redis.RedisError as exc:
+        return f"unreachable: {type(exc).__name__}"
+
+
+def probe_kafka(bootstrap: str) -> str:
+    """Whether a bootstrap broker accepts a TCP connection (the sink's consumer is not
+    thread-safe, so the probe does not ask it)."""
+    import socket
+
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=1).close()
+            return "ok"
+        except (OSError, ValueError):
+            continue
+    return f"unreachable: no broker of {bootstrap} accepts connections"

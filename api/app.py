@@ -94,7 +94,10 @@ class CountRequests:
 
 
 def create_app(
-    settings: Settings, ports: Ports | None = None, clock: Callable[[], float] = time.time
+    settings: Settings,
+    ports: Ports | None = None,
+    clock: Callable[[], float] = time.time,
+    probes: Callable[[], dict[str, str]] | None = None,
 ) -> FastAPI:
     """Build the API over ``ports`` (default: empty in-memory ports with the default users).
 
@@ -106,6 +109,8 @@ def create_app(
         Stores and bus. The embedded demo passes its own and feeds them via ``app.state.feed``.
     clock : callable
         Wall clock in epoch seconds, for token expiry and case timestamps.
+    probes : callable, optional
+        ``{service: "ok" | reason}`` of the backing services, for /readyz (production).
     """
     if ports is None:
         ports = memory_ports(
@@ -127,6 +132,7 @@ def create_app(
     app.state.settings = settings
     app.state.ports = ports
     app.state.clock = clock
+    app.state.probes = probes
     app.state.issuer = TokenIssuer(secret, settings.token_ttl_s, settings.ws_ticket_ttl_s, clock)
     app.state.feed = Feed(ports)
     app.state.metrics = collectors

@@ -16,10 +16,13 @@ def livez() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready for traffic: the fan-out hub is subscribed to the bus."""
+    """Ready for traffic: the fan-out hub runs and every backing service answers. ``checks``
+    names each one ("ok" or why not), so an operator sees which service is down."""
     hub = getattr(request.app.state, "hub", None)
-    checks = {"hub": bool(hub and hub.running)}
-    ok = all(checks.values())
+    probes = getattr(request.app.state, "probes", None)
+    checks = {"hub": "ok" if hub and hub.running else "not running"}
+    checks.update(probes() if probes else {})
+    ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
     )

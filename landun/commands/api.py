@@ -1,7 +1,13 @@
 """`landun api`: serve the HTTP/websocket API and the live map with uvicorn.
 
-For now it runs over in-memory ports (empty unless something feeds them); the Redis/Kafka
-adapters replace them with the streaming work. Settings come from ``LANDUN_*`` variables.
+In production (the default) it runs over the real adapters (``landun.production``): PostgreSQL
+for everything durable (its schema upgraded at start-up when behind), Redis for the live view
+the workers write and for the bus, and an outbox relay publishing reference edits to the topics
+the workers follow. ``--demo`` serves empty in-memory stores with the demo accounts instead.
+Settings come from ``LANDUN_*`` variables (``api.settings``); the bind address and port from
+``--host``/``--port``, else LANDUN_API_HOST / LANDUN_API_PORT (127.0.0.1:8000).
+
+Exit codes: 0 stopped; 2 bad or missing settings; 1 a backing service is unreachable at start.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import sys
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("api", help="serve the API and the live map")
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--host", help="bind address (default LANDUN_API_HOST, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default LANDUN_API_PORT, else 8000)")
     parser.add_argument(
         "--demo", action="store_true", help="demo mode: demo logins, random secret (LANDUN_DEMO)"
     )
@@ -71,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.settings import Settings
+    from landun.production import ConfigurationError, open_backends, production_ports, start_relay
+    from stream.live.errors import ServiceUnavailable
 
     overrides = {"demo": True} if args.demo else {}
     try:
@@ -78,5 +86,26 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"landun api: bad settings: {exc}", file=sys.stderr)
         return 2
-    serve(create_app(settings), args.host, args.port, settings)
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    if settings.demo and settings.database_url is None:
+        serve(create_app(settings), host, port, settings)
+        return 0
+    try:
+        backends = open_backends(settings)
+    except ConfigurationError as exc:
+        print(
+            f"landun api: {exc}; or run `landun api --demo` for in-memory stores", file=sys.stderr
+        )
+        return 2
+    except ServiceUnavailable as exc:
+        print(f"landun api: {exc}", file=sys.stderr)
+        return 1
+    try:
+        ports = production_ports(settings, backends, settings.track_points)
+        start_relay(settings, backends)
+        app = create_app(settings, ports, probes=backends.probes)
+        serve(app, host, port, settings)
+    finally:
+        backends.close()
     return 0

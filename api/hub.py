@@ -134,9 +134,12 @@ class AlertClient:
 class Hub:
     """Owns the process's bus subscriptions and dispatches to the connected clients."""
 
-    def __init__(self, ports: Ports, metrics, counts_interval_s: float = 2.0):
+    def __init__(
+        self, ports: Ports, metrics, counts_interval_s: float = 2.0, head_interval_s: float = 1.0
+    ):
         self.ports = ports
         self.metrics = metrics
+        self.head_interval_s = head_interval_s
         self.live_clients: set[LiveClient] = set()
         self._live_by_district: dict[str | None, set[LiveClient]] = {}
         self.alert_clients: set[AlertClient] = set()
@@ -168,6 +171,7 @@ class Hub:
             asyncio.create_task(self._pump(positions, "positions", self._on_position)),
             asyncio.create_task(self._pump(alerts, "alerts", self._on_alert)),
             asyncio.create_task(self._count_loop()),
+            asyncio.create_task(self._head_loop()),
         ]
         self.running = True
 
@@ -228,13 +232,32 @@ class Hub:
     async def _count_loop(self) -> None:
         while True:
             if self.live_clients:
-                self.publish_counts()
+                # The store may be Redis: read off the event loop.
+                self.publish_counts(await asyncio.to_thread(self.ports.live.query))
             await asyncio.sleep(self.counts_interval_s)
 
-    def publish_counts(self) -> None:
+    async def _head_loop(self) -> None:
+        """Compare every client's cursor with the store's head each ``head_interval_s``: the
+        bus is a hint (Redis pub/sub drops messages while a subscriber reconnects), so an
+        event whose hint was lost is still delivered, read from the store."""
+        while True:
+            await asyncio.sleep(self.head_interval_s)
+            if not self.alert_clients:
+                continue
+            try:
+                head = await asyncio.to_thread(self.ports.alerts.head)
+            except Exception:  # an outage: the next round tries again
+                log.warning("alert store head unreadable", exc_info=True)
+                continue
+            for client in list(self.alert_clients):
+                if client.cursor < head and not client.behind:
+                    client.behind = True
+                    client.wake.set()
+
+    def publish_counts(self, rows: list[Record] | None = None) -> None:
         """Tally vehicles per district and state once, then hand each client its scope's."""
         by_district: dict[str | None, Counter] = {}
-        for p in self.ports.live.query():
+        for p in self.ports.live.query() if rows is None else rows:
             by_district.setdefault(p.get("district"), Counter())[p["state"]] += 1
         city = sum(by_district.values(), Counter())
         for client in self.live_clients:

@@ -116,6 +116,7 @@ def sink_from_settings(conn: Connections, group: str | None = None, from_beginni
 
     from api.feed import Feed
     from api.sink import AlertSink
+    from stream.kafka.probe import probe_kafka
     from stream.kafka.producer import make_producer
     from stream.kafka.topics import Topics, ensure_topics
 
@@ -164,18 +165,3 @@ def _probe_redis(url: str) -> str:
         return "ok"
     except redis.RedisError as exc:
         return f"unreachable: {type(exc).__name__}"
-
-
-def probe_kafka(bootstrap: str) -> str:
-    """Whether a bootstrap broker accepts a TCP connection (the sink's consumer is not
-    thread-safe, so the probe does not ask it)."""
-    import socket
-
-    for address in bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            socket.create_connection((host or "127.0.0.1", int(port)), timeout=1).close()
-            return "ok"
-        except (OSError, ValueError):
-            continue
-    return f"unreachable: no broker of {bootstrap} accepts connections"

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# The real services landun's integration tests and local runs use, on loopback:
-# Kafka (scripts/kafka.sh) and Redis (scripts/redis.sh). Usage: scripts/services.sh up|down|status
-#   up      start both (each is a no-op when already up) and wait until both answer.
-#   down    stop both; tries both even if one fails.
-#   status  print both; exit 0 only when both are up.
+# The real services landun's integration tests and local runs use, on loopback: Kafka
+# (scripts/kafka.sh), Redis (scripts/redis.sh) and PostgreSQL (scripts/postgres.sh).
+# Usage: scripts/services.sh up|down|status
+#   up      start all three (each is a no-op when already up) and wait until each answers.
+#   down    stop all three; tries each even if one fails.
+#   status  print all three; exit 0 only when all are up.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 case "${1:-}" in
     up)
-        # Redis first: it is quick, and a failure there is reported before Kafka's longer start.
+        # Redis and PostgreSQL first: they are quick, and a failure there is reported before
+        # Kafka's longer start.
         bash "$HERE/redis.sh" up
+        bash "$HERE/postgres.sh" up
         bash "$HERE/kafka.sh" up
         ;;
     down)
         rc=0
         bash "$HERE/kafka.sh" down || rc=1
+        bash "$HERE/postgres.sh" down || rc=1
         bash "$HERE/redis.sh" down || rc=1
         exit "$rc"
         ;;
@@ -23,6 +27,7 @@ case "${1:-}" in
         rc=0
         bash "$HERE/kafka.sh" status || rc=1
         bash "$HERE/redis.sh" status || rc=1
+        bash "$HERE/postgres.sh" status || rc=1
         exit "$rc"
         ;;
     *)

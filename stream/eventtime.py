@@ -1,4 +1,9 @@
-"""Event-time values at the API edge: epoch milliseconds inside, ISO 8601 +08:00 outside."""
+"""Event-time values at the edges (API, live view): epoch milliseconds inside, ISO 8601 +08:00
+outside.
+
+``stream.ping`` has its own, faster parser for the wire format (it raises ``PingError``); these
+raise ``ValueError`` and are what the API and the live view show.
+"""
 
 from __future__ import annotations
 

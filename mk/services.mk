@@ -1,6 +1,7 @@
 # Real services on loopback for integration tests and local runs (docs/services.md):
-# Kafka 4.x in KRaft mode on 127.0.0.1:$(LANDUN_KAFKA_PORT, 9092) and Redis on
-# 127.0.0.1:$(LANDUN_REDIS_PORT, 6379). Both targets are idempotent; data and logs are in var/.
+# Kafka 4.x in KRaft mode on 127.0.0.1:$(LANDUN_KAFKA_PORT, 9092), Redis on
+# 127.0.0.1:$(LANDUN_REDIS_PORT, 6379) and PostgreSQL on 127.0.0.1:$(LANDUN_PG_PORT, 5432).
+# The targets are idempotent; data and logs are in var/.
 .PHONY: services services-down services-status
 
 services:

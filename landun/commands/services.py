@@ -1,4 +1,5 @@
-"""`landun services up|down|status`: the local Kafka and Redis, through scripts/services.sh.
+"""`landun services up|down|status`: the local Kafka, Redis and PostgreSQL, through
+scripts/services.sh.
 
 This is the only place in the Python code that starts or stops the services; it hands the work
 to the shell script so that `make services`, CI and this command do exactly the same thing.
@@ -27,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """
     parser = subparsers.add_parser(
         "services",
-        help="start, stop or check the local Kafka and Redis (docs/services.md)",
+        help="start, stop or check the local Kafka, Redis and PostgreSQL (docs/services.md)",
         description=(
-            "Run the real services on loopback: Kafka 4.x (KRaft) and Redis. "
-            "Ports come from LANDUN_KAFKA_PORT and LANDUN_REDIS_PORT."
+            "Run the real services on loopback: Kafka 4.x (KRaft), Redis and PostgreSQL. "
+            "Ports come from LANDUN_KAFKA_PORT, LANDUN_REDIS_PORT and LANDUN_PG_PORT."
         ),
     )
     parser.add_argument("action", choices=ACTIONS, help="up: start and wait; down: stop; status")

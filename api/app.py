@@ -16,10 +16,13 @@ from api import ws
 from api.feed import Feed
 from api.hub import Hub
 from api.memory import memory_ports
+from api.passwords import PasswordPool
 from api.ports import Ports
 from api.routes import alerts, auth, fences, health, live, map, metrics, registry, trips, vehicles
 from api.security import TokenIssuer, User, demo_users, users_from_file
+from api.sessions import AccountCache
 from api.settings import Settings
+from api.throttle import LoginThrottle, Policy
 
 STATIC = Path(__file__).parent / "static"
 # Scripts and styles only from this server; tiles from wherever LANDUN_TILE_URL points.
@@ -34,9 +37,11 @@ PAGE_HEADERS = {
 
 
 def default_users(settings: Settings) -> list[User]:
-    """Accounts from ``users_file``, plus the demo accounts in demo mode only."""
+    """Accounts from ``users_file``, plus the demo accounts in demo mode only, each only where
+    the file has no account of that name (a demo password must never open a real account)."""
     users = users_from_file(settings.users_file) if settings.users_file else []
-    return users + (demo_users() if settings.demo else [])
+    taken = {u.username for u in users}
+    return users + [u for u in (demo_users() if settings.demo else []) if u.username not in taken]
 
 
 class BodyLimit:
@@ -126,6 +131,7 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            app.state.passwords.close()
 
     app = FastAPI(title="landun 蓝盾", version="0.1.0", lifespan=lifespan)
     secret = settings.secret_key.get_secret_value()
@@ -137,6 +143,9 @@ def create_app(
     app.state.feed = Feed(ports)
     app.state.metrics = collectors
     app.state.hub = hub
+    app.state.passwords = PasswordPool(settings.password_workers, settings.password_queue)
+    app.state.logins = LoginThrottle(Policy.from_settings(settings), clock)
+    app.state.accounts = AccountCache(ports.users, settings.ws_recheck_s)
     for module in (health, auth, map, fences, vehicles, registry, live, trips, alerts, metrics):
         app.include_router(module.router)
     app.include_router(ws.router)

@@ -9,7 +9,8 @@ from fastapi import Depends, HTTPException, Request, status
 
 from api.feed import Feed
 from api.ports import Ports, Record
-from api.security import AuthError, Principal, Role, TokenIssuer
+from api.security import AuthError, Grant, Principal, Role, TokenIssuer
+from api.sessions import account_problem
 from api.settings import Settings
 
 
@@ -39,22 +40,24 @@ UNAUTHORIZED = HTTPException(
 )
 
 
-def authenticate(token: str, ports: Ports, issuer: TokenIssuer, kinds=("access",)) -> Principal:
-    """Check a token and that its account still exists with the same role and scope.
+def authenticate(token: str, ports: Ports, issuer: TokenIssuer, kinds=("access",)) -> Grant:
+    """Check a token and that its account still holds it: present, enabled, with the same role
+    and district, at the generation the token was issued under (:func:`account_problem`).
 
     Raises
     ------
     AuthError
-        Bad token, or the account was removed or changed since the token was issued.
+        Bad token, or the account was removed, disabled or changed since the token was issued.
     """
-    who = issuer.check(token, kinds)
-    user = ports.users.get(who.username)
-    if user is None or user.principal != who:
-        raise AuthError("account removed or changed; log in again")
-    return who
+    grant = issuer.verify(token, kinds)
+    problem = account_problem(ports.users.get(grant.who.username), grant)
+    if problem is not None:
+        raise AuthError(f"{problem}; log in again")
+    return grant
 
 
-def current_principal(request: Request, ports: PortsDep, issuer: IssuerDep) -> Principal:
+def current_grant(request: Request, ports: PortsDep, issuer: IssuerDep) -> Grant:
+    """The caller's verified bearer token (401 otherwise)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise UNAUTHORIZED
@@ -62,6 +65,13 @@ def current_principal(request: Request, ports: PortsDep, issuer: IssuerDep) -> P
         return authenticate(token.strip(), ports, issuer)
     except AuthError:
         raise UNAUTHORIZED from None
+
+
+CurrentGrant = Annotated[Grant, Depends(current_grant)]
+
+
+def current_principal(grant: CurrentGrant) -> Principal:
+    return grant.who
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import math
 import threading
 import time
@@ -269,13 +270,38 @@ class MemoryBus:
 
 
 class MemoryUserStore:
-    """Accounts by username."""
+    """Accounts by username (the ``UserStore`` protocol); a later user of the same name given
+    to the constructor replaces an earlier one."""
 
     def __init__(self, users: Iterable[User] = ()):
         self._users = {u.username: u for u in users}
+        self._lock = threading.Lock()
 
     def get(self, username: str) -> User | None:
         return self._users.get(username)
+
+    def list(self) -> list[User]:
+        with self._lock:
+            return [self._users[k] for k in sorted(self._users)]
+
+    def add(self, user: User) -> None:
+        with self._lock:
+            if user.username in self._users:
+                raise ValueError(f"user {user.username!r} already exists")
+            self._users[user.username] = user
+
+    def set_password(self, username: str, password_hash: str) -> User:
+        return self._change(username, password_hash=password_hash)
+
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        return self._change(username, disabled=disabled)
+
+    def _change(self, username: str, **changes) -> User:
+        with self._lock:
+            user = self._users[username]  # KeyError if unknown, as the protocol says
+            changed = dataclasses.replace(user, generation=user.generation + 1, **changes)
+            self._users[username] = changed
+            return changed
 
 
 def memory_ports(

@@ -1,17 +1,16 @@
-"""Who may do what: password hashes, access tokens, websocket tickets, roles and district scope.
+"""Who may do what: access tokens, websocket tickets, roles and district scope (password
+hashes: ``api.passwords``).
 
-Access tokens and websocket tickets are HS256 JWTs carrying the user, role and district scope.
-Tickets live ``ws_ticket_ttl_s`` seconds and are single-use within a process (their ``jti`` is
-remembered until they expire), so a ticket seen in a log is worthless a moment later.
+Access tokens and websocket tickets are HS256 JWTs carrying the user, role, district scope and
+the account's ``generation`` when the token was issued (``gen``): a password change or a disable
+bumps the generation and so revokes every older token. Tickets live ``ws_ticket_ttl_s`` seconds
+and are single-use within a process (their ``jti`` is remembered until they expire), so a ticket
+seen in a log is worthless a moment later; a ticket also carries the expiry of the access token
+it was issued under (``sexp``), at which the websocket it opened is closed.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import hmac
-import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -20,8 +19,9 @@ from enum import StrEnum
 
 import jwt
 
-# scrypt cost: 2**14 x 8 = 16 MiB and some tens of milliseconds per hash (RFC 7914 interactive).
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+from api.passwords import WeakHashError, check_policy, decoy_hash, hash_password, verify_password
+
+__all__ = ["decoy_hash", "hash_password", "verify_password"]  # re-exported for callers
 ALGORITHM = "HS256"
 ISSUER = "landun"
 
@@ -54,6 +54,17 @@ class Principal:
     def sees(self, district: str | None) -> bool:
         """True when data of ``district`` is inside this caller's scope."""
         return self.district is None or district == self.district
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a verified token grants: its principal, the account generation it was issued under,
+    and when the session ends (an access token's expiry; for a ticket, its access token's)."""
+
+    who: Principal
+    generation: int
+    expires: float
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,43 +102,6 @@ def make_user(
     return User(username, role, district or None, password_hash, display_name)
 
 
-def hash_password(password: str) -> str:
-    """Hash a password with scrypt and a random salt: ``scrypt$n$r$p$salt$hash`` (base64)."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-@functools.cache
-def decoy_hash() -> str:
-    """A hash no password matches, verified against when a login names an unknown user so
-    that it costs the same scrypt time as a real one (no timing oracle for usernames)."""
-    return hash_password(secrets.token_urlsafe(32))
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """True when ``password`` matches ``stored`` (constant-time comparison)."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        want = base64.b64decode(digest)
-        got = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(want),
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, want)
-
-
 class TokenIssuer:
     """Issues and checks access tokens and single-use websocket tickets.
 
@@ -148,9 +122,17 @@ class TokenIssuer:
         self._used: dict[str, float] = {}  # ticket jti -> expiry
         self._lock = threading.Lock()
 
-    def issue(self, who: Principal, kind: str = "access") -> str:
-        """Sign a token of ``kind`` ("access" or "ws") for ``who``."""
+    def issue(
+        self,
+        who: Principal,
+        kind: str = "access",
+        generation: int = 0,
+        session_expires: float | None = None,
+    ) -> str:
+        """Sign a token of ``kind`` ("access" or "ws") for ``who`` at account ``generation``;
+        a ticket carries ``session_expires``, its access token's expiry (else its own)."""
         now = int(self._clock())
+        exp = now + self._ttl[kind]
         claims = {
             "iss": ISSUER,
             "sub": who.username,
@@ -158,13 +140,19 @@ class TokenIssuer:
             "district": who.district,
             "typ": kind,
             "iat": now,
-            "exp": now + self._ttl[kind],
+            "exp": exp,
             "jti": uuid.uuid4().hex,
+            "gen": generation,
+            "sexp": int(session_expires if session_expires is not None else exp),
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def check(self, token: str, kinds: Iterable[str] = ("access",)) -> Principal:
-        """Verify a token and return its principal; ws tickets are consumed.
+        """:meth:`verify`'s principal."""
+        return self.verify(token, kinds).who
+
+    def verify(self, token: str, kinds: Iterable[str] = ("access",)) -> Grant:
+        """Verify a token and return what it grants; ws tickets are consumed.
 
         Raises
         ------
@@ -177,10 +165,16 @@ class TokenIssuer:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "typ", "jti"], "verify_exp": False},
+                options={
+                    "require": ["exp", "iat", "sub", "typ", "jti", "gen", "sexp"],
+                    "verify_exp": False,
+                },
             )
             who = Principal(claims["sub"], Role(claims["role"]), claims.get("district") or None)
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            generation, session = int(claims["gen"]), min(claims["sexp"], claims["exp"])
+            if claims["typ"] == "ws":
+                session = claims["sexp"]  # the ticket dies soon, the socket with its token
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         # Expiry against the injected clock, so tests need no sleeping.
         if claims["exp"] <= self._clock():
@@ -189,7 +183,7 @@ class TokenIssuer:
             raise AuthError(f"token of type {claims['typ']!r} not accepted here")
         if claims["typ"] == "ws":
             self._consume(claims["jti"], claims["exp"])
-        return who
+        return Grant(who, generation, float(session), claims["typ"])
 
     def _consume(self, jti: str, expiry: float) -> None:
         with self._lock:
@@ -245,6 +239,12 @@ def users_from_file(path) -> list[User]:
                     row.get("display_name", ""),
                 )
             )
+            check_policy(users[-1].password_hash)
+        except WeakHashError as exc:
+            raise ValueError(
+                f"{path}: user #{i} {users[-1].username!r}: password hash refused ({exc}); "
+                "make a new one with `landun users hash --password-stdin`"
+            ) from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: user #{i}: {exc!r}") from None
     return users

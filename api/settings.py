@@ -7,7 +7,9 @@ per-process secret replaces it (demo tokens then die with the process, which is 
 
 from __future__ import annotations
 
+import math
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +17,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UNSAFE_SECRET = "change-me"
-MIN_SECRET = 16
+MIN_SECRET = 32  # characters
+MIN_SECRET_BITS = 80  # estimated: length x the entropy of the key's own character frequencies
+HOW_TO_MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class UnsafeSettingsError(ValueError):
@@ -53,7 +57,11 @@ class Settings(Connections):
     )
     api_port: int = Field(8000, ge=1, le=65535, description="Port `landun api` listens on.")
     secret_key: SecretStr = Field(
-        SecretStr(UNSAFE_SECRET), description="HMAC key signing access tokens and ws tickets."
+        SecretStr(UNSAFE_SECRET),
+        description=f"HMAC key signing access tokens and ws tickets: at least {MIN_SECRET} "
+        f"characters and an estimated {MIN_SECRET_BITS} bits (length x Shannon entropy of its "
+        f"characters; a repeated or low-variety key fails). "
+        f"Make one with `{HOW_TO_MAKE_A_SECRET}`.",
     )
     token_ttl_s: int = Field(8 * 3600, gt=0, description="Lifetime of an access token, seconds.")
     ws_ticket_ttl_s: int = Field(30, gt=0, description="Lifetime of a websocket ticket, seconds.")
@@ -98,17 +106,81 @@ class Settings(Connections):
     )
     map_zoom: int = Field(11, ge=1, le=19, description="Initial map zoom.")
 
+    # Accounts and logins (api.passwords, api.throttle). Each API replica throttles on its own:
+    # with N replicas behind a balancer an attacker gets up to N times the attempts.
+    password_workers: int = Field(
+        2, gt=0, description="Threads checking passwords (argon2id, 19 MiB and ~30 ms each)."
+    )
+    password_queue: int = Field(
+        32, ge=0, description="Logins waiting for a password thread; more are refused with 503."
+    )
+    login_account_free_failures: int = Field(
+        5, ge=0, description="Failed logins of one username before it is throttled (429)."
+    )
+    login_address_free_failures: int = Field(
+        20, ge=0, description="Failed logins from one client address before it is throttled."
+    )
+    login_backoff_s: float = Field(
+        1.0, gt=0, description="First wait after the free failures; doubles with each failure."
+    )
+    login_backoff_max_s: float = Field(900.0, gt=0, description="Longest wait (Retry-After).")
+    login_forget_s: float = Field(
+        3600.0, gt=0, description="Failures are forgotten this long after the last one."
+    )
+    login_tracked: int = Field(
+        100_000, gt=0, description="Usernames and addresses tracked at most (oldest dropped)."
+    )
+    ws_recheck_s: float = Field(
+        2.0, gt=0, description="How often an open websocket re-checks its account (revocation)."
+    )
+    # Fences (api.routes.fences): one fence may not cost the map or the engine without bound.
+    fence_max_extent_km: float = Field(
+        100.0, gt=0, description="Largest width or height of a fence's bounding box, km."
+    )
+    fence_max_vertices: int = Field(20_000, gt=0, description="Most vertices in one fence.")
+    # The HTTP server (landun.commands.api.serve).
+    http_head_timeout_s: float = Field(
+        10.0, gt=0, description="A connection whose request head is incomplete this long closes."
+    )
+    http_limit_concurrency: int = Field(
+        4096, gt=0, description="Connections (websockets included) before new requests get 503."
+    )
+    http_backlog: int = Field(2048, gt=0, description="Pending TCP connections the kernel queues.")
+
     @model_validator(mode="after")
     def _refuse_unsafe_secret(self) -> Settings:
         secret = self.secret_key.get_secret_value()
-        if secret != UNSAFE_SECRET and len(secret) >= MIN_SECRET:
+        bits = secret_bits(secret)
+        if secret == UNSAFE_SECRET:
+            problem = "is the unsafe default"
+        elif len(secret) < MIN_SECRET:
+            problem = f"is shorter than {MIN_SECRET} characters ({len(secret)})"
+        elif bits < MIN_SECRET_BITS:
+            problem = (
+                f"is too predictable: an estimated {bits:.0f} bits of entropy, "
+                f"{MIN_SECRET_BITS} needed (repeated or too few different characters)"
+            )
+        else:
             return self
         if not self.demo:
             raise UnsafeSettingsError(
-                f"LANDUN_SECRET_KEY is the unsafe default or shorter than {MIN_SECRET} characters; "
-                "set a random secret "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) "
-                "or run in demo mode (LANDUN_DEMO=1)"
+                f"LANDUN_SECRET_KEY {problem}; set a random secret "
+                f"(e.g. `{HOW_TO_MAKE_A_SECRET}`) or run in demo mode (LANDUN_DEMO=1)"
             )
         self.secret_key = SecretStr(secrets.token_urlsafe(32))
         return self
+
+
+def secret_bits(secret: str) -> float:
+    """Estimated entropy of ``secret`` in bits: its length times the Shannon entropy of its own
+    character frequencies. A screen against repeated or low-variety keys, not a proof of
+    randomness (``secrets.token_urlsafe(32)`` scores about 210, ``"a" * 40`` zero).
+
+    Examples
+    --------
+    >>> secret_bits("aaaaaaaaaaaaaaaa"), round(secret_bits("abcd" * 8))
+    (0.0, 64)
+    """
+    n = len(secret)
+    counts = Counter(secret).values()
+    return max(0.0, -sum(c * math.log2(c / n) for c in counts))

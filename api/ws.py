@@ -1,18 +1,27 @@
 """Websockets: ``/ws/live`` (positions in the caller's scope and viewport) and ``/ws/alerts``
 (new alerts and case changes, resumable by ``seq``).
 
-Handshake (before ``accept``): the Origin must be allowlisted or the request's own host (CORS
-does not cover websockets), and the caller presents a single-use ticket (``?ticket=``) or a
-token in the subprotocols ``["landun.v1", "auth.<ticket or access token>"]``. Failures close with
-1008. Frames from clients are limited to ``ws_max_frame_bytes`` (1009). Server → client frames
-are JSON objects with a ``type``; see docs in each sender.
+Handshake (before ``accept``), in this order: the query parameters are checked (only the
+route's own, each at most once and well formed); the Origin must be allowlisted or the request's
+own host (CORS does not cover websockets); the caller presents a single-use ticket
+(``?ticket=``) or a token in the subprotocols ``["landun.v1", "auth.<ticket or access token>"]``;
+only then is one of the user's ``ws_max_per_user`` connection slots taken (1013 beyond), and
+from there on everything runs under a ``finally`` that gives it back. Failures close with 1008.
+
+An open socket lives as long as the access token it was opened under: it is closed (1008) when
+that token expires, and within ``ws_recheck_s`` (plus a second) of its account being disabled,
+removed, changed or given a new password. Frames from clients are limited to
+``ws_max_frame_bytes`` (1009). Server → client frames are JSON objects with a ``type``; see docs
+in each sender.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import anyio
@@ -23,13 +32,15 @@ from starlette.websockets import WebSocketDisconnect
 from api.deps import authenticate
 from api.hub import AlertClient, LiveClient
 from api.ports import AlertQuery
-from api.security import AuthError, Principal
+from api.security import AuthError, Grant
+from api.sessions import account_problem
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 SUBPROTOCOL = "landun.v1"
 AUTH_PREFIX = "auth."
-REVALIDATE_S = 30.0  # how often an open socket re-checks that its account is unchanged
-WATCH_S = 1.0  # watchdog period
+WATCH_S = 1.0  # watchdog period (shorter when ws_recheck_s is)
+MAX_SEQ_DIGITS = 19  # a resume point fits in a signed 64-bit integer
 SNAPSHOT_ALERTS = 200
 ALERT_BATCH = 100  # events per frame at most, to keep frames small
 
@@ -61,6 +72,39 @@ def origin_allowed(ws: WebSocket, settings) -> bool:
     return bool(host) and parts.scheme == scheme and parts.netloc == host
 
 
+def parse_seq(value: str) -> int:
+    """A non-negative decimal ``seq`` of at most 19 ASCII digits (``int()`` alone would take
+    ``"²"``-like digits, and spend quadratic time on thousands of them before refusing)."""
+    if not (value.isascii() and value.isdecimal() and len(value) <= MAX_SEQ_DIGITS):
+        raise Close(
+            1008, f"after must be a non-negative integer of at most {MAX_SEQ_DIGITS} digits"
+        )
+    return int(value)
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def parse_query(ws: WebSocket, params: dict[str, Callable[[str], object]]) -> dict[str, object]:
+    """The route's query ``params`` parsed by their functions; ``ticket`` is always allowed.
+
+    Raises
+    ------
+    Close
+        1008 for an unknown or repeated parameter or one its function refuses.
+    """
+    known = {"ticket": _text, **params}
+    parsed: dict[str, object] = {}
+    for name, value in ws.query_params.multi_items():
+        if name not in known:
+            raise Close(1008, f"unknown query parameter {ascii(name[:24])}")
+        if name in parsed:
+            raise Close(1008, f"query parameter {name!r} given twice")
+        parsed[name] = known[name](value)
+    return parsed
+
+
 def _credential(ws: WebSocket) -> tuple[str | None, tuple[str, ...]]:
     offered = ws.scope.get("subprotocols") or []
     for proto in offered:
@@ -70,10 +114,19 @@ def _credential(ws: WebSocket) -> tuple[str | None, tuple[str, ...]]:
     return ws.query_params.get("ticket"), ("ws",)
 
 
-async def admit(ws: WebSocket, channel: str) -> Principal | None:
-    """Authenticate and accept, or close with 1008/1013 and return None."""
+async def admit(
+    ws: WebSocket, channel: str, params: dict[str, Callable[[str], object]]
+) -> tuple[Grant, dict[str, object]] | None:
+    """Check the query, Origin and credential, take a connection slot of the user and accept;
+    or close with 1008/1013 and return None. The caller must :func:`leave` once it returns."""
     state = ws.app.state
     rejected = state.metrics.ws_rejected
+    try:
+        query = parse_query(ws, params)
+    except Close as exc:
+        rejected.labels("query").inc()
+        await ws.close(code=exc.code, reason=exc.reason)
+        return None
     if not origin_allowed(ws, state.settings):
         rejected.labels("origin").inc()
         await ws.close(code=1008, reason="origin not allowed")
@@ -82,19 +135,30 @@ async def admit(ws: WebSocket, channel: str) -> Principal | None:
     try:
         if not token:
             raise AuthError("no ticket")
-        who = authenticate(token, state.ports, state.issuer, kinds)
+        grant = await asyncio.to_thread(authenticate, token, state.ports, state.issuer, kinds)
     except AuthError:
         rejected.labels("auth").inc()
         await ws.close(code=1008, reason="authentication failed")
         return None
-    if not state.hub.admit_user(who.username, state.settings.ws_max_per_user):
+    username = grant.who.username
+    if not state.hub.admit_user(username, state.settings.ws_max_per_user):
         rejected.labels("limit").inc()
         await ws.close(code=1013, reason="too many connections for this user")
         return None
     offered = ws.scope.get("subprotocols") or []
-    await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    try:
+        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    except BaseException:
+        state.hub.release_user(username)  # the peer left during the handshake
+        raise
     state.metrics.ws_clients.labels(channel).inc()
-    return who
+    return grant, query
+
+
+def leave(ws: WebSocket, channel: str, grant: Grant) -> None:
+    """Give back what :func:`admit` took."""
+    ws.app.state.hub.release_user(grant.who.username)
+    ws.app.state.metrics.ws_clients.labels(channel).dec()
 
 
 async def send(ws: WebSocket, payload: dict | bytes, client) -> None:
@@ -127,26 +191,37 @@ async def receive(ws: WebSocket) -> dict:
     return data
 
 
-async def watchdog(ws: WebSocket, client) -> None:
-    """Close a connection whose send is stuck (1013) or whose account changed (1008).
+async def watchdog(ws: WebSocket, client, grant: Grant) -> None:
+    """Close a connection whose send is stuck (1013), whose token expired (1008) or whose
+    account no longer holds the token (1008: removed, disabled, changed, new password).
 
     One cheap timer per connection instead of a timeout around every send: at hundreds of
     clients times several frames a second, per-send cancel scopes cost more than the sends.
+    The account is read through the app's ``AccountCache``: one store read per user per
+    ``ws_recheck_s``, however many sockets the user has.
     """
     state = ws.app.state
+    settings = state.settings
     loop = asyncio.get_running_loop()
     checked = loop.time()
     while True:
-        await asyncio.sleep(WATCH_S)
+        await asyncio.sleep(min(WATCH_S, settings.ws_recheck_s))
         since = client.sending_since
-        if since is not None and loop.time() - since > state.settings.ws_send_timeout_s:
+        if since is not None and loop.time() - since > settings.ws_send_timeout_s:
             state.metrics.ws_slow_closes.inc()
             raise Close(1013, "client too slow")
-        if loop.time() - checked >= REVALIDATE_S:
+        if state.clock() >= grant.expires:
+            raise Close(1008, "session expired; log in again")
+        if loop.time() - checked >= settings.ws_recheck_s:
             checked = loop.time()
-            user = state.ports.users.get(client.who.username)
-            if user is None or user.principal != client.who:
-                raise Close(1008, "account changed; log in again")
+            try:
+                user = await state.accounts.get(grant.who.username)
+            except Exception:  # an outage of the store must not close every socket at once
+                log.warning("account check failed; will retry", exc_info=True)
+                continue
+            problem = account_problem(user, grant)
+            if problem is not None:
+                raise Close(1008, f"{problem}; log in again")
 
 
 async def wait(wake: asyncio.Event) -> None:
@@ -199,20 +274,20 @@ async def live_socket(ws: WebSocket) -> None:
     """Live positions. Server frames: ``hello``; ``snapshot`` (replace everything; items may
     continue in ``positions`` frames); ``positions`` (updates); ``counts`` (per state, whole
     scope). Client frames: ``viewport`` with ``bbox`` and ``zoom``."""
-    who = await admit(ws, "live")
-    if who is None:
+    admitted = await admit(ws, "live", {})
+    if admitted is None:
         return
+    grant, _ = admitted
     hub, settings = ws.app.state.hub, ws.app.state.settings
-    client = LiveClient(who, settings.ws_position_cap)
-    hub.add_live(client)
+    client = LiveClient(grant.who, settings.ws_position_cap)
     try:
+        hub.add_live(client)
         await run_until_closed(
-            ws, _live_sender(ws, client), _live_receiver(ws, client), watchdog(ws, client)
+            ws, _live_sender(ws, client), _live_receiver(ws, client), watchdog(ws, client, grant)
         )
     finally:
         hub.remove_live(client)
-        hub.release_user(who.username)
-        ws.app.state.metrics.ws_clients.labels("live").dec()
+        leave(ws, "live", grant)
 
 
 async def _live_sender(ws: WebSocket, client: LiveClient) -> None:
@@ -259,30 +334,32 @@ async def alerts_socket(ws: WebSocket) -> None:
     frame is a ``snapshot`` of recent alerts in scope with the current ``seq``. Server frames:
     ``snapshot``/``resync`` {seq, alerts}, ``alert`` and ``case`` {seq, alert}, and in bursts
     ``batch`` {events: [alert/case frames, in seq order]}."""
-    after = ws.query_params.get("after")
-    if after is not None and not after.isdecimal():
-        await ws.close(code=1008, reason="after must be a non-negative integer")
+    admitted = await admit(ws, "alerts", {"after": parse_seq})
+    if admitted is None:
         return
-    who = await admit(ws, "alerts")
-    if who is None:
-        return
+    grant, query = admitted
+    after = query.get("after")
     hub, store = ws.app.state.hub, ws.app.state.ports.alerts
-    head = store.head()
-    client = AlertClient(who, ws.app.state.settings.ws_alert_queue, head)
-    hub.alert_clients.add(client)  # before any read, so nothing published meanwhile is missed
-    if after is None:
-        client.initial, client.initial_seq = "snapshot", head
-    else:
-        client.cursor, client.behind = int(after), True
-    client.wake.set()
+    client = None
     try:
+        head = store.head()
+        client = AlertClient(grant.who, ws.app.state.settings.ws_alert_queue, head)
+        hub.alert_clients.add(client)  # before any read, so nothing published meanwhile is missed
+        if after is None:
+            client.initial, client.initial_seq = "snapshot", head
+        else:
+            client.cursor, client.behind = after, True
+        client.wake.set()
         await run_until_closed(
-            ws, _alert_sender(ws, client), _drain(ws), _overflow(client), watchdog(ws, client)
+            ws,
+            _alert_sender(ws, client),
+            _drain(ws),
+            _overflow(client),
+            watchdog(ws, client, grant),
         )
     finally:
         hub.alert_clients.discard(client)
-        hub.release_user(who.username)
-        ws.app.state.metrics.ws_clients.labels("alerts").dec()
+        leave(ws, "alerts", grant)
 
 
 async def _send_snapshot(ws: WebSocket, client: AlertClient, kind: str, head: int) -> None:

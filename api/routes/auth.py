@@ -1,12 +1,21 @@
-"""Login, the caller's identity and websocket tickets."""
+"""Login, the caller's identity and websocket tickets.
+
+A login is throttled per username and per client address (``api.throttle``: 429 with
+``Retry-After``) before its password is checked, and the check runs on the bounded password
+pool (``api.passwords.PasswordPool``: 503 with ``Retry-After`` when it is full), never on the
+event loop or in the thread pool the other routes share.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+import asyncio
+
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentUser, IssuerDep, PortsDep, SettingsDep
-from api.security import decoy_hash, verify_password
+from api.deps import CurrentGrant, CurrentUser, IssuerDep, PortsDep, SettingsDep
+from api.passwords import PasswordPoolBusy
+from api.security import decoy_hash
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -36,18 +45,49 @@ class TicketOut(BaseModel):
     expires_in: int
 
 
-@router.post("/login")
-def login(body: Login, ports: PortsDep, issuer: IssuerDep, settings: SettingsDep) -> TokenOut:
+WRONG = "wrong username or password"
+
+
+@router.post(
+    "/login",
+    responses={429: {"description": "Too many failed logins"}, 503: {"description": "Busy"}},
+)
+async def login(
+    body: Login, request: Request, ports: PortsDep, issuer: IssuerDep, settings: SettingsDep
+) -> TokenOut:
     """Exchange username and password for a bearer token."""
-    user = ports.users.get(body.username)
-    # One message and the same scrypt work for both failures, so neither the response nor its
-    # timing reveals which usernames exist.
+    state = request.app.state
+    address = request.client.host if request.client else "unknown"
+    waiting = state.logins.wait(body.username, address)
+    if waiting is not None:
+        by, seconds = waiting
+        state.metrics.login_throttled.labels(by).inc()
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+    user = await asyncio.to_thread(ports.users.get, body.username)  # a database in production
+    # One message and the same hashing work for every failure (unknown user, disabled account,
+    # refused hash, wrong password), so neither the response nor its timing reveals which.
     stored = user.password_hash if user is not None else decoy_hash()
-    if not verify_password(body.password, stored) or user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    try:
+        matches = await state.passwords.verify(body.password, stored, body.username)
+    except PasswordPoolBusy:
+        state.metrics.login_busy.inc()
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "too many logins at once; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from None
+    if not matches or user is None or user.disabled:
+        state.logins.failed(body.username, address)
+        state.metrics.login_failures.inc()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG)
+    state.logins.succeeded(body.username)
     who = user.principal
     return TokenOut(
-        access_token=issuer.issue(who),
+        access_token=issuer.issue(who, generation=user.generation),
         expires_in=settings.token_ttl_s,
         user=Identity(
             username=who.username,
@@ -69,6 +109,8 @@ def me(who: CurrentUser, ports: PortsDep) -> Identity:
 
 
 @router.post("/ws-ticket")
-def ws_ticket(who: CurrentUser, issuer: IssuerDep, settings: SettingsDep) -> TicketOut:
-    """A single-use websocket ticket, valid ``ws_ticket_ttl_s`` seconds."""
-    return TicketOut(ticket=issuer.issue(who, "ws"), expires_in=settings.ws_ticket_ttl_s)
+def ws_ticket(grant: CurrentGrant, issuer: IssuerDep, settings: SettingsDep) -> TicketOut:
+    """A single-use websocket ticket, valid ``ws_ticket_ttl_s`` seconds; the socket it opens
+    lives until the access token it was issued under expires or is revoked."""
+    ticket = issuer.issue(grant.who, "ws", grant.generation, grant.expires)
+    return TicketOut(ticket=ticket, expires_in=settings.ws_ticket_ttl_s)

@@ -14,7 +14,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from api.deps import IssuerDep, PortsDep, current_principal
+from api.deps import IssuerDep, PortsDep, current_grant
 from api.security import Role
 
 router = APIRouter(tags=["health"])
@@ -44,6 +44,18 @@ class Metrics:
         self.bus_messages = Counter(
             "landun_bus_messages", "Bus messages fanned out", ["topic"], registry=r
         )
+        self.login_failures = Counter(
+            "landun_login_failures", "Failed logins (wrong or unknown credentials)", registry=r
+        )
+        self.login_throttled = Counter(
+            "landun_login_throttled",
+            "Logins refused with 429, by the key that was throttled (account or address)",
+            ["by"],
+            registry=r,
+        )
+        self.login_busy = Counter(
+            "landun_login_busy", "Logins refused with 503 (the password pool was full)", registry=r
+        )
 
 
 def scraper_or_admin(request: Request, ports: PortsDep, issuer: IssuerDep) -> None:
@@ -54,7 +66,7 @@ def scraper_or_admin(request: Request, ports: PortsDep, issuer: IssuerDep) -> No
     expected = token.get_secret_value().encode() if token is not None else b""
     if expected and hmac.compare_digest(offered, expected):
         return
-    who = current_principal(request, ports, issuer)
+    who = current_grant(request, ports, issuer).who
     if who.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not do this")
 

@@ -28,11 +28,12 @@ ROLES = {
     "viewer": (Role.VIEWER, None),
 }
 PASSWORD = "correct horse battery staple"
+SECRET = "qN4-vX8_tL2zR7kW0pJ5mC9yH3bF6dG1sA"  # random-looking: passes the entropy screen
 
 
 @functools.cache
 def _password_hash() -> str:
-    return hash_password(PASSWORD)  # scrypt is slow on purpose: hash once per session
+    return hash_password(PASSWORD)  # argon2id is slow on purpose: hash once per session
 
 
 def make_users():
@@ -144,7 +145,7 @@ class Clock:
 
 
 def make_settings(**overrides) -> Settings:
-    values = {"secret_key": "test-secret-" + "x" * 20, "ws_flush_ms": 0} | overrides
+    values = {"secret_key": SECRET, "ws_flush_ms": 0} | overrides
     return Settings(**values)
 
 

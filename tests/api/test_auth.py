@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from api import passwords
 from api.app import default_users
-from api.routes import auth as auth_routes
 from api.security import (
     AuthError,
     Principal,
@@ -43,19 +43,19 @@ def test_bad_logins_get_one_message(client, username, password):
 
 
 def test_an_unknown_username_costs_a_password_check_too(client, monkeypatch):
-    """Same scrypt work whether the user exists or not: no timing oracle for usernames."""
+    """Same argon2id work whether the user exists or not: no timing oracle for usernames."""
     checked = []
-    real = auth_routes.verify_password
+    real = passwords.verify_password
 
-    def spy(password, stored):
+    def spy(password, stored, account="?"):
         checked.append(stored)
-        return real(password, stored)
+        return real(password, stored, account)
 
-    monkeypatch.setattr(auth_routes, "verify_password", spy)
+    monkeypatch.setattr(passwords, "verify_password", spy)
     for username in ("nobody", "liangxi"):
         response = client.post("/api/auth/login", json={"username": username, "password": "x"})
         assert response.status_code == 401
-    assert len(checked) == 2 and all(h.startswith("scrypt$") for h in checked)
+    assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
     assert checked[0] == decoy_hash()
 
 
@@ -114,17 +114,17 @@ def test_the_unsafe_default_secret_is_refused_outside_demo(monkeypatch):
     monkeypatch.delenv("LANDUN_SECRET_KEY", raising=False)
     with pytest.raises((UnsafeSettingsError, ValidationError), match="LANDUN_SECRET_KEY"):
         Settings()
-    with pytest.raises((UnsafeSettingsError, ValidationError), match="shorter than 16"):
+    with pytest.raises((UnsafeSettingsError, ValidationError), match="shorter than 32"):
         Settings(secret_key="short")
     demo = Settings(demo=True)
     assert demo.secret_key.get_secret_value() != "change-me"
 
 
 def test_settings_come_from_landun_environment(monkeypatch):
-    monkeypatch.setenv("LANDUN_SECRET_KEY", "from-the-environment-0123456789")
+    monkeypatch.setenv("LANDUN_SECRET_KEY", "from-the-environment-0123456789-abcdef")
     monkeypatch.setenv("LANDUN_ALLOWED_ORIGINS", '["https://map.example"]')
     settings = Settings()
-    assert settings.secret_key.get_secret_value() == "from-the-environment-0123456789"
+    assert settings.secret_key.get_secret_value() == "from-the-environment-0123456789-abcdef"
     assert settings.allowed_origins == ["https://map.example"]
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from api.eventtime import parse_ts, to_iso
 from api.ports import AlertEvent, Ports, Record
+from stream.eventtime import parse_ts, to_iso
+from stream.live.projection import (  # POSITION_STATES: also for api.hub, api.routes.live
+    OFFLINE_MS,
+    POSITION_STATES,
+    position_record,
+    violating_until,
+)
 
-POSITION_STATES = ("on_trip", "loaded", "idle", "offline", "violation")
 ALERT_FIELDS = ("id", "type", "vehicle", "district", "severity", "ts", "lat", "lng")
-MOVING_KMH = 5.0
-VIOLATION_MS = 10 * 60_000  # an alert without an end shows its vehicle red this long
-OFFLINE_MS = 10 * 60_000  # silent this long (event time) = offline, as signal_lost
 
 
 class FeedError(ValueError):
@@ -33,16 +35,11 @@ def _number(raw: Record, key: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _state(raw: Record) -> str:
+def _state(raw: Record) -> str | None:
     state = raw.get("state")
-    if state is not None:
-        if state not in POSITION_STATES:
-            raise FeedError(f"{raw.get('vehicle')!r}: unknown state {state!r}")
-        return state
-    # No engine state: derive a display state from the ping itself.
-    if raw.get("loaded") in ("half", "full"):
-        return "loaded"
-    return "on_trip" if (raw.get("speed_kmh") or 0) > MOVING_KMH else "idle"
+    if state is not None and state not in POSITION_STATES:
+        raise FeedError(f"{raw.get('vehicle')!r}: unknown state {state!r}")
+    return state
 
 
 class Feed:
@@ -69,17 +66,19 @@ class Feed:
         except ValueError as exc:
             raise FeedError(f"{vehicle!r}: bad ts: {exc}") from None
         registered: dict[str, Any] = self._ports.vehicles.get(vehicle) or {}
-        position = {
-            "vehicle": vehicle,
-            "district": raw.get("district") or registered.get("district"),
-            "kind": raw.get("kind") or registered.get("kind"),
-            "ts": to_iso(ts_ms),
-            "lat": round(_number(raw, "lat", -90, 90), 7),
-            "lng": round(_number(raw, "lng", -180, 180), 7),
-            "speed_kmh": raw.get("speed_kmh"),
-            "heading": raw.get("heading"),
-            "state": self._display_state(raw, vehicle, ts_ms),
-        }
+        position = position_record(
+            vehicle,
+            ts_ms,
+            _number(raw, "lat", -90, 90),
+            _number(raw, "lng", -180, 180),
+            speed_kmh=raw.get("speed_kmh"),
+            heading=raw.get("heading"),
+            loaded=raw.get("loaded"),
+            district=raw.get("district") or registered.get("district"),
+            kind=raw.get("kind") or registered.get("kind"),
+            violating=self._violating.get(vehicle, -1),
+            state=_state(raw),
+        )
         if not self._ports.live.upsert(position, ts_ms):
             return None
         self._ports.bus.publish("positions", position)
@@ -104,17 +103,9 @@ class Feed:
         event = self._ports.alerts.put({**alert, **times})
         if event is not None:
             self.announce(event)
-            start = parse_ts(alert["ts"])
-            until = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else start + VIOLATION_MS
             vehicle = alert["vehicle"]
-            self._violating[vehicle] = max(self._violating.get(vehicle, 0), until)
+            self._violating[vehicle] = max(self._violating.get(vehicle, 0), violating_until(alert))
         return event
-
-    def _display_state(self, raw: Record, vehicle: str, ts_ms: int) -> str:
-        state = _state(raw)
-        if raw.get("state") is None and ts_ms <= self._violating.get(vehicle, -1):
-            return "violation"
-        return state
 
     def mark_offline(self, now_ms: int, after_ms: int = OFFLINE_MS) -> int:
         """Show vehicles silent for more than ``after_ms`` before ``now_ms`` (event time, e.g.

@@ -1,89 +1,20 @@
 """In-memory twins of the ports (embedded demo and tests). Thread-safe: the embedded demo may run
-the engine in another thread than the event loop."""
+the engine in another thread than the event loop. The live read model's twins
+(``MemoryLiveStore``, ``MemoryBus``) live in ``stream.live.memory``."""
 
 from __future__ import annotations
 
-import asyncio
-import bisect
 import dataclasses
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
 from api import cases
-from api.eventtime import parse_ts, to_iso
-from api.ports import AlertEvent, AlertQuery, BBox, Ports, Record, supersedes
+from api.ports import AlertEvent, AlertQuery, Ports, Record, supersedes
 from api.security import User
-
-
-class MemoryLiveStore:
-    """Latest position per vehicle (forward-only in event time) and a bounded recent track."""
-
-    def __init__(self, track_points: int = 720):
-        self._latest: dict[str, tuple[int, Record]] = {}
-        self._tracks: dict[str, list[tuple[int, Record]]] = {}
-        self._track_points = track_points
-        self._lock = threading.Lock()
-
-    def upsert(self, position: Record, ts_ms: int) -> bool:
-        vehicle = position["vehicle"]
-        with self._lock:
-            current = self._latest.get(vehicle)
-            if current is not None and current[0] == ts_ms:
-                self._latest[vehicle] = (ts_ms, position)  # same moment, new facts (state)
-                return True
-            track = self._tracks.setdefault(vehicle, [])
-            # Late blind-area points are slotted into the track in event-time order.
-            keys = [t for t, _ in track[-64:]]
-            if not keys or ts_ms >= keys[-1]:
-                track.append((ts_ms, position))
-            else:
-                at = len(track) - len(keys) + bisect.bisect_right(keys, ts_ms)
-                track.insert(at, (ts_ms, position))
-            del track[: max(0, len(track) - self._track_points)]
-            if current is not None and current[0] > ts_ms:
-                return False
-            self._latest[vehicle] = (ts_ms, position)
-            return True
-
-    def get(self, vehicle: str) -> Record | None:
-        found = self._latest.get(vehicle)
-        return found[1] if found else None
-
-    def query(self, district: str | None = None, bbox: BBox | None = None) -> list[Record]:
-        with self._lock:
-            rows = [p for _, p in self._latest.values()]
-        return [p for p in rows if _in_scope(p, district) and (bbox is None or in_bbox(p, bbox))]
-
-    def nearest(self, lat: float, lng: float, k: int, district: str | None = None) -> list[Record]:
-        rows = self.query(district)
-        rows.sort(key=lambda p: haversine_m(lat, lng, p["lat"], p["lng"]))
-        return rows[:k]
-
-    def track(self, vehicle: str, since_ms: int | None = None) -> list[Record]:
-        with self._lock:
-            points = list(self._tracks.get(vehicle, ()))
-        return [p for t, p in points if since_ms is None or t >= since_ms]
-
-
-def _in_scope(record: Record, district: str | None) -> bool:
-    return district is None or record.get("district") == district
-
-
-def in_bbox(position: Record, bbox: BBox) -> bool:
-    """True when the position lies in the (west, south, east, north) box."""
-    west, south, east, north = bbox
-    return west <= position["lng"] <= east and south <= position["lat"] <= north
-
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+from stream.eventtime import parse_ts, to_iso
+from stream.live.memory import MemoryBus, MemoryLiveStore, in_district
 
 
 class MemoryAlertStore:
@@ -157,7 +88,7 @@ def _copy_alert(alert: Record) -> Record:
 
 def _matches(alert: Record, ts_ms: int, q: AlertQuery) -> bool:
     return (
-        _in_scope(alert, q.district)
+        in_district(alert, q.district)
         and (q.type is None or alert.get("type") == q.type)
         and (q.state is None or alert["case"]["state"] == q.state)
         and (q.vehicle is None or alert.get("vehicle") == q.vehicle)
@@ -189,84 +120,6 @@ class MemoryRecordStore:
     def delete(self, record_id: str) -> bool:
         with self._lock:
             return self._records.pop(record_id, None) is not None
-
-
-class MemorySubscription:
-    """One subscriber's queue, fed from any thread, drained on its event loop."""
-
-    def __init__(self, bus: MemoryBus, topic: str, maxsize: int):
-        self._bus, self._topic = bus, topic
-        self._queue: asyncio.Queue = asyncio.Queue(maxsize)
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.get_ident()
-        # Messages from other threads wait here and cross to the loop in batches: one
-        # call_soon_threadsafe (a self-pipe write) per batch, not per message.
-        self._inbox: deque = deque()
-        self._lock = threading.Lock()
-        self._scheduled = False
-        self.dropped = 0
-
-    def deliver(self, message: Record | None) -> None:
-        if threading.get_ident() == self._thread:
-            self._put(message)
-            return
-        with self._lock:
-            self._inbox.append(message)
-            if self._scheduled:
-                return
-            self._scheduled = True
-        self._loop.call_soon_threadsafe(self._drain_inbox)
-
-    def _drain_inbox(self) -> None:
-        with self._lock:
-            batch, self._inbox = self._inbox, deque()
-            self._scheduled = False
-        for message in batch:
-            self._put(message)
-
-    def _put(self, message: Record | None) -> None:
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            # Positions are coalesced anyway and alerts are re-read from the store by seq.
-            self.dropped += 1
-
-    async def __aiter__(self):
-        while True:
-            message = await self._queue.get()
-            if message is None:
-                return
-            yield message
-
-    def close(self) -> None:
-        self._bus.unsubscribe(self._topic, self)
-        self.deliver(None)
-
-
-class MemoryBus:
-    """Publish/subscribe inside one process."""
-
-    def __init__(self, queue_size: int = 100_000):
-        self._subs: dict[str, list[MemorySubscription]] = {}
-        self._queue_size = queue_size
-        self._lock = threading.Lock()
-
-    def publish(self, topic: str, message: Record) -> None:
-        with self._lock:
-            subs = list(self._subs.get(topic, ()))
-        for sub in subs:
-            sub.deliver(message)
-
-    def subscribe(self, topic: str) -> MemorySubscription:
-        sub = MemorySubscription(self, topic, self._queue_size)
-        with self._lock:
-            self._subs.setdefault(topic, []).append(sub)
-        return sub
-
-    def unsubscribe(self, topic: str, sub: MemorySubscription) -> None:
-        with self._lock:
-            if sub in self._subs.get(topic, ()):
-                self._subs[topic].remove(sub)
 
 
 class MemoryUserStore:

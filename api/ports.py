@@ -1,6 +1,8 @@
 """Ports: the few operations the API needs from live state, alert storage, reference data and
-the message bus. ``api.memory`` holds the in-memory twins (embedded demo, tests); the Redis and
-Kafka implementations come with the streaming work and must pass the same tests.
+the message bus. ``api.memory`` holds the in-memory twins (embedded demo, tests); the real
+adapters must pass the same tests. The live read model's ports (``LiveStore``, ``Bus``,
+``Subscription``, ``Record``, ``BBox``) live in ``stream.live.ports``, shared with the stream
+workers, and are re-exported here.
 
 Records are plain dicts in the shapes of the shared contracts. District scope is passed as
 ``district`` (None = the whole city); filtering by it is the store's job so that no caller can
@@ -9,34 +11,11 @@ forget it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from api.security import User
-
-Record = dict[str, Any]
-BBox = tuple[float, float, float, float]  # west, south, east, north (lng, lat, lng, lat), WGS-84
-
-
-class LiveStore(Protocol):
-    """Latest position per vehicle, plus a short recent track."""
-
-    def upsert(self, position: Record, ts_ms: int) -> bool:
-        """Store ``position`` if it is at least as new in event time as the current one; True
-        if it was. Older positions still join the track (late blind-area batches)."""
-
-    def get(self, vehicle: str) -> Record | None:
-        """Latest position of ``vehicle``."""
-
-    def query(self, district: str | None = None, bbox: BBox | None = None) -> list[Record]:
-        """Latest positions of the vehicles in ``district`` whose position lies in ``bbox``."""
-
-    def nearest(self, lat: float, lng: float, k: int, district: str | None = None) -> list[Record]:
-        """Up to ``k`` latest positions nearest to (lat, lng), nearest first."""
-
-    def track(self, vehicle: str, since_ms: int | None = None) -> list[Record]:
-        """Recent positions of ``vehicle`` in event-time order."""
+from stream.live.ports import BBox, Bus, LiveStore, Record, Subscription  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +81,6 @@ class RecordStore(Protocol):
 
     def delete(self, record_id: str) -> bool:
         """Remove a record; False if there was none."""
-
-
-class Subscription(Protocol):
-    """Messages of one topic, in publication order."""
-
-    def __aiter__(self) -> AsyncIterator[Record]: ...
-
-    def close(self) -> None:
-        """Stop receiving."""
-
-
-class Bus(Protocol):
-    """Process-wide publish/subscribe. Topics: ``positions``, ``alerts``."""
-
-    def publish(self, topic: str, message: Record) -> None:
-        """Publish without blocking; safe to call from any thread."""
-
-    def subscribe(self, topic: str) -> Subscription:
-        """Subscribe to a topic (the API holds one subscription per topic per process)."""
 
 
 class UserStore(Protocol):

@@ -1,9 +1,10 @@
-"""`landun rebuild-live`: rebuild the Redis live view (positions, alerts) from Kafka.
+"""`landun rebuild-live`: rebuild the Redis live view (positions) from Kafka.
 
 Positions come from the stream workers' state changelog (the last live ping of every vehicle),
-alerts from the alerts topic; districts from the registry topic. Position keys are cleared
-first; alert cases already in Redis are kept. Safe while workers run (every write is guarded by
-event time or idempotent by alert id).
+the times until which vehicles are drawn in violation from the alerts topic, districts from the
+registry topic. Position keys are cleared first. Alerts and cases are not in Redis: the alert
+sink (`landun alert-sink`) re-reads the alerts topic into PostgreSQL. Safe while workers run
+(every write is guarded by event time or only moves a violation's end forward).
 """
 
 from __future__ import annotations
@@ -37,17 +38,19 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from stream.kafka.topics import Topics
+    from stream.live.errors import ServiceUnavailable
     from stream.live.rebuild import rebuild_live
     from stream.live.view import RedisLiveView
 
     try:
         view = RedisLiveView(args.redis, args.redis_prefix)
         counts = rebuild_live(args.bootstrap, Topics(args.namespace), view)
-    except (KafkaError, redis.RedisError, OSError) as exc:
+    except (KafkaError, redis.RedisError, ServiceUnavailable, OSError) as exc:
         print(f"landun rebuild-live: {exc}", file=sys.stderr)
         return 1
     print(
         f"rebuilt {args.redis_prefix}: {counts['positions']} positions, "
-        f"{counts['alerts']} alerts ({counts['cleared_keys']} old position keys cleared)"
+        f"violation times from {counts['alerts']} alerts "
+        f"({counts['cleared_keys']} old position keys cleared)"
     )
     return 0

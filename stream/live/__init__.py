@@ -1,1 +1,3 @@
-"""The live view the stream workers keep in Redis (positions, alerts) and its rebuild."""
+"""The live read model: its ports (``ports``), in-memory twins (``memory``) and Redis adapters
+(``redis``), the position record both writers build (``projection``), the worker's writer
+(``view``) and its rebuild from Kafka (``rebuild``)."""

@@ -1,9 +1,10 @@
 """Rebuild the Redis live view from Kafka (``landun rebuild-live``).
 
 Redis is a derived view. Its positions come back from the worker's state changelog (compacted:
-the latest state of every vehicle, whose last live ping is its position) and its alerts from the
-alerts topic (every version, the last one wins; cases already in Redis are kept, since they are
-the supervision centre's work and exist nowhere else). Districts come from the registry topic.
+the latest state of every vehicle, whose last live ping is its position), the times until which
+vehicles are drawn in violation (``<prefix>:violating``) from the alerts topic, and districts
+from the registry topic. Alerts and their cases are not in Redis: the alert sink
+(``landun alert-sink``) re-reads the alerts topic into PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from stream.kafka.reference import ReferenceBook
 from stream.kafka.topics import Topics
-from stream.live.view import RedisLiveView
+from stream.live.view import RedisLiveView, ends_of_violations
 from stream.ping import Ping
 
 
@@ -44,7 +45,14 @@ def read_all(bootstrap: str, topic: str, idle_ms: int = 2000):
 
 
 def rebuild_live(bootstrap: str, topics: Topics, view: RedisLiveView) -> dict[str, int]:
-    """Clear the positions and reload them and the alerts from Kafka; returns counts."""
+    """Clear the positions and reload them, coloured by the alerts, from Kafka.
+
+    Returns
+    -------
+    dict
+        ``positions`` written, ``alerts`` versions read (for the colour), ``cleared_keys``
+        deleted.
+    """
     book = ReferenceBook()
     for rec in read_all(bootstrap, topics.registry):
         book.apply_entry(rec.key, rec.value)
@@ -59,10 +67,15 @@ def rebuild_live(bootstrap: str, topics: Topics, view: RedisLiveView) -> dict[st
         beat = orjson.loads(raw)["beat"] if raw else None
         if beat is not None:
             beats.append(Ping(**beat))
-    alerts: dict[str, dict] = {}
+    # Every version, as the workers saw them: an open one draws its vehicle red for
+    # VIOLATION_MS even when the ended one says it ended sooner. Per vehicle only: the topic
+    # keeps a year of alerts.
+    until: dict[str, int] = {}
+    n_alerts = 0
     for rec in read_all(bootstrap, topics.alerts):
-        alert = orjson.loads(rec.value)
-        alerts[alert["id"]] = alert
+        ends_of_violations([orjson.loads(rec.value)], into=until)
+        n_alerts += 1
     cleared = view.live.clear()
-    view.write(beats, list(alerts.values()))
-    return {"positions": len(beats), "alerts": len(alerts), "cleared_keys": cleared}
+    view.extend_violations(until)
+    view.write(beats, [])
+    return {"positions": len(beats), "alerts": n_alerts, "cleared_keys": cleared}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from stream.live.view import RedisLiveView
 from stream.ping import Ping
 
@@ -37,3 +39,28 @@ def test_a_partition_that_comes_back_sees_what_the_other_owner_wrote(redis_url, 
     assert first.live.get("V1")["state"] == "violation"
     first.write([], [_alert("V1", "2025-06-02T20:00:00+08:00", "2025-06-02T20:01:00+08:00")])
     assert other.live.r.hget(first._violating_key, "V1") == str(T0 + 15 * 60_000).encode()
+
+
+def test_alerts_only_colour_positions_and_only_positions_are_announced(redis_url, prefix):
+    view = RedisLiveView(redis_url, prefix)
+
+    async def scenario():
+        positions, alerts = view.bus.subscribe("positions"), view.bus.subscribe("alerts")
+        await asyncio.to_thread(
+            view.write, [Ping("V1", T0, 31.5, 120.3)], [_alert("V1", "2025-06-02T21:00:00+08:00")]
+        )
+        view.bus.publish("alerts", {"marker": True})  # whatever the view sent comes before
+        got_alerts, got_positions = [], []
+        async for message in alerts:
+            got_alerts.append(message)
+            alerts.close()
+        async for message in positions:
+            got_positions.append(message)
+            positions.close()
+        return got_alerts, got_positions
+
+    got_alerts, got_positions = asyncio.run(asyncio.wait_for(scenario(), 5))
+    assert got_alerts == [{"marker": True}]
+    assert [(p["vehicle"], p["state"]) for p in got_positions] == [("V1", "violation")]
+    keys = {k.decode() for k in view.live.r.scan_iter(f"{prefix}:*", count=1000)}
+    assert keys == {f"{prefix}:{k}" for k in ("pos:V1", "track:V1", "geo", "violating")}

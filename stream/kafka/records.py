@@ -24,7 +24,8 @@ class Tables(Protocol):
 
 
 class LiveView(Protocol):
-    """Where the latest positions and alerts go (Redis); may be absent."""
+    """Where the latest positions go (Redis), with the batch's alerts to colour them (alerts
+    themselves are stored from the alerts topic by the alert sink); may be absent."""
 
     def use_registry(self, registry: Any) -> None: ...
 

@@ -6,9 +6,9 @@ import importlib.util
 
 import pytest
 
-from api.eventtime import parse_ts, to_iso
 from api.feed import FeedError
 from api.ports import AlertQuery
+from stream.eventtime import parse_ts, to_iso
 from tests.api.conftest import BASE_MS, alert, auth, fence_feature, ping
 
 

@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from api.app import create_app
-from api.eventtime import to_iso
 from api.hub import AlertClient, LiveClient
 from api.memory import memory_ports
 from api.ports import AlertEvent
 from api.security import Principal, Role
+from stream.eventtime import to_iso
 from tests.api.conftest import BASE_MS, LX, XS, Clock, alert, make_settings, make_users, ping, seed
 
 # A lost frame would block a receive forever: fail instead of hanging the run.

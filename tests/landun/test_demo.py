@@ -11,9 +11,9 @@ import time
 import urllib.request
 
 from api.app import create_app
-from api.eventtime import parse_ts, to_iso
 from api.settings import Settings
 from landun import embedded
+from stream.eventtime import parse_ts, to_iso
 
 
 def test_a_step_feeds_positions_and_alerts_to_the_api():

@@ -1,6 +1,6 @@
 """The runner's hand-over to the live view (in memory, no broker): every vehicle's latest
-accepted ping, vehicles with new alerts, alerts of a failed publish. The Redis side is tested in
-tests/live."""
+accepted ping, vehicles with new alerts (the alerts colour them), alerts of a failed publish.
+The Redis side is tested in tests/live."""
 
 from __future__ import annotations
 

@@ -261,3 +261,31 @@ def test_a_malformed_bus_message_does_not_stop_the_fan_out(client, app):
         app.state.ports.bus.publish("positions", {"no": "vehicle"})
         app.state.feed.position(ping("XS-1", 40))
         assert "XS-1" in vehicles_in(frames_until(ws, lambda f: "XS-1" in vehicles_in([f])))
+
+
+def test_bad_query_parameters_take_no_slot_and_leave_no_client(client, app):
+    """Refused before the user's connection slot is taken or the hub hears of the client;
+    a 4,300-digit resume point used to pass ``isdecimal`` and blow up in ``int()`` after."""
+    app.state.settings.ws_max_per_user = 1
+    hub = app.state.hub
+    bad = [
+        "/ws/alerts?after=" + "9" * 4300,
+        "/ws/alerts?after=" + "1" * 20,
+        "/ws/alerts?after=%C2%B2",
+        "/ws/alerts?after=1&after=2",
+        "/ws/alerts?resume=1",
+        "/ws/live?after=1",
+        "/ws/live?x%00y=1",
+    ]
+    for i in range(20):
+        path = bad[i % len(bad)]
+        sep = "&" if "?" in path else "?"
+        assert refused(client, f"{path}{sep}ticket={ticket(client, app, 'city')}") == 1008
+    assert hub._per_user == {} and not hub.alert_clients and not hub.live_clients
+    for path in ("/ws/alerts?after=0", "/ws/live"):
+        sep = "&" if "?" in path else "?"
+        with client.websocket_connect(f"{path}{sep}ticket={ticket(client, app, 'city')}") as ws:
+            assert ws.receive_json()["type"] in ("batch", "hello")
+    assert hub._per_user == {} and not hub.alert_clients and not hub.live_clients
+    rejected = app.state.metrics.ws_rejected.labels("query")._value.get()
+    assert rejected == 20

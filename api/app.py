@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -17,14 +18,17 @@ from api.feed import Feed
 from api.hub import Hub
 from api.memory import memory_ports
 from api.passwords import PasswordPool
-from api.ports import Ports
+from api.ports import Ports, RecordRejected
 from api.routes import alerts, auth, fences, health, live, map, metrics, registry, trips, vehicles
 from api.security import TokenIssuer, User, demo_users, users_from_file
 from api.sessions import AccountCache
 from api.settings import Settings
 from api.throttle import LoginThrottle, Policy
+from stream.live.errors import ServiceUnavailable
 
 STATIC = Path(__file__).parent / "static"
+RETRY_AFTER_S = 5  # seconds a client waits before retrying after a 503
+log = logging.getLogger(__name__)
 # Scripts and styles only from this server; tiles from wherever LANDUN_TILE_URL points.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -98,6 +102,21 @@ class CountRequests:
         await self.app(scope, receive, counting_send)
 
 
+def add_error_handlers(app: FastAPI) -> None:
+    """Answer 503 (with Retry-After) when a backing service is unreachable, and 422 naming the
+    field when the system of record refuses a write, instead of a 500 with a traceback."""
+
+    @app.exception_handler(ServiceUnavailable)
+    async def unavailable(request, exc: ServiceUnavailable) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        body = {"detail": f"{exc.service} is unavailable; retry later", "service": exc.service}
+        return JSONResponse(body, 503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    @app.exception_handler(RecordRejected)
+    async def rejected(request, exc: RecordRejected) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "field": exc.field}, 422)
+
+
 def create_app(
     settings: Settings,
     ports: Ports | None = None,
@@ -149,6 +168,7 @@ def create_app(
     for module in (health, auth, map, fences, vehicles, registry, live, trips, alerts, metrics):
         app.include_router(module.router)
     app.include_router(ws.router)
+    add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

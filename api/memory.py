@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from api import cases
-from api.ports import AlertEvent, AlertQuery, Ports, Record, supersedes
+from api.ports import AlertEvent, AlertQuery, Ports, Record, alert_version, supersedes
 from api.security import User
 from stream.eventtime import parse_ts, to_iso
 from stream.live.memory import MemoryBus, MemoryLiveStore, in_district
@@ -24,18 +24,21 @@ class MemoryAlertStore:
         self._clock = clock  # wall clock: when the system filed a case, not event time
         self._alerts: dict[str, Record] = {}
         self._ts: dict[str, int] = {}
+        self._versions: dict[str, set[str]] = {}  # every version put, by alert id
         self._log: deque[AlertEvent] = deque(maxlen=log_size)
         self._seq = 0
         self._lock = threading.Lock()
 
     def put(self, alert: Record) -> AlertEvent | None:
         body = {k: v for k, v in alert.items() if k != "case"}
+        version = alert_version(body)
         with self._lock:
             old = self._alerts.get(body["id"])
-            if old is not None and {k: v for k, v in old.items() if k != "case"} == body:
+            seen = self._versions.setdefault(body["id"], set())
+            if version in seen or not supersedes(body, old):
+                seen.add(version)  # a re-delivered version never comes back (idempotent)
                 return None
-            if not supersedes(body, old):
-                return None
+            seen.add(version)
             case = old["case"] if old else cases.new_case(to_iso(int(self._clock() * 1000)))
             self._alerts[body["id"]] = {**body, "case": case}
             self._ts[body["id"]] = parse_ts(body["ts"])

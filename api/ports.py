@@ -11,8 +11,11 @@ forget it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol
+
+import orjson
 
 from api.security import User
 from stream.live.ports import BBox, Bus, LiveStore, Record, Subscription  # noqa: F401 - re-exported
@@ -47,8 +50,9 @@ class AlertStore(Protocol):
     """Alerts with their case, and the ordered feed of their changes."""
 
     def put(self, alert: Record) -> AlertEvent | None:
-        """Insert or update an alert by id (the case is kept); None when nothing changed or
-        when ``alert`` is an older version of the stored one (:func:`supersedes`)."""
+        """Insert or update an alert by id (the case is kept); None when this version of it
+        (:func:`alert_version`) was stored before, or when ``alert`` is an older version of the
+        stored one (:func:`supersedes`). A new alert gets a case, ``open`` by ``system``."""
 
     def get(self, alert_id: str) -> Record | None:
         """One alert with its case."""
@@ -133,3 +137,35 @@ def supersedes(alert: Record, current: Record | None) -> bool:
     (True, True, False)
     """
     return current is None or not (current.get("ended_ts") and not alert.get("ended_ts"))
+
+
+def alert_version(alert: Record) -> str:
+    """The version of an alert: a hash of its content without its case (20 hex digits).
+
+    The same content gives the same version whatever the order of its keys, so an alert
+    re-delivered after a crash or a replay is recognised and stored once per ``(id, version)``.
+
+    Examples
+    --------
+    >>> opened = {"id": "a", "ts": 1, "ended_ts": None}
+    >>> alert_version(opened) == alert_version({"ended_ts": None, "ts": 1, "id": "a", "case": {}})
+    True
+    >>> ended = {**opened, "ended_ts": 2}
+    >>> alert_version(opened) == alert_version(ended), len(alert_version(ended))
+    (False, 20)
+    """
+    body = {k: v for k, v in alert.items() if k != "case"}
+    digest = hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=10)
+    return digest.hexdigest()
+
+
+class RecordRejected(ValueError):
+    """The system of record refused a write (a constraint, a bad value): the request is wrong,
+    not the service. The API answers 422 naming ``field``. Operator action: none; whoever sent
+    the record must correct that field.
+    """
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "landun.commands.rebuild_live",
     "landun.commands.ingest",
     "landun.commands.sim_feed",
+    "landun.commands.db",
     "landun.commands.alert_sink",
 )
 

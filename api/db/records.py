@@ -1,0 +1,130 @@
+"""Reference records and trips in PostgreSQL (``api.ports.RecordStore``).
+
+Fences, vehicles, permits and contracts are rows of ``reference_records``; each put or delete
+also appends its Kafka record to the ``outbox`` in the same transaction (key and value exactly as
+``stream.kafka.reference.reference_records`` produces them), so a change is never stored without
+being published nor published without being stored (``api.db.outbox`` relays it). The row is
+written before its outbox entry: the row lock orders concurrent writers of one id, so their
+outbox ids, hence their order on the topic, follow their commit order.
+
+Trips have their own table and no outbox (the engine produced them; Kafka already has them).
+"""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from api.db.errors import transaction
+from api.db.outbox import enqueue
+from api.db.schema import REFERENCE_KINDS, reference_records, trips
+from api.ports import Record
+from stream.eventtime import parse_ts
+
+KINDS = (*REFERENCE_KINDS, "trips")
+
+
+def outbox_record(
+    kind: str, record: Record | None, record_id: str
+) -> tuple[str, str, bytes | None]:
+    """``(topic kind, key, value)`` of a reference change, as ``reference_records`` makes them.
+
+    >>> outbox_record("permits", None, "P-1")
+    ('registry', 'permits/P-1', None)
+    >>> outbox_record("fences", {"type": "Feature", "id": "f-1"}, "f-1")
+    ('fences', 'f-1', b'{"type":"Feature","id":"f-1"}')
+    """
+    value = None if record is None else orjson.dumps(record)
+    if kind == "fences":
+        return "fences", record_id, value
+    return "registry", f"{kind}/{record_id}", value
+
+
+class PgRecordStore:
+    """Records of one ``kind`` (``fences``, ``vehicles``, ``permits``, ``contracts``, ``trips``).
+
+    Raises (every method)
+    ---------------------
+    ServiceUnavailable
+        PostgreSQL cannot be reached (the API answers 503).
+    RecordRejected
+        PostgreSQL refused the record (the API answers 422 naming the field).
+    """
+
+    def __init__(self, engine: Engine, kind: str):
+        if kind not in KINDS:
+            raise ValueError(f"unknown record kind {kind!r}; kinds are {', '.join(KINDS)}")
+        self._engine, self.kind = engine, kind
+        self._table = trips if kind == "trips" else reference_records
+
+    def _where(self, *clauses):
+        if self._table is trips:
+            return clauses
+        return (reference_records.c.kind == self.kind, *clauses)
+
+    def list(self) -> list[Record]:
+        query = select(self._table.c.body).where(*self._where()).order_by(self._table.c.id)
+        with transaction(self._engine) as conn:
+            return list(conn.scalars(query))
+
+    def get(self, record_id: str) -> Record | None:
+        query = select(self._table.c.body).where(*self._where(self._table.c.id == record_id))
+        with transaction(self._engine, "id") as conn:
+            return conn.scalar(query)
+
+    def put(self, record: Record) -> None:
+        record_id = str(record["id"])
+        with transaction(self._engine) as conn:
+            if self._table is trips:
+                _put_trip(conn, record_id, record)
+                return
+            values = {"kind": self.kind, "id": record_id, "body": record}
+            stmt = insert(reference_records).values(values)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["kind", "id"],
+                    set_={"body": stmt.excluded.body, "updated_at": func.now()},
+                )
+            )
+            enqueue(conn, *outbox_record(self.kind, record, record_id))
+
+    def delete(self, record_id: str) -> bool:
+        stmt = delete(self._table).where(*self._where(self._table.c.id == record_id))
+        with transaction(self._engine, "id") as conn:
+            if conn.execute(stmt).rowcount == 0:
+                return False
+            if self._table is not trips:
+                enqueue(conn, *outbox_record(self.kind, None, record_id))
+            return True
+
+
+def _put_trip(conn: Connection, trip_id: str, trip: Record) -> None:
+    stmt = insert(trips).values(
+        id=trip_id, vehicle=trip.get("vehicle"), ts_ms=trip_started_ms(trip), body=trip
+    )
+    excluded = stmt.excluded
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "vehicle": excluded.vehicle,
+                "ts_ms": excluded.ts_ms,
+                "body": excluded.body,
+                "updated_at": func.now(),
+            },
+        )
+    )
+
+
+def trip_started_ms(trip: Record) -> int | None:
+    """A trip's load time (muck) or a round's start (kitchen), epoch ms; None if unknown.
+
+    >>> trip_started_ms({"load_ts": "2025-06-02T20:51:48+08:00"}), trip_started_ms({})
+    (1748868708000, None)
+    """
+    started = trip.get("load_ts") or trip.get("start_ts")
+    try:
+        return parse_ts(started) if started else None
+    except ValueError:
+        return None

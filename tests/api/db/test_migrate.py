@@ -1,0 +1,121 @@
+"""Migrations: from an empty database and from the previous revision with data in it, to a
+schema equal to ``api.db.schema``; concurrent upgrades; `landun db`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from api.db import connect
+from api.db.alerts import PgAlertStore
+from api.db.migrate import current, heads, is_current, upgrade
+from api.db.records import PgRecordStore
+from api.db.schema import metadata
+from api.db.users import PgUserStore
+from api.security import Role, User
+from landun.cli import main as landun
+from stream.live.errors import ServiceUnavailable
+from tests.api.conftest import LX, alert, fence_feature
+
+UNREACHABLE = "postgresql+psycopg://landun@127.0.0.1:1/landun"
+
+
+def schema_differences(url: str) -> list:
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_gives_the_schema_of_the_code(database_url):
+    assert current(database_url) == set() and not is_current(database_url)
+    upgrade(database_url)
+    assert current(database_url) == heads() == {"0002"}
+    assert is_current(database_url)
+    assert schema_differences(database_url) == []
+
+
+def test_upgrade_is_idempotent(database_url):
+    upgrade(database_url)
+    upgrade(database_url)
+    assert is_current(database_url)
+
+
+def test_upgrade_from_the_previous_revision_keeps_the_data(database_url):
+    upgrade(database_url, "0001")
+    assert current(database_url) == {"0001"} and not is_current(database_url)
+    engine = connect(database_url)
+    try:
+        users, fences = PgUserStore(engine), PgRecordStore(engine, "fences")
+        users.add(User("alice", Role.ADMIN, None, "scrypt$x"))
+        fences.put(fence_feature("site-lx", "site", LX))
+        PgRecordStore(engine, "trips").put({"id": "T-1", "vehicle": "LX-1"})
+        upgrade(database_url)
+        assert users.get("alice") == User("alice", Role.ADMIN, None, "scrypt$x")
+        assert fences.list() == [fence_feature("site-lx", "site", LX)]
+        assert PgRecordStore(engine, "trips").get("T-1") == {"id": "T-1", "vehicle": "LX-1"}
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 1
+        assert PgAlertStore(engine).put(alert("A-1", "LX-1", LX)).seq == 1
+    finally:
+        engine.dispose()
+    assert schema_differences(database_url) == []
+
+
+# Imports first, then every process starts its upgrade at the same moment.
+TOGETHER = """
+import sys, time
+from landun.cli import main
+import api.db.migrate
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+sys.exit(main(["db", "upgrade", "--database", sys.argv[2]]))
+"""
+
+
+def test_concurrent_upgrades_wait_for_each_other(database_url):
+    """Replicas starting together (processes: Alembic's context is process-wide)."""
+    start = str(time.time() + 4)
+    command = [sys.executable, "-c", TOGETHER, start, database_url]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(6)
+    ]
+    outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, outputs
+    assert is_current(database_url)
+
+
+def test_an_unreachable_database_is_an_outage():
+    with pytest.raises(ServiceUnavailable) as caught:
+        is_current(UNREACHABLE)
+    assert caught.value.service == "postgresql"
+    with pytest.raises(ServiceUnavailable):
+        upgrade(UNREACHABLE)
+
+
+def test_landun_db_upgrade(database_url, capsys, monkeypatch):
+    monkeypatch.delenv("LANDUN_DATABASE_URL", raising=False)
+    assert landun(["db", "current", "--database", database_url]) == 1
+    assert landun(["db", "upgrade", "--database", database_url]) == 0
+    assert "0002: current" in capsys.readouterr().out
+    monkeypatch.setenv("LANDUN_DATABASE_URL", database_url)
+    assert landun(["db", "current"]) == 0
+
+
+def test_landun_db_without_a_database(capsys, monkeypatch):
+    monkeypatch.delenv("LANDUN_DATABASE_URL", raising=False)
+    assert landun(["db", "upgrade"]) == 2
+    assert "LANDUN_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_landun_db_with_postgresql_down(capsys):
+    assert landun(["db", "upgrade", "--database", UNREACHABLE]) == 1
+    assert "postgresql is unavailable" in capsys.readouterr().err

@@ -1,0 +1,164 @@
+"""The outbox relay against the real Kafka: what is committed reaches the compacted topics in
+order, exactly the records ``reference_records`` would publish, and nothing is lost to a crash
+on either side of the publication."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+from sqlalchemy import func, select, text
+
+from api.db import outbox as relay
+from api.db.outbox import RELAY_LOCK, OutboxRelay, relay_once
+from api.db.records import PgRecordStore
+from api.db.schema import outbox
+from stream.kafka.producer import make_producer
+from stream.kafka.reference import ReferenceBook
+from stream.live.errors import ServiceUnavailable
+from tests.api.conftest import LX, fence_feature
+from tests.api.db.test_records_pg import PERMIT
+from tests.stream.kafka.conftest import read_topic, wait_for
+
+FENCE_V1 = fence_feature("site-lx", "site", LX)
+FENCE_V2 = fence_feature("site-lx", "site", LX, lng=120.31)
+
+
+@pytest.fixture
+def producer(kafka_bootstrap):
+    p = make_producer(kafka_bootstrap)
+    yield p
+    p.close(timeout=5)
+
+
+def edit(engine) -> None:
+    """A fence written twice and a permit written then revoked."""
+    fences, permits = PgRecordStore(engine, "fences"), PgRecordStore(engine, "permits")
+    fences.put(FENCE_V1)
+    permits.put(PERMIT)
+    fences.put(FENCE_V2)
+    permits.delete("P-1")
+
+
+def published(bootstrap, topics) -> dict[str, list[tuple]]:
+    return {
+        name: [(r.key, r.value) for r in read_topic(bootstrap, topic, idle_ms=800)]
+        for name, topic in (("fences", topics.fences), ("registry", topics.registry))
+    }
+
+
+def unsent(engine) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+        return conn.scalar(query)
+
+
+EXPECTED = {
+    "fences": [
+        (b"site-lx", orjson.dumps(FENCE_V1)),
+        (b"site-lx", orjson.dumps(FENCE_V2)),
+    ],
+    "registry": [(b"permits/P-1", orjson.dumps(PERMIT)), (b"permits/P-1", None)],
+}
+
+
+def test_relay_publishes_in_order_then_marks_sent(engine, producer, topics, kafka_bootstrap):
+    edit(engine)
+    assert relay_once(engine, producer, topics) == 4
+    assert relay_once(engine, producer, topics) == 0
+    assert unsent(engine) == 0
+    records = published(kafka_bootstrap, topics)
+    assert records == EXPECTED
+    book = ReferenceBook()
+    assert all(book.apply_fence(k, v) for k, v in records["fences"])
+    assert all(book.apply_entry(k, v) for k, v in records["registry"])
+    assert list(book.fences) == ["site-lx"] and book.entries["permits"] == {}
+
+
+def test_committed_but_never_relayed_records_are_sent_by_a_new_relay(
+    engine, topics, kafka_bootstrap
+):
+    edit(engine)  # the process that wrote them died before relaying
+    assert unsent(engine) == 4
+    worker = OutboxRelay(engine, kafka_bootstrap, topics)
+    worker.start()
+    try:
+        wait_for(lambda: unsent(engine) == 0, 30, "the relay to send the outbox", every=0.1)
+    finally:
+        worker.stop()
+    assert worker.relayed == 4
+    assert published(kafka_bootstrap, topics) == EXPECTED
+
+
+def test_a_relay_killed_after_publishing_sends_again(
+    engine, producer, topics, kafka_bootstrap, monkeypatch
+):
+    edit(engine)
+
+    def killed(conn, ids):
+        raise KeyboardInterrupt("killed between the publication and the marking")
+
+    monkeypatch.setattr(relay, "_mark_sent", killed)
+    with pytest.raises(KeyboardInterrupt):
+        relay_once(engine, producer, topics)
+    assert unsent(engine) == 4
+    monkeypatch.undo()
+    assert relay_once(engine, producer, topics) == 4
+    records = published(kafka_bootstrap, topics)
+    # Each record twice, in order: the topic's last value per key is still the store's.
+    assert records == {name: rows + rows for name, rows in EXPECTED.items()}
+
+
+def test_one_relay_at_a_time(engine, producer, topics, kafka_bootstrap):
+    edit(engine)
+    with engine.connect() as other, other.begin():
+        other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK})
+        assert relay_once(engine, producer, topics) == 0
+        assert unsent(engine) == 4
+    assert relay_once(engine, producer, topics) == 4
+    assert published(kafka_bootstrap, topics) == EXPECTED
+
+
+class FailingProducer:
+    """A producer whose broker never acknowledges."""
+
+    def __init__(self):
+        self.sent, self.closed = 0, False
+
+    def send(self, topic, key, value):
+        self.sent += 1
+
+    def flush(self, timeout=None):
+        raise KafkaTimeoutError("no acknowledgement")
+
+    def close(self, timeout=None):
+        self.closed = True
+
+
+def test_a_failed_publication_marks_nothing_and_drops_the_producer(engine, topics):
+    edit(engine)
+    producer = FailingProducer()
+    with pytest.raises(ServiceUnavailable) as caught:
+        relay_once(engine, producer, topics)
+    assert caught.value.service == "kafka"
+    assert (producer.sent, producer.closed, unsent(engine)) == (4, True, 4)
+
+
+def test_the_relay_thread_outlives_a_kafka_outage(engine, topics, kafka_bootstrap):
+    attempts = []
+
+    def factory(bootstrap):
+        attempts.append(bootstrap)
+        if len(attempts) < 3:
+            raise KafkaConnectionError()
+        return make_producer(bootstrap)
+
+    edit(engine)
+    worker = OutboxRelay(engine, kafka_bootstrap, topics, backoff_s=0.05, producer_factory=factory)
+    worker.start()
+    try:
+        wait_for(lambda: unsent(engine) == 0, 30, "the relay to recover", every=0.1)
+    finally:
+        worker.stop()
+    assert worker.failures == 2
+    assert published(kafka_bootstrap, topics) == EXPECTED

@@ -1,23 +1,34 @@
 """Fences as GeoJSON Features: everyone signed in reads them (they are the map's reference
 layer, and corridors cross districts); only admins write. Writes are validated by the geofence
-core's loader, and its message names the problem (422)."""
+core's loader, after the id pattern (``api.ids``) and the size limits (``api.fence_limits``:
+``fence_max_vertices``, ``fence_max_extent_km``); every message names the problem (422).
+
+The drawn areas (``/api/fences/areas``) are built once per fence set and served from a cache
+until the set changes (a digest of the stored features, so changes made through another API
+replica or straight in the database are seen too)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
-from typing import Any
+import threading
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Response, status
+import orjson
+from fastapi import APIRouter, Body, HTTPException, Request, Response, status
 from shapely.geometry import mapping
 
-from api.deps import AdminUser, CurrentUser, PortsDep, not_found
+from api.deps import AdminUser, CurrentUser, PortsDep, SettingsDep, not_found
+from api.fence_limits import check_size
+from api.ids import ID_RULE, id_path, is_id
 from api.ports import Record
 
 router = APIRouter(prefix="/api/fences", tags=["fences"])
 log = logging.getLogger(__name__)
 KINDS = ("site", "transfer", "terminal", "producer", "plant", "restricted", "depot", "corridor")
 FeatureBody = Body(..., description="A GeoJSON Feature with id and properties.kind")
+FenceId = Annotated[str, id_path("fence")]
 
 
 def _loader():
@@ -31,13 +42,14 @@ def _invalid(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
-def validate_feature(feature: Any, fence_id: str | None = None) -> Record:
-    """Check a fence Feature; returns it. Raises 422 naming the problem."""
+def validate_feature(feature: Any, settings, fence_id: str | None = None) -> Record:
+    """Check a fence Feature against ``settings``' limits; returns it. Raises 422 naming the
+    problem."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise _invalid("body must be a GeoJSON Feature")
     ident = feature.get("id", fence_id)
-    if not isinstance(ident, str) or not ident or len(ident) > 128:
-        raise _invalid("feature id must be a non-empty string of at most 128 characters")
+    if not is_id(ident):
+        raise _invalid(f"feature id {ident!r} {ID_RULE}")
     if fence_id is not None and ident != fence_id:
         raise _invalid(f"feature id {ident!r} differs from the URL's {fence_id!r}")
     props = feature.get("properties")
@@ -46,6 +58,10 @@ def validate_feature(feature: Any, fence_id: str | None = None) -> Record:
         raise _invalid(f"fence {ident!r}: properties.kind {got!r} is not one of {', '.join(KINDS)}")
     if not isinstance(feature.get("geometry"), dict):
         raise _invalid(f"fence {ident!r}: geometry missing")
+    try:
+        check_size(feature, settings.fence_max_vertices, settings.fence_max_extent_km)
+    except ValueError as exc:
+        raise _invalid(f"fence {ident!r}: {exc}") from None
     record = {**feature, "id": ident}
     load = _loader()
     if load is not None:
@@ -67,10 +83,49 @@ def list_fences(who: CurrentUser, ports: PortsDep, kind: str | None = None) -> d
     return _collection([f for f in rows if kind is None or f["properties"].get("kind") == kind])
 
 
-@router.get("/areas")
-def fence_areas(who: CurrentUser, ports: PortsDep) -> dict[str, Any]:
-    """The matched areas in WGS-84 (corridors buffered, datums converted) for drawing."""
-    features = ports.fences.list()
+class AreasCache:
+    """The serialised areas of the latest fence set, by the digest of its stored features."""
+
+    def __init__(self) -> None:
+        self.digest: str | None = None
+        self.body = b""
+        self.builds = 0
+        self.lock = threading.Lock()  # one build at a time, however many requests wait
+
+    def get(self, features: list[Record]) -> tuple[str, bytes]:
+        """The digest of ``features`` and their areas' JSON, built only when they changed."""
+        try:
+            text = orjson.dumps(features, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        except orjson.JSONEncodeError:  # a value orjson cannot write (a huge int): still a key
+            text = repr(features).encode()
+        digest = hashlib.blake2b(text, digest_size=16).hexdigest()
+        with self.lock:
+            if digest != self.digest:
+                self.body = orjson.dumps(_areas(features))
+                self.digest = digest
+                self.builds += 1
+            return self.digest, self.body
+
+
+def _areas_cache(request: Request) -> AreasCache:
+    cache = getattr(request.app.state, "fence_areas", None)
+    if cache is None:
+        cache = request.app.state.fence_areas = AreasCache()
+    return cache
+
+
+@router.get("/areas", response_class=Response)
+def fence_areas(who: CurrentUser, ports: PortsDep, request: Request) -> Response:
+    """The matched areas in WGS-84 (corridors buffered, datums converted) for drawing, as a
+    FeatureCollection; its ``ETag`` answers ``If-None-Match`` with 304."""
+    digest, body = _areas_cache(request).get(ports.fences.list())
+    etag = f'"{digest}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+def _areas(features: list[Record]) -> dict[str, Any]:
     load = _loader()
     if load is None or not features:
         return _collection(features)
@@ -98,7 +153,7 @@ def fence_areas(who: CurrentUser, ports: PortsDep) -> dict[str, Any]:
 
 
 @router.get("/{fence_id}")
-def get_fence(fence_id: str, who: CurrentUser, ports: PortsDep) -> dict[str, Any]:
+def get_fence(fence_id: FenceId, who: CurrentUser, ports: PortsDep) -> dict[str, Any]:
     """One fence."""
     found = ports.fences.get(fence_id)
     if found is None:
@@ -107,9 +162,11 @@ def get_fence(fence_id: str, who: CurrentUser, ports: PortsDep) -> dict[str, Any
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_fence(who: AdminUser, ports: PortsDep, feature: Any = FeatureBody) -> dict[str, Any]:
+def create_fence(
+    who: AdminUser, ports: PortsDep, settings: SettingsDep, feature: Any = FeatureBody
+) -> dict[str, Any]:
     """Add a fence (admin); 409 if the id exists."""
-    record = validate_feature(feature)
+    record = validate_feature(feature, settings)
     if ports.fences.get(record["id"]) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"fence {record['id']!r} already exists")
     ports.fences.put(record)
@@ -119,17 +176,21 @@ def create_fence(who: AdminUser, ports: PortsDep, feature: Any = FeatureBody) ->
 
 @router.put("/{fence_id}")
 def replace_fence(
-    fence_id: str, who: AdminUser, ports: PortsDep, feature: Any = FeatureBody
+    fence_id: FenceId,
+    who: AdminUser,
+    ports: PortsDep,
+    settings: SettingsDep,
+    feature: Any = FeatureBody,
 ) -> dict[str, Any]:
     """Create or replace a fence (admin)."""
-    record = validate_feature(feature, fence_id)
+    record = validate_feature(feature, settings, fence_id)
     ports.fences.put(record)
     ports.bus.publish("reference", {"table": "fences", "op": "put", "record": record})
     return record
 
 
 @router.delete("/{fence_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_fence(fence_id: str, who: AdminUser, ports: PortsDep) -> Response:
+def delete_fence(fence_id: FenceId, who: AdminUser, ports: PortsDep) -> Response:
     """Remove a fence (admin)."""
     if not ports.fences.delete(fence_id):
         raise not_found("fence", fence_id)

@@ -4,26 +4,30 @@ permit when its site or one of its vehicles is in the district, a contract when 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AdminUser, CurrentUser, PortsDep, not_found, vehicle_district
 from api.eventtime import parse_ts
+from api.ids import Id, id_path
 from api.ports import Ports, Record
 from api.security import Principal
 
 router = APIRouter(prefix="/api", tags=["registry"])
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
-Ids = list[str]
+Ids = list[Id]
+PermitId = Annotated[str, id_path("permit")]
+ContractId = Annotated[str, id_path("contract")]
 
 
 class Permit(BaseModel):
     """处置核准 (shared contract ``registry.json``)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
-    site: str = Field(min_length=1)
+    id: Id
+    site: Id
     vehicles: Ids = Field(default_factory=list, max_length=5000)
     terminals: Ids = Field(default_factory=list, max_length=500)
     corridors: Ids = Field(default_factory=list, max_length=500)
@@ -50,8 +54,8 @@ class Contract(BaseModel):
     """Kitchen-waste or waste-oil collection contract."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
-    vehicle: str = Field(min_length=1)
+    id: Id
+    vehicle: Id
     producers: Ids = Field(default_factory=list, max_length=5000)
     plants: Ids = Field(default_factory=list, max_length=100)
 
@@ -87,7 +91,7 @@ def list_permits(who: CurrentUser, ports: PortsDep, site: str | None = None) -> 
 
 
 @router.get("/permits/{permit_id}")
-def get_permit(permit_id: str, who: CurrentUser, ports: PortsDep) -> Record:
+def get_permit(permit_id: PermitId, who: CurrentUser, ports: PortsDep) -> Record:
     record = ports.permits.get(permit_id)
     if record is None or not permit_visible(who, ports, record):
         raise not_found("permit", permit_id)
@@ -95,7 +99,7 @@ def get_permit(permit_id: str, who: CurrentUser, ports: PortsDep) -> Record:
 
 
 @router.put("/permits/{permit_id}")
-def put_permit(permit_id: str, body: Permit, who: AdminUser, ports: PortsDep) -> Record:
+def put_permit(permit_id: PermitId, body: Permit, who: AdminUser, ports: PortsDep) -> Record:
     """Create or replace a permit (admin)."""
     _check_id(body.id, permit_id)
     record = body.model_dump()
@@ -105,7 +109,7 @@ def put_permit(permit_id: str, body: Permit, who: AdminUser, ports: PortsDep) ->
 
 
 @router.delete("/permits/{permit_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_permit(permit_id: str, who: AdminUser, ports: PortsDep) -> Response:
+def delete_permit(permit_id: PermitId, who: AdminUser, ports: PortsDep) -> Response:
     if not ports.permits.delete(permit_id):
         raise not_found("permit", permit_id)
     ports.bus.publish("reference", {"table": "permits", "op": "delete", "id": permit_id})
@@ -119,7 +123,7 @@ def list_contracts(who: CurrentUser, ports: PortsDep) -> list[Record]:
 
 
 @router.get("/contracts/{contract_id}")
-def get_contract(contract_id: str, who: CurrentUser, ports: PortsDep) -> Record:
+def get_contract(contract_id: ContractId, who: CurrentUser, ports: PortsDep) -> Record:
     record = ports.contracts.get(contract_id)
     if record is None or not contract_visible(who, ports, record):
         raise not_found("contract", contract_id)
@@ -127,7 +131,9 @@ def get_contract(contract_id: str, who: CurrentUser, ports: PortsDep) -> Record:
 
 
 @router.put("/contracts/{contract_id}")
-def put_contract(contract_id: str, body: Contract, who: AdminUser, ports: PortsDep) -> Record:
+def put_contract(
+    contract_id: ContractId, body: Contract, who: AdminUser, ports: PortsDep
+) -> Record:
     """Create or replace a contract (admin)."""
     _check_id(body.id, contract_id)
     record = body.model_dump()
@@ -137,7 +143,7 @@ def put_contract(contract_id: str, body: Contract, who: AdminUser, ports: PortsD
 
 
 @router.delete("/contracts/{contract_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_contract(contract_id: str, who: AdminUser, ports: PortsDep) -> Response:
+def delete_contract(contract_id: ContractId, who: AdminUser, ports: PortsDep) -> Response:
     if not ports.contracts.delete(contract_id):
         raise not_found("contract", contract_id)
     ports.bus.publish("reference", {"table": "contracts", "op": "delete", "id": contract_id})

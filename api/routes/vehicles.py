@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, CurrentUser, PortsDep, not_found, visible_or_404
 from api.eventtime import parse_ts
+from api.ids import Id, id_path
 from api.ports import Record
 
 router = APIRouter(prefix="/api/vehicles", tags=["vehicles"])
+VehicleId = Annotated[str, id_path("vehicle")]
 
 
 class Vehicle(BaseModel):
     """A registry vehicle (shared contract ``registry.json``)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
+    id: Id
     kind: Literal["muck", "kitchen", "oil"]
     company: str = Field("", max_length=200)
     district: str = Field(min_length=1, max_length=32)
@@ -41,7 +43,7 @@ def list_vehicles(
 
 
 @router.get("/{vehicle_id}")
-def get_vehicle(vehicle_id: str, who: CurrentUser, ports: PortsDep) -> Record:
+def get_vehicle(vehicle_id: VehicleId, who: CurrentUser, ports: PortsDep) -> Record:
     """One vehicle with its latest position."""
     record = ports.vehicles.get(vehicle_id)
     visible_or_404(who, record, record and record.get("district"), "vehicle", vehicle_id)
@@ -50,7 +52,7 @@ def get_vehicle(vehicle_id: str, who: CurrentUser, ports: PortsDep) -> Record:
 
 @router.get("/{vehicle_id}/track")
 def vehicle_track(
-    vehicle_id: str,
+    vehicle_id: VehicleId,
     who: CurrentUser,
     ports: PortsDep,
     since: str | None = Query(None, description="ISO 8601 with offset, or epoch ms"),
@@ -72,7 +74,7 @@ def vehicle_track(
 
 
 @router.put("/{vehicle_id}")
-def put_vehicle(vehicle_id: str, body: Vehicle, who: AdminUser, ports: PortsDep) -> Record:
+def put_vehicle(vehicle_id: VehicleId, body: Vehicle, who: AdminUser, ports: PortsDep) -> Record:
     """Create or replace a vehicle (admin)."""
     if body.id != vehicle_id:
         raise HTTPException(
@@ -98,7 +100,7 @@ def _restamp(ports, vehicle: Record) -> None:
 
 
 @router.delete("/{vehicle_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_vehicle(vehicle_id: str, who: AdminUser, ports: PortsDep) -> Response:
+def delete_vehicle(vehicle_id: VehicleId, who: AdminUser, ports: PortsDep) -> Response:
     """Remove a vehicle (admin)."""
     if not ports.vehicles.delete(vehicle_id):
         raise not_found("vehicle", vehicle_id)

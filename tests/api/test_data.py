@@ -114,7 +114,7 @@ def test_fence_crud_round_trips(client, app):
         (lambda f: f["properties"].update(kind="parking"), "properties.kind 'parking'"),
         (lambda f: f.pop("geometry"), "geometry missing"),
         (lambda f: f.update(type="FeatureCollection"), "must be a GeoJSON Feature"),
-        (lambda f: f.update(id=""), "feature id must be"),
+        (lambda f: f.update(id=""), "feature id '' must match ^[A-Za-z0-9]"),
     ],
 )
 def test_invalid_fences_get_422_naming_the_problem(client, app, mutate, problem):

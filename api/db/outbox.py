@@ -183,12 +183,20 @@ class OutboxRelay:
                 self._purged_at = time.monotonic()
             if sent < self.limit:
                 self._wait()
-        except (ServiceUnavailable, KafkaError) as exc:
-            self.failures += 1
-            if isinstance(exc, KafkaError) or exc.service == "kafka":
-                self._producer = None  # closed after a failed publication, or never made
+        except Exception as exc:  # an outage, or a bug: neither may silently stop the relay
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if isinstance(exc, ServiceUnavailable | KafkaError):
             log.warning("outbox relay: %s; retrying in %.1f s", exc, self.backoff_s)
-            self._stop.wait(self.backoff_s)
+        else:
+            log.exception("outbox relay failed; retrying in %.1f s", self.backoff_s)
+        if not (isinstance(exc, ServiceUnavailable) and exc.service == "postgresql"):
+            if self._producer is not None:
+                self._producer.close(timeout=0)  # it may hold records that must not land later
+            self._producer = None
+        self._stop.wait(self.backoff_s)
 
     def _wait(self) -> None:
         """Sleep ``poll_s``, or less when a NOTIFY arrives."""

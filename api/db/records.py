@@ -100,8 +100,12 @@ class PgRecordStore:
 
 
 def _put_trip(conn: Connection, trip_id: str, trip: Record) -> None:
+    vehicle = trip.get("vehicle")
     stmt = insert(trips).values(
-        id=trip_id, vehicle=trip.get("vehicle"), ts_ms=trip_started_ms(trip), body=trip
+        id=trip_id,
+        vehicle=None if vehicle is None else str(vehicle),
+        ts_ms=trip_started_ms(trip),
+        body=trip,
     )
     excluded = stmt.excluded
     conn.execute(

@@ -98,6 +98,36 @@ def test_a_new_alert_failing_midway_writes_nothing(engine, store, monkeypatch):
     assert count(engine, case_audit) == count(engine, alert_versions) == 0
 
 
+def test_a_put_and_a_transition_of_one_alert_never_interleave(store, monkeypatch):
+    """Each feed event carries the alert and its case as they were at its seq: a put that has
+    read the alert holds its case until it commits, so a transition waits for it."""
+    store.put(alert("A-1", "LX-1", LX))
+    inside, moved = threading.Event(), threading.Event()
+    keep = pg_alerts._keep_version
+
+    def slow_keep(conn, columns):
+        inside.set()
+        moved.wait(1.0)  # every chance for the transition to slip in, were it not locked out
+        return keep(conn, columns)
+
+    def move() -> None:
+        store.transition("A-1", "dispatched", "city", AT, "")
+        moved.set()
+
+    monkeypatch.setattr(pg_alerts, "_keep_version", slow_keep)
+    putter = threading.Thread(target=store.put, args=(alert("A-1", "LX-1", LX, severity="low"),))
+    putter.start()
+    inside.wait(10)
+    mover = threading.Thread(target=move)
+    mover.start()
+    putter.join(30)
+    mover.join(30)
+    events, _ = store.events_after(0, 10)
+    assert [len(e.alert["case"]["history"]) for e in events] == [1, 1, 2]
+    assert events[-1].alert == store.get("A-1")
+    assert store.get("A-1")["severity"] == "low"
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -27,12 +27,27 @@ UNREACHABLE = "postgresql+psycopg://landun@127.0.0.1:1/landun"
 
 
 def schema_differences(url: str) -> list:
+    """Alembic's differences between the database and ``api.db.schema``, plus the columns'
+    collations (which Alembic does not compare)."""
     engine = connect(url)
     try:
         with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(conn), metadata)
+            found = compare_metadata(MigrationContext.configure(conn), metadata)
+            collations = conn.execute(
+                text(
+                    "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+                    " WHERE table_schema = 'public' AND collation_name IS NOT NULL"
+                )
+            ).all()
     finally:
         engine.dispose()
+    wanted = {
+        (table.name, column.name, column.type.collation)
+        for table in metadata.tables.values()
+        for column in table.columns
+        if getattr(column.type, "collation", None)
+    }
+    return found + sorted(wanted ^ {tuple(row) for row in collations})
 
 
 def test_upgrade_from_empty_gives_the_schema_of_the_code(database_url):

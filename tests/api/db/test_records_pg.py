@@ -3,14 +3,21 @@ value that ``stream.kafka.reference.reference_records`` gives the compacted topi
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import select, text
 
+from api.db import connect
+from api.db.migrate import upgrade
 from api.db.records import PgRecordStore
 from api.db.schema import outbox, reference_records, trips
+from api.db.users import PgUserStore
 from api.ports import RecordRejected
+from api.security import Role, User
 from stream.kafka.reference import reference_records as topic_records
 from tests.api.conftest import LX, fence_feature, vehicle
+from tests.services.conftest import drop_test_database, pg_connect, pg_url
 
 PERMIT = {
     "id": "P-1",
@@ -118,3 +125,30 @@ def test_a_value_postgresql_refuses_is_rejected(engine):
     with pytest.raises(RecordRejected):
         PgRecordStore(engine, "permits").put({"id": "P-\x00", "site": "s"})
     assert queued(engine) == []
+
+
+@pytest.fixture
+def icu_engine(pg_admin_url):
+    """An engine on a database whose default collation is ICU's root locale (not "C")."""
+    name = f"landun_t_{uuid.uuid4().hex[:16]}"
+    with pg_connect() as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und'"
+        )
+    try:
+        upgrade(pg_url(name))
+        engine = connect(pg_url(name))
+        yield engine
+        engine.dispose()
+    finally:
+        drop_test_database(name)
+
+
+def test_ids_sort_by_code_point_whatever_the_collation(icu_engine):
+    ids = ["é-3", "a-1", "Z-9", "B-2", "10", "9"]
+    permits, users = PgRecordStore(icu_engine, "permits"), PgUserStore(icu_engine)
+    for record_id in ids:
+        permits.put({"id": record_id})
+        users.add(User(record_id, Role.VIEWER, None, "x"))
+    assert [p["id"] for p in permits.list()] == sorted(ids)
+    assert [u.username for u in users.list()] == sorted(ids)

@@ -56,14 +56,23 @@ def log_config() -> dict:
 
 
 def serve(app, host: str, port: int, settings) -> None:
-    """Run ``app`` with uvicorn, with the frame and header limits the API expects."""
+    """Run ``app`` with uvicorn, with the frame, header and connection limits the API expects:
+    a request head must be complete within ``http_head_timeout_s`` (``landun.http_guard``),
+    at most ``http_limit_concurrency`` connections are served (503 beyond) and the kernel
+    queues ``http_backlog`` pending ones."""
     import uvicorn
+
+    from landun.http_guard import head_timeout_protocol
 
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_config=log_config(),
+        # h11 (not httptools) so that the head size limit below and the head deadline hold.
+        http=head_timeout_protocol(settings.http_head_timeout_s),
+        limit_concurrency=settings.http_limit_concurrency,
+        backlog=settings.http_backlog,
         ws_max_size=settings.ws_max_frame_bytes,
         # Compression costs CPU per frame and mixes secrets with attacker data (CRIME-style).
         ws_per_message_deflate=False,

@@ -4,12 +4,14 @@ on either side of the publication."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import orjson
 import pytest
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy import func, select, text
 
-from api.db import outbox as relay
 from api.db.outbox import RELAY_LOCK, OutboxRelay, relay_once
 from api.db.records import PgRecordStore
 from api.db.schema import outbox
@@ -90,20 +92,41 @@ def test_committed_but_never_relayed_records_are_sent_by_a_new_relay(
     assert published(kafka_bootstrap, topics) == EXPECTED
 
 
+# A relay process that stops between the publication and the marking, until it is killed.
+KILLED_RELAY = """
+import sys, time
+from api.db import connect, outbox
+from stream.kafka.producer import make_producer
+from stream.kafka.topics import Topics
+
+def published(conn, ids):
+    print("published", flush=True)
+    time.sleep(600)
+
+outbox._mark_sent = published
+outbox.relay_once(connect(sys.argv[1]), make_producer(sys.argv[2]), Topics(sys.argv[3]))
+"""
+
+
 def test_a_relay_killed_after_publishing_sends_again(
-    engine, producer, topics, kafka_bootstrap, monkeypatch
+    database_url, engine, producer, topics, kafka_bootstrap
 ):
     edit(engine)
-
-    def killed(conn, ids):
-        raise KeyboardInterrupt("killed between the publication and the marking")
-
-    monkeypatch.setattr(relay, "_mark_sent", killed)
-    with pytest.raises(KeyboardInterrupt):
-        relay_once(engine, producer, topics)
+    command = [sys.executable, "-c", KILLED_RELAY, database_url, kafka_bootstrap, topics.namespace]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == b"published\n"
+    finally:
+        child.kill()  # SIGKILL: its transaction dies with its connection
+        child.wait(30)
     assert unsent(engine) == 4
-    monkeypatch.undo()
-    assert relay_once(engine, producer, topics) == 4
+    sent: list[int] = []
+
+    def relay_again() -> bool:  # 0 until the server has ended the killed relay's session
+        sent.append(relay_once(engine, producer, topics))
+        return sum(sent) == 4
+
+    wait_for(relay_again, 30, "a new relay to take over", every=0.1)
     records = published(kafka_bootstrap, topics)
     # Each record twice, in order: the topic's last value per key is still the store's.
     assert records == {name: rows + rows for name, rows in EXPECTED.items()}

@@ -101,7 +101,6 @@ def production_ports(
 def start_relay(conn: Connections, backends: Backends):
     """The outbox relay of this process (a background thread), stopped by ``backends.close``."""
     from api.db.outbox import OutboxRelay
-
     from stream.kafka.topics import Topics
 
     relay = OutboxRelay(backends.engine, conn.kafka_bootstrap, Topics(conn.namespace))
@@ -165,3 +164,59 @@ def _probe_redis(url: str) -> str:
         return "ok"
     except redis.RedisError as exc:
         return f"unreachable: {type(exc).__name__}"
+
+
+def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: float = 60.0) -> int:
+    """Write a fence collection and a registry into PostgreSQL — every record with its outbox
+    entry, in one transaction — and relay the outbox until it is empty, so that the reference
+    topics hold them when this returns (`landun ingest`, `landun sim-feed`). Returns the count.
+
+    Raises
+    ------
+    FenceError, RegistryError
+        Invalid reference data; nothing is written.
+    ServiceUnavailable
+        PostgreSQL or Kafka unreachable (a relay elsewhere sends what was committed).
+    """
+    from sqlalchemy import func, insert, select
+
+    from api.db import connect
+    from api.db.errors import transaction
+    from api.db.outbox import enqueue, relay_once
+    from api.db.records import outbox_record
+    from api.db.schema import outbox, reference_records
+    from stream.kafka.producer import make_producer
+    from stream.kafka.reference import SECTIONS
+    from stream.kafka.reference import reference_records as validated
+    from stream.kafka.topics import Topics
+
+    records = list(validated(fences, registry))  # raises before anything is written
+    rows = [("fences", str(f["id"]), f) for f in fences["features"]]
+    rows += [(s, str(item["id"]), item) for s in SECTIONS for item in registry.get(s, [])]
+    engine = connect(conn.database_url.get_secret_value())
+    try:
+        with transaction(engine) as db:
+            for kind, ident, body in rows:
+                stmt = insert(reference_records).values(kind=kind, id=ident, body=body)
+                db.execute(stmt.on_conflict_do_update(
+                    index_elements=["kind", "id"],
+                    set_={"body": stmt.excluded.body, "updated_at": func.now()},
+                ))  # fmt: skip
+                enqueue(db, *outbox_record(kind, body, ident))
+        producer = make_producer(conn.kafka_bootstrap)
+        unsent = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                if relay_once(engine, producer, Topics(conn.namespace)) == 0:
+                    with transaction(engine) as db:
+                        if db.scalar(unsent) == 0:
+                            break
+                    if time.monotonic() > deadline:  # another relay holds the lock this long
+                        raise TimeoutError("the outbox was not relayed within the timeout")
+                    time.sleep(0.05)
+        finally:
+            producer.close()
+    finally:
+        engine.dispose()
+    return len(records)

@@ -4,15 +4,20 @@ Lines are sent in file (arrival) order: batched per partition by default (one re
 array of the pings of one partition's vehicles), or one record per ping keyed by vehicle with
 ``--single``. Lines that are not JSON objects are sent anyway, alone: the worker dead-letters
 them with their reason. ``--fences``/``--registry`` publish the reference data first (compacted
-topics; each worker follows them). ``--final`` ends the input: workers then finish the run as
+topics; each worker follows them). With a database (``--database``, default LANDUN_DATABASE_URL)
+they are written to PostgreSQL, the system of record, and reach the topics through its outbox, as
+an edit through the API does; without one they go straight to the topics (development).
+
+``--final`` ends the input: workers then finish the run as
 ``landun detect`` finishes a file. ``--rate`` limits the pings per second.
 
-Exit codes: 0 done; 1 Kafka failed; 2 a file is unreadable or invalid.
+Exit codes: 0 done; 1 Kafka or PostgreSQL failed; 2 a file is unreadable or invalid.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -31,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_kafka_arguments(p)
     p.add_argument("--fences", help="fences GeoJSON to publish first (with --registry)")
     p.add_argument("--registry", help="registry.json to publish first (with --fences)")
+    p.add_argument(
+        "--database",
+        default=os.environ.get("LANDUN_DATABASE_URL"),
+        help="PostgreSQL URL: reference data goes through the system of record (default "
+        "LANDUN_DATABASE_URL; none = straight to the topics)",
+    )
     p.add_argument("--single", action="store_true", help="one record per ping (key = vehicle)")
     p.add_argument("--batch", type=int, default=500, help="pings per batch record (default 500)")
     p.add_argument("--rate", type=float, help="at most this many pings per second")
@@ -43,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from geofence import FenceError
-    from stream.kafka.producer import PingSender, make_producer, publish_reference
+    from stream.kafka.producer import PingSender, make_producer
     from stream.kafka.topics import Topics, ensure_topics
+    from stream.live.errors import ServiceUnavailable
     from stream.registry import RegistryError
 
     if bool(args.fences) != bool(args.registry):
@@ -57,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         producer = make_producer(args.bootstrap)
         if args.fences:
             try:
-                n = publish_reference(producer, topics, args.fences, args.registry)
+                n = _reference(args, producer, topics)
             except (OSError, orjson.JSONDecodeError, FenceError, RegistryError) as exc:
                 return _fail(f"reference data not published: {exc}", 2)
             print(f"published {n} reference records")
@@ -77,7 +89,28 @@ def run(args: argparse.Namespace) -> int:
         producer.close()
     except KafkaError as exc:
         return _fail(f"Kafka: {exc}", 1)
+    except (ServiceUnavailable, TimeoutError) as exc:
+        return _fail(str(exc), 1)
     return 0
+
+
+def _reference(args: argparse.Namespace, producer, topics) -> int:
+    from stream.kafka.producer import publish_reference
+    from stream.kafka.reference import read_reference
+
+    if not args.database:
+        return publish_reference(producer, topics, args.fences, args.registry)
+    from pydantic import SecretStr
+
+    from api.settings import Connections
+    from landun.production import load_reference
+
+    conn = Connections(
+        database_url=SecretStr(args.database),
+        kafka_bootstrap=args.bootstrap,
+        namespace=args.namespace,
+    )
+    return load_reference(conn, *read_reference(args.fences, args.registry))
 
 
 def _partitions(args: argparse.Namespace, topics) -> int:

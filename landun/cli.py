@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "landun.commands.ingest",
     "landun.commands.sim_feed",
     "landun.commands.db",
+    "landun.commands.users",
     "landun.commands.alert_sink",
 )
 

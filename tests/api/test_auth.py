@@ -161,3 +161,19 @@ def test_a_configured_scraper_token_reads_metrics(client, app):
     assert client.get("/metrics", headers=auth(app, "city")).status_code == 403
     app.state.settings.metrics_token = SecretStr("")
     assert client.get("/metrics").status_code == 401  # an empty token opens nothing
+
+
+def test_demo_accounts_never_shadow_a_users_file_account(tmp_path):
+    """LANDUN_DEMO=1 beside a users file used to let the demo's admin (password admin-demo)
+    replace the file's admin."""
+    import json
+
+    from api.memory import MemoryUserStore
+
+    path = tmp_path / "users.json"
+    row = {"username": "admin", "role": "admin", "password_hash": hash_password(PASSWORD)}
+    path.write_text(json.dumps([row]))
+    store = MemoryUserStore(default_users(make_settings(demo=True, users_file=path)))
+    assert verify_password(PASSWORD, store.get("admin").password_hash)
+    assert not verify_password("admin-demo", store.get("admin").password_hash)
+    assert store.get("city") is not None  # the other demo accounts are still there

@@ -133,7 +133,7 @@ class PgAlertStore:
             if not _lock_case(conn, alert_id):
                 raise KeyError(alert_id)
             alert = _read(conn, alert_id)
-            case = lifecycle.transition(alert["case"], to, by, at, note)
+            case = lifecycle.transition(alert["case"], to, by, canonical_time(at), note)
             conn.execute(
                 update(cases)
                 .where(cases.c.alert_id == alert_id)
@@ -211,11 +211,25 @@ def _record(row) -> Record:
     return {**row.body, "case": {"state": history[-1]["state"], "history": history}}
 
 
-def _audit(conn: Connection, alert_id: str, entry: Record) -> None:
+def canonical_time(at: str) -> str:
+    """A case time as the store gives it back: ISO 8601 in Beijing time (``to_iso``).
+
+    >>> canonical_time("2025-06-01T12:10:00Z")
+    '2025-06-01T20:10:00+08:00'
+
+    Raises
+    ------
+    RecordRejected
+        ``at`` is neither ISO 8601 with an offset nor epoch milliseconds.
+    """
     try:
-        at = datetime.fromtimestamp(parse_ts(entry["at"]) / 1000, UTC)
+        return to_iso(parse_ts(at))
     except (TypeError, ValueError) as exc:
         raise RecordRejected("at", str(exc)) from None
+
+
+def _audit(conn: Connection, alert_id: str, entry: Record) -> None:
+    at = datetime.fromtimestamp(parse_ts(entry["at"]) / 1000, UTC)
     values = {"state": entry["state"], "actor": entry["by"], "at": at, "note": entry["note"]}
     conn.execute(case_audit.insert().values(alert_id=alert_id, **values))
 

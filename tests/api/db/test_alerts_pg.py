@@ -153,6 +153,13 @@ def test_a_case_time_that_is_no_time_is_refused(store):
     assert store.get("A-1")["case"]["state"] == "open"
 
 
+def test_case_times_come_back_in_beijing_time(store):
+    store.put(alert("A-1", "LX-1", LX))
+    event = store.transition("A-1", "dispatched", "city", "2025-06-15T15:10:00.5Z", "")
+    assert event.alert["case"]["history"][-1]["at"] == "2025-06-15T23:10:00.500+08:00"
+    assert store.get("A-1") == event.alert
+
+
 def test_seq_is_gapless_and_in_commit_order_under_concurrent_writers(engine, clock):
     """Writers put and move cases in parallel while a reader follows the feed as a websocket
     does (after the last seq it saw): it must see every seq, each exactly once, in order."""

@@ -177,3 +177,27 @@ def test_demo_accounts_never_shadow_a_users_file_account(tmp_path):
     assert verify_password(PASSWORD, store.get("admin").password_hash)
     assert not verify_password("admin-demo", store.get("admin").password_hash)
     assert store.get("city") is not None  # the other demo accounts are still there
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("aaaaaaaaaaaaaaaa", "shorter than 32 characters"),
+        ("a" * 40, "too predictable: an estimated 0 bits"),
+        ("test-secret-" + "x" * 20, "too predictable"),
+        ("abc" * 12, "too predictable"),
+    ],
+)
+def test_short_or_predictable_secrets_are_refused_with_how_to_make_one(secret, problem):
+    with pytest.raises((UnsafeSettingsError, ValidationError)) as info:
+        Settings(secret_key=secret)
+    assert problem in str(info.value)
+    assert "secrets.token_urlsafe(32)" in str(info.value)
+
+
+def test_generated_secrets_pass_the_screen():
+    import secrets
+
+    for _ in range(200):
+        Settings(secret_key=secrets.token_urlsafe(32))
+        Settings(secret_key=secrets.token_hex(16))

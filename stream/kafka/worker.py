@@ -36,6 +36,7 @@ from stream.engine import Thresholds
 from stream.kafka.gaps import GapReader
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
+from stream.kafka.probe import probe_kafka
 from stream.kafka.reference import ReferenceFollower
 from stream.kafka.runner import (
     CHECKPOINT_EVERY_S,
@@ -259,12 +260,51 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
 
     @app.page("/readyz")
     async def readyz(web, request):
-        ready = follower.ready.is_set() and runner.ctx is not None and not app.rebalancing
+        """503 until reference data is loaded, while rebalancing, or while Kafka or Redis (when
+        the worker writes the live view) does not answer; ``checks`` says which ("ok" or why
+        not). The probes run in threads: a slow dependency never blocks the event loop."""
         owned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == pings_name)
-        body = {"ready": ready, "reference": follower.ready.is_set(), "partitions": owned}
+        loaded = follower.ready.is_set() and runner.ctx is not None
+        probes = [asyncio.to_thread(probe_kafka, settings.bootstrap)]
+        if settings.redis_url:
+            probes.append(asyncio.to_thread(probe_redis, settings.redis_url))
+        results = await asyncio.gather(*probes)
+        checks = {
+            "reference": "ok" if loaded else "loading",
+            "rebalancing": "rebalancing" if app.rebalancing else "ok",
+            "kafka": results[0],
+        }
+        if settings.redis_url:
+            checks["redis"] = results[1]
+        ready = all(v == "ok" for v in checks.values())
+        body = {"ready": ready, "reference": loaded, "partitions": owned, "checks": checks}
         return web.json(body, status=200 if ready else 503)
 
     return app, runner
+
+
+def probe_redis(url: str, timeout_s: float = 1.0) -> str:
+    """``"ok"`` when Redis answers a PING within ``timeout_s``, else why not. A client of its own,
+    closed after: the live view's connection may be the one that is stuck.
+
+    Examples
+    --------
+    >>> probe_redis("redis://127.0.0.1:1/0").startswith("unreachable")
+    True
+    """
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return "ok"
+    except (redis.RedisError, OSError, ValueError) as exc:
+        return f"unreachable: {type(exc).__name__}"
 
 
 def _source(event) -> Source:

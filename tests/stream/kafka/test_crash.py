@@ -2,6 +2,11 @@
 
 Afterwards the alerts equal `landun detect`'s (no id missing, none extra, final versions equal)
 and the checkpointed state equals a linear rebuild of every partition.
+
+Reference data is published before the workers start: pings that reach a worker before it has
+the registry are rejected (unknown vehicle), as they should be, but a linear rebuild with the
+registry would then differ (seen in 3 of 40 takeover runs when the feed published it after the
+workers were ready).
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ import threading
 import time
 
 import orjson
+import pytest
+from kafka import KafkaConsumer, TopicPartition
 
+from stream.kafka.checkpoint import meta_key
 from stream.kafka.producer import PingSender, make_producer, publish_reference
-from tests.stream.kafka.conftest import PARTITIONS, wait_for
+from tests.stream.kafka.conftest import PARTITIONS, end_offsets, wait_for
 from tests.stream.kafka.verify import alert_versions, caught_up, checkpointed, context, linear
 
 
@@ -55,8 +63,8 @@ def check_outcome(bootstrap, topics, sim):
 
 
 def test_kill9_mid_stream_and_restart(bootstrap, topics, sim, workers):
+    feed = PacedFeed(bootstrap, topics, sim)  # publishes the reference data first
     first = workers("--batch", "100", "--within", "0.02")
-    feed = PacedFeed(bootstrap, topics, sim)
     wait_for(first.ready, 90, "the worker to be ready")
     feed.start()
     wait_for(lambda: first.metric("landun_pings_in_total") > 1500, 60, "progress")
@@ -69,29 +77,92 @@ def test_kill9_mid_stream_and_restart(bootstrap, topics, sim, workers):
     check_outcome(bootstrap, topics, sim)
 
 
-def test_second_worker_takes_over_a_killed_ones_partitions(bootstrap, topics, sim, workers):
+# Issue 10: from the kill -9 to the survivor owning every partition and having processed, in a
+# durable checkpoint, everything the killed worker's partitions held at the kill. Measured on each
+# run (three runs per test session: a recovery stall was once seen in 1 of 12 runs).
+RECOVERY_TARGET_S = 30.0
+
+
+class CheckpointWatch:
+    """Follows the metas (``p/<n>``) of some partitions in the state changelog from ``start()`` on:
+    after a kill -9 every new one is a checkpoint of the survivor."""
+
+    def __init__(self, bootstrap, topics, partitions):
+        changelog = topics.changelog("state")
+        self.tps = [TopicPartition(changelog, p) for p in partitions]
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.consumer.assign(self.tps)
+        self.next_offset: dict[int, int] = {}
+
+    def start(self) -> None:
+        self.consumer.seek_to_end(*self.tps)
+        for tp in self.tps:
+            self.consumer.position(tp)  # resolved now: older metas are not the survivor's
+
+    def covers(self, ends: dict[int, int]) -> bool:
+        """True once a new checkpoint of each partition covers its offsets below ``ends[p]``."""
+        for records in self.consumer.poll(timeout_ms=100).values():
+            for rec in records:
+                if rec.key == meta_key(rec.partition) and rec.value:
+                    offset = orjson.loads(rec.value)["next_offset"]
+                    self.next_offset[rec.partition] = max(
+                        offset, self.next_offset.get(rec.partition, -1)
+                    )
+        return all(self.next_offset.get(p, -1) >= end for p, end in ends.items())
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_second_worker_takes_over_a_killed_ones_partitions(bootstrap, topics, sim, workers, run):
+    feed = PacedFeed(bootstrap, topics, sim)  # publishes the reference data first
     a = workers("--batch", "100", "--within", "0.02")
     b = workers("--batch", "100", "--within", "0.02")
 
+    def owned(w) -> list[int] | None:
+        return orjson.loads(w.get("/readyz")[1] or b"{}").get("partitions")
+
     def split() -> bool:
-        owned = [orjson.loads(w.get("/readyz")[1] or b"{}").get("partitions") for w in (a, b)]
-        return all(owned) and sorted(owned[0] + owned[1]) == list(range(PARTITIONS))
+        parts = [owned(w) for w in (a, b)]
+        return all(parts) and sorted(parts[0] + parts[1]) == list(range(PARTITIONS))
 
     wait_for(lambda: a.ready() and b.ready() and split(), 120, "two ready workers sharing work")
-    feed = PacedFeed(bootstrap, topics, sim)
+    lost = owned(b)
+    watch = CheckpointWatch(bootstrap, topics, lost)
     feed.gate.clear()
     feed.start()
     wait_for(lambda: b.metric("landun_pings_in_total") > 300, 60, "the second worker's progress")
     b.kill()
     killed = time.monotonic()
+    watch.start()
+    ends = {p: end for p, end in end_offsets(bootstrap, topics.pings).items() if p in lost}
     feed.gate.set()
 
     def took_over() -> bool:
         body = orjson.loads(a.get("/readyz")[1] or b"{}")
-        return body.get("partitions") == list(range(PARTITIONS)) and body.get("ready")
+        owns = body.get("partitions") == list(range(PARTITIONS)) and body.get("ready")
+        return watch.covers(ends) and bool(owns)
 
-    wait_for(took_over, 60, "the survivor to own every partition")
-    print(f"partitions moved {time.monotonic() - killed:.1f}s after kill -9")
+    try:
+        deadline = killed + 2 * RECOVERY_TARGET_S
+        while not took_over() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        recovery = time.monotonic() - killed
+    finally:
+        watch.close()
+    print(f"takeover {run}: partitions {lost} owned and processed {recovery:.1f}s after kill -9")
+    assert recovery <= RECOVERY_TARGET_S, (
+        f"partitions {lost} of the killed worker not owned and processed by the survivor "
+        f"{recovery:.1f}s after kill -9 (target {RECOVERY_TARGET_S:.0f}s); checkpoints seen "
+        f"{watch.next_offset}, needed {ends}; survivor log:\n{_recovery_log(a.log)}"
+    )
     feed.join(120)
     wait_for(lambda: caught_up(bootstrap, topics), 90, "the survivor to catch up")
     check_outcome(bootstrap, topics, sim)
+
+
+def _recovery_log(path) -> str:
+    lines = path.read_text(errors="replace").splitlines()
+    keep = ("Recovery", "generation", "WARNING", "ERROR", "rebalanc")
+    return "\n".join(line[:300] for line in lines if any(k in line for k in keep))[-6000:]

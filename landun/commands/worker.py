@@ -7,7 +7,8 @@ view to Redis. Reference data (fences, registry) comes from the compacted topics
 and ``{ns}.registry`` (publish them with ``landun ingest --fences F --registry R``).
 
 Settings default from the environment: LANDUN_KAFKA_BOOTSTRAP (else 127.0.0.1:LANDUN_KAFKA_PORT),
-LANDUN_REDIS_URL. HTTP on --port: /livez, /readyz, /metrics (Prometheus).
+LANDUN_NAMESPACE, LANDUN_REDIS_URL, LANDUN_REDIS_PREFIX.
+HTTP on --port: /livez, /readyz, /metrics (Prometheus).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def add_kafka_arguments(parser: argparse.ArgumentParser) -> None:
     """--bootstrap, --namespace and --partitions, shared by the Kafka commands."""
     parser.add_argument("--bootstrap", default=default_bootstrap(), help="Kafka bootstrap servers")
     parser.add_argument(
-        "--namespace", default=DEFAULT_NAMESPACE, help="topic prefix (default landun)"
+        "--namespace",
+        default=os.environ.get("LANDUN_NAMESPACE", DEFAULT_NAMESPACE),
+        help="topic prefix (LANDUN_NAMESPACE, default landun)",
     )
     parser.add_argument(
         "--partitions",
@@ -69,7 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="HTTP port: /livez /readyz /metrics (LANDUN_WORKER_PORT, default 6066)",
     )
     p.add_argument("--redis", default=os.environ.get("LANDUN_REDIS_URL"), help="Redis URL")
-    p.add_argument("--redis-prefix", default="landun", help="prefix of the live view's keys")
+    p.add_argument(
+        "--redis-prefix",
+        default=os.environ.get("LANDUN_REDIS_PREFIX", "landun"),
+        help="prefix of the live view's keys (LANDUN_REDIS_PREFIX, default landun)",
+    )
     p.add_argument("--batch", type=int, default=5000, help="most records per micro-batch")
     p.add_argument(
         "--within", type=float, default=0.02, help="longest wait for a micro-batch, seconds"

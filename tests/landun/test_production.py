@@ -11,7 +11,8 @@ import pytest
 
 from tests.landun.deployment import Deployment, alert_frames, login, ready, socket
 
-CASE_BODY = ("dispatched", "handled", "closed")
+# (state, who): the centre dispatches, an enforcement officer handles, the centre closes.
+CASE_STEPS = (("dispatched", "officer"), ("handled", "field"), ("closed", "officer"))
 
 
 @pytest.fixture
@@ -62,6 +63,7 @@ def moving_vehicles(ws, want: int, timeout: float) -> dict[str, set]:
 def test_the_production_path_gives_what_landun_detect_gives(deployment, sim):
     d = deployment
     d.user("officer", "city")
+    d.user("field", "enforcement")
     api, sink, worker = d.api(), d.sink(), d.worker()
     ready(api)
     ready(sink)
@@ -70,7 +72,7 @@ def test_the_production_path_gives_what_landun_detect_gives(deployment, sim):
     assert orjson.loads(body)["checks"] == {"hub": "ok", "postgresql": "ok", "redis": "ok"}
 
     with socket(api, token, "/ws/alerts") as alerts_ws, socket(api, token, "/ws/live") as live_ws:
-        d.ingest(sim)
+        d.ingest(sim, rate=2000)  # paced over a few seconds: the map sees trucks move
         ready(worker)
         seen = moving_vehicles(live_ws, 10, timeout=120)
         expected = expected_alerts(sim)
@@ -86,11 +88,11 @@ def test_the_production_path_gives_what_landun_detect_gives(deployment, sim):
 
     # An officer works a case over REST; every step is in its trail.
     alert_id = sorted(expected)[0]
-    for state in CASE_BODY:
-        action = {"state": state, "note": state}
-        status, body = api.post(f"/api/alerts/{alert_id}/case", action, token)
+    tokens = {"officer": token, "field": login(api, "field")}
+    for state, who in CASE_STEPS:
+        action = {"state": state, "note": f"{state} by {who}"}
+        status, body = api.post(f"/api/alerts/{alert_id}/case", action, tokens[who])
         assert status == 200, body
     status, body = api.get(f"/api/alerts/{alert_id}", token)
     trail = orjson.loads(body)["case"]["history"]
-    assert [e["state"] for e in trail] == ["open", *CASE_BODY]
-    assert [e["by"] for e in trail] == ["system", "officer", "officer", "officer"]
+    assert [(e["state"], e["by"]) for e in trail] == [("open", "system"), *CASE_STEPS]

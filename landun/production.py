@@ -109,7 +109,7 @@ def start_relay(conn: Connections, backends: Backends):
     return relay
 
 
-def sink_from_settings(conn: Connections, group: str | None = None, from_beginning=False):
+def sink_from_settings(conn: Connections, group: str | None = None):
     """The alert sink of ``landun alert-sink``: ``(sink, probes, close)``."""
     from kafka import KafkaConsumer
 
@@ -117,20 +117,23 @@ def sink_from_settings(conn: Connections, group: str | None = None, from_beginni
     from api.sink import AlertSink
     from stream.kafka.probe import probe_kafka
     from stream.kafka.producer import make_producer
-    from stream.kafka.topics import Topics, ensure_topics
+    from stream.kafka.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
     backends = open_backends(conn)
     topics = Topics(conn.namespace)
-    ensure_topics(conn.kafka_bootstrap, topics)
     consumer = KafkaConsumer(
         topics.alerts,
         topics.events,
         bootstrap_servers=conn.kafka_bootstrap,
         group_id=group or f"{conn.namespace}-alert-sink",
         enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
+        auto_offset_reset="earliest",  # a new group loses nothing produced before it ran
         client_id="landun-alert-sink",
     )
+    # Created if missing, with the pings topic's partition count when it exists (it is the
+    # workers' scale-out unit, chosen when the deployment was set up).
+    existing = consumer.partitions_for_topic(topics.pings)
+    ensure_topics(conn.kafka_bootstrap, topics, len(existing) if existing else DEFAULT_PARTITIONS)
     producer = make_producer(conn.kafka_bootstrap)
     backends.closers += [producer.close, consumer.close]
     feed = Feed(production_ports(conn, backends))
@@ -178,7 +181,8 @@ def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: f
     ServiceUnavailable
         PostgreSQL or Kafka unreachable (a relay elsewhere sends what was committed).
     """
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, select
+    from sqlalchemy.dialects.postgresql import insert
 
     from api.db import connect
     from api.db.errors import transaction

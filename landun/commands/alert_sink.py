@@ -4,8 +4,10 @@ One or more sink processes (consumer group ``{ns}-alert-sink``) read ``{ns}.aler
 ``{ns}.events``, write every alert version and trip into the system of record, and announce each
 change on the Redis bus, from which every API process feeds ``/ws/alerts``. Offsets are committed
 only after the rows are committed; records it can never store go to ``{ns}.alerts.rejected``.
-``--from-beginning`` (a new group's first start, or after `landun db upgrade` on an empty
-database) re-reads the whole alerts topic: writes are idempotent by (alert id, version).
+A group without committed offsets (the first start of a deployment) begins at the start of the
+topics, so no alert produced before the sink ran is lost; writes are idempotent by (alert id,
+version), so re-reading is harmless. A new ``--group`` re-reads the topics into an empty
+database (a restore).
 
 Settings: LANDUN_DATABASE_URL, LANDUN_REDIS_URL, LANDUN_REDIS_PREFIX, LANDUN_KAFKA_BOOTSTRAP,
 LANDUN_NAMESPACE. HTTP on --port (default 6067): /livez, /readyz, /metrics.
@@ -30,11 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--group", help="consumer group (default {namespace}-alert-sink)")
-    p.add_argument(
-        "--from-beginning",
-        action="store_true",
-        help="a group without committed offsets starts at the topics' beginning (else the end)",
-    )
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address for the probes")
     p.add_argument("--port", type=int, default=6067, help="HTTP port: /livez /readyz /metrics")
     p.set_defaults(func=run)
@@ -48,9 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        sink, probes, close = sink_from_settings(
-            Connections(), group=args.group, from_beginning=args.from_beginning
-        )
+        sink, probes, close = sink_from_settings(Connections(), group=args.group)
     except (ValidationError, ConfigurationError) as exc:
         print(f"landun alert-sink: {exc}", file=sys.stderr)
         return 2

@@ -121,7 +121,7 @@ class Deployment:
 
     def sink(self) -> Process:
         port = free_port()
-        args = ["alert-sink", "--from-beginning", "--port", str(port)]
+        args = ["alert-sink", "--port", str(port)]
         return self._started(Process("sink", args, self.env, self.tmp, port))
 
     def worker(self) -> Worker:

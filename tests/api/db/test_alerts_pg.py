@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from api.cases import CaseTransitionError
 from api.db import alerts as pg_alerts
 from api.db.alerts import PgAlertStore
 from api.db.schema import alert_versions, case_audit, feed_events
@@ -126,6 +127,44 @@ def test_a_put_and_a_transition_of_one_alert_never_interleave(store, monkeypatch
     assert [len(e.alert["case"]["history"]) for e in events] == [1, 1, 2]
     assert events[-1].alert == store.get("A-1")
     assert store.get("A-1")["severity"] == "low"
+
+
+def test_two_officers_moving_one_case_at_once_cannot_both_succeed(engine, store, monkeypatch):
+    store.put(alert("A-1", "LX-1", LX))
+    inside, second_done = threading.Event(), threading.Event()
+    move = pg_alerts.lifecycle.transition
+    calls: list[str] = []
+
+    def slow_move(case, to, by, at, note):
+        calls.append(by)
+        if len(calls) == 1:
+            inside.set()
+            second_done.wait(1.0)  # every chance for the second to slip in, were it not locked out
+        return move(case, to, by, at, note)
+
+    outcomes: dict[str, str] = {}
+
+    def officer(name: str) -> None:
+        try:
+            store.transition("A-1", "dispatched", name, AT, "")
+            outcomes[name] = "moved"
+        except CaseTransitionError:
+            outcomes[name] = "refused"
+        finally:
+            if name == "second":
+                second_done.set()
+
+    monkeypatch.setattr(pg_alerts.lifecycle, "transition", slow_move)
+    first = threading.Thread(target=officer, args=("first",))
+    first.start()
+    inside.wait(10)
+    second = threading.Thread(target=officer, args=("second",))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert outcomes == {"first": "moved", "second": "refused"}
+    assert count(engine, case_audit) == 2
+    assert [e["by"] for e in store.get("A-1")["case"]["history"]] == ["system", "first"]
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,15 @@ from enum import StrEnum
 
 import jwt
 
-from api.passwords import WeakHashError, check_policy, decoy_hash, hash_password, verify_password
+# decoy_hash, hash_password and verify_password are re-exported: callers import them from here.
+from api.passwords import (  # noqa: F401
+    WeakHashError,
+    check_policy,
+    decoy_hash,
+    hash_password,
+    verify_password,
+)
 
-__all__ = ["decoy_hash", "hash_password", "verify_password"]  # re-exported for callers
 ALGORITHM = "HS256"
 ISSUER = "landun"
 

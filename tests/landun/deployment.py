@@ -130,13 +130,24 @@ class Deployment:
 
     def ingest(self, sim: Path, *, final: bool = True, rate: float | None = None):
         """Reference data through PostgreSQL and the outbox, then the pings."""
+        done = self.landun(*self._ingest_args(sim, final, rate))
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def ingest_in_background(self, sim: Path, rate: float) -> subprocess.Popen:
+        """`landun ingest ... --final` running while the test goes on."""
+        log = (self.tmp / "ingest.log").open("ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "landun.cli", *self._ingest_args(sim, True, rate)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    @staticmethod
+    def _ingest_args(sim: Path, final: bool, rate: float | None) -> list[str]:
         args = ["ingest", str(sim / "pings.jsonl"), "--partitions", str(PARTITIONS)]
         args += ["--fences", str(sim / "fences.geojson"), "--registry", str(sim / "registry.json")]
         args += ["--final"] if final else []
-        args += ["--rate", str(rate)] if rate else []
-        done = self.landun(*args)
-        assert done.returncode == 0, done.stderr
-        return done
+        return args + (["--rate", str(rate)] if rate else [])
 
     def _started(self, process):
         self.processes.append(process)

@@ -4,12 +4,14 @@ the alerts topic -> `landun alert-sink` -> PostgreSQL -> `landun api` (productio
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
 
-from tests.landun.deployment import Deployment, alert_frames, login, ready, socket
+from tests.landun.deployment import PASSWORD, Deployment, alert_frames, login, ready, socket
 
 # (state, who): the centre dispatches, an enforcement officer handles, the centre closes.
 CASE_STEPS = (("dispatched", "officer"), ("handled", "field"), ("closed", "officer"))
@@ -96,3 +98,40 @@ def test_the_production_path_gives_what_landun_detect_gives(deployment, sim):
     status, body = api.get(f"/api/alerts/{alert_id}", token)
     trail = orjson.loads(body)["case"]["history"]
     assert [(e["state"], e["by"]) for e in trail] == [("open", "system"), *CASE_STEPS]
+
+
+def test_revocation_and_throttling_in_production(deployment):
+    d = deployment
+    d.user("officer", "city")
+    d.user("root", "admin")
+    api = d.api()
+    ready(api)
+    token = login(api, "officer")
+    with socket(api, token, "/ws/alerts") as ws:
+        assert orjson.loads(ws.recv(timeout=10))["type"] == "snapshot"
+        disabled = d.landun("users", "disable", "officer")
+        assert disabled.returncode == 0, disabled.stderr
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed):
+            while time.monotonic() - started < 10:
+                with contextlib.suppress(TimeoutError):
+                    ws.recv(timeout=1)
+        # The bound: an open socket of a disabled account closes within 5 s.
+        assert time.monotonic() - started <= 5.5, "the socket outlived the account"
+    assert api.get("/api/auth/me", token)[0] == 401  # the token died with the account
+
+    statuses = [
+        api.post("/api/auth/login", {"username": "root", "password": "not the password"})[0]
+        for _ in range(12)
+    ]
+    assert statuses[0] == 401 and statuses[-1] == 429
+    root = None
+    while root is None:  # the account's lock lifts after its Retry-After
+        status, body = api.post("/api/auth/login", {"username": "root", "password": PASSWORD})
+        if status == 200:
+            root = body["access_token"]
+        else:
+            assert status == 429
+            time.sleep(1)
+    status, metrics = api.get("/metrics", root)
+    assert status == 200 and b"landun_login_throttled_total" in metrics

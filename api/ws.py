@@ -295,7 +295,7 @@ async def _live_sender(ws: WebSocket, client: LiveClient) -> None:
     settings, live, metrics = state.settings, state.ports.live, state.metrics
     hello = {"type": "hello", "user": client.who.username, "district": client.who.district}
     await send(ws, hello, client)
-    state.hub.publish_counts()
+    state.hub.publish_counts(await asyncio.to_thread(live.query))
     while True:
         await wait(client.wake)
         if settings.ws_flush_ms:
@@ -342,7 +342,9 @@ async def alerts_socket(ws: WebSocket) -> None:
     hub, store = ws.app.state.hub, ws.app.state.ports.alerts
     client = None
     try:
-        head = store.head()
+        # The store may be PostgreSQL: read off the event loop. An event stored between this
+        # read and the registration below is caught up by the hub's head check.
+        head = await asyncio.to_thread(store.head)
         client = AlertClient(grant.who, ws.app.state.settings.ws_alert_queue, head)
         hub.alert_clients.add(client)  # before any read, so nothing published meanwhile is missed
         if after is None:
@@ -375,7 +377,7 @@ async def _catch_up(ws: WebSocket, client: AlertClient) -> None:
     page = min(client.maxsize, 500)
     while client.behind:
         client.behind = False
-        head = store.head()
+        head = await asyncio.to_thread(store.head)
         events, gap = await asyncio.to_thread(store.events_after, client.cursor, page)
         if gap:  # what the client missed is no longer kept: give it the current picture
             client.queue.clear()

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import cases
 from api.deps import CurrentUser, FeedDep, PortsDep, not_found, scope_district
-from api.eventtime import parse_ts, to_iso
 from api.ports import AlertQuery, Record
+from stream.eventtime import parse_ts, to_iso
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 

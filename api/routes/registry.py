@@ -10,10 +10,10 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import AdminUser, CurrentUser, PortsDep, not_found, vehicle_district
-from api.eventtime import parse_ts
 from api.ids import Id, id_path
 from api.ports import Ports, Record
 from api.security import Principal
+from stream.eventtime import parse_ts
 
 router = APIRouter(prefix="/api", tags=["registry"])
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"

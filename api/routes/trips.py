@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, PortsDep, not_found, scope_district, vehicle_district
-from api.eventtime import parse_ts
 from api.ports import Record
+from stream.eventtime import parse_ts
 
 router = APIRouter(prefix="/api/trips", tags=["trips"])
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, CurrentUser, PortsDep, not_found, visible_or_404
-from api.eventtime import parse_ts
 from api.ids import Id, id_path
 from api.ports import Record
+from stream.eventtime import parse_ts
 
 router = APIRouter(prefix="/api/vehicles", tags=["vehicles"])
 VehicleId = Annotated[str, id_path("vehicle")]

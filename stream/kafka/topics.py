@@ -2,10 +2,11 @@
 
 Every landun topic lives in a *namespace* (``landun`` in production, a random one per test run):
 ``{ns}.pings``, ``{ns}.pings.rejected``, ``{ns}.events``, ``{ns}.alerts``, ``{ns}.fences``,
-``{ns}.registry``, and the alert sink's dead letter ``{ns}.alerts.rejected``. The worker's Faust table adds its changelog topic, ``{ns}-worker-state-
-changelog``; it is created here too, compact-only and with the partition count of the pings
-topic (Faust tables must be co-partitioned with their source, and a changelog that also deleted
-by time would lose the state of quiet vehicles).
+``{ns}.registry``, and the alert sink's dead letter ``{ns}.alerts.rejected``. The worker's Faust
+table adds its changelog topic, ``{ns}-worker-state-changelog``; it is created here too,
+compact-only and with the partition count of the pings topic (Faust tables must be co-
+partitioned with their source, and a changelog that also deleted by time would lose the state of
+quiet vehicles).
 
 A vehicle's pings go to ``partition_for(vehicle, n)``: murmur2 of the UTF-8 id, the partitioner
 of the Java client, kafka-python and aiokafka for a keyed record, so a producer that only sets

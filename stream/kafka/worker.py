@@ -152,6 +152,10 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         web_port=settings.web_port,
         web_host=settings.web_host,
         web_transport="tcp://",
+        # Faust lets environment variables named like its settings (STREAM_RECOVERY_DELAY,
+        # BROKER_SESSION_TIMEOUT, BROKER_URL, WEB_PORT...) override the values above; with a
+        # stray STREAM_RECOVERY_DELAY=35 a takeover took 50 s. Only LANDUN_FAUST_<SETTING> may.
+        env_prefix="LANDUN_FAUST_",
     )
     metrics = WorkerMetrics()
     setup_prometheus_sensors(app, registry=metrics.registry, name_prefix="landun_faust")

@@ -5,8 +5,8 @@ and the checkpointed state equals a linear rebuild of every partition.
 
 Reference data is published before the workers start: pings that reach a worker before it has
 the registry are rejected (unknown vehicle), as they should be, but a linear rebuild with the
-registry would then differ (seen in 3 of 40 takeover runs when the feed published it after the
-workers were ready).
+registry would then differ (4 of 32 takeover runs, 3 of 8 with the CPU loaded, when the feed
+published it after the workers were ready).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from api.ports import AlertEvent, BBox, Ports, Record
 from api.security import Principal
 
 log = logging.getLogger(__name__)
+TOPICS = ("positions", "alerts")
 TEXT_CACHE = 20_000  # serialised alert events kept (one burst's worth)
 
 
@@ -144,11 +145,12 @@ class Hub:
         self._live_by_district: dict[str | None, set[LiveClient]] = {}
         self.alert_clients: set[AlertClient] = set()
         self.counts_interval_s = counts_interval_s
-        self._subs: list = []
+        self._subs: dict[str, object] = {}
         self._tasks: list[asyncio.Task] = []
+        self._started = False
+        self.resubscribe_s = 1.0
         self._per_user: Counter[str] = Counter()
         self._texts: dict[int, bytes] = {}
-        self.running = False
 
     def admit_user(self, username: str, limit: int) -> bool:
         """Count a new socket of ``username``; False (and not counted) beyond ``limit``."""
@@ -163,26 +165,58 @@ class Hub:
         if self._per_user[username] <= 0:
             del self._per_user[username]
 
+    @property
+    def running(self) -> bool:
+        """Subscribed to every topic right now (readiness)."""
+        return self._started and len(self._subs) == len(TOPICS)
+
     async def start(self) -> None:
-        positions = self.ports.bus.subscribe("positions")
-        alerts = self.ports.bus.subscribe("alerts")
-        self._subs = [positions, alerts]
+        """Subscribe and start fanning out. A bus that is down (Redis) is retried in the
+        background: the API serves what it can meanwhile, and /readyz says the hub is not."""
+        self._started = True
         self._tasks = [
-            asyncio.create_task(self._pump(positions, "positions", self._on_position)),
-            asyncio.create_task(self._pump(alerts, "alerts", self._on_alert)),
+            asyncio.create_task(self._follow("positions", self._on_position)),
+            asyncio.create_task(self._follow("alerts", self._on_alert)),
             asyncio.create_task(self._count_loop()),
             asyncio.create_task(self._head_loop()),
         ]
-        self.running = True
+        for _ in range(100):  # normally subscribed within a round trip
+            if self.running or all(t.done() for t in self._tasks[:2]):
+                break
+            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        self.running = False
-        for sub in self._subs:
+        self._started = False
+        for sub in list(self._subs.values()):
             sub.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _follow(self, topic: str, handle) -> None:
+        """Keep a subscription to ``topic``, subscribing again after the bus failed."""
+        while True:
+            try:
+                sub = self.ports.bus.subscribe(topic)
+            except Exception as exc:  # the bus is down: try again shortly
+                log.warning("bus %s: cannot subscribe (%s); retrying", topic, exc)
+                await asyncio.sleep(self.resubscribe_s)
+                continue
+            self._subs[topic] = sub
+            if topic == "positions":
+                self._resnapshot_all()  # positions published while we were away are lost
+            try:
+                await self._pump(sub, topic, handle)
+                return  # closed by stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("bus %s: subscription failed (%s); resubscribing", topic, exc)
+            finally:
+                self._subs.pop(topic, None)
+                sub.close()
+            await asyncio.sleep(self.resubscribe_s)
 
     async def _pump(self, sub, topic: str, handle) -> None:
         counter = self.metrics.bus_messages.labels(topic)
@@ -193,6 +227,11 @@ class Hub:
             except (KeyError, TypeError, ValueError):
                 # One malformed message must not stop the fan-out for everyone.
                 log.exception("dropped malformed %s message: %.200r", topic, message)
+
+    def _resnapshot_all(self) -> None:
+        for client in self.live_clients:
+            client.resnapshot = True
+            client.wake.set()
 
     def add_live(self, client: LiveClient) -> None:
         """Start fanning positions out to ``client``."""
@@ -232,8 +271,11 @@ class Hub:
     async def _count_loop(self) -> None:
         while True:
             if self.live_clients:
-                # The store may be Redis: read off the event loop.
-                self.publish_counts(await asyncio.to_thread(self.ports.live.query))
+                try:
+                    # The store may be Redis: read off the event loop.
+                    self.publish_counts(await asyncio.to_thread(self.ports.live.query))
+                except Exception:  # an outage: the next round tries again
+                    log.warning("live counts unreadable", exc_info=True)
             await asyncio.sleep(self.counts_interval_s)
 
     async def _head_loop(self) -> None:

@@ -11,7 +11,7 @@ database (a restore).
 
 Settings: LANDUN_DATABASE_URL, LANDUN_REDIS_URL, LANDUN_REDIS_PREFIX, LANDUN_KAFKA_BOOTSTRAP,
 LANDUN_NAMESPACE. HTTP on --port (default 6067): /livez, /readyz, /metrics.
-Exit codes: 0 stopped by a signal; 2 bad settings.
+Exit codes: 0 stopped by a signal; 1 a backing service unreachable at start-up; 2 bad settings.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from api.settings import Connections
     from landun.production import ConfigurationError, sink_from_settings
+    from stream.live.errors import ServiceUnavailable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -49,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValidationError, ConfigurationError) as exc:
         print(f"landun alert-sink: {exc}", file=sys.stderr)
         return 2
+    except ServiceUnavailable as exc:  # at start-up; later outages are waited out
+        print(f"landun alert-sink: {exc}", file=sys.stderr)
+        return 1
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())

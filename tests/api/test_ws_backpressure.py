@@ -63,12 +63,14 @@ def scope(path: str, query: str) -> dict:
     }
 
 
-async def until(predicate, rounds: int = 2000) -> None:
-    """Yield to the loop until ``predicate()`` holds (bounded by rounds, not by time)."""
-    for _ in range(rounds):
+async def until(predicate, rounds: int = 20_000) -> None:
+    """Yield to the loop until ``predicate()`` holds (bounded by rounds, not by time). Every
+    50th round sleeps a millisecond: the server reads its stores in threads (asyncio.to_thread),
+    whose results need the loop to wait, not only to spin."""
+    for i in range(rounds):
         if predicate():
             return
-        await asyncio.sleep(0)
+        await asyncio.sleep(0 if i % 50 else 0.001)
     raise AssertionError("condition never held")
 
 

@@ -11,34 +11,28 @@ import orjson
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.landun.deployment import PASSWORD, Deployment, alert_frames, login, ready, socket
+from tests.landun.deployment import PASSWORD, alert_frames, login, ready, socket
 
 # (state, who): the centre dispatches, an enforcement officer handles, the centre closes.
 CASE_STEPS = (("dispatched", "officer"), ("handled", "field"), ("closed", "officer"))
-
-
-@pytest.fixture
-def deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path):
-    d = Deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path)
-    done = d.landun("db", "upgrade")
-    assert done.returncode == 0, done.stderr
-    yield d
-    d.stop()
 
 
 def expected_alerts(sim) -> dict[str, dict]:
     return {a["id"]: a for a in map(orjson.loads, (sim / "alerts.jsonl").read_bytes().splitlines())}
 
 
+def frames(ws, timeout: float):
+    """The frames of a websocket as they come, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            yield orjson.loads(ws.recv(timeout=1))
+
+
 def collect_alerts(ws, expected: dict, timeout: float) -> dict[str, dict]:
     """The latest version of each alert seen on /ws/alerts, until it equals ``expected``."""
     got: dict[str, dict] = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            frame = orjson.loads(ws.recv(timeout=1))
-        except TimeoutError:
-            continue
+    for frame in frames(ws, timeout):
         for _, alert in alert_frames(frame):
             got[alert["id"]] = {k: v for k, v in alert.items() if k != "case"}
         if got == expected:
@@ -49,12 +43,7 @@ def collect_alerts(ws, expected: dict, timeout: float) -> dict[str, dict]:
 def moving_vehicles(ws, want: int, timeout: float) -> dict[str, set]:
     """Positions seen per vehicle on /ws/live until ``want`` vehicles were seen moving."""
     seen: dict[str, set] = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            frame = orjson.loads(ws.recv(timeout=1))
-        except TimeoutError:
-            continue
+    for frame in frames(ws, timeout):
         for item in frame.get("items", ()):
             seen.setdefault(item["vehicle"], set()).add((item["lat"], item["lng"]))
         if sum(len(points) > 1 for points in seen.values()) >= want:

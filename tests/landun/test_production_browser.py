@@ -11,17 +11,9 @@ import orjson
 import pytest
 
 from tests.api.test_live_map_browser import ARGS, CHROMIUM, OUTPUT, wait_until
-from tests.landun.deployment import PASSWORD, Deployment, login, ready
+from tests.landun.deployment import PASSWORD, login, ready
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path):
-    d = Deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path)
-    assert d.landun("db", "upgrade").returncode == 0
-    yield d
-    d.stop()
 
 
 def test_the_map_works_on_the_production_deployment(deployment, sim):

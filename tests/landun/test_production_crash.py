@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from api.ports import alert_version
 from landun.cli import main as landun
-from tests.landun.deployment import Deployment, login, ready
+from tests.landun.deployment import login, ready
 from tests.stream.kafka.conftest import read_topic, wait_for
 
 FEED_RATE = 8000  # pings/s: the feed lasts ~25 s, long enough to kill each process during it
@@ -33,14 +33,6 @@ def fleet(tmp_path_factory):
     assert landun(["detect", *args, "--pings", str(out / "pings.jsonl"),
                    "--out", str(out / "alerts.jsonl")]) == 0  # fmt: skip
     return out
-
-
-@pytest.fixture
-def deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path):
-    d = Deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path)
-    assert d.landun("db", "upgrade").returncode == 0
-    yield d
-    d.stop()
 
 
 class Clerk(threading.Thread):

@@ -9,10 +9,9 @@ import shutil
 import urllib.request
 
 import orjson
-import pytest
 
 from stream.eventtime import parse_ts
-from tests.landun.deployment import Deployment, login, ready
+from tests.landun.deployment import login, ready
 from tests.stream.kafka.conftest import wait_for
 
 T0_MS = 1_748_829_600_000  # 2025-06-02T10:00:00+08:00, inside the zone's hours
@@ -56,14 +55,6 @@ def write_pings(directory, world, pings: list[dict]):
     pings.sort(key=lambda p: (p["ts"], p["vehicle"]))
     (directory / "pings.jsonl").write_bytes(b"\n".join(orjson.dumps(p) for p in pings) + b"\n")
     return directory
-
-
-@pytest.fixture
-def deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path):
-    d = Deployment(bootstrap, topics, database_url, redis_url, prefix, tmp_path)
-    assert d.landun("db", "upgrade").returncode == 0
-    yield d
-    d.stop()
 
 
 def test_a_zone_added_while_pings_flow_judges_the_pings_after_it(deployment, sim, tmp_path):

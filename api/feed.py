@@ -7,6 +7,7 @@ naming the problem; the caller decides to log or dead-letter them.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -19,6 +20,7 @@ from stream.live.projection import (  # POSITION_STATES: also for api.hub, api.r
     violating_until,
 )
 
+log = logging.getLogger(__name__)
 ALERT_FIELDS = ("id", "type", "vehicle", "district", "severity", "ts", "lat", "lng")
 
 
@@ -133,11 +135,19 @@ class Feed:
             for record in registry.get(name, ()):
                 store.put(record)
 
-    def announce(self, event: AlertEvent) -> None:
-        """Publish an alert event (also used after case transitions)."""
-        self._ports.bus.publish(
-            "alerts", {"seq": event.seq, "kind": event.kind, "alert": event.alert}
-        )
+    def announce(self, event: AlertEvent) -> bool:
+        """Publish an alert event (also used after case transitions); False when the bus is
+        down. Best effort: the event is already stored, the bus only hints at it, and every
+        API process compares its clients' cursors with the store's head each second (api.hub),
+        so a lost hint delays the event by about that. Failing here would answer 503 to a
+        transition that was committed, or make the alert sink retry stored alerts."""
+        message = {"seq": event.seq, "kind": event.kind, "alert": event.alert}
+        try:
+            self._ports.bus.publish("alerts", message)
+        except Exception as exc:  # ServiceUnavailable, or whatever a bus adapter raises
+            log.warning("alert event %d not announced (%s); clients catch up", event.seq, exc)
+            return False
+        return True
 
     def trip(self, trip: Record) -> None:
         """Store a trip (engine-defined fields; needs ``id`` and ``vehicle``)."""

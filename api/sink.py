@@ -94,6 +94,7 @@ class AlertSink:
         self.consumer, self.producer, self.feed, self.topics = consumer, producer, feed, topics
         self.metrics = metrics or SinkMetrics()
         self.backoff_s, self._sleep = backoff_s, sleep
+        self._sent: list = []  # dead letters of the batch, until the commit checks them
 
     def step(self, timeout_ms: int = 500, max_records: int = 1000) -> int:
         """Poll one batch, write it, commit; returns the records written or dead-lettered."""
@@ -135,10 +136,16 @@ class AlertSink:
                 self.feed.trip({k: v for k, v in payload.items() if k != "event"})
             else:
                 return self._count(record, None, "skipped")
+        except ServiceUnavailable:
+            raise  # the batch stops and is retried: the record is fine, a service is not
         except FeedError as exc:
             return self._count(record, Rejected("bad_field", str(exc)))
         except ValueError as exc:  # refused by the store (api.ports.RecordRejected and kin)
             return self._count(record, Rejected("refused", str(exc)))
+        except Exception as exc:  # a bug meeting a record: never crash-loop on it
+            log.exception("alert sink: record %s:%d:%d failed", record.topic,
+                          record.partition, record.offset)  # fmt: skip
+            return self._count(record, Rejected("error", f"{type(exc).__name__}: {exc}"))
         return self._count(record, None)
 
     def _count(self, record, rejected: Rejected | None, outcome: str = "written"):
@@ -161,13 +168,21 @@ class AlertSink:
             ("landun-detail", why.detail[:DETAIL_CHARS].encode("utf-8", "replace")),
             ("landun-source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
         ]
-        self.producer.send(
-            self.topics.alerts_rejected, key=record.key, value=record.value or b"", headers=headers
-        )
+        self._sent.append(
+            self.producer.send(
+                self.topics.alerts_rejected, key=record.key, value=record.value or b"",
+                headers=headers,
+            )
+        )  # fmt: skip
 
     def _commit(self, dead: int) -> None:
         if dead:
-            self.producer.flush(timeout=60)  # the dead letters are durable before we pass them
+            # The dead letters are durable before the offset passes them: flush, then each
+            # record's own result (flush does not raise for a record that failed).
+            self.producer.flush(timeout=60)
+            sent, self._sent = self._sent, []
+            for future in sent:
+                future.get(timeout=0)
         self.consumer.commit()
 
     def run(self, stop: Callable[[], bool]) -> None:

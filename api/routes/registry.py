@@ -104,7 +104,6 @@ def put_permit(permit_id: PermitId, body: Permit, who: AdminUser, ports: PortsDe
     _check_id(body.id, permit_id)
     record = body.model_dump()
     ports.permits.put(record)
-    ports.bus.publish("reference", {"table": "permits", "op": "put", "record": record})
     return record
 
 
@@ -112,7 +111,6 @@ def put_permit(permit_id: PermitId, body: Permit, who: AdminUser, ports: PortsDe
 def delete_permit(permit_id: PermitId, who: AdminUser, ports: PortsDep) -> Response:
     if not ports.permits.delete(permit_id):
         raise not_found("permit", permit_id)
-    ports.bus.publish("reference", {"table": "permits", "op": "delete", "id": permit_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -138,7 +136,6 @@ def put_contract(
     _check_id(body.id, contract_id)
     record = body.model_dump()
     ports.contracts.put(record)
-    ports.bus.publish("reference", {"table": "contracts", "op": "put", "record": record})
     return record
 
 
@@ -146,5 +143,4 @@ def put_contract(
 def delete_contract(contract_id: ContractId, who: AdminUser, ports: PortsDep) -> Response:
     if not ports.contracts.delete(contract_id):
         raise not_found("contract", contract_id)
-    ports.bus.publish("reference", {"table": "contracts", "op": "delete", "id": contract_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -82,7 +82,6 @@ def put_vehicle(vehicle_id: VehicleId, body: Vehicle, who: AdminUser, ports: Por
         )
     record = body.model_dump()
     ports.vehicles.put(record)
-    ports.bus.publish("reference", {"table": "vehicles", "op": "put", "record": record})
     _restamp(ports, record)
     return record
 
@@ -104,5 +103,4 @@ def delete_vehicle(vehicle_id: VehicleId, who: AdminUser, ports: PortsDep) -> Re
     """Remove a vehicle (admin)."""
     if not ports.vehicles.delete(vehicle_id):
         raise not_found("vehicle", vehicle_id)
-    ports.bus.publish("reference", {"table": "vehicles", "op": "delete", "id": vehicle_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -48,14 +48,26 @@ class ScriptedConsumer:
         self.commits.append(dict(self.position))
 
 
+class Delivery:
+    """A send's result: ``get`` raises what the broker answered, as kafka-python's future."""
+
+    def __init__(self, error: Exception | None):
+        self.error = error
+
+    def get(self, timeout=None):
+        if self.error:
+            raise self.error
+
+
 class Producer:
-    def __init__(self):
-        self.sent, self.flushed = [], 0
+    def __init__(self, error: Exception | None = None):
+        self.sent, self.flushed, self.error = [], 0, error
 
     def send(self, topic, key=None, value=None, headers=None):
         self.sent.append((topic, value, dict(headers)))
+        return Delivery(self.error)
 
-    def flush(self, timeout=None):
+    def flush(self, timeout=None):  # like kafka-python: never raises for a failed record
         self.flushed = len(self.sent)
 
 
@@ -83,11 +95,11 @@ def records(*alerts_by_partition: list[dict]) -> list[Rec]:
     return out
 
 
-def sink_over(recs: list[Rec], fail_on: int | None = None):
+def sink_over(recs: list[Rec], fail_on: int | None = None, producer=None):
     ports = memory_ports()
     if fail_on:
         ports.alerts = FlakyAlerts(ports.alerts, fail_on)
-    consumer, producer = ScriptedConsumer(recs), Producer()
+    consumer, producer = ScriptedConsumer(recs), producer or Producer()
     sink = AlertSink(consumer, producer, Feed(ports), TOPICS, sleep=lambda s: None)
     return sink, consumer, producer, ports
 
@@ -162,3 +174,30 @@ def _all():
     from api.ports import AlertQuery
 
     return AlertQuery(limit=100)
+
+
+def test_a_record_that_breaks_the_code_is_dead_lettered_not_crash_looped():
+    class Broken:
+        def put(self, alert):
+            raise RuntimeError("a bug")
+
+    recs = [
+        Rec(TOPICS.alerts, 0, 0, b"v", orjson.dumps(alert("far", "V1", "梁溪", ts=1e20))),
+        Rec(TOPICS.alerts, 0, 1, b"v", orjson.dumps(alert("bug", "V1", "梁溪"))),
+    ]
+    sink, consumer, producer, ports = sink_over(recs)
+    ports.alerts = Broken()
+    assert sink.step() == 2
+    reasons = [h["landun-reason"] for _, _, h in producer.sent]
+    assert reasons == [b"bad_field", b"error"]
+    assert consumer.commits == [{TP(TOPICS.alerts, 0): 2}]
+
+
+def test_no_commit_passes_a_dead_letter_the_broker_refused():
+    from kafka.errors import MessageSizeTooLargeError
+
+    recs = [Rec(TOPICS.alerts, 0, 0, b"v", b"{not json")]
+    sink, consumer, _, _ = sink_over(recs, producer=Producer(MessageSizeTooLargeError()))
+    with pytest.raises(MessageSizeTooLargeError):
+        sink.step()
+    assert consumer.commits == []

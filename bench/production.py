@@ -69,6 +69,7 @@ from bench.deployment import (
     pg_connect,
     wait_until,
 )
+from stream.eventtime import parse_ts
 from stream.kafka.producer import PingSender, make_producer
 
 SIM_START = "2025-06-02T21:00:00+08:00"
@@ -267,8 +268,10 @@ class Fleet:
     """The base simulation replicated ``copies`` times: copy k > 0 of vehicle V is ``V-kNN``
     (its registry entry, its contracts, and a place in every permit that names V)."""
 
-    def __init__(self, sim: Path, copies: int):
+    def __init__(self, sim: Path, copies: int, hours: float = 1.0):
         self.sim, self.copies = sim, copies
+        self.start_ms = parse_ts(SIM_START)
+        self.end_ms = self.start_ms + int(hours * 3_600_000)
         self.lines = (sim / "pings.jsonl").read_bytes().splitlines()
 
     @staticmethod
@@ -293,15 +296,22 @@ class Fleet:
         return {**{key: v for key, v in reg.items() if key not in out}, **out}
 
     def replicate(self, start: int, stop: int):
-        """The copies of base lines [start, stop), each line's copies one after the other."""
+        """The copies of base lines [start, stop), each line's copies one after the other.
+
+        A line that is not a ping object, or whose time lies outside the simulated night (a
+        terminal's clock fault: days ahead, or weeks back), is sent once: replicated, a clock
+        days ahead would be "agreed" by several vehicles and move the worker's watermark.
+        """
+        lo, hi = self.start_ms - 6 * 3_600_000, self.end_ms + 300_000
         for line in self.lines[start:stop]:
             try:
-                vehicle = orjson.loads(line).get("vehicle")
-            except (orjson.JSONDecodeError, AttributeError):
-                vehicle = None
+                ping = orjson.loads(line)
+                vehicle, ts = ping.get("vehicle"), parse_ts(ping.get("ts"))
+            except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+                vehicle, ts = None, None
             token = b'"vehicle":' + orjson.dumps(vehicle) if isinstance(vehicle, str) else b""
-            if not token or line.count(token) != 1:
-                yield line  # not a ping object: sent once, the worker dead-letters it
+            if not token or line.count(token) != 1 or not lo <= ts <= hi:
+                yield line  # sent once; the worker judges it
                 continue
             yield line
             for k in range(1, self.copies):
@@ -318,7 +328,8 @@ class AlertSocket:
         self.resyncs = 0
         self.closed: str | None = None
         self._stop = threading.Event()
-        self._ws = connect(url, max_size=None, open_timeout=30)
+        self._stack = contextlib.ExitStack()
+        self._ws = self._stack.enter_context(connect(url, max_size=None, open_timeout=30))
         self.snapshot = orjson.loads(self._ws.recv(timeout=30))  # the first frame
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -351,7 +362,7 @@ class AlertSocket:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-        self._ws.close()
+        self._stack.close()
 
 
 def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
@@ -672,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=5000.0, help="pings/s of the alerts run")
     p.add_argument("--seconds", type=float, default=120.0, help="length of the paced feed")
     p.add_argument("--copies", type=int, help="fleet copies (default: rate / the fleet's rate)")
-    p.add_argument("--preroll-min", type=float, default=10.0, help="simulated minutes first")
+    p.add_argument("--preroll-min", type=float, default=12.0, help="simulated minutes first")
     p.add_argument("--grace", type=float, default=5.0, help="s to wait for late ws frames")
     p.add_argument("--cases", type=int, default=100_000, help="alerts with cases seeded")
     p.add_argument("--transitions", type=int, default=1200, help="case transitions timed")

@@ -198,7 +198,8 @@ class Hub:
         """Keep a subscription to ``topic``, subscribing again after the bus failed."""
         while True:
             try:
-                sub = self.ports.bus.subscribe(topic)
+                # Off the loop: subscribing to Redis waits for the server (up to its timeout).
+                sub = await asyncio.to_thread(self.ports.bus.subscribe, topic)
             except Exception as exc:  # the bus is down: try again shortly
                 log.warning("bus %s: cannot subscribe (%s); retrying", topic, exc)
                 await asyncio.sleep(self.resubscribe_s)

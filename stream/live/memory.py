@@ -112,8 +112,11 @@ class Inbox:
 
     def __init__(self, maxsize: int):
         self._queue: asyncio.Queue = asyncio.Queue(maxsize)
-        self._loop = asyncio.get_running_loop()
-        self._thread = threading.get_ident()
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            self._thread: int | None = threading.get_ident()
+        except RuntimeError:  # made by a worker thread (a subscribe that blocks on the network
+            self._loop = self._thread = None  # is run off the loop): bound when iterated
         self._pending: deque = deque()
         self._lock = threading.Lock()
         self._scheduled = False
@@ -122,13 +125,13 @@ class Inbox:
 
     def deliver(self, message: Record | BaseException | None) -> None:
         """Queue a message (or the end, or an error) from any thread."""
-        if threading.get_ident() == self._thread:
+        if self._thread is not None and threading.get_ident() == self._thread:
             self._put(message)
             return
         with self._lock:
             self._pending.append(message)
-            if self._scheduled:
-                return
+            if self._scheduled or self._loop is None:
+                return  # drained when the loop is known, or already scheduled
             self._scheduled = True
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
             self._loop.call_soon_threadsafe(self._drain)
@@ -151,6 +154,10 @@ class Inbox:
                 self._queue.put_nowait(message)
 
     async def __aiter__(self):
+        if self._loop is None:
+            with self._lock:
+                self._loop, self._thread = asyncio.get_running_loop(), threading.get_ident()
+            self._drain()
         while not self._ended:
             message = await self._queue.get()
             if message is None:

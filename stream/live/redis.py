@@ -164,7 +164,12 @@ class RedisSubscription:
     def __init__(self, url: str, channel: str, maxsize: int = 100_000):
         self._inbox = Inbox(maxsize)
         self._closed = threading.Event()
-        self._pubsub = redis.Redis.from_url(url, socket_timeout=10).pubsub()
+        # A dead or hung server must show: connect within 3 s, PING an idle subscription every
+        # 10 s (its failure ends the iteration, and the subscriber subscribes again).
+        self._pubsub = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=3, socket_keepalive=True,
+            health_check_interval=10,
+        ).pubsub()  # fmt: skip
         with unavailable():
             self._pubsub.subscribe(channel)
             while (m := self._pubsub.get_message(timeout=10)) is None or m["type"] != "subscribe":

@@ -15,6 +15,21 @@ from sqlalchemy.engine import URL, make_url
 
 CONNECT_TIMEOUT_S = 3  # an outage shows within seconds, not after the OS's TCP timeout
 DRIVER = "postgresql+psycopg"
+# Server-side limits of every session (``connect``'s defaults). Every alert write and case
+# transition takes the one row of ``feed_head``: a client that stalls holding it must not stall
+# the others for longer than these. A timeout is answered like an outage (``api.db.errors``).
+LOCK_TIMEOUT_S = 5.0  # waiting for a lock (a row, a table, an advisory lock)
+STATEMENT_TIMEOUT_S = 15.0  # one statement
+IDLE_IN_TRANSACTION_TIMEOUT_S = 60.0  # a session idle inside a transaction is terminated
+# libpq's TCP keepalives: a dead server, client or network is noticed in about a minute, not
+# after the OS's two hours (``tcp_user_timeout``, ms: data unacknowledged that long fails).
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 
 
 def database_url(url: str | URL) -> URL:
@@ -30,21 +45,49 @@ def database_url(url: str | URL) -> URL:
 
 
 def connect(
-    url: str | URL, pool_size: int = 10, max_overflow: int = 20, pool_timeout_s: float = 10.0
+    url: str | URL,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout_s: float = 10.0,
+    *,
+    lock_timeout_s: float | None = LOCK_TIMEOUT_S,
+    statement_timeout_s: float | None = STATEMENT_TIMEOUT_S,
+    idle_in_transaction_timeout_s: float | None = IDLE_IN_TRANSACTION_TIMEOUT_S,
 ) -> Engine:
     """An engine with a connection pool on the database at ``url``.
 
     Connections are checked before use (``pool_pre_ping``: one dropped by a restart of the server
-    is replaced, not handed out) and give up after ``CONNECT_TIMEOUT_S`` seconds. JSON columns
-    are encoded and decoded with orjson. Nothing is connected until the engine is first used.
+    is replaced, not handed out) and give up after ``CONNECT_TIMEOUT_S`` seconds. Each session
+    sets ``lock_timeout``, ``statement_timeout`` and ``idle_in_transaction_session_timeout`` to
+    the given seconds (None or 0: no limit) and uses TCP keepalives (``KEEPALIVES``); an ``options``
+    of the URL comes after these, so it wins. JSON columns are encoded and decoded with orjson.
+    Nothing is connected until the engine is first used.
     """
+    parsed = database_url(url)
+    limits = {
+        "lock_timeout": lock_timeout_s,
+        "statement_timeout": statement_timeout_s,
+        "idle_in_transaction_session_timeout": idle_in_transaction_timeout_s,
+    }
+    options = [f"-c {name}={_ms(seconds)}" for name, seconds in limits.items()]
+    if isinstance(parsed.query.get("options"), str):
+        options.append(parsed.query["options"])
     return create_engine(
-        database_url(url),
+        parsed,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "options": " ".join(options),
+            **KEEPALIVES,
+        },
         json_serializer=lambda value: orjson.dumps(value).decode(),
         json_deserializer=orjson.loads,
     )
+
+
+def _ms(seconds: float | None) -> int:
+    """A timeout setting in milliseconds; 0 (PostgreSQL's "no limit") for None or 0."""
+    return max(1, round(seconds * 1000)) if seconds else 0

@@ -21,6 +21,11 @@ SERVICE = "postgresql"
 # SQLSTATE classes of an unreachable or overwhelmed server: connection exception, insufficient
 # resources (too many connections, disk full), operator intervention (shutdown, starting up).
 OUTAGE_CLASSES = ("08", "53", "57")
+# A session limit of ``api.db.connect`` was reached: lock_not_available (lock_timeout, e.g. a
+# client stalled while holding the row of ``feed_head``), query_canceled (statement_timeout),
+# idle_in_transaction_session_timeout (the server ended a session left idle in a transaction).
+# The statement may succeed when retried: answered like an outage, not as a bug.
+TIMEOUT_STATES = ("55P03", "57014", "25P03")
 DETAIL_CHARS = 300
 
 
@@ -38,7 +43,8 @@ def transaction(engine: Engine, field: str = "record") -> Iterator[Connection]:
     Raises
     ------
     ServiceUnavailable
-        PostgreSQL cannot be reached or the pool has no free connection.
+        PostgreSQL cannot be reached, the pool has no free connection, or a lock, statement or
+        idle-in-transaction timeout of the session was reached (``api.db.connect``).
     RecordRejected
         A constraint or a value PostgreSQL refuses; nothing of the transaction was written.
     """
@@ -53,7 +59,7 @@ def translated(field: str = "record") -> Iterator[None]:
         yield
     except (sa.IntegrityError, sa.DataError) as exc:
         raise rejected(exc, field) from exc
-    except (sa.OperationalError, sa.InterfaceError) as exc:
+    except (sa.OperationalError, sa.InterfaceError, sa.InternalError) as exc:
         if not is_outage(exc):
             raise
         raise ServiceUnavailable(SERVICE, _first_line(exc.orig)) from exc
@@ -62,9 +68,15 @@ def translated(field: str = "record") -> Iterator[None]:
 
 
 def is_outage(exc: sa.DBAPIError) -> bool:
-    """True when ``exc`` says the server is unreachable rather than the statement wrong."""
+    """True when ``exc`` says the server is unreachable, or a session timeout was reached,
+    rather than the statement wrong."""
     state = getattr(exc.orig, "sqlstate", None)
-    return exc.connection_invalidated or state is None or state[:2] in OUTAGE_CLASSES
+    return (
+        exc.connection_invalidated
+        or state is None
+        or state[:2] in OUTAGE_CLASSES
+        or state in TIMEOUT_STATES
+    )
 
 
 def rejected(exc: sa.DBAPIError, field: str) -> RecordRejected:

@@ -10,7 +10,10 @@ is harmless on a compacted topic (the same key gets the same value).
 One relay at a time across processes: :func:`relay_once` holds a transaction-scoped advisory
 lock while it publishes, so two API replicas never interleave, and never reorder, one key's
 updates. A relay that fails to publish closes its producer before the lock is released, so that
-records it still held cannot land after those of the next relay.
+records it still held cannot land after those of the next relay. Its transaction is idle while
+it publishes: it raises the session's idle-in-transaction timeout (``api.db.connect``, 60 s by
+default) above the longest publication (:func:`relay_idle_timeout_s`), since a session ended
+mid-publication would release the lock while its records may still land.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import psycopg
 from kafka.errors import KafkaError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from api.db import KEEPALIVES
 from api.db.errors import transaction
 from api.db.schema import outbox
 from stream.kafka.topics import Topics
@@ -34,6 +38,7 @@ CHANNEL = "landun_outbox"  # NOTIFY channel: a committed change wakes the relays
 LISTEN = "LISTEN landun_outbox"
 RELAY_LOCK = 0x6C616E64756E0001  # pg_try_advisory_xact_lock key of the relay ("landun" + 1)
 PUBLISH_TIMEOUT_S = 30.0
+RELAY_IDLE_MARGIN_S = 60.0  # the relay's idle-in-transaction timeout beyond its publication
 KEEP_SENT_S = 7 * 86_400  # sent rows are kept a week, for the record, then purged
 PURGE_EVERY_S = 3600.0
 
@@ -73,6 +78,8 @@ def relay_once(engine: Engine, producer, topics: Topics, limit: int = 500) -> in
     with transaction(engine, "outbox") as conn:
         if not conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK))):
             return 0
+        idle_ms = str(round(relay_idle_timeout_s(producer) * 1000))
+        conn.execute(select(func.set_config("idle_in_transaction_session_timeout", idle_ms, True)))
         query = select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value)
         rows = conn.execute(
             query.where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(limit)
@@ -82,6 +89,30 @@ def relay_once(engine: Engine, producer, topics: Topics, limit: int = 500) -> in
         _publish(producer, topics, rows)
         _mark_sent(conn, [row.id for row in rows])
     return len(rows)
+
+
+def relay_idle_timeout_s(producer) -> float:
+    """The idle-in-transaction timeout of a relay's transaction: above its longest publication,
+    in which each of the two topics may wait ``max_block_ms`` for its metadata in ``send`` and
+    then ``flush`` waits up to ``PUBLISH_TIMEOUT_S`` for the acknowledgements."""
+    max_block_s = getattr(producer, "config", {}).get("max_block_ms", 60_000) / 1000
+    return 2 * max_block_s + PUBLISH_TIMEOUT_S + RELAY_IDLE_MARGIN_S
+
+
+def outbox_backlog(engine: Engine) -> tuple[int, float | None]:
+    """The records not yet relayed: how many, and the age in seconds of the oldest (None when
+    there are none), by the database's clock.
+
+    Raises
+    ------
+    ServiceUnavailable
+        PostgreSQL cannot be reached.
+    """
+    age = func.extract("epoch", func.now() - func.min(outbox.c.created_at))
+    query = select(func.count(), age).where(outbox.c.sent_at.is_(None))
+    with transaction(engine, "outbox") as conn:
+        count, age_s = conn.execute(query).one()
+    return count, None if age_s is None else max(0.0, float(age_s))
 
 
 def _mark_sent(conn: Connection, ids: list[int]) -> None:
@@ -215,7 +246,9 @@ class OutboxRelay:
             try:
                 url = self.engine.url.set(drivername="postgresql")
                 dsn = url.render_as_string(hide_password=False)
-                self._listener = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
+                self._listener = psycopg.connect(
+                    dsn, autocommit=True, connect_timeout=3, **KEEPALIVES
+                )
                 self._listener.execute(LISTEN)
             except psycopg.Error:
                 self._drop_listener()

@@ -4,6 +4,8 @@ docker-compose.yml."""
 from __future__ import annotations
 
 import argparse
+import inspect
+import itertools
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError
 
+from api.db import connect
 from landun.cli import build_parser
 from landun.commands.services import run_services
 from tests.services.conftest import (
@@ -331,6 +334,17 @@ def test_compose_postgres_is_the_system_of_record(compose: dict) -> None:
     api_env = services["api"]["environment"]
     assert (api_env["LANDUN_API_HOST"], api_env["LANDUN_API_PORT"]) == ("0.0.0.0", 8000)
     assert {"LANDUN_REDIS_URL", "LANDUN_KAFKA_BOOTSTRAP"} <= set(api_env)
+
+
+def test_compose_postgres_has_connections_for_the_landun_processes(compose: dict) -> None:
+    # docs/services.md: four API and four sink replicas and one operator's command fit.
+    command = compose["services"]["postgres"]["command"]
+    settings = dict(arg.split("=", 1) for flag, arg in itertools.pairwise(command) if flag == "-c")
+    defaults = inspect.signature(connect).parameters
+    pool = defaults["pool_size"].default + defaults["max_overflow"].default
+    budget = 4 * (pool + 1) + 4 * pool + pool  # + 1: the API's outbox relay's LISTEN
+    reserved = 3  # superuser_reserved_connections
+    assert int(settings["max_connections"]) - reserved >= budget
 
 
 def test_compose_kafka_is_kraft_at_the_pinned_version(compose: dict) -> None:

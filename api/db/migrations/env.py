@@ -33,8 +33,13 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    """Run the pending revisions in one transaction (PostgreSQL's DDL is transactional)."""
-    engine = connect(_url(), pool_size=1, max_overflow=0)
+    """Run the pending revisions in one transaction (PostgreSQL's DDL is transactional).
+
+    Without a lock or statement timeout: a second starter waits for the first's migration, and a
+    revision may rewrite a big table."""
+    engine = connect(
+        _url(), pool_size=1, max_overflow=0, lock_timeout_s=None, statement_timeout_s=None
+    )
     try:
         with engine.connect() as connection:
             context.configure(connection=connection, target_metadata=metadata)

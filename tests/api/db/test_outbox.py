@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import orjson
 import pytest
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
-from api.db.outbox import RELAY_LOCK, OutboxRelay, relay_once
+from api.db import connect
+from api.db.outbox import RELAY_LOCK, OutboxRelay, outbox_backlog, relay_once
 from api.db.records import PgRecordStore
 from api.db.schema import outbox
 from stream.kafka.producer import make_producer
 from stream.kafka.reference import ReferenceBook
+from stream.kafka.topics import Topics
 from stream.live.errors import ServiceUnavailable
 from tests.api.conftest import LX, fence_feature
 from tests.api.db.test_records_pg import PERMIT
@@ -187,3 +190,58 @@ def test_the_relay_thread_outlives_a_kafka_outage(engine, topics, kafka_bootstra
         worker.stop()
     assert worker.failures == 2
     assert published(kafka_bootstrap, topics) == EXPECTED
+
+
+class SlowProducer(FailingProducer):
+    """A producer whose broker acknowledges after ``delay_s``."""
+
+    def __init__(self, delay_s: float):
+        super().__init__()
+        self.delay_s = delay_s
+
+    def send(self, topic, key, value):
+        self.sent += 1
+        return self
+
+    def flush(self, timeout=None):
+        time.sleep(self.delay_s)
+
+    def get(self, timeout=None):  # the future of each record: delivered
+        return None
+
+
+def test_a_publication_longer_than_the_sessions_idle_timeout_is_still_marked_sent(
+    database_url, engine
+):
+    """The relay's transaction is idle while it publishes: the session's idle-in-transaction
+    timeout must not end it (the lock would be released while records may still land)."""
+    quick = connect(database_url, idle_in_transaction_timeout_s=0.2)
+    try:
+        edit(quick)
+        producer = SlowProducer(delay_s=2)
+        assert relay_once(quick, producer, Topics("unused")) == 4
+        assert (producer.sent, producer.closed, unsent(quick)) == (4, False, 0)
+    finally:
+        quick.dispose()
+
+
+def test_outbox_backlog_counts_the_unsent_and_ages_the_oldest(engine):
+    assert outbox_backlog(engine) == (0, None)
+    edit(engine)
+    with engine.begin() as conn:  # the first record has waited an hour
+        first = select(func.min(outbox.c.id)).scalar_subquery()
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == first)
+            .values(created_at=func.now() - text("interval '1 hour'"))
+        )
+    count, age_s = outbox_backlog(engine)
+    assert count == 4 and 3600 <= age_s < 3600 + 600
+    with engine.begin() as conn:  # the three oldest are sent: the age is the fourth's
+        oldest = select(outbox.c.id).order_by(outbox.c.id).limit(3).scalar_subquery()
+        conn.execute(update(outbox).where(outbox.c.id.in_(oldest)).values(sent_at=func.now()))
+    count, age_s = outbox_backlog(engine)
+    assert count == 1 and 0 <= age_s < 600
+    with engine.begin() as conn:
+        conn.execute(update(outbox).values(sent_at=func.now()))
+    assert outbox_backlog(engine) == (0, None)

@@ -48,7 +48,19 @@ class Connections(BaseSettings):
     namespace: str = Field("landun", description="Topic prefix: {namespace}.alerts, .fences, ...")
 
 
-class Settings(Connections):
+class ReferenceLimits(BaseSettings):
+    """Limits on reference data, wherever it enters (the API, `landun ingest`): one fence may
+    not cost the map or the engine without bound."""
+
+    model_config = SettingsConfigDict(env_prefix="LANDUN_", env_nested_delimiter="__")
+
+    fence_max_extent_km: float = Field(
+        100.0, gt=0, description="Largest width or height of a fence's bounding box, km."
+    )
+    fence_max_vertices: int = Field(20_000, gt=0, description="Most vertices in one fence.")
+
+
+class Settings(Connections, ReferenceLimits):
     """Configuration of one API process (``LANDUN_`` prefix, ``__`` for nesting)."""
 
     demo: bool = Field(False, description="Demo mode: demo users exist and a random secret is ok.")
@@ -133,11 +145,6 @@ class Settings(Connections):
     ws_recheck_s: float = Field(
         2.0, gt=0, description="How often an open websocket re-checks its account (revocation)."
     )
-    # Fences (api.routes.fences): one fence may not cost the map or the engine without bound.
-    fence_max_extent_km: float = Field(
-        100.0, gt=0, description="Largest width or height of a fence's bounding box, km."
-    )
-    fence_max_vertices: int = Field(20_000, gt=0, description="Most vertices in one fence.")
     # The HTTP server (landun.commands.api.serve).
     http_head_timeout_s: float = Field(
         10.0, gt=0, description="A connection whose request head is incomplete this long closes."

@@ -186,9 +186,11 @@ def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: f
 
     from api.db import connect
     from api.db.errors import transaction
+    from api.db.migrate import is_current, upgrade
     from api.db.outbox import enqueue, relay_once
     from api.db.records import outbox_record
     from api.db.schema import outbox, reference_records
+    from api.settings import ReferenceLimits
     from stream.kafka.producer import make_producer
     from stream.kafka.reference import SECTIONS
     from stream.kafka.reference import reference_records as validated
@@ -197,7 +199,11 @@ def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: f
     records = list(validated(fences, registry))  # raises before anything is written
     rows = [("fences", str(f["id"]), f) for f in fences["features"]]
     rows += [(s, str(item["id"]), item) for s in SECTIONS for item in registry.get(s, [])]
-    engine = connect(conn.database_url.get_secret_value())
+    check_reference(rows, ReferenceLimits())
+    url = conn.database_url.get_secret_value()
+    if not is_current(url):
+        upgrade(url)
+    engine = connect(url)
     try:
         with transaction(engine) as db:
             for kind, ident, body in rows:
@@ -224,3 +230,34 @@ def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: f
     finally:
         engine.dispose()
     return len(records)
+
+
+class ReferenceRejected(ValueError):
+    """Reference data the API would refuse (an id outside the pattern of docs/formats.md, a
+    fence over the size limits). Operator action: fix the named record in the file."""
+
+
+def check_reference(rows: list[tuple[str, str, dict]], limits) -> None:
+    """Apply the API's rules for ids and fence sizes to ``(kind, id, record)`` rows, so a file
+    cannot bring in what the API refuses (an id with ``/`` could never be fetched or deleted).
+
+    Raises
+    ------
+    ReferenceRejected
+        Naming every record that breaks a rule (the first 20).
+    """
+    from api.fence_limits import check_size
+    from api.ids import ID_PATTERN, is_id
+
+    problems = []
+    for kind, ident, record in rows:
+        if not is_id(ident):
+            problems.append(f"{kind}/{ident!r}: id does not match {ID_PATTERN}")
+        elif kind == "fences":
+            try:
+                check_size(record, limits.fence_max_vertices, limits.fence_max_extent_km)
+            except ValueError as exc:
+                problems.append(f"fences/{ident}: {exc}")
+    if problems:
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise ReferenceRejected("; ".join(problems[:20]) + more)

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from geofence import FenceError
+    from landun.production import ReferenceRejected
     from stream.kafka.producer import PingSender, make_producer
     from stream.kafka.topics import Topics, ensure_topics
     from stream.live.errors import ServiceUnavailable
@@ -70,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
         if args.fences:
             try:
                 n = _reference(args, producer, topics)
-            except (OSError, orjson.JSONDecodeError, FenceError, RegistryError) as exc:
+            except (
+                OSError,
+                orjson.JSONDecodeError,
+                FenceError,
+                RegistryError,
+                ReferenceRejected,
+            ) as exc:
                 return _fail(f"reference data not published: {exc}", 2)
             print(f"published {n} reference records")
         if args.pings:

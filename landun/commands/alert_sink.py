@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alembic.util.exc import CommandError
+    from kafka.errors import KafkaError
     from pydantic import ValidationError
 
     from api.settings import Connections
@@ -50,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValidationError, ConfigurationError) as exc:
         print(f"landun alert-sink: {exc}", file=sys.stderr)
         return 2
-    except ServiceUnavailable as exc:  # at start-up; later outages are waited out
-        print(f"landun alert-sink: {exc}", file=sys.stderr)
+    except (ServiceUnavailable, KafkaError, CommandError) as exc:  # at start-up; later
+        print(f"landun alert-sink: {exc!r}", file=sys.stderr)  # outages are waited out
         return 1
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -82,6 +82,7 @@ def serve(app, host: str, port: int, settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alembic.util.exc import CommandError
     from pydantic import ValidationError
 
     from api.app import create_app
@@ -97,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     host = args.host or settings.api_host
     port = args.port or settings.api_port
-    if settings.demo and settings.database_url is None:
+    if settings.demo:  # in memory, whatever else is configured: a demo never touches real data
+        if settings.database_url is not None or settings.redis_url:
+            print("landun api: demo mode: in-memory stores; the database and Redis settings "
+                  "are ignored", file=sys.stderr)  # fmt: skip
         serve(create_app(settings), host, port, settings)
         return 0
     try:
@@ -107,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             f"landun api: {exc}; or run `landun api --demo` for in-memory stores", file=sys.stderr
         )
         return 2
-    except ServiceUnavailable as exc:
+    except (ServiceUnavailable, CommandError) as exc:  # unreachable, or a schema newer than us
         print(f"landun api: {exc}", file=sys.stderr)
         return 1
     try:

@@ -4,7 +4,7 @@
 # The targets are idempotent; data and logs are in var/.
 .PHONY: services services-down services-status
 
-services:
+services: $(STAMP)  # the venv's `landun db upgrade` applies the schema
 	bash scripts/services.sh up
 
 services-down:

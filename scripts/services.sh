@@ -2,7 +2,8 @@
 # The real services landun's integration tests and local runs use, on loopback: Kafka
 # (scripts/kafka.sh), Redis (scripts/redis.sh) and PostgreSQL (scripts/postgres.sh).
 # Usage: scripts/services.sh up|down|status
-#   up      start all three (each is a no-op when already up) and wait until each answers.
+#   up      start all three (each is a no-op when already up) and wait until each answers;
+#           then apply the schema migrations to the database `landun` (`landun db upgrade`).
 #   down    stop all three; tries each even if one fails.
 #   status  print all three; exit 0 only when all are up.
 set -euo pipefail
@@ -15,6 +16,15 @@ case "${1:-}" in
         bash "$HERE/redis.sh" up
         bash "$HERE/postgres.sh" up
         bash "$HERE/kafka.sh" up
+        # The development database's schema, as `landun api` would bring it up to date.
+        LANDUN=$HERE/../.venv/bin/landun
+        if [ -x "$LANDUN" ]; then
+            LANDUN_DATABASE_URL="postgresql+psycopg://landun@127.0.0.1:${LANDUN_PG_PORT:-5432}/landun" \
+                "$LANDUN" db upgrade >/dev/null
+            echo "postgres: schema of database landun at the head revision" >&2
+        else
+            echo "postgres: schema not applied (no .venv yet: \`make install\`, then \`make services\`)" >&2
+        fi
         ;;
     down)
         rc=0

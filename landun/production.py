@@ -109,6 +109,40 @@ def start_relay(conn: Connections, backends: Backends):
     return relay
 
 
+class OutboxCollector:
+    """Prometheus collector of the outbox, read at scrape time: records waiting, the age of the
+    oldest, and what this process's relay published or failed. A growing backlog means
+    reference edits are not reaching the workers (Kafka down, or the relay stuck)."""
+
+    def __init__(self, engine, relay):
+        self.engine, self.relay = engine, relay
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from api.db.outbox import outbox_backlog
+
+        try:
+            unsent, age = outbox_backlog(self.engine)
+        except Exception:  # PostgreSQL down: /readyz says so; the gauges say "unknown"
+            unsent, age = float("nan"), float("nan")
+        yield GaugeMetricFamily(
+            "landun_outbox_unsent", "Reference changes committed but not yet on Kafka", unsent
+        )
+        yield GaugeMetricFamily(
+            "landun_outbox_oldest_unsent_seconds",
+            "Age of the oldest unsent reference change (0 when none waits)",
+            0.0 if age is None else age,
+        )
+        yield CounterMetricFamily(
+            "landun_outbox_relayed", "Reference changes this process published", self.relay.relayed
+        )
+        yield CounterMetricFamily(
+            "landun_outbox_relay_failures", "Failed relay attempts of this process",
+            self.relay.failures,
+        )  # fmt: skip
+
+
 def sink_from_settings(conn: Connections, group: str | None = None):
     """The alert sink of ``landun alert-sink``: ``(sink, probes, close)``."""
     from kafka import KafkaConsumer

@@ -87,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.settings import Settings
-    from landun.production import ConfigurationError, open_backends, production_ports, start_relay
+    from landun.production import (
+        ConfigurationError,
+        OutboxCollector,
+        open_backends,
+        production_ports,
+        start_relay,
+    )
     from stream.live.errors import ServiceUnavailable
 
     overrides = {"demo": True} if args.demo else {}
@@ -116,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         ports = production_ports(settings, backends, settings.track_points)
-        start_relay(settings, backends)
+        relay = start_relay(settings, backends)
         app = create_app(settings, ports, probes=backends.probes)
+        app.state.metrics.registry.register(OutboxCollector(backends.engine, relay))
         serve(app, host, port, settings)
     finally:
         backends.close()

@@ -124,3 +124,6 @@ def test_revocation_and_throttling_in_production(deployment):
             time.sleep(1)
     status, metrics = api.get("/metrics", root)
     assert status == 200 and b"landun_login_throttled_total" in metrics
+    # The outbox's backlog is watched (nothing was edited: nothing waits).
+    assert b"landun_outbox_unsent 0.0" in metrics
+    assert b"landun_outbox_relay_failures_total 0.0" in metrics

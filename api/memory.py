@@ -120,6 +120,14 @@ class MemoryRecordStore:
         with self._lock:
             self._records[str(record["id"])] = record
 
+    def create(self, record: Record) -> bool:
+        record_id = str(record["id"])
+        with self._lock:
+            if record_id in self._records:
+                return False
+            self._records[record_id] = record
+            return True
+
     def delete(self, record_id: str) -> bool:
         with self._lock:
             return self._records.pop(record_id, None) is not None

@@ -83,6 +83,10 @@ class RecordStore(Protocol):
     def put(self, record: Record) -> None:
         """Insert or replace the record with ``record["id"]``."""
 
+    def create(self, record: Record) -> bool:
+        """Insert the record with ``record["id"]`` unless one exists (then change nothing and
+        return False), atomically: of concurrent creates of one id exactly one returns True."""
+
     def delete(self, record_id: str) -> bool:
         """Remove a record; False if there was none."""
 

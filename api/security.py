@@ -191,6 +191,23 @@ class TokenIssuer:
             self._consume(claims["jti"], claims["exp"])
         return Grant(who, generation, float(session), claims["typ"])
 
+    def release(self, token: str) -> None:
+        """Make a consumed ws ticket usable again (within its lifetime): for a handshake that a
+        backing service's outage stopped after :meth:`verify`, so the ticket opened nothing."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            return
+        if claims.get("typ") == "ws":
+            with self._lock:
+                self._used.pop(claims.get("jti"), None)
+
     def _consume(self, jti: str, expiry: float) -> None:
         with self._lock:
             now = self._clock()

@@ -8,6 +8,10 @@ own host (CORS does not cover websockets); the caller presents a single-use tick
 only then is one of the user's ``ws_max_per_user`` connection slots taken (1013 beyond), and
 from there on everything runs under a ``finally`` that gives it back. Failures close with 1008.
 
+A backing service that cannot be reached (PostgreSQL for accounts and alerts, Redis for live
+positions), during the handshake or later, closes the socket with 1013 ("try again later") and
+a reason naming the service, logging one warning line; a ticket refused for it can be used again.
+
 An open socket lives as long as the access token it was opened under: it is closed (1008) when
 that token expires, and within ``ws_recheck_s`` (plus a second) of its account being disabled,
 removed, changed or given a new password. Frames from clients are limited to
@@ -34,6 +38,7 @@ from api.hub import AlertClient, LiveClient
 from api.ports import AlertQuery
 from api.security import AuthError, Grant
 from api.sessions import account_problem
+from stream.live.errors import ServiceUnavailable
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -51,6 +56,19 @@ class Close(Exception):  # noqa: N818 - a control-flow signal, not an error
     def __init__(self, code: int, reason: str):
         super().__init__(reason)
         self.code, self.reason = code, reason
+
+
+def unavailable(ws: WebSocket, exc: ServiceUnavailable) -> Close:
+    """The 1013 close for an outage of ``exc.service``, logged as one warning line: the outage
+    is the operator's to fix (``/readyz``), not a bug, so no traceback."""
+    log.warning("%s: %s; closing with 1013", ws.url.path, exc)
+    return Close(1013, f"{exc.service} is unavailable; retry later")
+
+
+async def close(ws: WebSocket, how: Close) -> None:
+    """Close with ``how``'s code and reason, unless the socket is already gone."""
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await ws.close(code=how.code, reason=how.reason)
 
 
 def origin_allowed(ws: WebSocket, settings) -> bool:
@@ -139,6 +157,11 @@ async def admit(
     except AuthError:
         rejected.labels("auth").inc()
         await ws.close(code=1008, reason="authentication failed")
+        return None
+    except ServiceUnavailable as exc:  # the account could not be read: not the caller's fault
+        rejected.labels("unavailable").inc()
+        state.issuer.release(token)  # the ticket opened nothing: it may be tried again
+        await close(ws, unavailable(ws, exc))
         return None
     username = grant.who.username
     if not state.hub.admit_user(username, state.settings.ws_max_per_user):
@@ -244,6 +267,8 @@ async def run_until_closed(ws: WebSocket, *jobs) -> None:
             ended.append(None)
         except (Close, WebSocketDisconnect) as exc:
             ended.append(exc)
+        except ServiceUnavailable as exc:  # a store read failed: 1013, not 1011 and a traceback
+            ended.append(unavailable(ws, exc))
         group.cancel_scope.cancel()
 
     async with anyio.create_task_group() as group:
@@ -252,9 +277,7 @@ async def run_until_closed(ws: WebSocket, *jobs) -> None:
     first = ended[0] if ended else None
     if isinstance(first, WebSocketDisconnect):
         return  # the client left
-    code, reason = (first.code, first.reason) if isinstance(first, Close) else (1000, "")
-    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-        await ws.close(code=code, reason=reason)
+    await close(ws, first if isinstance(first, Close) else Close(1000, ""))
 
 
 def parse_viewport(data: dict):
@@ -344,7 +367,11 @@ async def alerts_socket(ws: WebSocket) -> None:
     try:
         # The store may be PostgreSQL: read off the event loop. An event stored between this
         # read and the registration below is caught up by the hub's head check.
-        head = await asyncio.to_thread(store.head)
+        try:
+            head = await asyncio.to_thread(store.head)
+        except ServiceUnavailable as exc:
+            await close(ws, unavailable(ws, exc))
+            return
         client = AlertClient(grant.who, ws.app.state.settings.ws_alert_queue, head)
         hub.alert_clients.add(client)  # before any read, so nothing published meanwhile is missed
         if after is None:

@@ -1,11 +1,12 @@
 """Reference records and trips in PostgreSQL (``api.ports.RecordStore``).
 
-Fences, vehicles, permits and contracts are rows of ``reference_records``; each put or delete
-also appends its Kafka record to the ``outbox`` in the same transaction (key and value exactly as
-``stream.kafka.reference.reference_records`` produces them), so a change is never stored without
-being published nor published without being stored (``api.db.outbox`` relays it). The row is
-written before its outbox entry: the row lock orders concurrent writers of one id, so their
-outbox ids, hence their order on the topic, follow their commit order.
+Fences, vehicles, permits and contracts are rows of ``reference_records``; each put, create or
+delete also appends its Kafka record to the ``outbox`` in the same transaction (key and value
+exactly as ``stream.kafka.reference.reference_records`` produces them), so a change is never
+stored without being published nor published without being stored (``api.db.outbox`` relays it).
+A create is insert-only (``ON CONFLICT DO NOTHING``) and queues its record only if it inserted.
+The row is written before its outbox entry: the row lock orders concurrent writers of one id, so
+their outbox ids, hence their order on the topic, follow their commit order.
 
 Trips have their own table and no outbox (the engine produced them; Kafka already has them).
 """
@@ -89,6 +90,26 @@ class PgRecordStore:
             )
             enqueue(conn, *outbox_record(self.kind, record, record_id))
 
+    def create(self, record: Record) -> bool:
+        record_id = str(record["id"])
+        with transaction(self._engine) as conn:
+            # RETURNING says whether the row was inserted (an INSERT's rowcount is not kept).
+            if self._table is trips:
+                stmt = insert(trips).values(_trip_values(record_id, record))
+                stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(trips.c.id)
+                return conn.execute(stmt).first() is not None
+            values = {"kind": self.kind, "id": record_id, "body": record}
+            stmt = (
+                insert(reference_records)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["kind", "id"])
+                .returning(reference_records.c.id)
+            )
+            if conn.execute(stmt).first() is None:
+                return False  # the id exists: nothing written, nothing queued
+            enqueue(conn, *outbox_record(self.kind, record, record_id))
+            return True
+
     def delete(self, record_id: str) -> bool:
         stmt = delete(self._table).where(*self._where(self._table.c.id == record_id))
         with transaction(self._engine, "id") as conn:
@@ -99,14 +120,18 @@ class PgRecordStore:
             return True
 
 
-def _put_trip(conn: Connection, trip_id: str, trip: Record) -> None:
+def _trip_values(trip_id: str, trip: Record) -> dict:
     vehicle = trip.get("vehicle")
-    stmt = insert(trips).values(
-        id=trip_id,
-        vehicle=None if vehicle is None else str(vehicle),
-        ts_ms=trip_started_ms(trip),
-        body=trip,
-    )
+    return {
+        "id": trip_id,
+        "vehicle": None if vehicle is None else str(vehicle),
+        "ts_ms": trip_started_ms(trip),
+        "body": trip,
+    }
+
+
+def _put_trip(conn: Connection, trip_id: str, trip: Record) -> None:
+    stmt = insert(trips).values(_trip_values(trip_id, trip))
     excluded = stmt.excluded
     conn.execute(
         stmt.on_conflict_do_update(

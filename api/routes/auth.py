@@ -1,9 +1,10 @@
 """Login, the caller's identity and websocket tickets.
 
 A login is throttled per username and per client address (``api.throttle``: 429 with
-``Retry-After``) before its password is checked, and the check runs on the bounded password
-pool (``api.passwords.PasswordPool``: 503 with ``Retry-After`` when it is full), never on the
-event loop or in the thread pool the other routes share.
+``Retry-After``) before its password is checked, and counts against both from that moment (so
+concurrent guesses cannot all pass the throttle); the check runs on the bounded password pool
+(``api.passwords.PasswordPool``: 503 with ``Retry-After`` when it is full), never on the event
+loop or in the thread pool the other routes share.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ async def login(
     """Exchange username and password for a bearer token."""
     state = request.app.state
     address = request.client.host if request.client else "unknown"
-    waiting = state.logins.wait(body.username, address)
+    # Counted from here, before the slow check: concurrent guesses cannot all pass the throttle.
+    waiting = state.logins.begin(body.username, address)
     if waiting is not None:
         by, seconds = waiting
         state.metrics.login_throttled.labels(by).inc()
@@ -67,6 +69,31 @@ async def login(
             f"too many failed logins; retry in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
+    try:
+        user = await _verified(body, ports, state)
+    except BaseException:  # busy, an outage, a cancelled request: not a failed guess
+        state.logins.end(body.username, address, None)
+        raise
+    if user is None:
+        state.logins.end(body.username, address, "failed")
+        state.metrics.login_failures.inc()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG)
+    state.logins.end(body.username, address, "succeeded")
+    who = user.principal
+    return TokenOut(
+        access_token=issuer.issue(who, generation=user.generation),
+        expires_in=settings.token_ttl_s,
+        user=Identity(
+            username=who.username,
+            role=who.role.value,
+            district=who.district,
+            display_name=user.display_name,
+        ),
+    )
+
+
+async def _verified(body: Login, ports, state):
+    """The enabled user whose password ``body`` has, else None; 503 when the pool is full."""
     user = await asyncio.to_thread(ports.users.get, body.username)  # a database in production
     # One message and the same hashing work for every failure (unknown user, disabled account,
     # refused hash, wrong password), so neither the response nor its timing reveals which.
@@ -80,22 +107,7 @@ async def login(
             "too many logins at once; retry shortly",
             headers={"Retry-After": "1"},
         ) from None
-    if not matches or user is None or user.disabled:
-        state.logins.failed(body.username, address)
-        state.metrics.login_failures.inc()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG)
-    state.logins.succeeded(body.username)
-    who = user.principal
-    return TokenOut(
-        access_token=issuer.issue(who, generation=user.generation),
-        expires_in=settings.token_ttl_s,
-        user=Identity(
-            username=who.username,
-            role=who.role.value,
-            district=who.district,
-            display_name=user.display_name,
-        ),
-    )
+    return user if matches and user is not None and not user.disabled else None
 
 
 @router.get("/me")

@@ -167,9 +167,9 @@ def create_fence(
 ) -> dict[str, Any]:
     """Add a fence (admin); 409 if the id exists."""
     record = validate_feature(feature, settings)
-    if ports.fences.get(record["id"]) is not None:
+    # One insert-only write, not a check then a put: of concurrent creates of one id, one wins.
+    if not ports.fences.create(record):
         raise HTTPException(status.HTTP_409_CONFLICT, f"fence {record['id']!r} already exists")
-    ports.fences.put(record)
     ports.bus.publish("reference", {"table": "fences", "op": "put", "record": record})
     return record
 

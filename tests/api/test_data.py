@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import threading
 
+import httpx
 import pytest
 
 from api.feed import FeedError
@@ -106,6 +109,51 @@ def test_fence_crud_round_trips(client, app):
     assert [f["id"] for f in kinds["features"]] == ["depot-1"]
     assert client.delete("/api/fences/depot-1", headers=headers).status_code == 204
     assert client.get("/api/fences/depot-1", headers=headers).status_code == 404
+
+
+class Rendezvous:
+    """A record store whose ``get`` and ``create`` return only once every one of ``parties``
+    concurrent requests has had its answer: the worst interleaving, every request's check
+    done before any request writes."""
+
+    def __init__(self, store, parties: int):
+        self._store = store
+        self._barrier = threading.Barrier(parties, timeout=30)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def get(self, record_id):
+        found = self._store.get(record_id)
+        self._barrier.wait()
+        return found
+
+    def create(self, record):
+        created = self._store.create(record)
+        self._barrier.wait()
+        return created
+
+
+def test_concurrent_creates_of_one_fence_id_give_one_201_and_the_rest_409(app):
+    posts = 8
+    ports = app.state.ports
+    ports.fences = Rendezvous(ports.fences, posts)
+    headers = auth(app, "admin")
+
+    async def race():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://landun") as client:
+            bodies = [fence_feature("depot-1", "depot", "梁溪") for _ in range(posts)]
+            for i, body in enumerate(bodies):
+                body["properties"]["name"] = f"depot {i}"
+            sent = [client.post("/api/fences", json=b, headers=headers) for b in bodies]
+            return await asyncio.gather(*sent)
+
+    responses = asyncio.run(race())
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * (posts - 1)
+    [won] = [r.json() for r in responses if r.status_code == 201]
+    assert ports.fences._store.get("depot-1") == won  # the winner's fence, not a later one
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,13 @@ async def _flood_scenario(monkeypatch) -> None:
     monkeypatch.setattr(passwords, "verify_password", stuck)
     clock = Clock()
     app = create_app(
-        make_settings(password_workers=1, password_queue=2, login_address_free_failures=1000),
+        make_settings(
+            password_workers=1,
+            password_queue=2,
+            # The pool is under test, not the throttle (which would admit only 6 of the flood).
+            login_account_free_failures=1000,
+            login_address_free_failures=1000,
+        ),
         memory_ports(make_users(), clock=clock),
         clock,
     )

@@ -3,6 +3,10 @@ Retry-After, reset by a success, counted in /metrics."""
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
+
 from api.throttle import LoginThrottle, Policy
 from tests.api.conftest import PASSWORD, Clock, auth
 
@@ -75,3 +79,54 @@ def test_one_address_guessing_many_usernames_is_throttled(client, app):
     assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
     metrics = client.get("/metrics", headers=auth(app, "admin")).text
     assert 'landun_login_throttled_total{by="address"} 1.0' in metrics
+
+
+def test_attempts_in_flight_count_against_the_key():
+    clock = Clock()
+    throttle = LoginThrottle(Policy(account_free=1, address_free=100, backoff_s=1.0), clock)
+    assert throttle.begin("admin", "a") is None
+    assert throttle.begin("admin", "b") is None  # one in flight: still within the free one
+    assert throttle.begin("admin", "c") == ("account", 1)  # two in flight: two failures
+    throttle.end("admin", "a", None)  # not checked (busy, an outage): nothing counted
+    throttle.end("admin", "b", "failed")
+    assert throttle.wait("admin", "d") is None
+    assert throttle.begin("admin", "d") is None
+    throttle.end("admin", "d", "succeeded")  # resets the account, frees its slot
+    assert throttle._inflight == {} and throttle.wait("admin", "e") is None
+
+
+def test_concurrent_wrong_guesses_get_no_more_checks_than_sequential_ones(app):
+    """All guesses arrive before any check ends: at most ``free + 1`` are checked (as many as
+    one after another, where the check after the free failures is the last before a wait), the
+    rest get 429 with Retry-After without a check."""
+    free = app.state.settings.login_account_free_failures
+    guesses = 30
+    pool = app.state.passwords
+    real, checked, gate = pool.verify, [], asyncio.Event()
+
+    async def held_verify(password, stored, account="?"):
+        checked.append(account)
+        await gate.wait()  # every check is still running while the others arrive
+        return await real(password, stored, account)
+
+    pool.verify = held_verify
+
+    async def flood():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://landun") as client:
+            body = {"username": "liangxi", "password": "wrong"}
+            tasks = [
+                asyncio.create_task(client.post("/api/auth/login", json=body))
+                for _ in range(guesses)
+            ]
+            while len(checked) + sum(t.done() for t in tasks) < guesses:
+                await asyncio.sleep(0.001)  # until each is in a check or answered
+            gate.set()
+            return await asyncio.gather(*tasks)
+
+    responses = asyncio.run(asyncio.wait_for(flood(), 60))
+    statuses = sorted(r.status_code for r in responses)
+    assert len(checked) == free + 1
+    assert statuses == [401] * (free + 1) + [429] * (guesses - free - 1)
+    assert all(int(r.headers["retry-after"]) >= 1 for r in responses if r.status_code == 429)
+    assert app.state.logins._inflight == {}  # every admitted attempt ended

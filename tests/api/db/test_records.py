@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from api.db.records import PgRecordStore
@@ -59,6 +61,38 @@ def test_delete(case):
     assert store.delete("X-1") is False
     assert store.get("X-1") is None
     assert store.list() == []
+
+
+def test_create_inserts_only_a_new_id(case):
+    store, kind = case
+    assert store.create(sample(kind, "X-1")) is True
+    assert store.create(sample(kind, "X-1", version=2)) is False
+    assert store.create(sample(kind, "X-1")) is False  # even the same record
+    assert store.list() == [sample(kind, "X-1")]
+    store.put(sample(kind, "X-1", version=3))  # put still replaces
+    assert store.delete("X-1") is True
+    assert store.create(sample(kind, "X-1", version=4)) is True  # a deleted id is free again
+    assert store.get("X-1") == sample(kind, "X-1", version=4)
+
+
+def test_concurrent_creates_of_one_id_one_wins(case):
+    store, kind = case
+    parties = 8
+    barrier = threading.Barrier(parties, timeout=30)
+    results: dict[int, bool] = {}
+
+    def create(version: int) -> None:
+        barrier.wait()
+        results[version] = store.create(sample(kind, "X-1", version))
+
+    threads = [threading.Thread(target=create, args=(v,)) for v in range(parties)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [winner] = [v for v, created in results.items() if created]
+    assert len(results) == parties
+    assert store.list() == [sample(kind, "X-1", winner)]
 
 
 def test_unknown_ids(case):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
 import pytest
 from sqlalchemy import select, text
 
@@ -78,6 +79,19 @@ def test_trips_have_no_outbox(engine):
         ]
 
 
+def test_a_create_queues_its_record_only_when_it_inserts(engine):
+    fences, permits = PgRecordStore(engine, "fences"), PgRecordStore(engine, "permits")
+    first = fence_feature("f-1", "site", LX)
+    assert fences.create(first) and permits.create(PERMIT)
+    assert not fences.create(fence_feature("f-1", "depot", LX))
+    assert not permits.create(PERMIT | {"site": "elsewhere"})
+    assert queued(engine) == [
+        ("fences", b"f-1", orjson.dumps(first)),
+        ("registry", b"permits/P-1", orjson.dumps(PERMIT)),
+    ]
+    assert fences.get("f-1") == first and permits.get("P-1") == PERMIT
+
+
 @pytest.fixture
 def outbox_broken(engine):
     """A trigger that makes every outbox insert fail, as a crash between the two writes would."""
@@ -102,6 +116,8 @@ def test_no_record_without_its_outbox_entry(engine, outbox_broken):
         by_kind["fences"].put(fence_feature("f-1", "site", LX))
     with pytest.raises(RecordRejected):
         by_kind["permits"].put(PERMIT)
+    with pytest.raises(RecordRejected):
+        by_kind["vehicles"].create(vehicle("LX-1", LX))
     assert by_kind["fences"].get("f-1") is None
     with engine.connect() as conn:
         assert conn.execute(select(reference_records)).all() == []

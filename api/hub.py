@@ -275,8 +275,8 @@ class Hub:
                 try:
                     # The store may be Redis: read off the event loop.
                     self.publish_counts(await asyncio.to_thread(self.ports.live.query))
-                except Exception:  # an outage: the next round tries again
-                    log.warning("live counts unreadable", exc_info=True)
+                except Exception as exc:  # an outage: the next round tries again
+                    log.warning("live counts unreadable: %s", exc)
             await asyncio.sleep(self.counts_interval_s)
 
     async def _head_loop(self) -> None:
@@ -289,8 +289,8 @@ class Hub:
                 continue
             try:
                 head = await asyncio.to_thread(self.ports.alerts.head)
-            except Exception:  # an outage: the next round tries again
-                log.warning("alert store head unreadable", exc_info=True)
+            except Exception as exc:  # an outage: the next round tries again
+                log.warning("alert store head unreadable: %s", exc)
                 continue
             for client in list(self.alert_clients):
                 if client.cursor < head and not client.behind:

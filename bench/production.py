@@ -105,16 +105,17 @@ def summary(values_ms: list[float]) -> dict:
     }
 
 
-def commit() -> str:
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", "api", "stream", "landun",
-         "geofence", "bench"],
-        cwd=ROOT, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    return head + ("+local-changes" if dirty else "")
+def commit() -> dict:
+    """HEAD, and the product files changed in the working tree that the processes ran (other
+    engineers edit the same tree)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "api", "stream",
+                  "landun", "geofence", "bench").split("\n")  # fmt: skip
+    return {"head": git("rev-parse", "--short", "HEAD").strip(),
+            "changed": [line[3:] for line in changed if line.strip()]}  # fmt: skip
 
 
 # --- 1. reference edits -> applied in every worker -------------------------------------------
@@ -466,6 +467,11 @@ def bench_alerts(args) -> dict:
         wait_until(lambda: group_lag(d.bootstrap, group, out_topics) == 0, 600,
                    "the sink to drain", 1.0)  # fmt: skip
         cpu = {p.name: round(p.cpu_seconds() - cpu0[p.name], 1) for p in (worker, sink, api)}
+        worker_side = {
+            name: worker.metric(f"landun_{name}_sum")
+            / max(1.0, worker.metric(f"landun_{name}_count"))
+            for name in ("batch_seconds", "record_age_seconds")
+        }
         time.sleep(args.grace)
         ws.close()
         client.close()
@@ -502,6 +508,9 @@ def bench_alerts(args) -> dict:
         "ws_resyncs": ws.resyncs,
         "ws_closed": ws.closed,
         "cpu_s_during_paced": cpu,
+        "worker_mean_batch_ms": round(worker_side["batch_seconds"] * 1000, 1),
+        "worker_mean_record_age_ms": round(worker_side["record_age_seconds"] * 1000, 1),
+        "preroll_pings_per_s": round(preroll / preroll_s) if preroll_s else None,
         "setup_s": {"ingest": round(ingest_s), "worker_ready": round(ready_s),
                     "preroll": round(preroll_s), "sink_drain": round(drain_s)},
         "load": load.summary(),
@@ -688,8 +697,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", type=int, default=100_000, help="alerts with cases seeded")
     p.add_argument("--transitions", type=int, default=1200, help="case transitions timed")
     args = p.parse_args(argv)
+    c = commit()
     result: dict = {
-        "commit": commit(),
+        "commit": c["head"],
+        "uncommitted": c["changed"],
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{os.cpu_count()} CPU, {platform.python_implementation()} "
         f"{platform.python_version()}",

@@ -205,16 +205,17 @@ def test_database_url_is_an_empty_writable_database_of_landun(database_url: str)
             ).scalar_one()
             assert owner == "landun"
             assert sqlalchemy.inspect(conn).get_table_names() == []
-            conn.execute(sqlalchemy.text("CREATE TABLE alerts (id text PRIMARY KEY, kind text)"))
-            conn.execute(sqlalchemy.text("INSERT INTO alerts VALUES ('a-1', 'route_deviation')"))
+            # A name of no landun table: the shared database `landun` has the schema applied.
+            conn.execute(sqlalchemy.text("CREATE TABLE probe_t (id text PRIMARY KEY, kind text)"))
+            conn.execute(sqlalchemy.text("INSERT INTO probe_t VALUES ('a-1', 'route_deviation')"))
         with engine.connect() as conn:
-            rows = conn.execute(sqlalchemy.text("SELECT id, kind FROM alerts")).all()
+            rows = conn.execute(sqlalchemy.text("SELECT id, kind FROM probe_t")).all()
         assert [tuple(r) for r in rows] == [("a-1", "route_deviation")]
     finally:
         engine.dispose()
     # The table exists in this test's database only.
     with pg_connect() as conn:
-        found = conn.execute("SELECT to_regclass('public.alerts')").fetchone()
+        found = conn.execute("SELECT to_regclass('public.probe_t')").fetchone()
     assert found == (None,)
 
 

@@ -382,6 +382,16 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
         admin.close()
 
 
+def end_total(bootstrap: str, topic: str) -> int:
+    """Sum of the end offsets of ``topic``'s partitions."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values()) if tps else 0
+    finally:
+        consumer.close()
+
+
 def first_versions(bootstrap: str, topic: str) -> dict[tuple[str, bool], tuple[int, str]]:
     """The first record of every alert version key on ``topic``: (timestamp ms, batch)."""
     consumer = KafkaConsumer(
@@ -417,7 +427,7 @@ def bench_alerts(args) -> dict:
         d.landun("ingest", "--fences", str(sim / "fences.geojson"), "--registry", str(registry),
                  "--partitions", str(args.partitions), timeout=1800)  # fmt: skip
         ingest_s = time.monotonic() - t
-        worker = d.worker(live=True)
+        worker = d.worker(live=not args.no_live)
         t = time.monotonic()
         d.ready(worker, timeout=1800)
         ready_s = time.monotonic() - t
@@ -444,6 +454,8 @@ def bench_alerts(args) -> dict:
         lines = list(fleet.replicate(preroll_end, preroll_end + paced_base))
         lines = lines[: int(args.rate * args.seconds)]
         cpu0 = {p.name: p.cpu_seconds() for p in (worker, sink, api)}
+        changelog = d.topics.changelog("state")
+        outputs0 = {t: end_total(d.bootstrap, t) for t in (changelog, d.topics.events)}
         futures = []
         slot = 0.02  # one record per partition every 20 ms, as bench/stream.py
         per_slot = max(1, int(args.rate * slot))
@@ -467,6 +479,7 @@ def bench_alerts(args) -> dict:
         wait_until(lambda: group_lag(d.bootstrap, group, out_topics) == 0, 600,
                    "the sink to drain", 1.0)  # fmt: skip
         cpu = {p.name: round(p.cpu_seconds() - cpu0[p.name], 1) for p in (worker, sink, api)}
+        outputs = {t: end_total(d.bootstrap, t) - n for t, n in outputs0.items()}
         worker_side = {
             name: worker.metric(f"landun_{name}_sum")
             / max(1.0, worker.metric(f"landun_{name}_count"))
@@ -498,6 +511,7 @@ def bench_alerts(args) -> dict:
         "vehicles": args.base_vehicles * copies,
         "fleet_real_rate": round(fleet_rate * copies),
         "rate": args.rate,
+        "live_view": not args.no_live,
         "preroll_pings": preroll,
         "paced_pings": len(lines),
         "paced_s": round(feed_s, 1),
@@ -508,6 +522,8 @@ def bench_alerts(args) -> dict:
         "ws_resyncs": ws.resyncs,
         "ws_closed": ws.closed,
         "cpu_s_during_paced": cpu,
+        "changelog_records_paced": outputs[changelog],
+        "event_records_paced": outputs[d.topics.events],
         "worker_mean_batch_ms": round(worker_side["batch_seconds"] * 1000, 1),
         "worker_mean_record_age_ms": round(worker_side["record_age_seconds"] * 1000, 1),
         "preroll_pings_per_s": round(preroll / preroll_s) if preroll_s else None,
@@ -693,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=120.0, help="length of the paced feed")
     p.add_argument("--copies", type=int, help="fleet copies (default: rate / the fleet's rate)")
     p.add_argument("--preroll-min", type=float, default=12.0, help="simulated minutes first")
+    p.add_argument("--no-live", action="store_true", help="diagnosis: worker without Redis")
     p.add_argument("--grace", type=float, default=5.0, help="s to wait for late ws frames")
     p.add_argument("--cases", type=int, default=100_000, help="alerts with cases seeded")
     p.add_argument("--transitions", type=int, default=1200, help="case transitions timed")

@@ -427,6 +427,7 @@ def bench_alerts(args) -> dict:
         d.landun("ingest", "--fences", str(sim / "fences.geojson"), "--registry", str(registry),
                  "--partitions", str(args.partitions), timeout=1800)  # fmt: skip
         ingest_s = time.monotonic() - t
+        registry.unlink()  # tens of MB; the logs stay in the log directory
         worker = d.worker(live=not args.no_live)
         t = time.monotonic()
         d.ready(worker, timeout=1800)

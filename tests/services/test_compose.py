@@ -1,0 +1,157 @@
+"""docker-compose.yml, the production shape: what it runs exists, and what it pins matches."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from api.db import connect
+from landun.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
+
+
+# ---- docker-compose.yml ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def pinned_kafka_version() -> str:
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    return ET.parse(KAFKA_POM).getroot().find("m:properties/m:kafka.version", ns).text
+
+
+def landun_services(compose: dict) -> dict[str, list[str]]:
+    """The compose services that run the landun image: name -> command."""
+    services = compose["services"]
+    return {
+        name: service["command"]
+        for name, service in services.items()
+        if str(service.get("image", "")).startswith("${LANDUN_IMAGE")
+    }
+
+
+def test_compose_describes_the_production_services(compose: dict) -> None:
+    services = compose["services"]
+    assert set(services) == {"kafka", "redis", "postgres", "worker", "api", "alert-sink"}
+    assert landun_services(compose) == {
+        "worker": ["landun", "worker"],
+        "api": ["landun", "api"],
+        "alert-sink": ["landun", "alert-sink"],
+    }
+    assert re.fullmatch(r"\$\{LANDUN_WORKERS:-\d+\}", str(services["worker"]["deploy"]["replicas"]))
+
+
+def test_compose_runs_only_real_landun_sub_commands(compose: dict) -> None:
+    # argparse exits (SystemExit) on an unknown sub-command or argument.
+    parser = build_parser()
+    for name, command in landun_services(compose).items():
+        assert command[0] == "landun", name
+        try:
+            args = parser.parse_args(command[1:])
+        except SystemExit:
+            pytest.fail(f"compose service {name} runs {command}, which `landun` does not accept")
+        assert args.command == command[1], name
+
+
+def test_compose_postgres_is_the_system_of_record(compose: dict) -> None:
+    services = compose["services"]
+    postgres = services["postgres"]
+    assert re.fullmatch(r"postgres:1[56]-alpine|postgres:15", postgres["image"])
+    env = postgres["environment"]
+    # No default: compose refuses to start without a password.
+    assert re.fullmatch(r"\$\{LANDUN_PG_PASSWORD:\?[^}]+\}", env["POSTGRES_PASSWORD"])
+    assert (env["POSTGRES_USER"], env["POSTGRES_DB"]) == ("landun", "landun")
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    assert any(m.startswith("postgres-data:") for m in postgres["volumes"])
+    url = "postgresql+psycopg://landun:${LANDUN_PG_PASSWORD}@postgres:5432/landun"
+    for name in landun_services(compose):
+        assert services[name]["environment"]["LANDUN_DATABASE_URL"] == url, name
+    healthy = {"condition": "service_healthy"}
+    for name in ("api", "alert-sink"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on.get("postgres") == healthy, name
+        assert depends_on.get("kafka") == depends_on.get("redis") == healthy, name
+    api_env = services["api"]["environment"]
+    assert (api_env["LANDUN_API_HOST"], api_env["LANDUN_API_PORT"]) == ("0.0.0.0", 8000)
+    assert {"LANDUN_REDIS_URL", "LANDUN_KAFKA_BOOTSTRAP"} <= set(api_env)
+
+
+def test_compose_postgres_has_connections_for_the_landun_processes(compose: dict) -> None:
+    # docs/services.md: four API and four sink replicas and one operator's command fit.
+    command = compose["services"]["postgres"]["command"]
+    settings = dict(arg.split("=", 1) for flag, arg in itertools.pairwise(command) if flag == "-c")
+    defaults = inspect.signature(connect).parameters
+    pool = defaults["pool_size"].default + defaults["max_overflow"].default
+    budget = 4 * (pool + 1) + 4 * pool + pool  # + 1: the API's outbox relay's LISTEN
+    reserved = 3  # superuser_reserved_connections
+    assert int(settings["max_connections"]) - reserved >= budget
+
+
+def test_compose_kafka_is_kraft_at_the_pinned_version(compose: dict) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"] == f"apache/kafka:{pinned_kafka_version()}"
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_compose_references_only_defined_services_and_volumes(compose: dict) -> None:
+    services = compose["services"]
+    declared_volumes = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        assert set(service.get("depends_on") or {}) <= set(services) - {name}, name
+        for mount in service.get("volumes") or []:
+            source = mount.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in declared_volumes, f"{name} mounts undeclared volume {source}"
+        for key, value in (service.get("environment") or {}).items():
+            if key.startswith("LANDUN_") and key.endswith(("_BOOTSTRAP", "_URL")):
+                # The host follows the user:password@ of a URL that has one.
+                netloc = str(value).split("://")[-1].rsplit("@", 1)[-1]
+                host = re.split(r"[/:]+", netloc)[0]
+                assert host in services, f"{name}: {key} points at unknown host {host}"
+
+
+def docker_compose_works() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    not docker_compose_works(), reason="no `docker compose` plugin; checked with PyYAML only"
+)
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "LANDUN_SECRET_KEY": "test-secret-not-for-production",
+        "LANDUN_PG_PASSWORD": "test-password-not-for-production",
+    }
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"worker"' in result.stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -67,19 +66,8 @@ class Process:
         assert self.proc.poll() is None, f"{self.name} exited: {self.log.read_text()[-3000:]}"
         return self.get("/readyz")[0] == 200
 
-    def kill(self) -> None:
-        """kill -9."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    # kill -9 and a graceful stop, as the stream tests' worker processes are handled.
+    kill, stop = Worker.kill, Worker.stop
 
 
 class Deployment:

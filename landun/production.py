@@ -215,15 +215,11 @@ def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: f
     ServiceUnavailable
         PostgreSQL or Kafka unreachable (a relay elsewhere sends what was committed).
     """
-    from sqlalchemy import func, select
-    from sqlalchemy.dialects.postgresql import insert
-
     from api.db import connect
     from api.db.errors import transaction
     from api.db.migrate import is_current, upgrade
-    from api.db.outbox import enqueue, relay_once
-    from api.db.records import outbox_record
-    from api.db.schema import outbox, reference_records
+    from api.db.outbox import outbox_backlog, relay_once
+    from api.db.records import write_reference
     from api.settings import ReferenceLimits
     from stream.kafka.producer import make_producer
     from stream.kafka.reference import SECTIONS
@@ -241,21 +237,14 @@ def load_reference(conn: Connections, fences: dict, registry: dict, timeout_s: f
     try:
         with transaction(engine) as db:
             for kind, ident, body in rows:
-                stmt = insert(reference_records).values(kind=kind, id=ident, body=body)
-                db.execute(stmt.on_conflict_do_update(
-                    index_elements=["kind", "id"],
-                    set_={"body": stmt.excluded.body, "updated_at": func.now()},
-                ))  # fmt: skip
-                enqueue(db, *outbox_record(kind, body, ident))
+                write_reference(db, kind, ident, body)
         producer = make_producer(conn.kafka_bootstrap)
-        unsent = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
         deadline = time.monotonic() + timeout_s
         try:
             while True:
                 if relay_once(engine, producer, Topics(conn.namespace)) == 0:
-                    with transaction(engine) as db:
-                        if db.scalar(unsent) == 0:
-                            break
+                    if outbox_backlog(engine)[0] == 0:
+                        break
                     if time.monotonic() > deadline:  # another relay holds the lock this long
                         raise TimeoutError("the outbox was not relayed within the timeout")
                     time.sleep(0.05)

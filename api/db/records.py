@@ -42,6 +42,19 @@ def outbox_record(
     return "registry", f"{kind}/{record_id}", value
 
 
+def write_reference(conn: Connection, kind: str, record_id: str, record: Record) -> None:
+    """Insert or replace one reference record and queue its outbox entry, in the caller's
+    transaction (``PgRecordStore.put``; ``landun ingest`` loads a whole file in one)."""
+    stmt = insert(reference_records).values({"kind": kind, "id": record_id, "body": record})
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "id"],
+            set_={"body": stmt.excluded.body, "updated_at": func.now()},
+        )
+    )
+    enqueue(conn, *outbox_record(kind, record, record_id))
+
+
 class PgRecordStore:
     """Records of one ``kind`` (``fences``, ``vehicles``, ``permits``, ``contracts``, ``trips``).
 
@@ -80,15 +93,7 @@ class PgRecordStore:
             if self._table is trips:
                 _put_trip(conn, record_id, record)
                 return
-            values = {"kind": self.kind, "id": record_id, "body": record}
-            stmt = insert(reference_records).values(values)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["kind", "id"],
-                    set_={"body": stmt.excluded.body, "updated_at": func.now()},
-                )
-            )
-            enqueue(conn, *outbox_record(self.kind, record, record_id))
+            write_reference(conn, self.kind, record_id, record)
 
     def create(self, record: Record) -> bool:
         record_id = str(record["id"])

@@ -36,12 +36,12 @@ import numpy as np
 import orjson
 
 from geofence import FenceIndex, load_fences
+from sim import DEFAULT_START, feed, simulate, writer
+from sim.score import read_alerts, read_truths, score
 from stream.engine import EngineContext, EngineState, finish, process
 from stream.engine.driver import screen
 from stream.ping import parse_ping, parse_ts
 from stream.registry import Registry
-from stream.score import read_alerts, read_truths, score
-from stream.sim import DEFAULT_START, feed, simulate, writer
 
 NIGHT_START = "2025-06-02T21:00:00+08:00"
 CHUNK = 16_384  # pings per process() call, as landun detect

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from api.feed import Feed, FeedError
 from geofence import FenceIndex, load_fences
+from sim import simulate, writer
+from sim.feed import arrivals
 from stream.engine import EngineContext, EngineState, Thresholds, finish, process
 from stream.engine.beats import changed_beats
 from stream.ping import PingError, parse_ping, parse_ts
 from stream.registry import Registry
-from stream.sim import simulate, writer
-from stream.sim.feed import arrivals
 
 log = logging.getLogger("landun.demo")
 STEP_S = 0.5  # wall-clock seconds between engine steps

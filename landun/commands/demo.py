@@ -13,7 +13,7 @@ import logging
 import webbrowser
 from importlib import resources
 
-from stream.sim import DEFAULT_START
+from sim import DEFAULT_START
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

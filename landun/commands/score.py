@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from stream.score import read_alerts, read_truths, score, table
+from sim.score import read_alerts, read_truths, score, table
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
 

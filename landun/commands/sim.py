@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from stream.sim import DEFAULT_START, feed, simulate, truth_counts, writer
+from sim import DEFAULT_START, feed, simulate, truth_counts, writer
 
 EXIT_OK, EXIT_BAD = 0, 2
 

@@ -17,7 +17,7 @@ import sys
 import time
 
 from landun.commands.worker import add_kafka_arguments
-from stream.sim import DEFAULT_START
+from sim import DEFAULT_START
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     from landun.commands.sim import parse_start
+    from sim import feed, simulate, writer
     from stream.kafka.producer import PingSender, make_producer, publish_reference_data
     from stream.kafka.topics import Topics, ensure_topics
-    from stream.sim import feed, simulate, writer
 
     try:
         start_ms = parse_start(args.start)

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from geofence import FenceIndex, load_fences
+from sim import feed, simulate, writer
 from stream.engine import EngineContext, EngineState, process
 from stream.kafka import step as step_module
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
@@ -22,7 +23,6 @@ from stream.kafka.runner import Runner, Source
 from stream.kafka.topics import Topics
 from stream.ping import parse_ts
 from stream.registry import Registry
-from stream.sim import feed, simulate, writer
 
 PINGS_PER_RECORD = 40
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from stream.sim import writer
+from sim import writer
 
 
 def arrivals(sim) -> Iterator[tuple[int, dict]]:
@@ -19,7 +19,7 @@ def arrivals(sim) -> Iterator[tuple[int, dict]]:
     Parameters
     ----------
     sim : Simulation
-        From :func:`stream.sim.simulate`.
+        From :func:`sim.simulate`.
 
     Yields
     ------

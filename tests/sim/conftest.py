@@ -6,7 +6,7 @@ import pytest
 
 from landun.commands.sim import parse_start
 from landun.commands.sim import write_files as write
-from stream.sim import DEFAULT_START, simulate, truth_counts
+from sim import DEFAULT_START, simulate, truth_counts
 
 START_MS = parse_start(DEFAULT_START)
 

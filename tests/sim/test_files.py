@@ -9,10 +9,10 @@ import orjson
 
 from geofence import load_fences
 from landun.commands.sim import write_files as write
+from sim import simulate
 from stream.ping import parse_ts
 from stream.registry import Registry
-from stream.sim import simulate
-from tests.stream.sim.conftest import START_MS
+from tests.sim.conftest import START_MS
 
 REQUIRED = ("vehicle", "ts", "lat", "lng")
 

@@ -14,10 +14,10 @@ import numpy as np
 import orjson
 
 from geofence.datum import transform
+from sim.geo import to_latlng
+from sim.noise import Rec
+from sim.scenario import BEIJING_MS, DAY_MS, Vehicle, World
 from stream.ping import iso_ts
-from stream.sim.geo import to_latlng
-from stream.sim.noise import Rec
-from stream.sim.scenario import BEIJING_MS, DAY_MS, Vehicle, World
 
 KIND_ORDER = (
     "restricted",

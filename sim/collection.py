@@ -16,11 +16,11 @@ import math
 
 import numpy as np
 
-from stream.sim import oracle
-from stream.sim.geo import cumulative, cut
-from stream.sim.oracle import Expect, first_at, first_inside_active
-from stream.sim.roads import road_via
-from stream.sim.tricks import ROUND_DEADLINE_MS, Infeasible, Trick, deadline_fits, protect
+from sim import oracle
+from sim.geo import cumulative, cut
+from sim.oracle import Expect, first_at, first_inside_active
+from sim.roads import road_via
+from sim.tricks import ROUND_DEADLINE_MS, Infeasible, Trick, deadline_fits, protect
 
 SEC = 1000
 KINDS = ("kitchen", "oil")

@@ -14,8 +14,8 @@ import random
 
 import numpy as np
 
-from stream.sim.geo import cumulative, point_at
-from stream.sim.scenario import MIN_MS
+from sim.geo import cumulative, point_at
+from sim.scenario import MIN_MS
 
 HOUR_MS = 60 * MIN_MS
 TRIP_DEADLINE_MS = 4 * HOUR_MS
@@ -42,7 +42,7 @@ class Trick:
     def eligible(self, world, vehicle) -> bool:
         return vehicle.kind in self.kinds and (vehicle.sensors or not self.needs_sensors)
 
-    # hooks of the muck day (stream.sim.muck) and the kitchen day (stream.sim.kitchen)
+    # hooks of the muck day (sim.muck) and the kitchen day (sim.kitchen)
     def before(self, day, wins) -> None:
         """Before the first working window (the vehicle is parked at its depot)."""
 

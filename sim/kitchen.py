@@ -15,8 +15,8 @@ import random
 
 import numpy as np
 
-from stream.sim.scenario import MIN_MS, Vehicle, World, windows
-from stream.sim.track import Itinerary
+from sim.scenario import MIN_MS, Vehicle, World, windows
+from sim.track import Itinerary
 
 KITCHEN_HOURS = ["09:30-13:30", "17:30-23:30"]
 SEC = 1000

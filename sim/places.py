@@ -14,7 +14,7 @@ Restricted zones (禁行区) are star-shaped polygons around a centre:
 - 太湖新城核心区: muck trucks at the peaks, 07:00-09:00 and 17:00-19:00.
 
 Every normal road keeps :data:`ZONE_MARGIN_M` clear of the zones that apply to the vehicle (see
-``stream.sim.roads``); places are sampled farther out still, so that only an injected violation
+``sim.roads``); places are sampled farther out still, so that only an injected violation
 ever enters a zone.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from stream.sim.geo import xy_of
+from sim.geo import xy_of
 
 ZONE_MARGIN_M = 1000.0  # normal roads pass at least this far outside a restricted zone
 

@@ -9,8 +9,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.sim.places import ZONE_MARGIN_M, zones
-from stream.sim.roads import around, road
+from sim.places import ZONE_MARGIN_M, zones
+from sim.roads import around, road
 
 ZONES = zones(random.Random(0))
 coord = st.floats(-20_000, 20_000, allow_nan=False)

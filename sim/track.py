@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from stream.sim.geo import bearing, cumulative, cut, point_at
+from sim.geo import bearing, cumulative, cut, point_at
 
 MOVING, WORKING, PARKED = 0, 1, 2
 LIVE, DARK, BUFFERED = 0, 1, 2

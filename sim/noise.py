@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from geofence.datum import transform
-from stream.sim.geo import to_latlng
-from stream.sim.oracle import chord_clear
-from stream.sim.scenario import MIN_MS, Vehicle, World
-from stream.sim.track import BUFFERED, MOVING, PARKED, Itinerary, Leg, Trace, trace
+from sim.geo import to_latlng
+from sim.oracle import chord_clear
+from sim.scenario import MIN_MS, Vehicle, World
+from sim.track import BUFFERED, MOVING, PARKED, Itinerary, Leg, Trace, trace
 
 SEC = 1000
 Y2K_BEIJING_MS = 946_656_000_000  # 2000-01-01T00:00:00+08:00

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shapely
 
-from stream.sim.scenario import local_minute
-from stream.sim.track import MOVING, PARKED
+from sim.scenario import local_minute
+from sim.track import MOVING, PARKED
 
 LOADED = ("half", "full")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from sim.violations import ALERT_TYPES
 from stream.ping import parse_ts
-from stream.sim.violations import ALERT_TYPES
 
 HOUR = 3_600_000
 

@@ -21,11 +21,11 @@ ping before each gap, so the gap counts as "under way".
 
 from __future__ import annotations
 
-from stream.sim.geo import cumulative
-from stream.sim.oracle import Expect, chord_clear, first_at, first_outside, last_live_before
-from stream.sim.scenario import MIN_MS
-from stream.sim.track import BUFFERED, DARK
-from stream.sim.tricks import Infeasible, Trick, deadline_fits, position, protect, spot_along
+from sim.geo import cumulative
+from sim.oracle import Expect, chord_clear, first_at, first_outside, last_live_before
+from sim.scenario import MIN_MS
+from sim.track import BUFFERED, DARK
+from sim.tricks import Infeasible, Trick, deadline_fits, position, protect, spot_along
 
 SEC = 1000
 

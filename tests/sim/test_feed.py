@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from sim.feed import arrivals, paced
 from stream.ping import parse_ts
-from stream.sim.feed import arrivals, paced
 
 
 class FakeClock:

@@ -11,7 +11,7 @@ Normal behaviour, kept clearly inside every threshold of the engine:
   next load can both start and leave inside the permit hours with 10 minutes to spare.
 - After the last trip of a window, back to the depot.
 
-A *trick* (``stream.sim.muck_tricks``) may take over one trip or add a detour before or after
+A *trick* (``sim.muck_tricks``) may take over one trip or add a detour before or after
 the windows; it registers the truths of what it made the truck do.
 """
 
@@ -21,9 +21,9 @@ import random
 
 import numpy as np
 
-from stream.sim.geo import cumulative, cut
-from stream.sim.scenario import MIN_MS, Corridor, Vehicle, World, windows
-from stream.sim.track import Itinerary
+from sim.geo import cumulative, cut
+from sim.scenario import MIN_MS, Corridor, Vehicle, World, windows
+from sim.track import Itinerary
 
 
 class MuckDay:

@@ -1,6 +1,6 @@
 """Which vehicles break which rules, and the ground truth of what they did.
 
-Every alert type of DOMAIN.md is injected by one or more *tricks* (see ``stream.sim.dumping``,
+Every alert type of DOMAIN.md is injected by one or more *tricks* (see ``sim.dumping``,
 ``straying``, ``paperwork`` and ``collection``). Quotas scale with the fleet: each muck trick is
 given to about 3.5 % of the muck trucks (at least one), ``expired`` to 1 %, each kitchen/oil trick
 to about 17 % of those vehicles; with 200 vehicles over 12 hours every type gets at least five
@@ -20,17 +20,17 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from sim.collection import KitchenOverspeed, KitchenZone, Undelivered, UnregisteredStop
+from sim.dumping import AbnormalStop, BackfillDump, DarkDump, GapReappear, LiftDump
+from sim.kitchen import KitchenDay
+from sim.muck import MuckDay
+from sim.oracle import Expect, NoAnchor
+from sim.paperwork import Expired, GhostUnload, OffHours, expire_permit
+from sim.scenario import Vehicle, World
+from sim.straying import Detour, OpenCover, Overspeed, WrongTerminal, ZoneErrand
+from sim.track import Leg, Trace
+from sim.tricks import Infeasible
 from stream.codes import ALERT_TYPES  # noqa: F401 - the simulator's public list
-from stream.sim.collection import KitchenOverspeed, KitchenZone, Undelivered, UnregisteredStop
-from stream.sim.dumping import AbnormalStop, BackfillDump, DarkDump, GapReappear, LiftDump
-from stream.sim.kitchen import KitchenDay
-from stream.sim.muck import MuckDay
-from stream.sim.oracle import Expect, NoAnchor
-from stream.sim.paperwork import Expired, GhostUnload, OffHours, expire_permit
-from stream.sim.scenario import Vehicle, World
-from stream.sim.straying import Detour, OpenCover, Overspeed, WrongTerminal, ZoneErrand
-from stream.sim.track import Leg, Trace
-from stream.sim.tricks import Infeasible
 
 MUCK_TRICKS = (
     AbnormalStop,

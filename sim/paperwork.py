@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from stream.sim.geo import cumulative, cut
-from stream.sim.oracle import Expect, first_at
-from stream.sim.scenario import DAY_MS, MIN_MS, Permit, windows
-from stream.sim.tricks import Trick, protect, spot_along
+from sim.geo import cumulative, cut
+from sim.oracle import Expect, first_at
+from sim.scenario import DAY_MS, MIN_MS, Permit, windows
+from sim.tricks import Trick, protect, spot_along
 
 SEC = 1000
 

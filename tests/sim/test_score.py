@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stream.score import KNOWN_TYPES, read_alerts, read_truths, score, table
+from sim.score import KNOWN_TYPES, read_alerts, read_truths, score, table
 
 
 def _truth(kind, vehicle, ts, lo, hi):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from stream.sim.geo import cumulative
-from stream.sim.scenario import MIN_MS, World, local_minute
-from stream.sim.track import LIVE, Leg, Trace
+from sim.geo import cumulative
+from sim.scenario import MIN_MS, World, local_minute
+from sim.track import LIVE, Leg, Trace
 
 TOLERANCE_M = 150.0  # route deviation: metres outside every permit corridor
 SURE_PING_S = 45.0  # any stretch this long holds a ping (report intervals are at most 33 s)

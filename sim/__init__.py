@@ -16,10 +16,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from stream.sim import noise
-from stream.sim.scenario import World, build_world
-from stream.sim.track import trace
-from stream.sim.violations import (
+from sim import noise
+from sim.scenario import World, build_world
+from sim.track import trace
+from sim.violations import (
     ALERT_TYPES,
     Plan,
     Truth,
@@ -60,7 +60,7 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
     -------
     Simulation
         The world (places, fleet, permits, contracts), each vehicle's plan, the truths sorted by
-        time, and every report as ``(vehicle id, Rec)`` (see ``stream.sim.feed`` for arrival
+        time, and every report as ``(vehicle id, Rec)`` (see ``sim.feed`` for arrival
         order).
 
     Raises

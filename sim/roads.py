@@ -17,8 +17,8 @@ from collections.abc import Iterable
 import numpy as np
 import shapely
 
-from stream.sim.geo import cumulative, join
-from stream.sim.places import ZONE_MARGIN_M, Zone
+from sim.geo import cumulative, join
+from sim.places import ZONE_MARGIN_M, Zone
 
 ARC_STEP = math.radians(8.0)
 BEND_EVERY_M = 1500.0

@@ -23,12 +23,12 @@ import math
 
 import numpy as np
 
-from stream.sim import oracle
-from stream.sim.geo import cumulative, cut, direction_at, point_at
-from stream.sim.oracle import Expect, first_at, first_breaking, first_inside_active
-from stream.sim.roads import road_via
-from stream.sim.scenario import MIN_MS
-from stream.sim.tricks import Infeasible, Trick, protect
+from sim import oracle
+from sim.geo import cumulative, cut, direction_at, point_at
+from sim.oracle import Expect, first_at, first_breaking, first_inside_active
+from sim.roads import road_via
+from sim.scenario import MIN_MS
+from sim.tricks import Infeasible, Trick, protect
 
 SEC = 1000
 

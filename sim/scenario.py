@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream.sim import places as P
-from stream.sim.geo import to_xy, xy_of
-from stream.sim.places import Place, Zone
-from stream.sim.roads import road
+from sim import places as P
+from sim.geo import to_xy, xy_of
+from sim.places import Place, Zone
+from sim.roads import road
 
 DAY_MS = 86_400_000
 MIN_MS = 60_000

@@ -13,4 +13,5 @@ ALERT_TYPES = (
     "unmatched_source",
     "unpermitted_load",
     "unregistered_collection",
+    "unsourced_delivery",
 )

@@ -3,7 +3,9 @@
 The wire format is one JSON object per ping (``pings.jsonl``, docs/formats.md): ``vehicle``,
 ``ts`` (ISO 8601 with an offset, or int epoch milliseconds), ``lat``, ``lng``; optional
 ``datum`` (wgs84 | gcj02 | bd09, default wgs84), ``speed_kmh``, ``heading``, ``acc``, ``loaded``
-(empty | half | full), ``lift``, ``cover_open``, ``backfill``, ``source`` and ``seq``.
+(empty | half | full), ``lift``, ``cover_open``, ``backfill``, ``source``, ``seq`` and ``received``
+(when the platform received it, same formats as ``ts``: the gateway or the Kafka record stamps
+it; the future/too-old checks use it when present, issue 11).
 
 Parsing checks types and shapes only. Plausibility (non-finite or out-of-range coordinates,
 clocks in the future, duplicates...) is the engine's hygiene (``stream.engine.hygiene``), so a
@@ -77,6 +79,7 @@ class Ping:
     source: str | None = None
     seq: int | None = None
     ref: int | None = None
+    received: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ping as a wire-format dict (``ts`` as epoch ms; unset fields left out)."""
@@ -100,6 +103,7 @@ _OPTIONAL = (
     "source",
     "seq",
     "ref",
+    "received",
 )
 
 
@@ -160,6 +164,9 @@ def parse_ping(raw: bytes | str | dict[str, Any], ref: int | None = None) -> Pin
         raise PingError("bad_field", f"seq: out of the 64-bit range: {seq!r}", "seq")
     ping.seq = seq
     ping.ref = ref
+    received = obj.get("received")
+    if received is not None:  # when the platform received it: the clock checks' reference
+        ping.received = parse_ts(received, "received")
     datum = _choice(obj, "datum", DATUMS)
     if datum not in (None, "wgs84"):
         _to_wgs84(ping, datum)

@@ -16,7 +16,7 @@
     unmatched_source: "有源无终", unmatched_disposal: "有终无源", unapproved_terminal: "未按核准地点处置",
     unpermitted_load: "无证运输", route_deviation: "偏离核准路线", restricted_zone: "闯禁区",
     overspeed: "超速", suspected_dumping: "疑似偷倒", signal_lost: "离线/信号屏蔽", uncovered_load: "未密闭",
-    unregistered_collection: "非法收运", undelivered_collection: "收运不匹配",
+    unregistered_collection: "非法收运", undelivered_collection: "收运不匹配", unsourced_delivery: "来源不明",
     role_admin: "管理员", role_city: "市级监管", role_district: "区级监管", role_enforcement: "执法队员", role_viewer: "只读",
     link_up: "实时连接", link_down: "连接中断", late: "补传",
   };
@@ -35,7 +35,7 @@
     unmatched_source: "Load never delivered", unmatched_disposal: "Unload without load", unapproved_terminal: "Unapproved terminal",
     unpermitted_load: "Load without permit", route_deviation: "Route deviation", restricted_zone: "Restricted zone",
     overspeed: "Overspeed", suspected_dumping: "Suspected dumping", signal_lost: "Signal lost", uncovered_load: "Uncovered load",
-    unregistered_collection: "Unregistered collection", undelivered_collection: "Undelivered collection",
+    unregistered_collection: "Unregistered collection", undelivered_collection: "Undelivered collection", unsourced_delivery: "Unsourced delivery",
     role_admin: "Admin", role_city: "City supervisor", role_district: "District officer", role_enforcement: "Enforcement", role_viewer: "Viewer",
     link_up: "Live", link_down: "Disconnected", late: "late",
   };

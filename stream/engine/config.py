@@ -23,6 +23,7 @@ DEFAULT_SEVERITY = {
     "unpermitted_load": "high",
     "signal_lost": "high",
     "undelivered_collection": "high",
+    "unsourced_delivery": "high",
     "route_deviation": "medium",
     "restricted_zone": "medium",
     "overspeed": "medium",

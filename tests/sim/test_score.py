@@ -104,4 +104,4 @@ def test_the_code_names_are_the_engines():
     from stream.codes import ALERT_TYPES
     from stream.engine.config import ALERT_TYPES as ENGINE_TYPES
 
-    assert set(ALERT_TYPES) == set(ENGINE_TYPES) and len(ALERT_TYPES) == 12
+    assert set(ALERT_TYPES) == set(ENGINE_TYPES) and len(ALERT_TYPES) == 13

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 
+from stream.engine.config import Thresholds
 from stream.engine.context import M_PER_DEG, EngineContext
 from stream.engine.state import Track
-from stream.ping import Ping
+from stream.ping import Ping, iso_ts
 
 STALE = "stale"
 BAD_JSON = "bad_json"
@@ -153,12 +154,207 @@ def clock_reason(ts: int, ref: int, ctx: EngineContext) -> str | None:
     return None
 
 
-def rejection(ping: Ping, reason: str, detail: str = "") -> tuple[str, dict]:
-    """The rejection event for ``ping`` (for the dead-letter stream)."""
+def rejection(
+    ping: Ping,
+    reason: str,
+    detail: str = "",
+    *,
+    ctx: EngineContext | None = None,
+    ref_ms: int | None = None,
+    speed_kmh: float | None = None,
+    distance_m: float | None = None,
+) -> tuple[str, dict]:
+    """The rejection event for ``ping`` (for the dead-letter stream).
+
+    Parameters
+    ----------
+    ping : Ping
+        The rejected ping.
+    reason : str
+        Its reason code (one of :data:`REASONS`).
+    detail : str
+        The caller's words on the why, added after the offending value.
+    ctx : EngineContext, optional
+        Names the limits that applied (service area box, thresholds); without it the default
+        thresholds are quoted.
+    ref_ms : int, optional
+        The time the ping was checked against (watermark, given now, or the live stream's
+        position for ``stale``): the detail then says by how much it is off.
+    speed_kmh, distance_m : float, optional
+        For ``filter_impossible_jump``: implied speed and distance from the last accepted fix.
+
+    Returns
+    -------
+    ("rejected", payload)
+        ``payload`` keys: ``reason``, ``detail`` (never empty: it names the offending value,
+        issue 11), ``ref``, ``vehicle`` (the ping's vehicle id) and ``ping``.
+    """
+    facts = _Facts(ctx, ref_ms, speed_kmh, distance_m)
+    own = _DETAILS.get(reason, _generic)(ping, facts)
     return (
         "rejected",
-        {"reason": reason, "detail": detail, "ref": ping.ref, "ping": ping.to_dict()},
+        {
+            "reason": reason,
+            "detail": f"{own}; {detail}" if detail else own,
+            "ref": ping.ref,
+            "vehicle": ping.vehicle,
+            "ping": ping.to_dict(),
+        },
     )
+
+
+# Rejection details (issue 11: "rejections that don't say why"). Each names the offending value
+# the way an officer reads it: coordinates as sent, times in ISO 8601 +08:00 with the epoch ms.
+
+_DEFAULTS = Thresholds()
+# An integer ts in [2000-01-01, 5138-11-16] read as epoch *seconds* lands in 1970 when read as
+# milliseconds: the commonest terminal mistake, named as such.
+_SECONDS_RANGE = (946_684_800, 10**11)
+
+
+class _Facts:
+    """What the caller knew about the check (all optional)."""
+
+    __slots__ = ("ctx", "th", "ref_ms", "speed_kmh", "distance_m")
+
+    def __init__(self, ctx, ref_ms, speed_kmh, distance_m):
+        self.ctx = ctx
+        self.th = ctx.th if ctx is not None else _DEFAULTS
+        self.ref_ms = ref_ms
+        self.speed_kmh = speed_kmh
+        self.distance_m = distance_m
+
+
+def _deg(x: float) -> str:
+    return repr(round(x, 7)) if math.isfinite(x) else repr(x)
+
+
+def _where(p: Ping) -> str:
+    return f"lat {_deg(p.lat)}, lng {_deg(p.lng)}"
+
+
+def _when(ms: int) -> str:
+    """``2025-06-01T21:00:00+08:00 (1748782800000)``; the bare number when no calendar has it."""
+    try:
+        return f"{iso_ts(ms)} ({ms})"
+    except (OverflowError, ValueError, OSError):
+        return f"{ms} ms"
+
+
+def _span(ms: int) -> str:
+    """A duration as an officer reads it: ``2 d 3 h 5 min``, ``4 min 10 s``, ``850 ms``."""
+    ms = abs(ms)
+    if ms < 1000:
+        return f"{ms} ms"
+    s = ms // 1000
+    d, s = divmod(s, 86_400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    parts = [f"{d} d" * bool(d), f"{h} h" * bool(h), f"{m} min" * bool(m)]
+    if not d:
+        parts.append(f"{s} s" * bool(s))
+    return " ".join(x for x in parts if x) or f"{ms} ms"
+
+
+def _non_finite(p: Ping, f: _Facts) -> str:
+    return f"{_where(p)}: not a finite number, no fix"
+
+
+def _swapped(p: Ping, f: _Facts) -> str:
+    return f"{_where(p)}: swapped (swapped back it lies in the service area)"
+
+
+def _out_of_range(p: Ping, f: _Facts) -> str:
+    bad = []
+    if not -90.0 <= p.lat <= 90.0:
+        bad.append(f"lat {_deg(p.lat)} outside [-90, 90]")
+    if not -180.0 <= p.lng <= 180.0:
+        bad.append(f"lng {_deg(p.lng)} outside [-180, 180]")
+    return f"{_where(p)}: " + (", ".join(bad) or "outside [-90, 90] x [-180, 180]")
+
+
+def _zero(p: Ping, f: _Facts) -> str:
+    return (
+        f"({p.lat:.3f}, {p.lng:.3f}) is Null Island: no fix "
+        f"(within {f.th.zero_deg}\N{DEGREE SIGN} of (0, 0))"
+    )
+
+
+def _outside_area(p: Ping, f: _Facts) -> str:
+    if f.ctx is None:
+        return f"{_where(p)}: outside the service area"
+    a = f.ctx.area
+    return (
+        f"{_where(p)}: outside the service area (with its margin) "
+        f"lat {a[0]:.3f}..{a[2]:.3f}, lng {a[1]:.3f}..{a[3]:.3f}"
+    )
+
+
+def _too_old(p: Ping, f: _Facts) -> str:
+    ts, th = p.ts, f.th
+    if _SECONDS_RANGE[0] <= ts < _SECONDS_RANGE[1]:
+        return f"ts {ts} looks like epoch seconds; ts must be epoch milliseconds ({_when(ts)})"
+    if ts < th.min_valid_ts:
+        return f"ts {_when(ts)} is before the earliest valid time {_when(th.min_valid_ts)}"
+    limit = _span(th.max_age_ms)
+    if f.ref_ms is None:
+        return f"ts {_when(ts)} is more than {limit} behind the stream's time"
+    return f"ts {_when(ts)} is {_span(f.ref_ms - ts)} behind {_when(f.ref_ms)} (limit {limit})"
+
+
+def _future(p: Ping, f: _Facts) -> str:
+    ts, th = p.ts, f.th
+    limit = _span(th.future_ms)
+    if f.ref_ms is None:
+        return f"ts {_when(ts)} is more than {limit} ahead of the stream's time"
+    return f"ts {_when(ts)} is {_span(ts - f.ref_ms)} ahead of {_when(f.ref_ms)} (limit {limit})"
+
+
+def _duplicate(p: Ping, f: _Facts) -> str:
+    return f"ts {_when(p.ts)} of vehicle {p.vehicle!r} was already received (a re-send)"
+
+
+def _jump(p: Ping, f: _Facts) -> str:
+    head = f"{_where(p)} at {_when(p.ts)}"
+    limit = f"limit {f.th.max_jump_kmh:g} km/h over {f.th.jump_min_m:g} m"
+    if f.speed_kmh is None or f.distance_m is None:
+        return f"{head}: too far from the last accepted fix for the time between ({limit})"
+    return (
+        f"{head}: implied {f.speed_kmh:.0f} km/h over {f.distance_m:.0f} m "
+        f"from the last accepted fix ({limit})"
+    )
+
+
+def _unknown_vehicle(p: Ping, f: _Facts) -> str:
+    return f"vehicle {p.vehicle!r} is not in the registry"
+
+
+def _stale(p: Ping, f: _Facts) -> str:
+    if f.ref_ms is None:
+        return (
+            f"ts {_when(p.ts)} arrived after the vehicle's live stream had moved past it "
+            f"(reorder window {_span(f.th.reorder_ms)})"
+        )
+    return f"ts {_when(p.ts)} is {f.ref_ms - p.ts} ms older than the live stream"
+
+
+def _generic(p: Ping, f: _Facts) -> str:
+    return f"vehicle {p.vehicle!r}, {_where(p)}, ts {_when(p.ts)}"
+
+
+_DETAILS = {
+    "filter_non_finite": _non_finite,
+    "filter_swapped": _swapped,
+    "filter_out_of_range": _out_of_range,
+    "filter_zero": _zero,
+    "filter_outside_area": _outside_area,
+    "filter_too_old": _too_old,
+    "filter_future": _future,
+    "filter_duplicate": _duplicate,
+    "filter_impossible_jump": _jump,
+    "filter_unknown_vehicle": _unknown_vehicle,
+    STALE: _stale,
+}
 
 
 REASONS = (

@@ -285,7 +285,9 @@ def unregistered(world: World, rng: random.Random) -> list[tuple[str, Rec]]:
     places = sorted(p for p in world.places if not p.startswith("producer"))
     for i in range(max(1, len(world.vehicles) // 100)):
         vid = f"V{len(world.vehicles) + 1 + i:04d}"
-        a, b = (world.places[rng.choice(places)].xy for _ in range(2))
+        # Two different places: the same one twice gave a 1-s trip with no report, which
+        # crashed trace() (issue 11, seed 1 with 3000 vehicles).
+        a, b = (world.places[p].xy for p in rng.sample(places, 2))
         t0 = world.start_ms + rng.randint(0, int((world.end_ms - world.start_ms) * 0.8))
         it = Itinerary(t0, a, sensors=False, rng=rng)
         it.drive(world.road(a, b, "muck"), 30.0, stops=False)

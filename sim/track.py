@@ -209,6 +209,10 @@ def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: ran
         spread = base // 10  # terminals keep their interval to within 10 %
         t += max(5, base - spread + int(rand() * (2 * spread + 1))) * SEC
     noise = np.random.default_rng(rng.getrandbits(64))
+    if not times:  # no report before t_end (issue 11: a 1-s leg crashed the seed-1 3000 run)
+        empty = np.zeros(0)
+        return Trace(np.zeros(0, dtype=np.int64), empty, empty, empty, empty,
+                     np.zeros(0, dtype=np.int64))  # fmt: skip
     t_arr = np.array(times, dtype=np.int64)
     own = np.array(owner, dtype=np.int64)
     xy = np.zeros((len(t_arr), 2))

@@ -125,6 +125,9 @@ def ping(vehicle: Vehicle | None, vid: str, r: Rec) -> dict:
         d["backfill"] = True
     d["source"] = "jt809" if forwarded else "jt808"
     d["seq"] = r.seq
+    # When the platform received it (issue 11): the arrival time the feed is ordered by, so
+    # received never decreases down pings.jsonl; epoch ms, the platform's own clock.
+    d["received"] = r.arrival
     return d
 
 

@@ -1,11 +1,16 @@
 """`landun score`: precision and recall of alerts against simulator ground truth.
 
-A truth is found by an alert of the same type and vehicle whose ts lies in the truth's window;
-an alert is correct when it lies in some such window. Recall with no truths and precision with
-no alerts count as 1.0. Bad lines are reported on stderr with their line numbers and skipped.
-``--json`` prints ``{"overall": {"precision", "recall", ...}, "by_type": {TYPE: {...}}}``.
+Alerts and truths are matched one to one per type and vehicle: an alert can find a truth when
+its ts lies in the truth's window; each truth is found by at most one alert, each alert counts
+for at most one truth (a maximum matching). An unmatched alert inside the window of a truth
+already found is a duplicate; any other unmatched alert is a false alarm; both count against
+precision. Recall with no truths and precision with no alerts count as 1.0. Bad lines are
+reported on stderr with their line numbers and skipped. ``--normal normal.json`` (from
+``landun sim``) adds the false alarms per 1,000 vehicle-hours of normal operation and per
+normal-operation pattern. ``--json`` prints ``{"overall": {"precision", "recall", "duplicates",
+...}, "by_type": {TYPE: {...}}, "normal": {...}}``.
 
-Exit codes: 0 scored, 2 a file cannot be read.
+Exit codes: 0 scored, 2 a file cannot be read (or normal.json is malformed).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from sim.score import read_alerts, read_truths, score, table
+from sim.score import read_alerts, read_normal, read_truths, score, table
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
 
@@ -30,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--truth", required=True, help="truth.jsonl (from landun sim)")
     p.add_argument("--alerts", required=True, help="alerts.jsonl (from landun detect)")
+    p.add_argument(
+        "--normal", help="normal.json (from landun sim): false alarms per 1,000 vehicle-hours"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -41,11 +49,21 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"landun score: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_UNREADABLE
+    normal = None
+    if args.normal:
+        try:
+            normal = read_normal(json.loads(Path(args.normal).read_bytes()))
+        except OSError as exc:
+            print(f"landun score: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        except ValueError as exc:
+            print(f"landun score: {args.normal}: {exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
     truths, bad_truths = read_truths(truth_lines, args.truth)
     alerts, bad_alerts = read_alerts(alert_lines, args.alerts)
     for problem in [*bad_truths, *bad_alerts]:
         print(f"skipped {problem}", file=sys.stderr)
-    result = score(truths, alerts)
+    result = score(truths, alerts, normal)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -102,3 +102,18 @@ def test_pings_come_from_registered_vehicles_except_a_few_strays(sim60_dir):
     strays = set(senders) - registered
     assert registered <= set(senders)
     assert 1 <= len(strays) <= 2
+
+
+def test_every_ping_says_when_the_platform_received_it_in_arrival_order(sim60_dir):
+    """Issue 11: ``received`` is the arrival time the feed is ordered by (epoch ms)."""
+    out, _ = sim60_dir
+    pings = _pings(out)
+    received = [p["received"] for p in pings]
+    assert all(isinstance(r, int) for r in received)
+    assert received == sorted(received)
+    live = [p["received"] - parse_ts(p["ts"]) for p in pings if not p.get("backfill")]
+    honest = [d for d in live if abs(d) < 3_600_000]  # not a bad clock (future, 2000-01-01)
+    assert len(honest) > 0.99 * len(live)
+    assert all(300 <= d <= 2_500 + 20_000 for d in honest)  # latency; re-sends a bit later
+    late = [p["received"] - parse_ts(p["ts"]) for p in pings if p.get("backfill")]
+    assert late and min(late) > 2_000  # a blind-area batch is re-sent after coverage returns

@@ -13,7 +13,11 @@
 - contract (kitchen/oil): ``id``, ``vehicle``, ``producers`` and ``plants`` (fence ids).
 
 Every entry is validated and all problems are reported together, each naming its entry, e.g.
-``permits[3] (id 'P-7'): hours[0]: '25:00-06:00' is not HH:MM-HH:MM``.
+``permits[3] (id 'P-7'): hours[0]: '25:00-06:00' is not HH:MM-HH:MM``. Given the fences (id ->
+kind), every fence a permit or contract names must exist and be of a kind its field allows
+(:data:`FENCE_FIELDS`), e.g. ``permits[0] (id 'P-1'): corridors: unknown fence 'C9'``: a permit
+naming a corridor that does not exist would make every trip under it a ``route_deviation``
+(issue 11), so such a registry is bad input, refused as a missing vehicle is.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ from stream.ping import BEIJING, BEIJING_OFFSET_MS, PingError, parse_ts
 VEHICLE_KINDS = ("muck", "kitchen", "oil")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DAY_MS = 86_400_000
+# The fence kinds each reference field of a permit or contract may name (issue 11).
+FENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "site": ("site",),
+    "terminals": ("terminal", "transfer"),
+    "corridors": ("corridor",),
+    "producers": ("producer",),
+    "plants": ("plant",),
+}
 
 
 class RegistryError(ValueError):
@@ -90,6 +102,14 @@ class Permit:
         minute = ((ts + BEIJING_OFFSET_MS) // 60_000) % 1440
         return any(w.contains(minute) for w in self.hours)
 
+    def fence_refs(self) -> dict[str, tuple[str, ...]]:
+        """The fence ids the permit names, by field (``site``, ``terminals``, ``corridors``)."""
+        return {
+            "site": (self.site,),
+            "terminals": tuple(sorted(self.terminals)),
+            "corridors": self.corridors,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Contract:
@@ -99,6 +119,10 @@ class Contract:
     vehicle: str
     producers: frozenset[str]
     plants: frozenset[str]
+
+    def fence_refs(self) -> dict[str, tuple[str, ...]]:
+        """The fence ids the contract names, by field (``producers``, ``plants``)."""
+        return {"producers": tuple(sorted(self.producers)), "plants": tuple(sorted(self.plants))}
 
 
 class Registry:
@@ -137,20 +161,21 @@ class Registry:
         """Collection contracts of ``vehicle``, sorted by id."""
         return self._contracts_of.get(vehicle, [])
 
-    def fence_ids(self) -> dict[str, str]:
-        """Every fence id the registry refers to, mapped to the entry that first names it."""
-        refs: dict[str, str] = {}
-        for p in sorted(self.permits.values(), key=lambda p: p.id):
-            for fid in (p.site, *sorted(p.terminals), *p.corridors):
-                refs.setdefault(fid, f"permit {p.id!r}")
-        for c in sorted(self.contracts.values(), key=lambda c: c.id):
-            for fid in (*sorted(c.producers), *sorted(c.plants)):
-                refs.setdefault(fid, f"contract {c.id!r}")
-        return refs
-
     @classmethod
-    def from_mapping(cls, data: Any, source: str | None = None) -> Registry:
+    def from_mapping(
+        cls, data: Any, source: str | None = None, fences: Mapping[str, str] | None = None
+    ) -> Registry:
         """Build a registry from parsed ``registry.json``.
+
+        Parameters
+        ----------
+        data : Any
+            The parsed file.
+        source : str, optional
+            Where it came from (named in the error).
+        fences : Mapping[str, str], optional
+            Fence id -> kind of the fences it goes with; given, every fence reference is
+            checked against them (:func:`fence_problems`).
 
         Raises
         ------
@@ -168,22 +193,23 @@ class Registry:
         vehicles = _entries(data, "vehicles", _vehicle, problems)
         permits = _entries(data, "permits", _permit, problems)
         contracts = _entries(data, "contracts", _contract, problems)
-        known = {v.id for v in vehicles}
-        for i, p in enumerate(permits):
+        known = {v.id for _, v in vehicles}
+        for label, p in permits:
             for vid in sorted(p.vehicles - known):
-                problems.append(f"permits[{i}] (id {p.id!r}): vehicles: unknown vehicle {vid!r}")
-        for i, c in enumerate(contracts):
+                problems.append(f"{label}: vehicles: unknown vehicle {vid!r}")
+        for label, c in contracts:
             if c.vehicle not in known:
-                problems.append(
-                    f"contracts[{i}] (id {c.id!r}): vehicle: unknown vehicle {c.vehicle!r}"
-                )
+                problems.append(f"{label}: vehicle: unknown vehicle {c.vehicle!r}")
+        if fences is not None:
+            for label, entry in (*permits, *contracts):
+                problems.extend(f"{label}: {m}" for m in fence_problems(entry.fence_refs(), fences))
         if problems:
             raise RegistryError(problems, source)
-        return cls(vehicles, permits, contracts)
+        return cls(*([e for _, e in entries] for entries in (vehicles, permits, contracts)))
 
     @classmethod
-    def load(cls, path: str | PathLike) -> Registry:
-        """Read and validate ``registry.json``.
+    def load(cls, path: str | PathLike, fences: Mapping[str, str] | None = None) -> Registry:
+        """Read and validate ``registry.json`` (against ``fences``, id -> kind, when given).
 
         Raises
         ------
@@ -197,10 +223,41 @@ class Registry:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise RegistryError([f"not JSON: {exc}"], str(path)) from None
-        return cls.from_mapping(data, str(path))
+        return cls.from_mapping(data, str(path), fences)
 
 
-def _entries(data: Mapping, key: str, build, problems: list[str]) -> list:
+def fence_problems(refs: Mapping[str, Iterable[str]], fences: Mapping[str, str]) -> list[str]:
+    """What is wrong with an entry's fence references.
+
+    Parameters
+    ----------
+    refs : Mapping[str, Iterable[str]]
+        Fence ids by field, the fields of :data:`FENCE_FIELDS` (``Permit.fence_refs()``).
+    fences : Mapping[str, str]
+        Fence id -> kind of the known fences.
+
+    Returns
+    -------
+    list of str
+        One message per bad reference naming the field and the fence, e.g.
+        ``corridors: unknown fence 'C9'``, ``corridors: fence 'T1' is a terminal, not a
+        corridor``; empty when all is well.
+    """
+    out = []
+    for field, ids in refs.items():
+        allowed = FENCE_FIELDS[field]
+        for fid in ids:
+            kind = fences.get(fid)
+            if kind is None:
+                out.append(f"{field}: unknown fence {fid!r}")
+            elif kind not in allowed:
+                out.append(f"{field}: fence {fid!r} is a {kind}, not a {' or '.join(allowed)}")
+    return out
+
+
+def _entries(data: Mapping, key: str, build, problems: list[str]) -> list[tuple[str, Any]]:
+    """The valid entries of ``data[key]`` with their labels (``permits[3] (id 'P-7')``, the
+    position in the file); the problems of the others go to ``problems``."""
     items = data.get(key, [])
     if not isinstance(items, list):
         problems.append(f"{key}: expected a list")
@@ -224,7 +281,7 @@ def _entries(data: Mapping, key: str, build, problems: list[str]) -> list:
         entry = build(item, errors)
         problems.extend(f"{label}: {e}" for e in errors)
         if not errors:
-            out.append(entry)
+            out.append((label, entry))
     return out
 
 

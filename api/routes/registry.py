@@ -1,5 +1,9 @@
 """Disposal permits (muck) and collection contracts (kitchen/oil). A district officer sees a
-permit when its site or one of its vehicles is in the district, a contract when its vehicle is."""
+permit when its site or one of its vehicles is in the district, a contract when its vehicle is.
+
+A permit or contract naming a fence that does not exist, or one of the wrong kind (a terminal as a
+corridor), is refused with 422 naming the entry, the field and the fence (issue 11: a missing
+corridor made every trip under the permit a ``route_deviation``): create the fences first."""
 
 from __future__ import annotations
 
@@ -14,11 +18,13 @@ from api.ids import Id, id_path
 from api.ports import Ports, Record
 from api.security import Principal
 from stream.eventtime import parse_ts
+from stream.registry import fence_problems
 
 router = APIRouter(prefix="/api", tags=["registry"])
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
 Ids = list[Id]
 PermitId = Annotated[str, id_path("permit")]
+FEW_FENCES = 32  # more references than this: one read of every fence instead of one get each
 ContractId = Annotated[str, id_path("contract")]
 
 
@@ -73,6 +79,28 @@ def contract_visible(who: Principal, ports: Ports, contract: Record) -> bool:
     return who.sees(vehicle_district(ports, contract.get("vehicle", "")))
 
 
+def check_fences(entry: str, ident: str, refs: dict[str, list[str]], ports: Ports) -> None:
+    """422 naming ``entry`` (``permit``/``contract``) ``ident``, the field and the fence, for
+    each fence in ``refs`` (field -> ids) that does not exist or is of a kind the field does not
+    allow (``stream.registry.FENCE_FIELDS``)."""
+    wanted = {fid for ids in refs.values() for fid in ids}
+    if len(wanted) <= FEW_FENCES:
+        found = {fid: ports.fences.get(fid) for fid in wanted}
+    else:
+        found = {f.get("id"): f for f in ports.fences.list()}
+    kinds = {
+        fid: (f.get("properties") or {}).get("kind")
+        for fid, f in found.items()
+        if f is not None and fid in wanted
+    }
+    problems = fence_problems(refs, {fid: k for fid, k in kinds.items() if k})
+    if problems:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "; ".join(f"{entry} {ident!r}: {p}" for p in problems),
+        )
+
+
 def _check_id(body_id: str, url_id: str) -> None:
     if body_id != url_id:
         raise HTTPException(
@@ -102,6 +130,8 @@ def get_permit(permit_id: PermitId, who: CurrentUser, ports: PortsDep) -> Record
 def put_permit(permit_id: PermitId, body: Permit, who: AdminUser, ports: PortsDep) -> Record:
     """Create or replace a permit (admin)."""
     _check_id(body.id, permit_id)
+    refs = {"site": [body.site], "terminals": body.terminals, "corridors": body.corridors}
+    check_fences("permit", body.id, refs, ports)
     record = body.model_dump()
     ports.permits.put(record)
     return record
@@ -134,6 +164,7 @@ def put_contract(
 ) -> Record:
     """Create or replace a contract (admin)."""
     _check_id(body.id, contract_id)
+    check_fences("contract", body.id, {"producers": body.producers, "plants": body.plants}, ports)
     record = body.model_dump()
     ports.contracts.put(record)
     return record

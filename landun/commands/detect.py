@@ -10,7 +10,8 @@ watermark (no extrapolation past the last ping). Outputs (docs/formats.md):
   ``bad_field`` for unparseable lines, the hygiene reasons otherwise).
 
 A bad line never aborts the run. Exit codes: 0 done; 2 a fence, registry or pings file cannot be
-read or is invalid (the problems are printed), or the arguments are wrong.
+read or is invalid (the problems are printed; a permit or contract naming a fence that is not in
+the fences file, or one of the wrong kind, is invalid), or the arguments are wrong.
 """
 
 from __future__ import annotations
@@ -165,7 +166,9 @@ def _context(args: argparse.Namespace) -> EngineContext | None:
         _fail(str(exc))
         return None
     try:
-        registry = Registry.load(args.registry)
+        # A permit or contract naming a fence that is not in the fences file (or one of the
+        # wrong kind) is refused, as a missing vehicle is (issue 11).
+        registry = Registry.load(args.registry, fences={f.id: f.kind for f in fences})
     except OSError as exc:
         _fail(f"cannot read registry {args.registry}: {exc.strerror or exc}")
         return None
@@ -179,14 +182,7 @@ def _context(args: argparse.Namespace) -> EngineContext | None:
         except (OSError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
             _fail(f"bad thresholds file {args.thresholds}: {exc}")
             return None
-    index = FenceIndex(fences)
-    for fid, entry in sorted(registry.fence_ids().items()):
-        if fid not in index:
-            print(
-                f"landun detect: warning: {entry} names fence {fid!r}, not in {args.fences}",
-                file=sys.stderr,
-            )
-    return EngineContext(index, registry, thresholds)
+    return EngineContext(FenceIndex(fences), registry, thresholds)
 
 
 def _write_lines(path: str, records: list[dict]) -> None:

@@ -140,8 +140,9 @@ def reference_records(fences: dict, registry: dict):
     FenceError, RegistryError
         When either is invalid (nothing should be published then).
     """
-    load_fences(fences)  # validates every feature, naming the bad ones
-    Registry.from_mapping(registry, source="registry")
+    loaded = load_fences(fences)  # validates every feature, naming the bad ones
+    # Every fence a permit or contract names must be among them, of the right kind (issue 11).
+    Registry.from_mapping(registry, source="registry", fences={f.id: f.kind for f in loaded})
     for feature in fences["features"]:
         yield "fences", str(feature["id"]).encode(), orjson.dumps(feature)
     for section in SECTIONS:

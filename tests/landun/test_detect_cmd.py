@@ -140,6 +140,24 @@ def test_invalid_registry_exits_2_naming_the_entry(files, capsys):
     assert "vehicles[0] (id 'M1'): kind" in capsys.readouterr().err
 
 
+def test_a_registry_naming_missing_fences_exits_2_naming_each(files, capsys):
+    """Issue 11: a permit's corridor missing from the fences file made every trip under it a
+    route_deviation; now the run is refused, each problem named, and nothing is written."""
+    tmp, fences, registry = files
+    geo = fences_geojson()
+    geo["features"] = [f for f in geo["features"] if f["id"] != "C1"]  # the corridor is gone
+    fences.write_text(json.dumps(geo), encoding="utf-8")
+    data = registry_mapping()
+    data["contracts"][1]["plants"] = ["T1"]  # a terminal named as a kitchen plant
+    registry.write_text(json.dumps(data), encoding="utf-8")
+    write_pings(tmp / "pings.jsonl", ping_lines(muck_trip().pings))
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 2
+    err = capsys.readouterr().err
+    assert "permits[0] (id 'P-1'): corridors: unknown fence 'C1'" in err
+    assert "contracts[1] (id 'C-O1'): plants: fence 'T1' is a terminal, not a plant" in err
+    assert not (tmp / "alerts.jsonl").exists()
+
+
 def test_invalid_fences_exit_2(files, capsys):
     tmp, fences, registry = files
     fences.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')

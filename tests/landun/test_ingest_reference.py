@@ -52,3 +52,33 @@ def test_ids_the_api_refuses_are_refused_and_nothing_is_written(
     assert ingest(database_url, bootstrap, topics, bad, sim / "registry.json") == 2
     assert "site/with slash" in capsys.readouterr().err
     assert read_topic(bootstrap, topics.fences) == []
+
+
+def test_a_registry_naming_missing_fences_is_refused_and_nothing_is_written(
+    database_url, bootstrap, topics, sim, tmp_path, capsys
+):
+    """Issue 11: a permit's corridor that is not among the fences (and a plant that is a
+    terminal) is bad input, refused naming the entry, the field and the fence: through the
+    database (system of record) and straight to the topics alike."""
+    registry = orjson.loads((sim / "registry.json").read_bytes())
+    permit = registry["permits"][0]
+    permit["corridors"] = [*permit["corridors"], "corridor-missing"]
+    contract = registry["contracts"][0]
+    contract["plants"] = [permit["terminals"][0]]
+    bad = tmp_path / "registry.json"
+    bad.write_bytes(orjson.dumps(registry))
+    named = [
+        f"permits[0] (id {permit['id']!r}): corridors: unknown fence 'corridor-missing'",
+        f"contracts[0] (id {contract['id']!r}): plants: fence {permit['terminals'][0]!r} is a ",
+    ]
+    assert ingest(database_url, bootstrap, topics, sim / "fences.geojson", bad) == 2
+    err = capsys.readouterr().err
+    assert all(n in err for n in named), err
+    with create_engine(database_url).connect() as c:  # refused before the schema is touched
+        assert c.execute(text("SELECT to_regclass('reference_records')")).scalar() is None
+    assert ingest("", bootstrap, topics, sim / "fences.geojson", bad) == 2  # no database
+    err = capsys.readouterr().err
+    assert all(n in err for n in named), err
+    assert (
+        read_topic(bootstrap, topics.fences) == [] and read_topic(bootstrap, topics.registry) == []
+    )

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from stream.registry import Registry, RegistryError
-from tests.stream.engine.world import bj, registry_mapping
+from tests.stream.engine.world import bj, fences_geojson, registry_mapping
 
 
 def test_loads_the_test_world():
@@ -88,6 +88,76 @@ def test_load_from_file(tmp_path):
         Registry.load(tmp_path / "missing.json")
 
 
-def test_fence_references():
-    refs = Registry.from_mapping(registry_mapping()).fence_ids()
-    assert refs["S1"] == "permit 'P-1'" and refs["R1"] == "contract 'C-K1'"
+# Fence references (issue 11): a permit naming a corridor that does not exist made every trip
+# under it a route_deviation; now such a registry is refused, each problem naming the entry, the
+# field and the fence, as an unknown vehicle is.
+def kinds() -> dict[str, str]:
+    return {f["id"]: f["properties"]["kind"] for f in fences_geojson()["features"]}
+
+
+@pytest.mark.parametrize(
+    ("section", "index", "change", "message"),
+    [
+        ("permits", 0, {"corridors": ["C1", "C9"]}, "corridors: unknown fence 'C9'"),
+        ("permits", 0, {"site": "S9"}, "site: unknown fence 'S9'"),
+        ("permits", 0, {"terminals": ["T1", "T7"]}, "terminals: unknown fence 'T7'"),
+        ("contracts", 1, {"producers": ["R9"]}, "producers: unknown fence 'R9'"),
+        ("contracts", 0, {"plants": ["P9"]}, "plants: unknown fence 'P9'"),
+        # A fence of the wrong kind: a terminal named as a corridor, a depot as the site...
+        (
+            "permits",
+            0,
+            {"corridors": ["T1"]},
+            "corridors: fence 'T1' is a terminal, not a corridor",
+        ),
+        ("permits", 0, {"site": "D1"}, "site: fence 'D1' is a depot, not a site"),
+        (
+            "permits",
+            0,
+            {"terminals": ["S1"]},
+            "terminals: fence 'S1' is a site, not a terminal or transfer",
+        ),
+        ("contracts", 0, {"producers": ["P1"]}, "producers: fence 'P1' is a plant, not a producer"),
+        ("contracts", 0, {"plants": ["R1"]}, "plants: fence 'R1' is a producer, not a plant"),
+    ],
+)
+def test_fences_the_registry_names_must_exist_with_their_kind(section, index, change, message):
+    data = broken(section, index, **change)
+    with pytest.raises(RegistryError) as err:
+        Registry.from_mapping(data, fences=kinds())
+    label = f"{section}[{index}] (id {data[section][index]['id']!r})"
+    assert err.value.problems == [f"{label}: {message}"]
+    Registry.from_mapping(data)  # without fences nothing is checked against them
+
+
+def test_the_test_world_names_only_its_fences():
+    reg = Registry.from_mapping(registry_mapping(), fences=kinds())
+    assert reg.permits["P-1"].fence_refs() == {
+        "site": ("S1",),
+        "terminals": ("T1", "W1"),
+        "corridors": ("C1",),
+    }
+
+
+def test_fence_problems_come_with_the_others_and_name_the_entry_by_its_place():
+    """An invalid entry before it does not shift the position an entry is named by."""
+    data = registry_mapping()
+    data["permits"].insert(0, {"id": "P-0", "site": "S1", "hours": ["nope"]})
+    data["permits"][1]["corridors"] = ["C9"]
+    data["permits"][1]["vehicles"] = ["M1", "Z9"]
+    with pytest.raises(RegistryError) as err:
+        Registry.from_mapping(data, "registry.json", fences=kinds())
+    assert err.value.problems == [
+        "permits[0] (id 'P-0'): hours[0]: 'nope' is not HH:MM-HH:MM",
+        "permits[1] (id 'P-1'): vehicles: unknown vehicle 'Z9'",
+        "permits[1] (id 'P-1'): corridors: unknown fence 'C9'",
+    ]
+    assert str(err.value).startswith("registry.json: 3 problems")
+
+
+def test_load_checks_the_fences_given(tmp_path):
+    path = tmp_path / "registry.json"
+    path.write_text(json.dumps(broken("permits", 0, corridors=["C9"])), encoding="utf-8")
+    with pytest.raises(RegistryError, match="corridors: unknown fence 'C9'") as err:
+        Registry.load(path, fences=kinds())
+    assert err.value.source == str(path)

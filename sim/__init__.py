@@ -40,9 +40,13 @@ class Simulation:
     plans: list[Plan]
     truths: list[Truth]
     records: list  # (vehicle id, noise.Rec)
+    episodes: list  # sim.normal.Episode: normal operation that must not alert, by time
+    normal_hours: float  # vehicle-hours outside every truth window (the false-alarm base)
 
 
-def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulation:
+def simulate(
+    n_vehicles: int, hours: float, seed: int, start_ms: int, normal_ops: bool = True
+) -> Simulation:
     """Simulate a fleet night with injected violations and its ground truth.
 
     Parameters
@@ -55,13 +59,16 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
         Seed of every random draw; the same arguments give the same simulation.
     start_ms : int
         Start of the horizon, epoch milliseconds.
+    normal_ops : bool
+        Play the normal-operation patterns the bureau does not want flagged (``sim.normal``);
+        off, every vehicle without a trick behaves plainly.
 
     Returns
     -------
     Simulation
         The world (places, fleet, permits, contracts), each vehicle's plan, the truths sorted by
-        time, and every report as ``(vehicle id, Rec)`` (see ``sim.feed`` for arrival
-        order).
+        time, every report as ``(vehicle id, Rec)`` (see ``sim.feed`` for arrival order), the
+        normal-operation episodes and the vehicle-hours of normal operation.
 
     Raises
     ------
@@ -71,10 +78,11 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
     if n_vehicles < 1 or hours <= 0:
         raise ValueError("need at least one vehicle and a positive number of hours")
     end_ms = start_ms + int(hours * 3_600_000)
-    world = build_world(n_vehicles, seed, start_ms, end_ms)
+    world = build_world(n_vehicles, seed, start_ms, end_ms, normal_ops)
     plans = plan_fleet(world)
     truths: list[Truth] = []
     records: list = []
+    normal_ms = 0
     for i, plan in enumerate(plans):
         v = plan.vehicle
         try:
@@ -83,6 +91,7 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
             plan = plans[i] = normal_plan(world, v)
             tr, mine = _sampled(plan, end_ms, seed)
         truths += mine
+        normal_ms += end_ms - start_ms - _covered([t.window for t in mine], start_ms, end_ms)
         protected = [(t.ts - PROTECT_BEFORE_MS, t.ts + PROTECT_AFTER_MS) for t in mine]
         recs = noise.apply(
             world, v, tr, plan.legs, protected, random.Random(f"{seed}/noise/{v.id}")
@@ -90,7 +99,19 @@ def simulate(n_vehicles: int, hours: float, seed: int, start_ms: int) -> Simulat
         records += [(v.id, r) for r in recs]
     records += noise.unregistered(world, random.Random(f"{seed}/unregistered"))
     truths.sort(key=lambda t: (t.ts, t.vehicle, t.type))
-    return Simulation(world, plans, truths, records)
+    episodes = sorted((e for p in plans for e in p.episodes), key=lambda e: (e.t0, e.vehicle))
+    return Simulation(world, plans, truths, records, episodes, normal_ms / 3_600_000)
+
+
+def _covered(spans: list[tuple[int, int]], lo: int, hi: int) -> int:
+    """Milliseconds of [lo, hi] covered by the union of ``spans``."""
+    total, reach = 0, lo
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, hi)
+        if b > a:
+            total += b - a
+            reach = b
+    return total
 
 
 def _sampled(plan: Plan, end_ms: int, seed: int):

@@ -15,6 +15,8 @@ import random
 
 import numpy as np
 
+from sim import normal
+from sim.normal import Episode, Patterns
 from sim.scenario import MIN_MS, Vehicle, World, windows
 from sim.track import Itinerary
 
@@ -42,6 +44,10 @@ class KitchenDay:
             rng=rng,
         )
         self.expects: list = []
+        self.episodes: list[Episode] = []
+        self.patterns = Patterns(
+            random.Random(f"{world.seed}/normal/{vehicle.id}"), world.normal_ops and trick is None
+        )
         self.rounds = 0
         self.done = False
         self._cursor = rng.randrange(len(self.producers))
@@ -102,9 +108,18 @@ class KitchenDay:
         return np.vstack([path[:-1], place.spot(self.rng)])
 
     def collect(self, producer, path: np.ndarray | None = None) -> int:
-        """Drive to ``producer`` and collect; returns the start of the collection dwell."""
-        self.it.drive(self.path_to(producer) if path is None else path, self.speed())
+        """Drive to ``producer`` and collect; returns the start of the collection dwell. A share
+        of drives meet a jam and of collections are in a basement dock (sim.normal)."""
+        path = self.path_to(producer) if path is None else path
+        jam = normal.jam_drive(self, path) if self.patterns.kitchen("kitchen_jam") else None
+        if jam is not None:
+            self.episodes.append(jam)
+        else:
+            self.it.drive(path, self.speed())
         t0 = self.it.t
+        if self.patterns.kitchen("basement_dock"):
+            self.episodes.append(normal.basement_collection(self, producer))
+            return t0
         self.it.job = True
         self.it.stay(self.rng.randint(4 * 60, 10 * 60) * SEC)
         return t0

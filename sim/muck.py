@@ -21,7 +21,9 @@ import random
 
 import numpy as np
 
+from sim import normal
 from sim.geo import cumulative, cut
+from sim.normal import Episode, Patterns
 from sim.scenario import MIN_MS, Corridor, Vehicle, World, windows
 from sim.track import Itinerary
 
@@ -45,6 +47,11 @@ class MuckDay:
             rng=rng,
         )
         self.expects: list = []
+        self.episodes: list[Episode] = []
+        self.patterns = Patterns(
+            random.Random(f"{world.seed}/normal/{vehicle.id}"), world.normal_ops and trick is None
+        )
+        self.at_site = False  # a trick brought the truck back to its site already
         self.trips = 0
         self.done = False  # the truck parks for the rest of the horizon
         self.speed = 30.0
@@ -90,17 +97,46 @@ class MuckDay:
         self.go_depot()
 
     def trip(self, dwell: int) -> None:
-        """One permitted trip: load, haul along a corridor, unload."""
-        self.load(dwell)
-        self.haul(self.pick_corridor())
-        self.unload(self.w.places[self.corridor.terminal])
+        """One permitted trip: load, haul along a corridor, unload; a share of them follow a
+        normal-operation pattern (``sim.normal``), recorded as an episode."""
+        pattern = self.patterns.muck_trip(self.v.sensors)
+        t0 = self.load(dwell, pattern)
+        corridor = self.corridor = self.pick_corridor()
+        term = self.w.places[corridor.terminal]
+        spot = term.spot(self.rng)
+        drift = None
+        if pattern == "gate_drift":
+            drift = normal.edge_spot(term, corridor.path[-2], self.rng)
+            pattern = pattern if drift is not None else None
+            spot = drift[0] if drift is not None else spot
+        path = np.vstack([corridor.path[:-1], spot])
+        self.speed = self.rng.uniform(22, 38)
+        events: list = []
+        if pattern == "gate_queue":
+            s_q = normal.queue_spot(self, path, term)
+            pattern = pattern if s_q is not None else None
+            events = normal.queue(self, s_q) if s_q is not None else []
+        self.follow(path, events)
+        if drift is not None:
+            normal.drifting_unload(self, *drift)
+        else:
+            self.unload(term, pattern)
+        if pattern is None and not self.v.loaded_field and self.patterns.enabled:
+            pattern = "no_load_field"
+        if pattern is not None:
+            after = normal.TRIP_AFTER_MS + (15 * MIN_MS if pattern == "stuck_half" else 0)
+            note = f"{pattern} on a trip to {term.id}"
+            end = self.it.t + after
+            self.episodes.append(Episode(pattern, self.v.id, t0, end, note, term.id))
 
     # -- building blocks ---------------------------------------------------------------------
     def pick_corridor(self) -> Corridor:
         return self.w.corridors[self.rng.choice(self.permit.corridors)]
 
-    def load(self, dwell: int) -> int:
-        """The loading dwell at the site; returns its start time."""
+    def load(self, dwell: int, pattern: str | None = None) -> int:
+        """The loading dwell at the site; returns its start time. ``tip_back``: the tipper is
+        raised for a minute or so at the end (an overload tipped back); ``stuck_half``: the
+        load sensor sticks at ``half`` (sim.normal)."""
         it = self.it
         t0 = it.t
         it.job = True
@@ -108,17 +144,36 @@ class MuckDay:
         it.stay(dwell * 3 // 10)
         it.set(loaded="half")
         it.stay(dwell * 45 // 100)
-        it.set(loaded="full", cover=False)
-        it.stay(dwell - dwell * 3 // 10 - dwell * 45 // 100)
+        rest = dwell - dwell * 3 // 10 - dwell * 45 // 100
+        it.set(loaded="half" if pattern == "stuck_half" else "full", cover=False)
+        if pattern == "tip_back":
+            lift = self.rng.randint(60, 90) * 1000
+            it.set(lift=True)
+            it.stay(lift)
+            it.set(lift=False)
+            rest = max(rest - lift, 60_000)
+        it.stay(rest)
         if self.trick is not None:
             self.trick.on_load(self, t0)
         return t0
 
-    def unload(self, terminal) -> int:
-        """The unloading dwell at ``terminal``; returns its start time."""
+    def unload(self, terminal, pattern: str | None = None) -> int:
+        """The unloading dwell at ``terminal``; returns its start time. ``short_unload``: 2 min
+        40 s, tipper up, sensor full → empty; ``stuck_half``: tipper up 4 min, the sensor stuck
+        at ``half`` (sim.normal)."""
         it = self.it
         dwell = self.rng.randint(6 * 60, 15 * 60) * 1000
         t0 = it.t
+        if pattern in ("short_unload", "stuck_half"):
+            short = pattern == "short_unload"
+            it.set(lift=False)
+            it.stay(20_000 if short else 60_000)
+            it.set(lift=True, loaded="half", cover=True)
+            it.stay(80_000 if short else 240_000)
+            it.set(lift=False, cover=False, **({"loaded": "empty"} if short else {}))
+            it.stay(60_000 if short else self.rng.randint(120, 300) * 1000)
+            it.job = False
+            return t0
         it.set(lift=False)
         it.stay(dwell * 15 // 100)
         it.set(lift=True, loaded="half", cover=True)
@@ -168,6 +223,9 @@ class MuckDay:
 
     def return_to_site(self, we: int) -> bool:
         """Back to the site along the corridor just driven, if another load still fits."""
+        if self.at_site:  # a trick drove back already
+            self.at_site = False
+            return self.it.t + 18 * MIN_MS <= we
         corridor = self.corridor
         path = corridor.path[::-1] if corridor is not None else None
         if path is None or not np.allclose(self.w.places[corridor.terminal].xy, path[0]):

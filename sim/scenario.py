@@ -32,6 +32,7 @@ DAY_MS = 86_400_000
 MIN_MS = 60_000
 MIN_HAUL_M = 3000.0
 BEIJING_MS = 8 * 3_600_000
+KITCHEN_COMPANIES = ("无锡城投餐厨收运有限公司", "无锡惠民餐厨收运有限公司")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Vehicle:
     move_s: int  # report interval while moving (ACC on)
     work_s: int  # ... while stationary with the engine on (loading, collecting)
     park_s: int  # ... while parked (ACC off)
+    loaded_field: bool = True  # False: no load sensor and no ``loaded`` field at all (issue 11)
 
 
 @dataclass
@@ -97,6 +99,7 @@ class World:
     vehicles: list[Vehicle]
     permits: list[Permit]
     contracts: list[Contract]
+    normal_ops: bool = True  # the normal-operation patterns of sim.normal (issue 11)
     _roads: dict = field(default_factory=dict, repr=False)
 
     def permit_of(self, vehicle: str) -> Permit:
@@ -136,8 +139,11 @@ class World:
         return cached
 
 
-def build_world(n_vehicles: int, seed: int, start_ms: int, end_ms: int) -> World:
-    """Lay out the scenario for ``n_vehicles`` (see the module docstring)."""
+def build_world(
+    n_vehicles: int, seed: int, start_ms: int, end_ms: int, normal_ops: bool = True
+) -> World:
+    """Lay out the scenario for ``n_vehicles`` (see the module docstring); ``normal_ops``:
+    whether the normal-operation patterns of ``sim.normal`` are played."""
     rng = random.Random(f"{seed}/world")
     n_muck = max(1, round(n_vehicles * 0.85)) if n_vehicles > 1 else n_vehicles
     n_other = n_vehicles - n_muck
@@ -145,7 +151,7 @@ def build_world(n_vehicles: int, seed: int, start_ms: int, end_ms: int) -> World
     n_kitchen = n_other - n_oil
     places = {p.id: p for p in P.fixed_places(rng)}
     zones = P.zones(rng)
-    world = World(seed, start_ms, end_ms, places, zones, {}, [], [], [])
+    world = World(seed, start_ms, end_ms, places, zones, {}, [], [], [], normal_ops)
     muck_depots = _sample_places(world, rng, "depot", max(3, math.ceil(n_muck / 25)), 150)
     sites = _sample_places(world, rng, "site", max(4, math.ceil(n_muck / 5)), 170)
     _permits(world, rng, sites, start_ms)
@@ -230,6 +236,8 @@ def _muck_fleet(world, rng, n, sites, depots) -> None:
         company = f"无锡{depot.district}{'华鑫通达恒顺'[int(depot.id[-2:]) % 4]}渣土运输有限公司"
         v = _vehicle(rng, len(world.vehicles), "muck", company, depot)
         v.sensors = rng.random() < 0.8
+        # One sensorless truck in two omits ``loaded`` altogether (issue 11, no_load_field).
+        v.loaded_field = v.sensors or not world.normal_ops or i % 2 == 0
         world.vehicles.append(v)
         world.permits[i % len(sites)].vehicles.append(v.id)
 
@@ -240,7 +248,9 @@ def _kitchen_fleet(world: World, rng: random.Random, n_kitchen: int, n_oil: int)
         kind = "kitchen" if i < n_kitchen else "oil"
         depots = P.KITCHEN_DEPOTS if kind == "kitchen" else P.OIL_DEPOTS
         depot = world.places[depots[i % len(depots)]]
-        company = "无锡城投餐厨收运有限公司" if kind == "kitchen" else "无锡绿源油脂回收有限公司"
+        # Two kitchen companies (issue 11: poaching is a collection on another company's
+        # contract); one waste-oil company.
+        company = KITCHEN_COMPANIES[i % 2] if kind == "kitchen" else "无锡绿源油脂回收有限公司"
         v = _vehicle(rng, len(world.vehicles), kind, company, depot)
         world.vehicles.append(v)
         district = names[i % len(names)]

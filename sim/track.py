@@ -41,6 +41,8 @@ class Leg:
     release: int = 0  # BUFFERED: when the batch is re-sent
     job: bool = False  # a trip or round is open (no long blind-area gap may start here)
     protect: bool = False  # part of an injected violation: no noise here
+    every: int = 0  # report interval (s) on this leg instead of the vehicle's; 0: the vehicle's
+    sync: bool = False  # a report falls exactly on t0 (near-threshold cases time their pings)
 
     def at(self, t: np.ndarray) -> np.ndarray:
         """Positions at times ``t`` (ms) within the leg."""
@@ -143,11 +145,24 @@ class Itinerary:
                     a_path = cut(leg.path, leg.cum, 0.0, s)
                     b_path = cut(leg.path, leg.cum, s, float(leg.cum[-1]))
                     a_path[-1] = b_path[0] = xy
-                second = replace(leg, t0=t, path=b_path, cum=cumulative(b_path))
+                second = replace(leg, t0=t, path=b_path, cum=cumulative(b_path), sync=False)
                 self.legs[i] = replace(leg, t1=t, path=a_path, cum=cumulative(a_path))
                 self.legs.insert(i + 1, second)
                 return i + 1
         return len(self.legs)
+
+    def report(self, t0: int, t1: int, every: int, sync_end: bool = True) -> None:
+        """Report every ``every`` seconds between ``t0`` and ``t1``, the first report exactly at
+        ``t0`` (and, with ``sync_end``, one exactly at ``t1``): near-threshold cases (issue 11)
+        must know which pings the engine will see."""
+        i = self.split_at(t0)
+        j = self.split_at(t1)
+        for leg in self.legs[i:j]:
+            leg.every = every
+        if i < len(self.legs):
+            self.legs[i].sync = True
+        if sync_end and j < len(self.legs):
+            self.legs[j].sync = True
 
     def relink(self, t0: int, t1: int, link: int, release: int = 0) -> None:
         """Set the link state of everything between ``t0`` and ``t1``."""
@@ -205,9 +220,16 @@ def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: ran
             break
         times.append(t)
         owner.append(i)
-        base = intervals[legs[i].mode]
+        base = legs[i].every or intervals[legs[i].mode]
         spread = base // 10  # terminals keep their interval to within 10 %
-        t += max(5, base - spread + int(rand() * (2 * spread + 1))) * SEC
+        nxt = t + max(min(5, base), base - spread + int(rand() * (2 * spread + 1))) * SEC
+        j = i + 1
+        while j < n and legs[j].t0 < nxt:  # a synchronised leg gets a report on its start
+            if legs[j].sync:
+                nxt = legs[j].t0
+                break
+            j += 1
+        t = nxt
     noise = np.random.default_rng(rng.getrandbits(64))
     if not times:  # no report before t_end (issue 11: a 1-s leg crashed the seed-1 3000 run)
         empty = np.zeros(0)

@@ -18,15 +18,17 @@ at the first ping outside the site; 3/5 for ``route_deviation``).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.collection import KitchenOverspeed, KitchenZone, Undelivered, UnregisteredStop
 from sim.dumping import AbnormalStop, BackfillDump, DarkDump, GapReappear, LiftDump
 from sim.kitchen import KitchenDay
 from sim.muck import MuckDay
+from sim.near import KITCHEN_NEAR, MUCK_NEAR
 from sim.oracle import Expect, NoAnchor
 from sim.paperwork import Expired, GhostUnload, OffHours, expire_permit
 from sim.scenario import Vehicle, World
+from sim.sourcing import Poach, Unsourced
 from sim.straying import Detour, OpenCover, Overspeed, WrongTerminal, ZoneErrand
 from sim.track import Leg, Trace
 from sim.tricks import Infeasible
@@ -46,10 +48,14 @@ MUCK_TRICKS = (
     Overspeed,
     OpenCover,
 )
-KITCHEN_TRICKS = (UnregisteredStop, Undelivered, KitchenOverspeed, KitchenZone)
+KITCHEN_TRICKS = (
+    UnregisteredStop, Undelivered, KitchenOverspeed, KitchenZone, Poach, Unsourced, *KITCHEN_NEAR
+)  # fmt: skip
 MUCK_RATE = 0.035
 EXPIRED_RATE = 0.01
-KITCHEN_RATE = 0.17
+KITCHEN_RATE = 0.12
+NEAR_RATE = 0.015  # each near-threshold case (sim.near), muck and kitchen alike
+MUCK_TRICKS = (*MUCK_TRICKS, *MUCK_NEAR)
 
 
 @dataclass
@@ -60,6 +66,7 @@ class Plan:
     legs: list[Leg]
     expects: list[Expect]
     trick: str | None
+    episodes: list = field(default_factory=list)  # sim.normal.Episode: normal, must not alert
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,8 @@ def plan_fleet(world: World) -> list[Plan]:
     rng.shuffle(order)
     muck = [v for v in order if v.kind == "muck"]
     other = [v for v in order if v.kind != "muck"]
-    quota = {c: max(1, round(MUCK_RATE * len(muck))) for c in MUCK_TRICKS} if muck else {}
-    quota.update({c: max(1, round(KITCHEN_RATE * len(other))) for c in KITCHEN_TRICKS} if other
+    quota = {c: max(1, round(_rate(c) * len(muck))) for c in MUCK_TRICKS} if muck else {}
+    quota.update({c: max(1, round(_rate(c) * len(other))) for c in KITCHEN_TRICKS} if other
                  else {})  # fmt: skip
     plans: dict[str, Plan] = {}
     for v in _expire(world, muck):  # their loads are unpermitted whatever else happens
@@ -98,6 +105,12 @@ def plan_fleet(world: World) -> list[Plan]:
                 break
         plans[v.id] = plan or _plan(world, v, None)
     return [plans[v.id] for v in world.vehicles]
+
+
+def _rate(cls) -> float:
+    if cls in MUCK_NEAR or cls in KITCHEN_NEAR:
+        return NEAR_RATE
+    return MUCK_RATE if cls in MUCK_TRICKS else KITCHEN_RATE
 
 
 def _expire(world: World, muck: list[Vehicle]) -> list[Vehicle]:
@@ -124,7 +137,7 @@ def _plan(world: World, vehicle: Vehicle, cls, required: bool = True) -> Plan | 
         return None
     if trick is not None and required and not trick.fulfilled:
         return None
-    return Plan(vehicle, day.it.legs, day.expects, name if trick else None)
+    return Plan(vehicle, day.it.legs, day.expects, name if trick else None, day.episodes)
 
 
 # How long after its ts an alert of each type needs before a correct engine can raise it.

@@ -1,4 +1,5 @@
-"""The simulator's files as text: fences.geojson, registry.json, pings.jsonl, truth.jsonl.
+"""The simulator's files as text: fences.geojson, registry.json, pings.jsonl, truth.jsonl and
+normal.json (issue 11: the normal-operation episodes and vehicle-hours).
 
 Formats are those of docs/formats.md. Output is byte-for-byte deterministic for a seed: keys in
 a fixed order, coordinates rounded (fences 7 decimals, pings 6 — JT/T 808 resolution), features
@@ -119,7 +120,7 @@ def ping(vehicle: Vehicle | None, vid: str, r: Rec) -> dict:
     if vehicle is None or vehicle.kind == "muck":
         if vehicle is not None and vehicle.sensors:
             d["loaded"], d["lift"], d["cover_open"] = r.loaded, r.lift, r.cover
-        else:
+        elif vehicle is None or vehicle.loaded_field:
             d["loaded"] = None
     if r.backfill:
         d["backfill"] = True
@@ -139,6 +140,17 @@ def truth(t) -> dict:
         "window": [iso_ts(t.window[0]), iso_ts(t.window[1])],
         "note": t.note,
     }
+
+
+def normal(sim) -> dict:
+    """``normal.json``: the vehicle-hours of normal operation (outside every truth window) and
+    the episodes that must not alert (``sim.normal``), by time."""
+    episodes = [
+        {"pattern": e.pattern, "vehicle": e.vehicle,
+         "window": [iso_ts(e.t0), iso_ts(e.t1)], "note": e.note}
+        for e in sim.episodes
+    ]  # fmt: skip
+    return {"vehicle_hours": round(sim.normal_hours, 3), "episodes": episodes}
 
 
 def json_text(data: dict) -> str:

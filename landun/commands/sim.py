@@ -1,7 +1,9 @@
 """`landun sim`: simulate a Wuxi fleet night with ground truth (see docs/formats.md).
 
-Writes DIR/fences.geojson, DIR/registry.json, DIR/pings.jsonl (arrival order) and
-DIR/truth.jsonl; the same seed gives byte-identical files. With ``--rate R`` the pings are
+Writes DIR/fences.geojson, DIR/registry.json, DIR/pings.jsonl (arrival order),
+DIR/truth.jsonl and DIR/normal.json (the normal-operation episodes that must not alert, and the
+vehicle-hours of normal operation: ``landun score --normal``); the same seed gives
+byte-identical files. With ``--rate R`` the pings are
 written paced at R times real time (flushed line by line, so ``tail -f`` or a Kafka producer can
 follow), after the other three files.
 
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_files(sim, out: Path, rate: float | None = None) -> int:
-    """Write the four files of ``sim`` into ``out``; returns the number of pings.
+    """Write the five files of ``sim`` into ``out``; returns the number of pings.
 
     With ``rate`` the pings are written last, paced at ``rate`` times real time and flushed line
     by line (so a reader can follow the file as it grows).
@@ -92,6 +94,7 @@ def write_files(sim, out: Path, rate: float | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "fences.geojson").write_text(writer.json_text(writer.fences(sim.world)), "utf-8")
     (out / "registry.json").write_text(writer.json_text(writer.registry(sim.world)), "utf-8")
+    (out / "normal.json").write_text(writer.json_text(writer.normal(sim)), "utf-8")
     with (out / "truth.jsonl").open("wb") as fh:
         fh.writelines(writer.line(writer.truth(t)) for t in sim.truths)
     pings = (p for _, p in feed.arrivals(sim))

@@ -42,8 +42,12 @@ def test_deadline_truths_leave_time_for_the_deadline_to_pass(sim60):
 
 
 def test_no_two_truths_of_a_type_and_vehicle_sit_near_the_cooldown(sim60):
+    """Except the near-threshold cooldown case (sim.near), which sits there on purpose."""
+    near = {p.vehicle.id for p in sim60.plans if p.trick == "near_cooldown_apart"}
     by_key = defaultdict(list)
     for t in sim60.truths:
+        if t.vehicle in near:
+            continue
         by_key[(t.type, t.vehicle)].append(t.ts)
     for times in by_key.values():
         times.sort()

@@ -1,0 +1,412 @@
+"""Near-threshold cases (issue 11): just above a threshold is a truth, just below is none.
+
+Every other trick injects a violation "clearly beyond" its threshold; these sit a few seconds
+or km/h either side of the engine's defaults (``sim.thresholds``), so that loosening a threshold
+loses recall and tightening it costs precision. The pings the engine sees are timed exactly
+(``Itinerary.report``: every 5 s, one exactly at the start and at the end of the case), so the
+observed duration is the planned one to within 5 s; the margins below are larger than that.
+
+Muck trucks (each on a corridor, loaded, away from every place and zone):
+
+- ``near_stop_long`` / ``near_stop_short``: a loaded stop of suspicious_stop + 20 s (truth
+  ``suspected_dumping`` [stop start]) / − 20 s (episode, no truth).
+- ``near_silent_long`` / ``near_silent_short``: no ping for signal_lost + 30 s (truth
+  ``signal_lost`` [last ping before the gap]) / − 30 s (episode).
+- ``near_overspeed_long`` / ``near_overspeed_short``: limit + 15 km/h for overspeed + 10 s
+  (truth ``overspeed`` [first fast ping]) / − 10 s (episode).
+- ``near_limit_above`` / ``near_limit_below``: 60 s at the limit + 5 km/h (truth) / − 5 km/h
+  (episode), on a corridor with no limit of its own (the engine's default for muck applies) and
+  no other corridor with a lower limit near.
+- ``near_uncovered_long`` / ``near_uncovered_short``: cover open while moving loaded for
+  uncovered + 10 s (truth ``uncovered_load``) / − 10 s (episode).
+- ``near_cooldown_apart`` / ``near_cooldown_within``: two 40-s bursts at limit + 15 whose starts
+  are cooldown + 1 min apart (two ``overspeed`` truths) / cooldown − 1 min apart (one truth, the
+  second burst an episode).
+
+Kitchen and oil vehicles: ``near_unregistered_long`` / ``near_unregistered_short``: a stop at a
+restaurant on no contract of unregistered_stop + 20 s (truth ``unregistered_collection``) /
+− 20 s (episode).
+
+Not expressed: the trip and round deadlines (a load held that long has nowhere to wait that the
+engine would not judge first) and deviation_m / deviation_ms (left for a later round).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from sim import thresholds as T
+from sim.collection import UnregisteredStop
+from sim.geo import cumulative, cut
+from sim.normal import Episode
+from sim.oracle import Expect, chord_clear, first_at, last_live_before
+from sim.track import DARK
+from sim.tricks import Infeasible, Trick, position, protect, spot_along
+
+SEC = 1000
+EVERY_S = 5  # report interval inside a near-threshold case
+STOP_MARGIN_MS = 20 * SEC
+SILENT_MARGIN_MS = 30 * SEC
+SUSTAIN_MARGIN_MS = 10 * SEC
+LIMIT_MARGIN_KMH = 5.0
+FAST_OVER_KMH = 15.0
+
+
+def _episode(day, name: str, t0: int, t1: int, note: str) -> None:
+    day.episodes.append(Episode(name, day.v.id, t0 - 2 * 60_000, t1 + 10 * 60_000, note))
+
+
+class _Near(Trick):
+    """One near-threshold case on a loaded haul: above (a truth) or below (an episode)."""
+
+    above = True
+
+    def takes_trip(self, day) -> bool:
+        return not self.fulfilled
+
+    def trip(self, day, dwell: int) -> None:
+        day.load(dwell)
+        corridor = day.pick_corridor()
+        day.stops = False  # no traffic stop next to the case
+        marks: dict = {}
+        events = self.events(day, corridor, marks)
+        day.haul(corridor, events)
+        day.stops = True
+        self.finish(day, corridor, marks)
+        day.unload(day.w.places[corridor.terminal])
+        self.fulfilled = True
+
+    def events(self, day, corridor, marks) -> list:
+        raise NotImplementedError
+
+    def finish(self, day, corridor, marks) -> None:
+        raise NotImplementedError
+
+
+class _NearStop(_Near):
+    types = ("suspected_dumping",)
+
+    def events(self, day, corridor, marks):
+        s = spot_along(day, corridor.path, 0.3, 0.7)
+        if s is None:
+            raise Infeasible("no stop spot away from places")
+        margin = STOP_MARGIN_MS if self.above else -STOP_MARGIN_MS
+
+        def stop(d):
+            protect(d, True)
+            marks["t0"] = d.it.t
+            d.it.stay(T.SUSPICIOUS_STOP_MS + margin)
+            marks["t1"] = d.it.t
+
+        def resume(d):
+            protect(d, False)
+
+        return [(s, stop), (s + 200.0, resume)]
+
+    def finish(self, day, corridor, marks):
+        t0, t1 = marks["t0"], marks["t1"]
+        day.it.report(t0, t1, EVERY_S)
+        note = f"loaded stop of {(t1 - t0) / 1000:.0f} s on {corridor.id}, outside every place"
+        if self.above:
+            day.expects.append(Expect("suspected_dumping", first_at(t0), note))
+        else:
+            _episode(day, self.name, t0, t1, note)
+
+
+class NearStopLong(_NearStop):
+    name = "near_stop_long"
+
+
+class NearStopShort(_NearStop):
+    name = "near_stop_short"
+    types = ()
+    above = False
+
+
+class _NearSilent(_Near):
+    types = ("signal_lost",)
+
+    def events(self, day, corridor, marks):
+        total = float(cumulative(corridor.path)[-1])
+        s_a = spot_along(day, corridor.path, 0.15, 0.3)
+        if s_a is None or total < s_a + 2500:
+            raise Infeasible("corridor too short for a silent stretch")
+        # The last live ping is EVERY_S before t_a: the gap is t_b - t_a + EVERY_S.
+        margin = SILENT_MARGIN_MS if self.above else -SILENT_MARGIN_MS
+        gap = T.SIGNAL_LOST_MS + margin - EVERY_S * SEC
+
+        def go_silent(d):
+            protect(d, True)
+            marks["t_a"] = d.it.t
+
+        def hide(d):
+            d.it.stay(marks["t_a"] + gap - d.it.t)
+            marks["t_b"] = d.it.t
+
+        def resume(d):
+            protect(d, False)
+
+        return [(s_a, go_silent), (s_a + 1500.0, hide), (s_a + 1900.0, resume)]
+
+    def finish(self, day, corridor, marks):
+        t_a, t_b = marks["t_a"], marks["t_b"]
+        a = position(day.it.legs, t_a - 30 * SEC)
+        b = position(day.it.legs, t_b + 30 * SEC)
+        if not chord_clear(day.w, a, b, 300.0):
+            raise Infeasible("the silent gap's chord passes a restricted zone")
+        day.it.report(t_a - 60 * SEC, t_a, EVERY_S)
+        day.it.report(t_b, t_b + 30 * SEC, EVERY_S)
+        day.it.relink(t_a, t_b, DARK)
+        gap_s = (t_b - t_a) / 1000 + EVERY_S
+        note = f"no ping for {gap_s:.0f} s on {corridor.id} while loaded"
+        if self.above:
+            day.expects.append(Expect("signal_lost", last_live_before(t_a), note))
+        else:
+            _episode(day, self.name, t_a, t_b, note)
+
+
+class NearSilentLong(_NearSilent):
+    name = "near_silent_long"
+
+
+class NearSilentShort(_NearSilent):
+    name = "near_silent_short"
+    types = ()
+    above = False
+
+
+def corridor_limit(day, corridor, path: np.ndarray) -> float | None:
+    """The speed limit the engine applies along ``path`` on ``corridor`` (its own or the
+    default), or None when another corridor with a different limit is near."""
+    own = corridor.speed_limit_kmh or T.SPEED_LIMIT_KMH[day.v.kind]
+    pts = shapely.points(path)
+    for c in day.w.corridors.values():
+        if c.id == corridor.id or c.speed_limit_kmh is None or c.speed_limit_kmh >= own:
+            continue
+        line = shapely.LineString(c.path)
+        if float(shapely.distance(line, pts).min()) <= c.buffer_m + 30.0:
+            return None
+    return own
+
+
+class _NearSpeed(_Near):
+    """Bursts of speed at ``speed(limit)`` for ``ms`` each, starting ``apart`` ms apart."""
+
+    types = ("overspeed",)
+    bursts = 1
+    truths = 1
+    default_limit = False  # only where the engine's default limit applies (no corridor limit)
+
+    def burst(self, limit: float) -> tuple[float, int]:
+        raise NotImplementedError
+
+    def apart_ms(self) -> int:
+        return 0
+
+    def events(self, day, corridor, marks):
+        path = corridor.path
+        cum = cumulative(path)
+        total = float(cum[-1])
+        cruise = day.speed = self.rng.uniform(24, 32)
+        apart = self.apart_ms()
+        need = self.bursts * 1500.0 + cruise / 3.6 * apart / 1000 + 1000.0  # generous
+        if total < need + 0.15 * total:
+            raise Infeasible("corridor too short for the speed case")
+        s1 = self.rng.uniform(0.1 * total, total - need)
+        limit = corridor_limit(day, corridor, cut(path, cum, s1, s1 + need))
+        if self.default_limit and corridor.speed_limit_kmh is not None:
+            raise Infeasible("the corridor sets its own limit")
+        if limit is None:
+            raise Infeasible("another corridor's limit applies nearby")
+        v, ms = self.burst(limit)
+        length = v / 3.6 * ms / 1000
+        marks.update(limit=limit, v=v, starts=[], ends=[])
+        events = []
+        s = s1
+        for _ in range(self.bursts):  # each burst starts ``apart`` after the one before
+            events += [(s, self._fast(marks, v)), (s + length, self._slow(marks, cruise))]
+            s += length + cruise / 3.6 * (apart - ms) / 1000
+        return events
+
+    @staticmethod
+    def _fast(marks, v):
+        def fast(d):
+            protect(d, True)
+            marks["starts"].append(d.it.t)
+            d.speed = v
+
+        return fast
+
+    @staticmethod
+    def _slow(marks, cruise):
+        def slow(d):
+            marks["ends"].append(d.it.t)
+            d.speed = cruise
+            protect(d, False)
+
+        return slow
+
+    def finish(self, day, corridor, marks):
+        for k, (t0, t1) in enumerate(zip(marks["starts"], marks["ends"], strict=True)):
+            day.it.report(t0, t1, EVERY_S)
+            note = (f"{marks['v']:.0f} km/h for {(t1 - t0) / 1000:.0f} s on {corridor.id} "
+                    f"(limit {marks['limit']:.0f})")  # fmt: skip
+            if k < self.truths:
+                day.expects.append(Expect("overspeed", first_at(t0), note))
+            else:
+                _episode(day, self.name, t0, t1, note)
+
+
+class NearOverspeedLong(_NearSpeed):
+    name = "near_overspeed_long"
+
+    def burst(self, limit):
+        return limit + FAST_OVER_KMH, T.OVERSPEED_MS + SUSTAIN_MARGIN_MS
+
+
+class NearOverspeedShort(_NearSpeed):
+    name = "near_overspeed_short"
+    types = ()
+    truths = 0
+
+    def burst(self, limit):
+        return limit + FAST_OVER_KMH, T.OVERSPEED_MS - SUSTAIN_MARGIN_MS
+
+
+class NearLimitAbove(_NearSpeed):
+    name = "near_limit_above"
+    default_limit = True
+
+    def burst(self, limit):
+        return limit + LIMIT_MARGIN_KMH, 60 * SEC
+
+
+class NearLimitBelow(_NearSpeed):
+    name = "near_limit_below"
+    default_limit = True
+    types = ()
+    truths = 0
+
+    def burst(self, limit):
+        return limit - LIMIT_MARGIN_KMH, 60 * SEC
+
+
+class NearCooldownApart(_NearSpeed):
+    name = "near_cooldown_apart"
+    bursts = 2
+    truths = 2
+
+    def burst(self, limit):
+        return limit + FAST_OVER_KMH, T.OVERSPEED_MS + SUSTAIN_MARGIN_MS
+
+    def apart_ms(self):
+        return T.COOLDOWN_MS + 60 * SEC
+
+
+class NearCooldownWithin(NearCooldownApart):
+    name = "near_cooldown_within"
+    truths = 1
+
+    def apart_ms(self):
+        return T.COOLDOWN_MS - 60 * SEC
+
+
+class _NearUncovered(_Near):
+    types = ("uncovered_load",)
+    needs_sensors = True
+
+    def events(self, day, corridor, marks):
+        total = float(cumulative(corridor.path)[-1])
+        margin = SUSTAIN_MARGIN_MS if self.above else -SUSTAIN_MARGIN_MS
+        ms = T.UNCOVERED_MS + margin
+        day.speed = self.rng.uniform(24, 34)
+        stretch = day.speed / 3.6 * ms / 1000
+        if total < stretch + 2000:
+            raise Infeasible("corridor too short")
+        s1 = self.rng.uniform(0.15 * total, total - stretch - 1000)
+
+        def open_cover(d):
+            protect(d, True)
+            marks["t0"] = d.it.t
+            d.it.set(cover=True)
+
+        def close_cover(d):
+            marks["t1"] = d.it.t
+            d.it.set(cover=False)
+            protect(d, False)
+
+        return [(s1, open_cover), (s1 + stretch, close_cover)]
+
+    def finish(self, day, corridor, marks):
+        t0, t1 = marks["t0"], marks["t1"]
+        day.it.report(t0, t1, EVERY_S)
+        note = f"cover open {(t1 - t0) / 1000:.0f} s while loaded on {corridor.id}"
+        if self.above:
+            day.expects.append(Expect("uncovered_load", first_at(t0), note))
+        else:
+            _episode(day, self.name, t0, t1, note)
+
+
+class NearUncoveredLong(_NearUncovered):
+    name = "near_uncovered_long"
+
+
+class NearUncoveredShort(_NearUncovered):
+    name = "near_uncovered_short"
+    types = ()
+    above = False
+
+
+class _NearUnregistered(UnregisteredStop):
+    """A stop at a restaurant on no contract just over / under unregistered_stop."""
+
+    above = True
+
+    def trip(self, day, stops) -> None:
+        day.collect(stops[0])
+        spot = self._spot(day, stops[1].xy if len(stops) > 1 else day.plant.xy)
+        day.it.drive(np.vstack([day.w.road(day.it.xy, spot, day.v.kind)[:-1], spot]), day.speed())
+        protect(day, True)
+        t0 = day.it.t
+        margin = STOP_MARGIN_MS if self.above else -STOP_MARGIN_MS
+        day.it.stay(T.UNREGISTERED_STOP_MS + margin)
+        t1 = day.it.t
+        protect(day, False)
+        for producer in stops[1:]:
+            day.collect(producer)
+        day.deliver()
+        day.it.report(t0, t1, EVERY_S)
+        note = f"stop of {(t1 - t0) / 1000:.0f} s at a restaurant on no contract"
+        if self.above:
+            day.expects.append(Expect("unregistered_collection", first_at(t0), note))
+        else:
+            _episode(day, self.name, t0, t1, note)
+        self.fulfilled = True
+
+
+class NearUnregisteredLong(_NearUnregistered):
+    name = "near_unregistered_long"
+
+
+class NearUnregisteredShort(_NearUnregistered):
+    name = "near_unregistered_short"
+    types = ()
+    above = False
+
+
+MUCK_NEAR = (
+    NearStopLong,
+    NearStopShort,
+    NearSilentLong,
+    NearSilentShort,
+    NearOverspeedLong,
+    NearOverspeedShort,
+    NearLimitAbove,
+    NearLimitBelow,
+    NearUncoveredLong,
+    NearUncoveredShort,
+    NearCooldownApart,
+    NearCooldownWithin,
+)
+KITCHEN_NEAR = (NearUnregisteredLong, NearUnregisteredShort)

@@ -1,15 +1,21 @@
 """A position report (ping) from a vehicle terminal, parsed and normalised to WGS-84.
 
-The wire format is one JSON object per ping (``pings.jsonl``, docs/formats.md): ``vehicle``,
-``ts`` (ISO 8601 with an offset, or int epoch milliseconds), ``lat``, ``lng``; optional
-``datum`` (wgs84 | gcj02 | bd09, default wgs84), ``speed_kmh``, ``heading``, ``acc``, ``loaded``
-(empty | half | full), ``lift``, ``cover_open``, ``backfill``, ``source``, ``seq`` and ``received``
-(when the platform received it, same formats as ``ts``: the gateway or the Kafka record stamps
-it; the future/too-old checks use it when present, issue 11).
+The wire format is one JSON object per ping (``pings.jsonl``, docs/formats.md "Pings"), declared
+once, here, in :data:`FIELDS`: :func:`parse_ping`, :meth:`Ping.to_dict`, the Kafka codec's typed
+decoder (``stream.kafka.codec``) and the tests take their field lists from it (issue 11: the
+schema used to be written out in eight places that drifted apart).
+
+The contract, in short: ``vehicle``, ``ts``, ``lat``, ``lng`` are required and a bad one refuses
+the ping (``bad_field``, the detail naming the field and the value; the vehicle id kept when it
+parsed); so is a bad ``datum`` (the coordinates would be wrong). Every other field is optional:
+a bad one is dropped with a warning on the ping (``Ping.warnings``) and the position is kept. A
+string holding a decimal number is that number. Times are epoch milliseconds or ISO 8601 with an
+offset (:func:`parse_ts`, the one time parser of landun; ``stream.eventtime`` re-exports it).
 
 Parsing checks types and shapes only. Plausibility (non-finite or out-of-range coordinates,
-clocks in the future, duplicates...) is the engine's hygiene (``stream.engine.hygiene``), so a
-NaN latitude parses here and is rejected there with its own reason.
+clocks in the future, epoch seconds sent for milliseconds, duplicates...) is the engine's hygiene
+(``stream.engine.hygiene``), so a NaN latitude parses here and is rejected there with its own
+reason.
 
 Timestamps are int epoch milliseconds (UTC) inside landun; :func:`iso_ts` formats them for output
 in Beijing time (+08:00).
@@ -18,7 +24,9 @@ in Beijing time (+08:00).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -33,8 +41,12 @@ LOADED_STATES = ("empty", "half", "full")
 DATUMS = ("wgs84", "gcj02", "bd09")
 # Integers must fit 64 bits: JSON encoders of state and outputs (orjson) refuse larger ones.
 INT64 = (-(2**63), 2**63 - 1)
-_BOOL_FIELDS = ("acc", "lift", "cover_open", "backfill")
-_FLOAT_FIELDS = ("speed_kmh", "heading")
+# Event times landun accepts: years 1970 to 9999 (datetime's range; beyond it the platform's
+# clock functions fail with OverflowError or OSError instead of a ValueError).
+MIN_MS, MAX_MS = 0, 253_402_300_799_999
+# A string that is a decimal number ("42.5", "-3", "1e3"): a number sent as text (issue 11).
+_NUMERIC = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SHOWN = 60  # characters of an offending value quoted in a detail or warning
 
 
 class PingError(ValueError):
@@ -47,22 +59,80 @@ class PingError(ValueError):
     field : str or None
         The offending field, for ``bad_field``.
     detail : str
-        What is wrong, for people.
+        What is wrong, for people: the field, what was expected and the value given.
+    vehicle : str or None
+        The ping's vehicle id when it parsed (a rejection is filed under it, issue 11).
     """
 
-    def __init__(self, reason: str, detail: str, field: str | None = None):
+    def __init__(
+        self, reason: str, detail: str, field: str | None = None, vehicle: str | None = None
+    ):
         super().__init__(detail)
         self.reason = reason
         self.field = field
         self.detail = detail
+        self.vehicle = vehicle
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of the ping wire format.
+
+    Attributes
+    ----------
+    name : str
+        The JSON key.
+    kind : str
+        ``text``, ``time`` (:func:`parse_ts`), ``number`` (a float), ``integer`` (64-bit),
+        ``flag`` (true/false) or ``choice`` (one of ``choices``).
+    required : bool
+        A required field that is missing or bad refuses the ping (``bad_field``).
+    error : bool
+        A bad value refuses the ping even though the field is optional (``datum``); any other
+        bad optional value is dropped with a warning.
+    choices : tuple of str
+        The allowed values of a ``choice``.
+    on_ping : bool
+        Kept on :class:`Ping` (``datum`` is not: the coordinates are converted instead).
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    error: bool = False
+    choices: tuple[str, ...] = ()
+    on_ping: bool = True
+
+
+FIELDS = (
+    Field("vehicle", "text", required=True),
+    Field("ts", "time", required=True),
+    Field("lat", "number", required=True),
+    Field("lng", "number", required=True),
+    Field("speed_kmh", "number"),
+    Field("heading", "number"),
+    Field("acc", "flag"),
+    Field("loaded", "choice", choices=LOADED_STATES),
+    Field("lift", "flag"),
+    Field("cover_open", "flag"),
+    Field("backfill", "flag"),
+    Field("source", "text"),
+    Field("seq", "integer"),
+    # When the platform received it (the gateway or the Kafka record stamps it): the future and
+    # too-old checks' reference when present (issue 11).
+    Field("received", "time"),
+    Field("datum", "choice", error=True, choices=DATUMS, on_ping=False),
+)
 
 
 @dataclass(slots=True)
 class Ping:
     """One position report, WGS-84, event time in epoch milliseconds.
 
-    ``ref`` is not part of the wire format: it is where the ping came from (a file line number,
-    a Kafka offset) so that a rejection can point back at it.
+    Its fields are those of :data:`FIELDS` kept on a ping, in that order, plus two that are not
+    wire fields: ``ref``, where the ping came from (a file line number, a Kafka offset) so that a
+    rejection can point back at it, and ``warnings``, one ``"field: what was wrong, got value"``
+    per bad optional field that parsing dropped (issue 11).
     """
 
     vehicle: str
@@ -80,31 +150,39 @@ class Ping:
     seq: int | None = None
     ref: int | None = None
     received: int | None = None
+    warnings: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ping as a wire-format dict (``ts`` as epoch ms; unset fields left out)."""
+        """The ping as a wire-format dict (``ts`` as epoch ms; unset fields left out).
+
+        ``ref`` and ``warnings`` (a list) are included when set: a rejection, an alert's
+        evidence or an archive then shows where the ping came from and what was dropped.
+        """
         out: dict[str, Any] = {"vehicle": self.vehicle, "ts": self.ts, "lat": self.lat}
         out["lng"] = self.lng
-        for name in _OPTIONAL:
+        for name in _OPTIONAL_KEYS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.warnings is not None:
+            out["warnings"] = list(self.warnings)
         return out
 
 
-_OPTIONAL = (
-    "speed_kmh",
-    "heading",
-    "acc",
-    "loaded",
-    "lift",
-    "cover_open",
-    "backfill",
-    "source",
-    "seq",
-    "ref",
-    "received",
-)
+# Ping's own order (the checkpoint's bytes follow it): the optional wire fields, ``ref`` after
+# ``seq`` where it always was.
+_OPTIONAL_KEYS = tuple(f.name for f in fields(Ping))[4:-1]
+
+
+def _check_ping_matches_fields() -> None:
+    """Ping holds exactly the wire fields kept on a ping, in :data:`FIELDS` order."""
+    kept = [f.name for f in FIELDS if f.on_ping]
+    own = [f.name for f in fields(Ping) if f.name not in ("ref", "warnings")]
+    if own != kept or [f.name for f in FIELDS[:4]] != ["vehicle", "ts", "lat", "lng"]:
+        raise TypeError(f"Ping fields {own} differ from the wire fields {kept}")
+
+
+_check_ping_matches_fields()
 
 
 def parse_ping(raw: bytes | str | dict[str, Any], ref: int | None = None) -> Ping:
@@ -120,86 +198,112 @@ def parse_ping(raw: bytes | str | dict[str, Any], ref: int | None = None) -> Pin
     Returns
     -------
     Ping
-        With ``ts`` in epoch ms and coordinates converted to WGS-84.
+        With ``ts`` in epoch ms and coordinates converted to WGS-84; bad optional fields dropped
+        and named in ``warnings``.
 
     Raises
     ------
     PingError
-        ``bad_json`` when the text is not a JSON object, ``bad_field`` naming the field otherwise.
+        ``bad_json`` when the text is not a JSON object, ``bad_field`` naming the field, its value
+        and (when it parsed) the vehicle otherwise.
     """
-    if isinstance(raw, dict):
-        obj = raw
-    else:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise PingError("bad_json", f"not JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise PingError("bad_json", f"expected a JSON object, got {type(obj).__name__}")
-    vehicle = obj.get("vehicle")
-    if not isinstance(vehicle, str) or not vehicle:
-        raise PingError("bad_field", "vehicle: required non-empty string", "vehicle")
-    if "ts" not in obj:
-        raise PingError("bad_field", "ts: required", "ts")
-    ts = parse_ts(obj["ts"], "ts")
-    lat = _number(obj, "lat", required=True)
-    lng = _number(obj, "lng", required=True)
-    ping = Ping(vehicle, ts, lat, lng)
-    for name in _FLOAT_FIELDS:
-        setattr(ping, name, _number(obj, name, required=False))
-    for name in _BOOL_FIELDS:
-        value = obj.get(name)
-        if value is not None and not isinstance(value, bool):
-            raise PingError("bad_field", f"{name}: expected true/false, got {value!r}", name)
-        setattr(ping, name, value)
-    ping.loaded = _choice(obj, "loaded", LOADED_STATES)
-    source = obj.get("source")
-    if source is not None and not isinstance(source, str):
-        raise PingError("bad_field", f"source: expected a string, got {source!r}", "source")
-    ping.source = source
-    seq = obj.get("seq")
-    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
-        raise PingError("bad_field", f"seq: expected an integer, got {seq!r}", "seq")
-    if seq is not None and not INT64[0] <= seq <= INT64[1]:
-        raise PingError("bad_field", f"seq: out of the 64-bit range: {seq!r}", "seq")
-    ping.seq = seq
-    ping.ref = ref
-    received = obj.get("received")
-    if received is not None:  # when the platform received it: the clock checks' reference
-        ping.received = parse_ts(received, "received")
-    datum = _choice(obj, "datum", DATUMS)
-    if datum not in (None, "wgs84"):
+    ping, datum = read_ping(raw, ref)
+    if datum is not None and datum != "wgs84":
         _to_wgs84(ping, datum)
     return ping
 
 
+def read_ping(raw: bytes | str | dict[str, Any], ref: int | None = None) -> tuple[Ping, str | None]:
+    """:func:`parse_ping` without the datum conversion: the ping as sent, and its datum.
+
+    For a caller that converts many pings at once (the Kafka codec converts a batch's).
+    """
+    obj = raw if isinstance(raw, dict) else _json_object(raw)
+    vehicle = obj.get("vehicle")
+    if not isinstance(vehicle, str) or not vehicle:
+        raise PingError("bad_field", _detail("vehicle", "a non-empty string", vehicle), "vehicle")
+    try:
+        ping = Ping(vehicle, _required(obj, "ts"), _required(obj, "lat"), _required(obj, "lng"))
+        datum = obj.get("datum")
+        if datum is not None:
+            datum = _choice(datum, _DATUM)
+        warnings = None
+        for name, read, spec in _OPTIONAL:
+            value = obj.get(name)
+            if value is None:
+                continue
+            try:
+                setattr(ping, name, read(value, spec))
+            except PingError as exc:  # dropped, the position kept (issue 11)
+                warnings = (*warnings, exc.detail) if warnings else (exc.detail,)
+    except PingError as exc:
+        exc.vehicle = vehicle
+        raise
+    ping.ref = ref
+    ping.warnings = warnings
+    return ping, datum
+
+
+def _json_object(raw: bytes | str) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PingError("bad_json", f"not JSON ({exc}): {_show(raw)}") from None
+    if not isinstance(obj, dict):
+        raise PingError(
+            "bad_json", f"expected a JSON object, got {type(obj).__name__} {_show(raw)}"
+        )
+    return obj
+
+
+def _required(obj: dict[str, Any], name: str) -> Any:
+    value = obj.get(name)
+    spec = _SPECS[name]
+    if value is None:
+        what = "missing" if name not in obj else "null"
+        raise PingError("bad_field", f"{name}: required, {what}", name)
+    return _READERS[spec.kind](value, spec)
+
+
 def parse_ts(value: Any, name: str = "ts") -> int:
-    """Epoch milliseconds from an int (epoch ms) or an ISO 8601 string with an offset.
+    """Epoch milliseconds from epoch ms or an ISO 8601 text with an offset: the one time rule.
+
+    - A number is epoch milliseconds and must be an integer (``1.5`` is refused; ``1.7e12`` is
+      fine); a string of a decimal number is that number (``"1717000000000"``).
+    - An ISO 8601 text must carry its offset (``Z``, ``+08:00``): local time is ambiguous.
+      Fractions of a millisecond are truncated toward the past (``.2509`` is 250 ms).
+    - The result must lie in 1970..9999 (:data:`MIN_MS`, :data:`MAX_MS`). Epoch *seconds*
+      (1.7e9) lie in it as a date of January 1970: the engine's hygiene names them.
 
     Raises
     ------
     PingError
-        ``bad_field`` naming ``name`` when the value is neither, or the ISO text has no offset.
+        ``bad_field`` naming ``name`` and the value. It is a ``ValueError``.
     """
     if isinstance(value, bool):
-        raise PingError("bad_field", f"{name}: expected epoch ms or ISO 8601, got {value!r}", name)
-    if isinstance(value, int):
-        if not INT64[0] <= value <= INT64[1]:
-            raise PingError("bad_field", f"{name}: epoch ms out of range: {value!r}", name)
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer() and INT64[0] <= value <= INT64[1]:
-            return int(value)
-        raise PingError("bad_field", f"{name}: epoch ms must be an integer, got {value!r}", name)
-    if not isinstance(value, str):
-        raise PingError("bad_field", f"{name}: expected epoch ms or ISO 8601, got {value!r}", name)
+        raise PingError("bad_field", _detail(name, _TIME, value), name)
+    if isinstance(value, str) and not _numeric(value):
+        ms = _iso_ms(value, name)
+    else:
+        ms = _whole(value, name, "epoch milliseconds as an integer")
+    if not MIN_MS <= ms <= MAX_MS:
+        raise PingError("bad_field", f"{name}: outside 1970..9999, got {_show(value)}", name)
+    return ms
+
+
+_TIME = "epoch milliseconds or ISO 8601 with an offset"
+
+
+def _iso_ms(text: str, name: str) -> int:
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise PingError("bad_field", f"{name}: not ISO 8601: {value!r}", name) from None
+        raise PingError("bad_field", _detail(name, _TIME, text), name) from None
     if moment.tzinfo is None:
-        raise PingError("bad_field", f"{name}: ISO 8601 time needs an offset: {value!r}", name)
-    return (moment - _EPOCH) // _MS
+        # local time is ambiguous
+        what = "ISO 8601 time with no UTC offset"
+        raise PingError("bad_field", f"{name}: {what}, got {_show(text)}", name)
+    return (moment - _EPOCH) // _MS  # floor: sub-millisecond digits truncated toward the past
 
 
 def iso_ts(ms: int | None) -> str | None:
@@ -236,26 +340,93 @@ _MINUTES: dict[int, str] = {}
 _SECONDS = tuple(f"{s:02d}" for s in range(60))
 
 
-def _number(obj: dict[str, Any], name: str, required: bool) -> float | None:
-    value = obj.get(name)
-    if value is None:
-        if required:
-            raise PingError("bad_field", f"{name}: required number", name)
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PingError("bad_field", f"{name}: expected a number, got {value!r}", name)
-    return float(value)
+def _whole(value: Any, name: str, expected: str) -> int:
+    """An integer from an int, a float without a fraction or a numeric string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = value
+    if isinstance(value, str) and _numeric(value):
+        if value.lstrip("+-").isdigit():
+            return int(value)
+        number = float(value)
+    if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+        return int(number)
+    raise PingError("bad_field", _detail(name, expected, value), name)
 
 
-def _choice(obj: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if value not in allowed:
-        raise PingError(
-            "bad_field", f"{name}: expected one of {'|'.join(allowed)}, got {value!r}", name
-        )
-    return value
+def _numeric(text: str) -> bool:
+    return len(text) <= 40 and _NUMERIC.fullmatch(text) is not None
+
+
+def _number(value: Any, spec: Field) -> float:
+    if type(value) is float:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            pass
+    elif isinstance(value, str) and _numeric(value):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+    raise PingError("bad_field", _detail(spec.name, "a number", value), spec.name)
+
+
+def _integer(value: Any, spec: Field) -> int:
+    number = _whole(value, spec.name, "an integer")
+    if not INT64[0] <= number <= INT64[1]:
+        raise PingError("bad_field", _detail(spec.name, "a 64-bit integer", value), spec.name)
+    return number
+
+
+def _flag(value: Any, spec: Field) -> bool:
+    if value is True or value is False:
+        return value
+    raise PingError("bad_field", _detail(spec.name, "true or false", value), spec.name)
+
+
+def _choice(value: Any, spec: Field) -> str:
+    if isinstance(value, str) and value in spec.choices:
+        return value
+    expected = f"one of {'|'.join(spec.choices)}"
+    raise PingError("bad_field", _detail(spec.name, expected, value), spec.name)
+
+
+def _text(value: Any, spec: Field) -> str:
+    if isinstance(value, str):
+        return value
+    raise PingError("bad_field", _detail(spec.name, "a string", value), spec.name)
+
+
+def _time(value: Any, spec: Field) -> int:
+    return parse_ts(value, spec.name)
+
+
+def _detail(name: str, expected: str, value: Any) -> str:
+    return f"{name}: expected {expected}, got {_show(value)}"
+
+
+def _show(value: Any) -> str:
+    """The offending value as Python shows it, cut short: a detail names it, never floods."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+_READERS: dict[str, Callable[[Any, Field], Any]] = {
+    "text": _text,
+    "time": _time,
+    "number": _number,
+    "integer": _integer,
+    "flag": _flag,
+    "choice": _choice,
+}
+_SPECS = {f.name: f for f in FIELDS}
+_DATUM = _SPECS["datum"]
+# Optional fields kept on the ping, whose bad values are warnings: (name, reader, field).
+_OPTIONAL = tuple(
+    (f.name, _READERS[f.kind], f) for f in FIELDS if not f.required and not f.error and f.on_ping
+)
 
 
 def _to_wgs84(ping: Ping, datum: str) -> None:

@@ -106,7 +106,7 @@ class Tally:
                 "line": number,
                 "reason": exc.reason,
                 "detail": exc.detail,
-                "vehicle": None,
+                "vehicle": exc.vehicle,  # kept whenever the id parsed (issue 11)
                 "raw": raw[:2000],
             }
         )

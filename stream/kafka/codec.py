@@ -8,15 +8,21 @@ would ack and drop it) and every failure is a :class:`DeadLetter` with its reaso
 ``empty``, ``too_large`` (over :data:`MAX_PING_BYTES` for one ping or :data:`MAX_RECORD_BYTES`
 for a batch), ``bad_json`` (not JSON, not UTF-8), ``non_finite`` (NaN or Infinity, which JSON does
 not have), ``not_a_ping`` (JSON, but neither an object nor an array of objects; or an empty or too
-long batch), ``bad_field`` (``stream.ping.parse_ping`` refused a field; the detail names it) and
+long batch), ``bad_field`` (``stream.ping.parse_ping`` refused a required field or the datum; the
+detail names the field and its value, the dead letter the vehicle when its id parsed) and
 ``misrouted`` (a ping on another partition than its vehicle's: its state lives elsewhere).
 
 Datum conversion (GCJ-02/BD-09 to WGS-84) is done for a whole batch at once; the result is the
-same, bit for bit, as ``parse_ping``'s one-ping conversion (tests check it).
+same, bit for bit, as ``parse_ping``'s one-ping conversion (tests check it). A bad optional
+field is no dead letter: ``parse_ping`` drops it with a warning on the ping (issue 11).
+
+The fields, their types and what is an error are ``stream.ping.FIELDS``; the typed decoder is
+derived from it, and anything it does not take goes to ``stream.ping`` itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable
@@ -28,7 +34,7 @@ import orjson
 
 from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
 from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
-from stream.ping import DATUMS, INT64, LOADED_STATES, Ping, PingError, parse_ping, parse_ts
+from stream.ping import FIELDS, INT64, MAX_MS, MIN_MS, Ping, PingError, parse_ts, read_ping
 
 MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
 MAX_BATCH_PINGS = 10_000
@@ -84,30 +90,36 @@ def decode_records(records: Iterable[tuple[int, int, bytes | None]], partitions:
 
 
 Int64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
-
-
-class WirePing(msgspec.Struct, forbid_unknown_fields=True):
-    """The wire format of a ping (docs/formats.md), for msgspec's typed JSON decoder."""
-
-    vehicle: str
-    ts: Int64 | str
-    lat: float
-    lng: float
-    speed_kmh: float | None = None
-    heading: float | None = None
-    acc: bool | None = None
-    loaded: str | None = None
-    lift: bool | None = None
-    cover_open: bool | None = None
-    backfill: bool | None = None
-    source: str | None = None
-    seq: Int64 | None = None
-    datum: str | None = None
-
-
+EpochMs = Annotated[int, msgspec.Meta(ge=MIN_MS, le=MAX_MS)]
+_TYPES = {"text": str, "time": EpochMs | str, "number": float, "integer": Int64, "flag": bool,
+          "choice": str}  # fmt: skip
+# The wire format for msgspec's typed decoder, derived from stream.ping.FIELDS (the one
+# declaration, issue 11). It is strict: a value of any other type (a numeric string, a bad
+# optional field, an unknown key) fails it, and the general path, stream.ping itself, decides.
+WirePing = msgspec.defstruct(
+    "WirePing",
+    [
+        (f.name, _TYPES[f.kind]) if f.required else (f.name, _TYPES[f.kind] | None, None)
+        for f in FIELDS
+    ],
+    forbid_unknown_fields=True,
+)
 # One C-level pass from bytes to typed pings: ~5x faster than orjson + per-field checks.
 _TYPED = msgspec.json.Decoder(list[WirePing] | WirePing)
 _NO_DATUM = (None, "wgs84")
+# Positions in a WirePing's values: the fields kept on a Ping come first, in Ping's order, with
+# Ping's ``ref`` (not a wire field) at _REF_AT; ISO times need parsing; choices a check.
+_KEPT = sum(f.on_ping for f in FIELDS)
+_REF_AT = [f.name for f in dataclasses.fields(Ping)].index("ref")
+_TIMES_AT = tuple(i for i, f in enumerate(FIELDS) if f.kind == "time")
+_CHOICES_AT = tuple(
+    (i, f.choices if f.required else (None, *f.choices))
+    for i, f in enumerate(FIELDS)
+    if f.kind == "choice"
+)
+_DATUM_AT = [f.name for f in FIELDS].index("datum")
+if not all(f.on_ping for f in FIELDS[:_KEPT]):
+    raise TypeError("stream.ping.FIELDS: the fields kept on a Ping must come first")
 
 
 def _decode_typed(
@@ -131,35 +143,40 @@ def _decode_typed(
     items = [obj] if single else obj
     if not items or len(items) > MAX_BATCH_PINGS or (single and len(value) > MAX_PING_BYTES):
         return False
-    pings = []
+    pings, datums = [], []
     for w in items:
-        ping = _typed_ping(w, offset)
-        if ping is None or _home(ping.vehicle, partitions) != partition:
+        values = _typed_values(w)
+        if values is None:
+            return False
+        ping = Ping(*values[:_REF_AT], offset, *values[_REF_AT:_KEPT])
+        if _home(ping.vehicle, partitions) != partition:
             return False
         pings.append(ping)
+        datums.append(values[_DATUM_AT])
     if single:
         out.raw[offset] = value
     out.pings += pings
-    for w, ping in zip(items, pings, strict=True):
-        if w.datum not in _NO_DATUM:
-            converts.append((ping, w.datum))
+    for ping, datum in zip(pings, datums, strict=True):
+        if datum not in _NO_DATUM:
+            converts.append((ping, datum))
     return True
 
 
-def _typed_ping(w: WirePing, ref: int) -> Ping | None:
-    lat, lng, ts = w.lat, w.lng, w.ts
-    if not w.vehicle or not (math.isfinite(lat) and math.isfinite(lng)):
+def _typed_values(w: msgspec.Struct) -> list | None:
+    """A typed ping's values in FIELDS order with times in epoch ms; None for what the typed
+    decoder lets through but parse_ping would not take as is (the general path decides)."""
+    values = list(msgspec.structs.astuple(w))
+    if not values[0] or not (math.isfinite(values[2]) and math.isfinite(values[3])):
         return None
-    if w.loaded not in _LOADED or (w.datum is not None and w.datum not in DATUMS):
-        return None
-    if type(ts) is str:
-        ts = _iso_ms(ts)
-        if ts is None:
+    for i, allowed in _CHOICES_AT:
+        if values[i] not in allowed:
             return None
-    return Ping(
-        w.vehicle, ts, lat, lng, w.speed_kmh, w.heading, w.acc, w.loaded, w.lift,
-        w.cover_open, w.backfill, w.source, w.seq, ref,
-    )  # fmt: skip
+    for i in _TIMES_AT:
+        if type(values[i]) is str:
+            values[i] = _iso_ms(values[i])
+            if values[i] is None:
+                return None
+    return values
 
 
 def _iso_ms(text: str) -> int | None:
@@ -221,12 +238,10 @@ def _decode(
     single = len(items) == 1 and isinstance(obj, dict)
     for index, item in enumerate(items):
         where = None if single else index
-        ping = _ping(item, partition, offset, where, value if single else None, partitions, out)
+        raw = value if single else None
+        ping = _ping(item, partition, offset, where, raw, partitions, out, converts)
         if ping is not None:
             out.pings.append(ping)
-            datum = item.get("datum")
-            if datum not in (None, "wgs84"):
-                converts.append((ping, datum))
 
 
 def _ping(
@@ -237,6 +252,7 @@ def _ping(
     raw: bytes | None,
     partitions: int,
     out: Decoded,
+    converts: list,
 ) -> Ping | None:
     def dead(reason: str, detail: str, vehicle: str | None = None) -> None:
         body = raw if raw is not None else orjson.dumps(item)
@@ -245,81 +261,22 @@ def _ping(
     if not isinstance(item, dict):
         dead("not_a_ping", f"expected a JSON object, got {type(item).__name__}")
         return None
-    datum = item.get("datum")
-    if datum is not None and datum not in DATUMS:
-        dead("bad_field", f"datum: expected one of {'|'.join(DATUMS)}, got {datum!r}")
+    try:
+        ping, datum = read_ping(item, offset)  # the datum converted with the batch's, below
+    except PingError as exc:
+        dead(exc.reason, exc.detail, exc.vehicle)
         return None
-    # Without the datum parse_ping keeps the coordinates; the batch converts them below.
-    fields = {k: v for k, v in item.items() if k != "datum"} if datum else item
-    ping = fast_ping(fields, offset)
-    if ping is None:
-        try:
-            ping = parse_ping(fields, ref=offset)
-        except PingError as exc:
-            vehicle = item.get("vehicle")
-            dead(exc.reason, exc.detail, vehicle if isinstance(vehicle, str) else None)
-            return None
     home = _home(ping.vehicle, partitions)
     if home != partition:
         dead("misrouted", f"vehicle {ping.vehicle!r} belongs to partition {home}", ping.vehicle)
         return None
+    if datum not in _NO_DATUM:
+        converts.append((ping, datum))
     return ping
 
 
 _HOMES: dict[tuple[str, int], int] = {}  # (vehicle, partitions) -> partition (murmur2 is slow)
 _TIMES: dict[str, int] = {}  # ISO text -> epoch ms: a batch's pings share few distinct seconds
-_FIELDS = frozenset(
-    ("vehicle", "ts", "lat", "lng", "speed_kmh", "heading", "acc", "loaded", "lift",
-     "cover_open", "backfill", "source", "seq")
-)  # fmt: skip
-_FLAGS = ("acc", "lift", "cover_open", "backfill")
-_LOADED = (None, *LOADED_STATES)
-
-
-def fast_ping(obj: dict, ref: int) -> Ping | None:
-    """The Ping ``parse_ping(obj, ref)`` gives, for the common shape of a ping; None for
-    anything unusual (another type, an unknown key), which then goes to ``parse_ping`` itself,
-    the reference for every error and corner case (tests compare the two)."""
-    if not obj.keys() <= _FIELDS:
-        return None
-    vehicle, ts, lat, lng = obj.get("vehicle"), obj.get("ts"), obj.get("lat"), obj.get("lng")
-    if type(vehicle) is not str or not vehicle or type(lat) is not float:
-        return None
-    if type(lng) is not float:
-        return None
-    if type(ts) is str:
-        ms = _iso_ms(ts)
-        if ms is None:
-            return None
-    elif type(ts) is int and INT64[0] <= ts <= INT64[1]:
-        ms = ts
-    else:
-        return None
-    speed, heading = obj.get("speed_kmh"), obj.get("heading")
-    if speed is not None:
-        if type(speed) is int:
-            speed = float(speed)
-        elif type(speed) is not float:
-            return None
-    if heading is not None:
-        if type(heading) is int:
-            heading = float(heading)
-        elif type(heading) is not float:
-            return None
-    for name in _FLAGS:
-        flag = obj.get(name)
-        if flag is not None and type(flag) is not bool:
-            return None
-    loaded, source, seq = obj.get("loaded"), obj.get("source"), obj.get("seq")
-    if loaded not in _LOADED or (source is not None and type(source) is not str):
-        return None
-    if seq is not None and (type(seq) is not int or not INT64[0] <= seq <= INT64[1]):
-        return None
-    return Ping(
-        vehicle, ms, lat, lng, speed_kmh=speed, heading=heading, acc=obj.get("acc"),
-        loaded=loaded, lift=obj.get("lift"), cover_open=obj.get("cover_open"),
-        backfill=obj.get("backfill"), source=source, seq=seq, ref=ref,
-    )  # fmt: skip
 
 
 def to_wgs84(converts: list[tuple[Ping, str]]) -> None:

@@ -164,3 +164,24 @@ def test_invalid_fences_exit_2(files, capsys):
     write_pings(tmp / "pings.jsonl", [])
     assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 2
     assert "problem" in capsys.readouterr().err
+
+
+def test_bad_field_keeps_the_vehicle_and_a_bad_optional_field_keeps_the_position(files):
+    """Issue 11: `bad_field` lines said ``"vehicle": null`` although the id parsed, and a speed
+    sent as text, or any bad optional field, cost the whole ping, position included."""
+    tmp, fences, registry = files
+    lines = ping_lines(merged(muck_trip()))
+    first = json.loads(lines[0])
+    moving = [n for n, line in enumerate(lines) if json.loads(line).get("speed_kmh")][:2]
+    for n, change in zip(moving, ({"heading": []}, {"speed_kmh": "fast"}), strict=True):
+        lines[n] = json.dumps({**json.loads(lines[n]), **change})  # no longer a rejection
+    lines.insert(3, json.dumps({**first, "lat": "north"}))
+    lines.insert(4, json.dumps({**first, "vehicle": 7}))
+    write_pings(tmp / "pings.jsonl", lines)
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl") == 0
+    rejected = read(tmp / "rejected.jsonl")
+    assert [(r["line"], r["reason"], r["vehicle"]) for r in rejected] == [
+        (4, "bad_field", first["vehicle"]),
+        (5, "bad_field", None),
+    ]
+    assert rejected[0]["detail"] == "lat: expected a number, got 'north'"

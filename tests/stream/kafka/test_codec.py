@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.kafka import codec
-from stream.kafka.codec import MAX_PING_BYTES, Decoded, decode_records, fast_ping
+from stream.kafka.codec import MAX_PING_BYTES, Decoded, decode_records
 from stream.kafka.topics import partition_for
-from stream.ping import parse_ping
+from stream.ping import FIELDS, PingError, parse_ping
 
 N = 4
 
@@ -64,12 +66,65 @@ def test_a_vehicle_on_another_partition_is_misrouted():
 
 
 def test_bad_elements_of_a_batch_are_refused_alone():
-    out = _decode(orjson.dumps([_ping(seq=1), 7, _ping(seq=3, loaded="heavy")]))
-    assert [p.seq for p in out.pings] == [1]
-    assert [(d.reason, d.index, d.raw) for d in out.dead] == [
-        ("not_a_ping", 1, b"7"),
-        ("bad_field", 2, orjson.dumps(_ping(seq=3, loaded="heavy"))),
+    out = _decode(orjson.dumps([_ping(seq=1), 7, _ping(seq=3, lat="north"), _ping(loaded="heavy")]))
+    assert [(p.seq, p.loaded, p.warnings) for p in out.pings] == [
+        (1, None, None),
+        (None, None, ("loaded: expected one of empty|half|full, got 'heavy'",)),  # kept
     ]
+    assert [(d.reason, d.index, d.raw, d.vehicle) for d in out.dead] == [
+        ("not_a_ping", 1, b"7", None),
+        ("bad_field", 2, orjson.dumps(_ping(seq=3, lat="north")), "V1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "vehicle"),
+    [
+        ({"lat": "north"}, "V1"),
+        ({"ts": 1.5}, "V1"),
+        ({"ts": "2025-06-02T18:00:00"}, "V1"),
+        ({"datum": "utm"}, "V1"),  # the codec's datum check is parse_ping's
+        ({"vehicle": ""}, None),
+        ({"vehicle": 42}, None),
+    ],
+)
+def test_a_bad_field_dead_letter_keeps_the_vehicle_when_it_parsed(fields, vehicle):
+    for value in (orjson.dumps(_ping(**fields)), orjson.dumps([_ping(**fields)])):
+        out = _decode(value)
+        with pytest.raises(PingError) as err:
+            parse_ping(_ping(**fields))
+        assert out.pings == []
+        assert [(d.reason, d.detail, d.vehicle) for d in out.dead] == [
+            ("bad_field", err.value.detail, vehicle)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expect"),
+    [
+        ({"speed_kmh": "42.5", "seq": "17"}, {"speed_kmh": 42.5, "seq": 17}),
+        ({"ts": "1748860000000", "lat": "31.5"}, {"ts": 1748860000000, "lat": 31.5}),
+        ({"received": "2025-06-02T18:26:40.0009+08:00"}, {"received": 1748860000000}),
+        ({"received": 1748860000500}, {"received": 1748860000500}),
+    ],
+)
+def test_numeric_strings_and_received_on_both_paths(fields, expect):
+    for value in (orjson.dumps(_ping(**fields)), orjson.dumps([_ping(**fields), _ping()])):
+        (ping, *_), dead = _decode(value).pings, _decode(value).dead
+        assert dead == [] and ping.warnings is None
+        assert {k: getattr(ping, k) for k in expect} == expect
+
+
+def test_received_survives_an_encode_decode_round_trip():
+    """A ping written by landun (to_dict, encode_batch) comes back the same through Kafka."""
+    sent = parse_ping(_ping(seq=4, loaded="full", received="2025-06-02T18:26:41.250+08:00"))
+    assert sent.received == 1748860001250
+    wire = {k: v for k, v in sent.to_dict().items() if k != "ref"}
+    value = codec.encode_batch([wire, wire])
+    typed = Decoded()
+    assert codec._decode_typed(partition_for("V1", N), 5, value, N, typed, [])  # fast path
+    assert typed.pings == [dataclasses.replace(sent, ref=5)] * 2
+    assert _general([value], partition_for("V1", N)).pings == [dataclasses.replace(sent, ref=0)] * 2
 
 
 coords = st.tuples(st.floats(18.0, 53.0, allow_nan=False), st.floats(74.0, 134.0, allow_nan=False))
@@ -86,24 +141,36 @@ def test_batch_datum_conversion_equals_parse_ping_bit_for_bit(points):
 
 values = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.integers(2**62, 2**64 - 1),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8),
-    st.sampled_from(["empty", "half", "full", "2025-06-02T18:00:00+08:00", "2025-06-02T18:00:00"]),
+    st.integers(0, 253_402_300_799_999), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8), st.lists(st.integers(-5, 5), max_size=1),
+    st.sampled_from(["empty", "half", "full", "gcj02", "bd09", "wgs84", "utm", "42.5", "17",
+                     "1748860000000", "-3e1", "2025-06-02T18:00:00+08:00", "2025-06-02T18:00:00",
+                     "2025-06-02T18:00:00.0005Z"]),
 )  # fmt: skip
-names = st.sampled_from(
-    ["vehicle", "ts", "lat", "lng", "speed_kmh", "heading", "acc", "loaded", "lift", "cover_open",
-     "backfill", "source", "seq", "other"]
-)  # fmt: skip
+# Every declared wire field (stream.ping.FIELDS, so a new field is covered) and an unknown one.
+names = st.sampled_from([f.name for f in FIELDS] + ["other"])
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(names, values), st.booleans())
-def test_fast_ping_is_parse_ping_or_steps_aside(fields, complete):
+def test_the_codec_gives_what_parse_ping_gives(fields, complete):
+    """One ping per record, through the whole codec, against parse_ping: the same Ping (with
+    its warnings), or a dead letter with parse_ping's reason, detail and vehicle."""
     if complete:
         fields = {**_ping(speed_kmh=12.5, seq=3, loaded="full", acc=True), **fields}
-    fast = fast_ping(fields, 7)
-    if fast is None:
-        return  # parse_ping decides (and reports the error)
-    assert fast == parse_ping(fields, ref=7)
+    vehicle = fields.get("vehicle")
+    home = partition_for(vehicle if isinstance(vehicle, str) else "", N)
+    for value in (orjson.dumps(fields), orjson.dumps([fields])):
+        out = decode_records([(home, 7, value)], N)
+        try:
+            expected = parse_ping(fields, ref=7)
+        except PingError as exc:
+            assert out.pings == []
+            assert [(d.reason, d.detail, d.vehicle) for d in out.dead] == [
+                (exc.reason, exc.detail, exc.vehicle)
+            ]
+        else:
+            assert out.dead == [] and out.pings == [expected]
 
 
 def _general(values_, partition):
@@ -155,6 +222,9 @@ def test_typed_path_takes_the_common_records():
 
 
 def test_integers_beyond_64_bits_are_refused_on_both_paths():
-    for big in ({"seq": 10**23}, {"seq": 2**63}, {"ts": 2**63}):
+    for big in ({"ts": 2**63}, {"ts": 10**23}):
         out = _decode(json.dumps([_ping(**big)]).encode())  # orjson cannot even write 10**23
         assert out.pings == [] and [d.reason for d in out.dead] == ["bad_field"], big
+    for big in ({"seq": 10**23}, {"seq": 2**63}, {"received": 2**63}):  # optional: a warning
+        out = _decode(json.dumps([_ping(**big)]).encode())
+        assert out.dead == [] and [p.warnings is not None for p in out.pings] == [True], big

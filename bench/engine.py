@@ -11,8 +11,10 @@
   micro-batch loop doing only the static checks and ``EngineContext.match_many`` (fence sets).
   The difference is the engine's own share. CPU time, best and median of ``--repeat`` runs.
 - **quality**: ``--quality-vehicles`` × ``--quality-hours`` for each of ``--seeds`` (seeds the
-  tests do not use), scored like ``landun score``; precision and recall per type pooled over the
-  seeds, and the overall figures per seed.
+  tests do not use), with the simulator's normal-operation patterns and near-threshold cases
+  (issue 11), scored like ``landun score --normal`` (one to one); precision, recall and
+  duplicates per type pooled over the seeds, the overall figures per seed, and the false alarms
+  per 1,000 vehicle-hours of normal operation, per pattern.
 - **determinism**, on the first quality seed: two runs give byte-identical ``alerts.jsonl``
   text; and a run with the input split at ``--splits`` random points (seeded), the state carried
   through JSON into a fresh context at each split, gives the same bytes.
@@ -37,7 +39,7 @@ import orjson
 
 from geofence import FenceIndex, load_fences
 from sim import DEFAULT_START, feed, simulate, writer
-from sim.score import read_alerts, read_truths, score
+from sim.score import read_alerts, read_normal, read_truths, score
 from stream.engine import EngineContext, EngineState, finish, process
 from stream.engine.driver import screen
 from stream.ping import parse_ping, parse_ts
@@ -59,6 +61,7 @@ class Scenario:
         self.index = FenceIndex(load_fences(writer.fences(sim.world)))
         self.registry = Registry.from_mapping(writer.registry(sim.world))
         self.truth_lines = [writer.line(writer.truth(t)) for t in sim.truths]
+        self.normal = read_normal(writer.normal(sim))
 
     def context(self) -> EngineContext:
         return EngineContext(self.index, self.registry)
@@ -133,8 +136,11 @@ def throughput(vehicles: int, hours: float, seed: int, start: str, repeat: int) 
 
 
 def quality(vehicles: int, hours: float, seeds: list[int]) -> tuple[dict, Scenario, bytes]:
-    """Pooled per-type scores over the seeds; also the first seed's scenario and alerts."""
+    """Pooled per-type scores and false-alarm rates over the seeds; also the first seed's
+    scenario and alerts."""
+    keys = ("truths", "alerts", "found", "correct", "duplicates", "false_alarms")
     pooled: dict[str, list[int]] = {}
+    normal = {"vehicle_hours": 0.0, "false_alarms": 0, "by_pattern": {}}
     per_seed = {}
     first = None
     for seed in seeds:
@@ -145,15 +151,32 @@ def quality(vehicles: int, hours: float, seeds: list[int]) -> tuple[dict, Scenar
             first = (sc, text)
         truths, _ = read_truths(sc.truth_lines)
         alerts, _ = read_alerts(text.splitlines())
-        result = score(truths, alerts)
+        result = score(truths, alerts, sc.normal)
+        n = result["normal"]
         per_seed[seed] = {k: result["overall"][k] for k in ("precision", "recall", "truths")}
+        per_seed[seed]["false_per_1000_vehicle_hours"] = n["per_1000_vehicle_hours"]
         for kind, row in result["by_type"].items():
-            c = pooled.setdefault(kind, [0, 0, 0, 0])
-            for i, key in enumerate(("truths", "alerts", "found", "correct")):
+            c = pooled.setdefault(kind, [0] * len(keys))
+            for i, key in enumerate(keys):
                 c[i] += row[key]
+        normal["vehicle_hours"] += n["vehicle_hours"]
+        normal["false_alarms"] += n["false_alarms"]
+        for pattern, row in n["by_pattern"].items():
+            p = normal["by_pattern"].setdefault(pattern, {"episodes": 0, "false_alarms": 0,
+                                                          "by_type": {}})  # fmt: skip
+            p["episodes"] += row["episodes"]
+            p["false_alarms"] += row["false_alarms"]
+            for kind, k in row["by_type"].items():
+                p["by_type"][kind] = p["by_type"].get(kind, 0) + k
     by_type = {kind: _ratios(c) for kind, c in sorted(pooled.items())}
-    total = [sum(c[i] for c in pooled.values()) for i in range(4)]
+    total = [sum(c[i] for c in pooled.values()) for i in range(len(keys))]
     worst = min(min(r["precision"], r["recall"]) for r in by_type.values())
+    hours_n = normal["vehicle_hours"]
+    normal["vehicle_hours"] = round(hours_n, 1)
+    normal["per_1000_vehicle_hours"] = (
+        round(normal["false_alarms"] / hours_n * 1000, 2) if hours_n else 0.0
+    )
+    normal["by_pattern"] = dict(sorted(normal["by_pattern"].items()))
     report = {
         "vehicles": vehicles,
         "hours": hours,
@@ -161,6 +184,7 @@ def quality(vehicles: int, hours: float, seeds: list[int]) -> tuple[dict, Scenar
         "overall": _ratios(total),
         "by_type": by_type,
         "per_seed": per_seed,
+        "normal": normal,
         "target": 0.99,
         "met": worst >= 0.99,
     }
@@ -168,12 +192,14 @@ def quality(vehicles: int, hours: float, seeds: list[int]) -> tuple[dict, Scenar
 
 
 def _ratios(c: list[int]) -> dict:
-    truths, alerts, found, correct = c
+    truths, alerts, found, correct, duplicates, false_alarms = c
     return {
         "precision": round(correct / alerts, 4) if alerts else 1.0,
         "recall": round(found / truths, 4) if truths else 1.0,
         "truths": truths,
         "alerts": alerts,
+        "duplicates": duplicates,
+        "false_alarms": false_alarms,
     }
 
 
@@ -278,10 +304,22 @@ def _text(report: dict) -> str:
         for kind, r in q["by_type"].items():
             lines.append(
                 f"  {kind:<24} P {r['precision']:.4f}  R {r['recall']:.4f}  "
-                f"({r['alerts']} alerts, {r['truths']} truths)"
+                f"({r['alerts']} alerts, {r['truths']} truths, {r['duplicates']} duplicates, "
+                f"{r['false_alarms']} false)"
             )
         o = q["overall"]
         lines.append(f"  {'overall':<24} P {o['precision']:.4f}  R {o['recall']:.4f}")
+        n = q["normal"]
+        lines.append(
+            f"false alarms: {n['false_alarms']} in {n['vehicle_hours']} vehicle-hours of normal "
+            f"operation = {n['per_1000_vehicle_hours']} per 1,000 vehicle-hours"
+        )
+        for pattern, row in n["by_pattern"].items():
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(row["by_type"].items()))
+            lines.append(
+                f"  {pattern:<24} {row['episodes']:>4} episodes {row['false_alarms']:>4} false"
+                + (f" ({kinds})" if kinds else "")
+            )
         d = report["determinism"]
         lines += [
             "",

@@ -129,7 +129,7 @@ FIELDS = (
 class Ping:
     """One position report, WGS-84, event time in epoch milliseconds.
 
-    Its fields are those of :data:`FIELDS` kept on a ping, in that order, plus two that are not
+    Its fields are those of :data:`FIELDS` kept on a ping, in that order, then two that are not
     wire fields: ``ref``, where the ping came from (a file line number, a Kafka offset) so that a
     rejection can point back at it, and ``warnings``, one ``"field: what was wrong, got value"``
     per bad optional field that parsing dropped (issue 11).
@@ -148,8 +148,8 @@ class Ping:
     backfill: bool | None = None
     source: str | None = None
     seq: int | None = None
-    ref: int | None = None
     received: int | None = None
+    ref: int | None = None
     warnings: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,16 +169,16 @@ class Ping:
         return out
 
 
-# Ping's own order (the checkpoint's bytes follow it): the optional wire fields, ``ref`` after
-# ``seq`` where it always was.
+# Ping's own order: the optional wire fields, then ``ref``.
 _OPTIONAL_KEYS = tuple(f.name for f in fields(Ping))[4:-1]
 
 
 def _check_ping_matches_fields() -> None:
-    """Ping holds exactly the wire fields kept on a ping, in :data:`FIELDS` order."""
+    """Ping holds exactly the wire fields kept on a ping, in :data:`FIELDS` order, then ``ref``
+    and ``warnings`` (the Kafka codec builds pings positionally from its typed records)."""
     kept = [f.name for f in FIELDS if f.on_ping]
-    own = [f.name for f in fields(Ping) if f.name not in ("ref", "warnings")]
-    if own != kept or [f.name for f in FIELDS[:4]] != ["vehicle", "ts", "lat", "lng"]:
+    own = [f.name for f in fields(Ping)]
+    if own != [*kept, "ref", "warnings"] or kept[:4] != ["vehicle", "ts", "lat", "lng"]:
         raise TypeError(f"Ping fields {own} differ from the wire fields {kept}")
 
 

@@ -22,19 +22,19 @@ derived from it, and anything it does not take goes to ``stream.ping`` itself.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
+from msgspec.structs import astuple
 
 from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
 from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
-from stream.ping import FIELDS, INT64, MAX_MS, MIN_MS, Ping, PingError, parse_ts, read_ping
+from stream.ping import FIELDS, INT64, MAX_MS, MIN_MS, Field, Ping, PingError, parse_ts, read_ping
 
 MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
 MAX_BATCH_PINGS = 10_000
@@ -91,33 +91,35 @@ def decode_records(records: Iterable[tuple[int, int, bytes | None]], partitions:
 
 Int64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
 EpochMs = Annotated[int, msgspec.Meta(ge=MIN_MS, le=MAX_MS)]
-_TYPES = {"text": str, "time": EpochMs | str, "number": float, "integer": Int64, "flag": bool,
-          "choice": str}  # fmt: skip
+_TYPES = {"text": str, "time": EpochMs | str, "number": float, "integer": Int64, "flag": bool}
+
+
+def _wire_type(f: Field) -> Any:
+    """The msgspec type of a wire field: strict, so that anything parse_ping would take with a
+    conversion, a warning or an error fails it and goes to the general path."""
+    if f.kind == "choice":
+        kind = Literal[f.choices]  # type: ignore[valid-type]
+    elif f.kind == "text" and f.required:
+        kind = Annotated[str, msgspec.Meta(min_length=1)]
+    else:
+        kind = _TYPES[f.kind]
+    return (f.name, kind) if f.required else (f.name, kind | None, None)
+
+
 # The wire format for msgspec's typed decoder, derived from stream.ping.FIELDS (the one
-# declaration, issue 11). It is strict: a value of any other type (a numeric string, a bad
-# optional field, an unknown key) fails it, and the general path, stream.ping itself, decides.
+# declaration, issue 11). Its numbers are finite (msgspec refuses 1e999), its choices checked.
+# A numeric string, a bad optional field or an unknown key fails it: stream.ping decides.
 WirePing = msgspec.defstruct(
-    "WirePing",
-    [
-        (f.name, _TYPES[f.kind]) if f.required else (f.name, _TYPES[f.kind] | None, None)
-        for f in FIELDS
-    ],
-    forbid_unknown_fields=True,
+    "WirePing", [_wire_type(f) for f in FIELDS], forbid_unknown_fields=True
 )
 # One C-level pass from bytes to typed pings: ~5x faster than orjson + per-field checks.
 _TYPED = msgspec.json.Decoder(list[WirePing] | WirePing)
 _NO_DATUM = (None, "wgs84")
-# Positions in a WirePing's values: the fields kept on a Ping come first, in Ping's order, with
-# Ping's ``ref`` (not a wire field) at _REF_AT; ISO times need parsing; choices a check.
+# A WirePing's values start with those of a Ping, in Ping's order (stream.ping checks it);
+# the rest (datum) is not kept on a ping.
 _KEPT = sum(f.on_ping for f in FIELDS)
-_REF_AT = [f.name for f in dataclasses.fields(Ping)].index("ref")
-_TIMES_AT = tuple(i for i, f in enumerate(FIELDS) if f.kind == "time")
-_CHOICES_AT = tuple(
-    (i, f.choices if f.required else (None, *f.choices))
-    for i, f in enumerate(FIELDS)
-    if f.kind == "choice"
-)
 _DATUM_AT = [f.name for f in FIELDS].index("datum")
+_TIME_AT = tuple((i, f.name) for i, f in enumerate(FIELDS) if f.kind == "time")
 if not all(f.on_ping for f in FIELDS[:_KEPT]):
     raise TypeError("stream.ping.FIELDS: the fields kept on a Ping must come first")
 
@@ -145,10 +147,14 @@ def _decode_typed(
         return False
     pings, datums = [], []
     for w in items:
-        values = _typed_values(w)
-        if values is None:
-            return False
-        ping = Ping(*values[:_REF_AT], offset, *values[_REF_AT:_KEPT])
+        values = astuple(w)
+        ping = Ping(*values[:_KEPT], offset)
+        for i, name in _TIME_AT:
+            if type(values[i]) is str:  # ISO 8601
+                ms = _iso_ms(values[i])
+                if ms is None:
+                    return False
+                setattr(ping, name, ms)
         if _home(ping.vehicle, partitions) != partition:
             return False
         pings.append(ping)
@@ -160,23 +166,6 @@ def _decode_typed(
         if datum not in _NO_DATUM:
             converts.append((ping, datum))
     return True
-
-
-def _typed_values(w: msgspec.Struct) -> list | None:
-    """A typed ping's values in FIELDS order with times in epoch ms; None for what the typed
-    decoder lets through but parse_ping would not take as is (the general path decides)."""
-    values = list(msgspec.structs.astuple(w))
-    if not values[0] or not (math.isfinite(values[2]) and math.isfinite(values[3])):
-        return None
-    for i, allowed in _CHOICES_AT:
-        if values[i] not in allowed:
-            return None
-    for i in _TIMES_AT:
-        if type(values[i]) is str:
-            values[i] = _iso_ms(values[i])
-            if values[i] is None:
-                return None
-    return values
 
 
 def _iso_ms(text: str) -> int | None:

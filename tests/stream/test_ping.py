@@ -50,22 +50,9 @@ def test_all_fields_from_json_bytes():
     )
     p = parse_ping(line, ref=3)
     assert p == Ping(
-        "M1",
-        TS,
-        31.5,
-        120.0,
-        42.5,
-        90.0,
-        True,
-        "half",
-        False,
-        True,
-        True,
-        "jt808",
-        17,
-        3,
-        TS + 2000,
-    )
+        "M1", TS, 31.5, 120.0, 42.5, 90.0, True, "half", False, True, True, "jt808", 17,
+        TS + 2000, 3,
+    )  # fmt: skip
     assert isinstance(p.lng, float)
 
 

@@ -106,6 +106,7 @@ def test_a_bad_field_dead_letter_keeps_the_vehicle_when_it_parsed(fields, vehicl
         ({"ts": "1748860000000", "lat": "31.5"}, {"ts": 1748860000000, "lat": 31.5}),
         ({"received": "2025-06-02T18:26:40.0009+08:00"}, {"received": 1748860000000}),
         ({"received": 1748860000500}, {"received": 1748860000500}),
+        ({"ts": 1717000000}, {"ts": 1717000000}),  # epoch seconds: unchanged, hygiene names them
     ],
 )
 def test_numeric_strings_and_received_on_both_paths(fields, expect):

@@ -50,18 +50,22 @@ class Thresholds:
         of one track only when they are at most this far apart in event time; over a longer
         gap the straight line says nothing about where the vehicle went.
     future_ms : int
-        ``filter_future``: reject a ping more than this after the watermark (or the given now).
+        ``filter_future``: reject a ping more than this after its ``received`` stamp (or the
+        given now); without either, hold a ping more than this after its vehicle's newest
+        accepted time (never another vehicle's, issue 11; see ``stream.engine.driver``).
     future_quorum : int
-        Without a given now, a ping beyond ``future_ms`` waits in limbo: the watermark jumps
-        ahead only when pings of this many vehicles agree (within ``future_ms``) that time
-        has moved on — a quiet fleet, not a broken clock.
+        A held ping is admitted once this many distinct event times of its vehicle (the held
+        ping and its later held pings at most ``future_ms`` before it) agree that the vehicle's
+        time has moved on — a vehicle quiet for a while, not a broken clock. Fleet-wide, the
+        watermark jumps more than ``future_ms`` only when this many vehicles have.
     future_hold : int
-        Pings (fleet-wide, arrival order) a ping may wait in limbo before it is rejected.
+        Pings of its own vehicle a held ping may wait before it is rejected (``filter_future``).
     min_valid_ts : int
         ``filter_too_old``: reject event times before this (2000-01-01T00:00Z, clock resets).
     max_age_ms : int
-        ``filter_too_old``: reject event times this much older than the watermark (GPS week
-        rollover puts clocks 1024 weeks back; blind-area batches are hours old, not days).
+        ``filter_too_old``: reject event times this much older than the ``received`` stamp or,
+        without one, the vehicle's newest accepted time (GPS week rollover puts clocks 1024
+        weeks back; blind-area batches are hours old, not days).
     service_area : tuple of float
         ``(min_lat, min_lng, max_lat, max_lng)`` of the service area (default: Wuxi).
     outside_margin_km : float
@@ -132,7 +136,7 @@ class Thresholds:
     crossing_gap_ms: int = 5 * MINUTE
     future_ms: int = 5 * MINUTE
     future_quorum: int = 2
-    future_hold: int = 2000
+    future_hold: int = 20
     min_valid_ts: int = 946_684_800_000
     max_age_ms: int = 7 * 24 * HOUR
     service_area: tuple[float, float, float, float] = (31.05, 119.50, 32.05, 120.65)

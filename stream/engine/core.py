@@ -125,27 +125,46 @@ def tick_into(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None
 
 
 def admit(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
-    """Route a ping that passed the static checks: reorder buffer, backfill track, or reject."""
+    """Route a ping that passed the static checks: reorder buffer, backfill track, or reject.
+
+    A blind-area re-send (flagged ``backfill``, or more than ``backfill_lag_ms`` behind the
+    vehicle's newest ping) older than that newest ping goes to the backfill track even while
+    the newest is still in the reorder buffer: judged by the vehicle's own pings only, not by
+    how far ticks have released its buffer, so a vehicle replayed alone routes it the same way
+    as the fleet run did (issue 11).
+    """
     ts = p.ts
-    if ts > vs.released:
-        pending = vs.pending
-        if ts > vs.head:
-            vs.head = ts
-            pending.append((p, fs))
-        elif any(q.ts == ts for q, _ in pending):
+    head = vs.head
+    pending = vs.pending
+    if ts > head:
+        vs.head = ts
+        pending.append((p, fs))
+    else:
+        blind = p.backfill or head - ts > ctx.th.backfill_lag_ms
+        if ts <= vs.released or blind:
+            _behind(ctx, vs, p, fs, blind, out)
+            return
+        if any(q.ts == ts for q, _ in pending):
             out.append(rejection(p, "filter_duplicate", "same event time as a buffered ping"))
             return
-        else:
-            bisect.insort(pending, (p, fs), key=lambda item: item[0].ts)
-        limit = vs.head - ctx.th.reorder_ms
-        while pending and pending[0][0].ts <= limit:
-            q, qfs = pending.pop(0)
-            release(ctx, vs, q, qfs, out)
-        return
+        bisect.insort(pending, (p, fs), key=lambda item: item[0].ts)
+    limit = vs.head - ctx.th.reorder_ms
+    while pending and pending[0][0].ts <= limit:
+        q, qfs = pending.pop(0)
+        release(ctx, vs, q, qfs, out)
+
+
+def _behind(ctx: EngineContext, vs: VehicleState, p: Ping, fs, blind: bool, out: list) -> None:
+    """A ping behind the live stream: a duplicate, a blind-area backfill, or stale."""
+    ts = p.ts
     shadow = vs.shadow
-    if filter_duplicate(vs.live, p) or (shadow is not None and filter_duplicate(shadow, p)):
+    if (
+        filter_duplicate(vs.live, p)
+        or (shadow is not None and filter_duplicate(shadow, p))
+        or any(q.ts == ts for q, _ in vs.pending)
+    ):
         out.append(rejection(p, "filter_duplicate", "same event time as an accepted ping"))
-    elif p.backfill or vs.released - ts > ctx.th.backfill_lag_ms:
+    elif blind:
         backfill(ctx, vs, p, fs, out)
     else:
         out.append(rejection(p, STALE, f"{vs.released - ts} ms older than the live stream"))
@@ -166,7 +185,10 @@ def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> No
         shadow = vs.shadow = Track(tag=SHADOW)
         for key in [k for k in vs.open if k.endswith(SHADOW)]:
             del vs.open[key]
-        for q in reversed(vs.live.recent):
+        # Live fixes still in the reorder buffer count as live here (issue 11: whether a tick
+        # has released them yet depends on the other vehicles of the run).
+        live = [*vs.live.recent, *(q for q, _ in vs.pending)]
+        for q in reversed(live):
             if q.ts < p.ts:  # continue from the last live fix before the segment
                 shadow.seq, shadow.last_ts, shadow.lat, shadow.lng = q.seq, q.ts, q.lat, q.lng
                 break

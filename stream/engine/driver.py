@@ -1,18 +1,40 @@
 """Batch driver: run a stream of pings (arrival order) through the engine, fleet-wide.
 
 ``process`` takes pings in micro-batches of ``batch_size``: static hygiene for each ping, one
-``FenceIndex.match_many`` call for the batch, then, in arrival order, the clock checks against
-the watermark, the per-vehicle :func:`~stream.engine.core.admit` and — whenever the watermark
-reaches the next multiple of ``tick_ms`` — a tick of every vehicle with something time-driven
-pending. Without a given ``now_ms``, a ping more than ``future_ms`` ahead of the watermark waits
-in a limbo: it is rejected (``filter_future``) unless, within ``future_hold`` arrivals, pings of
-``future_quorum`` vehicles agree that time has moved on (a fleet that was quiet, not a broken
-clock); then they are admitted in arrival order.
+``FenceIndex.match_many`` call for the batch, then, in arrival order, the clock checks, the
+per-vehicle :func:`~stream.engine.core.admit` and — whenever the watermark reaches the next
+multiple of ``tick_ms`` — a tick of every vehicle with something time-driven pending.
+
+Clock checks are per vehicle, never against other vehicles (issue 11, DOMAIN.md
+"Reproducibility": one truck's log replayed alone gives the alerts the fleet run gave):
+
+- A ping stamped ``received`` (when the platform received it) is ``filter_future`` when its
+  event time is more than ``future_ms`` after the stamp, ``filter_too_old`` when more than
+  ``max_age_ms`` before it.
+- Without a stamp, the vehicle's own history is the reference: its newest accepted event time
+  (``VehicleState.head``). A ping more than ``max_age_ms`` behind it is ``filter_too_old``; a
+  ping more than ``future_ms`` ahead of it waits in the *vehicle's* limbo. It is admitted once
+  the vehicle's own pings agree that its time has moved on: ``future_quorum`` distinct event
+  times among the held ping and the vehicle's later held pings not more than ``future_ms``
+  before it (a vehicle quiet for a while, or parked and reporting every few minutes, not a
+  broken clock); then they are admitted in arrival order. Otherwise it is rejected
+  (``filter_future``) after ``future_hold`` more pings of the vehicle, or at :func:`finish`.
+- A vehicle's very first ping has no history to be checked against: it is accepted (only the
+  static checks, such as ``min_valid_ts``, apply to it).
+
+A given ``now_ms`` (data, e.g. a live receive time) replaces both references.
+
+The watermark (the highest event time accepted, fleet-wide) is the time range processed: it
+drives ticks (signal lost, deadlines, releasing reorder buffers), not the clock checks. So that
+no single vehicle's clock can make the whole fleet's time jump, a ping more than ``future_ms``
+ahead of the watermark moves it only when pings of ``future_quorum`` vehicles are that far ahead
+(then to the latest time that many vehicles have reached; ``EngineState.ahead``).
 
 The tick schedule depends only on the input (it is kept in :class:`EngineState`), so any split of
 the input, with the state carried over, gives the same events in the same order per vehicle.
-:func:`finish` ends a run: it releases every buffered ping and ticks at the final watermark (no
-extrapolation past the last ping).
+:func:`finish` ends a run: it rejects what is left in limbo, releases every buffered ping and
+ticks at the final watermark, or at ``until_ms`` when later (no extrapolation past either): one
+vehicle run alone over the same time range ends at the same time as the fleet run.
 """
 
 from __future__ import annotations
@@ -71,19 +93,41 @@ def process(
     return states, out
 
 
-def finish(ctx: EngineContext, states: EngineState) -> tuple[EngineState, list]:
-    """End of input: reject what is left in limbo, release every buffered ping, and tick at
-    the final watermark (no extrapolation past the last ping)."""
+def finish(
+    ctx: EngineContext, states: EngineState, until_ms: int | None = None
+) -> tuple[EngineState, list]:
+    """End of input: reject what is left in limbo, release every buffered ping, and tick.
+
+    Parameters
+    ----------
+    ctx : EngineContext
+        Index, registry, thresholds.
+    states : EngineState
+        The run's state; updated in place.
+    until_ms : int, optional
+        End of the time range processed. The final tick is at the later of it and the final
+        watermark (no extrapolation past either). Replaying part of a fleet (one truck for a
+        case file) with ``until_ms`` = the fleet run's final watermark ends at the same time
+        as the fleet run did, so time-driven alerts (signal lost, deadlines) agree (issue 11).
+
+    Returns
+    -------
+    (states, events)
+    """
     out: list = []
-    for _, p, _ids in states.limbo:
-        out.append(rejection(p, "filter_future", "ahead of the watermark until the end"))
-    states.limbo.clear()
+    for vs in states.vehicles.values():
+        for _, p, _ids in vs.limbo:
+            detail = "held until the end: no later ping of the vehicle agreed"
+            out.append(rejection(p, "filter_future", detail, ctx=ctx, ref_ms=vs.head))
+        vs.limbo.clear()
     for vs in states.vehicles.values():
         while vs.pending:
             p, fs = vs.pending.pop(0)
             release(ctx, vs, p, fs, out)
-    if states.watermark >= 0:
-        tick_all(ctx, states, states.watermark, out)
+    end = states.watermark if until_ms is None else max(states.watermark, until_ms)
+    if end >= 0:
+        states.watermark = end
+        tick_all(ctx, states, end, out)
     return states, out
 
 
@@ -142,38 +186,39 @@ def screen(batch: Sequence[Ping], ctx: EngineContext, out: list) -> tuple:
 
 
 def _run(kept: list, sets: list, ctx: EngineContext, states: EngineState, out: list) -> None:
-    """Admit matched pings, clock checks against the watermark (kept in locals, for speed:
-    written back to ``states`` before anything that reads it)."""
+    """Admit matched pings, clock checks per vehicle (see the module docstring).
+
+    The watermark, its window and the tick schedule are kept in locals, for speed: written
+    back to ``states`` before anything that reads them. An ordinary ping costs one compare for
+    its clock (a ``received`` stamp one more) and one for the watermark.
+    """
     future_ms = ctx.th.future_ms
     max_age = ctx.th.max_age_ms
     tick_ms = ctx.th.tick_ms
-    hold = ctx.th.future_hold
     reorder = ctx.reorder_ms
     vehicles = states.vehicles
+    ahead = states.ahead
     arrivals = states.arrivals
     wm = states.watermark
     next_tick = states.next_tick
-    # The clock checks' window around the watermark and the arrival at which the oldest ping
-    # in limbo expires, kept up to date as they change (one compare each per ping).
-    hi, lo = (wm + future_ms, wm - max_age) if wm >= 0 else (_FAR, -_FAR)
-    expiry = states.limbo[0][0] + hold if states.limbo else _FAR
+    hi = wm + future_ms if wm >= 0 else _FAR  # the watermark moves freely up to here
     for p, fs in zip(kept, sets, strict=True):
         arrivals += 1
         ts = p.ts
-        if ts > hi or ts < lo:
-            if ts > wm:
-                states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
-                states.limbo.append([arrivals, p, fs.ids])
-                _settle_limbo(ctx, states, out)
-                wm, next_tick = states.watermark, states.next_tick
-                hi, lo = wm + future_ms, wm - max_age
-                expiry = states.limbo[0][0] + hold if states.limbo else _FAR
-            else:
-                out.append(rejection(p, "filter_too_old"))
-            continue
         vs = vehicles.get(p.vehicle)
         if vs is None:
             vs = vehicles[p.vehicle] = VehicleState(p.vehicle)
+        ref = p.received  # the clock checks' reference: the receive stamp, else the
+        if ref is None:  # vehicle's own newest accepted time (never another vehicle's)
+            ref = vs.head
+        if vs.limbo or not ref - max_age <= ts <= ref + future_ms:
+            # Held pings, off the reference, or the vehicle's first ping: the slow path.
+            states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
+            taken = _own_clock(ctx, states, vs, p, fs, out)
+            wm, next_tick = states.watermark, states.next_tick
+            hi = wm + future_ms if wm >= 0 else _FAR
+            if taken:
+                continue
         if ts > vs.head:  # in order: the common case of admit(), inline
             vs.head = ts
             pending = vs.pending
@@ -188,16 +233,93 @@ def _run(kept: list, sets: list, ctx: EngineContext, states: EngineState, out: l
         else:
             admit(ctx, vs, p, fs, out)
         if ts > wm:
-            wm = ts
-            hi, lo = wm + future_ms, wm - max_age
-            if ts >= next_tick:
-                next_tick = (ts // tick_ms + 1) * tick_ms
-                tick_all(ctx, states, ts, out)
-        if arrivals >= expiry:
-            states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
-            _expire_limbo(ctx, states, out)
-            expiry = states.limbo[0][0] + hold if states.limbo else _FAR
+            if ts <= hi and not ahead:
+                wm = ts
+                hi = wm + future_ms
+                if ts >= next_tick:
+                    next_tick = (ts // tick_ms + 1) * tick_ms
+                    tick_all(ctx, states, ts, out)
+            else:
+                states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
+                _advance(ctx, states, p.vehicle, ts, out)
+                wm, next_tick = states.watermark, states.next_tick
+                hi = wm + future_ms
     states.arrivals, states.watermark, states.next_tick = arrivals, wm, next_tick
+
+
+def _own_clock(
+    ctx: EngineContext, states: EngineState, vs: VehicleState, p: Ping, fs, out: list
+) -> bool:
+    """The clock checks' slow path: True when ``p`` was rejected or held (not to be admitted).
+
+    Counts the arrival against the vehicle's held pings first (a held ping expires after
+    ``future_hold`` more pings of its vehicle), then checks ``p`` against its ``received``
+    stamp, or else against the vehicle's newest accepted time (none for its first ping).
+    """
+    th = ctx.th
+    if vs.limbo:
+        _count_arrival(ctx, vs, out)
+    ts = p.ts
+    ref = p.received
+    if ref is not None:
+        if ts > ref + th.future_ms:
+            out.append(
+                rejection(p, "filter_future", "against its receive time", ctx=ctx, ref_ms=ref)
+            )
+            return True
+        if ts < ref - th.max_age_ms:
+            detail = "against its receive time"
+            out.append(rejection(p, "filter_too_old", detail, ctx=ctx, ref_ms=ref))
+            return True
+        return False
+    head = vs.head
+    if head < 0 or head - th.max_age_ms <= ts <= head + th.future_ms:
+        return False
+    if ts < head:
+        detail = "against the vehicle's newest accepted time"
+        out.append(rejection(p, "filter_too_old", detail, ctx=ctx, ref_ms=head))
+        return True
+    vs.limbo.append([th.future_hold, p, fs.ids])
+    _settle(ctx, states, vs, out)
+    return True
+
+
+def _count_arrival(ctx: EngineContext, vs: VehicleState, out: list) -> None:
+    """One more ping of the vehicle: its held pings that have waited ``future_hold`` expire."""
+    keep = []
+    for entry in vs.limbo:
+        entry[0] -= 1
+        if entry[0] > 0:
+            keep.append(entry)
+        else:
+            p = entry[1]
+            detail = "held; the vehicle's later pings did not agree that its time moved on"
+            out.append(rejection(p, "filter_future", detail, ctx=ctx, ref_ms=vs.head))
+    vs.limbo[:] = keep
+
+
+def _settle(ctx: EngineContext, states: EngineState, vs: VehicleState, out: list) -> None:
+    """Admit the vehicle's held pings once its own later pings agree that time moved on."""
+    th = ctx.th
+    limbo = vs.limbo
+    while limbo:
+        for i, entry in enumerate(limbo):
+            start = entry[1].ts - th.future_ms
+            agree = {entry[1].ts} | {e[1].ts for e in limbo[i + 1 :] if e[1].ts >= start}
+            if len(agree) >= th.future_quorum:
+                break
+        else:
+            return
+        _, p, ids = limbo.pop(i)
+        _accept(ctx, states, vs, p, ctx.fenceset(ids), out)
+        released = True
+        while released:  # in arrival order; each admission may move the vehicle's time on
+            released = False
+            for entry in list(limbo):
+                if entry[1].ts <= vs.head + th.future_ms:
+                    limbo.remove(entry)
+                    _accept(ctx, states, vs, entry[1], ctx.fenceset(entry[2]), out)
+                    released = True
 
 
 def _run_at(
@@ -208,57 +330,46 @@ def _run_at(
         states.arrivals += 1
         reason = clock_reason(p.ts, now_ms, ctx)
         if reason is not None:
-            out.append(rejection(p, reason))
+            out.append(rejection(p, reason, "against the given now", ctx=ctx, ref_ms=now_ms))
             continue
-        _accept(ctx, states, p, fs, out)
-        if states.limbo:
-            _expire_limbo(ctx, states, out)
+        vs = states.vehicles.get(p.vehicle)
+        if vs is None:
+            vs = states.vehicles[p.vehicle] = VehicleState(p.vehicle)
+        _accept(ctx, states, vs, p, fs, out)
 
 
-def _accept(ctx: EngineContext, states: EngineState, p: Ping, fs, out: list) -> None:
-    """Admit a ping that passed every fleet-level check; advance the watermark and tick."""
-    vs = states.vehicles.get(p.vehicle)
-    if vs is None:
-        vs = states.vehicles[p.vehicle] = VehicleState(p.vehicle)
+def _accept(
+    ctx: EngineContext, states: EngineState, vs: VehicleState, p: Ping, fs, out: list
+) -> None:
+    """Admit a ping that passed its clock checks; advance the watermark and tick."""
     admit(ctx, vs, p, fs, out)
-    ts = p.ts
-    if ts > states.watermark:
-        states.watermark = ts
-        if ts >= states.next_tick:
-            tick_ms = ctx.th.tick_ms
-            states.next_tick = (ts // tick_ms + 1) * tick_ms
-            tick_all(ctx, states, ts, out)
+    if p.ts > states.watermark:
+        _advance(ctx, states, p.vehicle, p.ts, out)
 
 
-def _settle_limbo(ctx: EngineContext, states: EngineState, out: list) -> None:
-    """Let the watermark jump when enough vehicles agree that time has moved on."""
+def _advance(ctx: EngineContext, states: EngineState, vehicle: str, ts: int, out: list) -> None:
+    """Move the watermark to ``ts`` (accepted for ``vehicle``), unless that is a jump of more
+    than ``future_ms`` that fewer than ``future_quorum`` vehicles have made."""
+    wm = states.watermark
     th = ctx.th
-    limbo = states.limbo
-    seen = len(states.vehicles) + len({e[1].vehicle for e in limbo} - states.vehicles.keys())
-    quorum = min(th.future_quorum, seen)
-    times = sorted(ts for ts in {entry[1].ts for entry in limbo})
-    for start in times:
-        near = {e[1].vehicle for e in limbo if start <= e[1].ts <= start + th.future_ms}
-        if len(near) >= quorum:
+    ahead = states.ahead
+    if wm >= 0 and ts > wm + th.future_ms:
+        if ts > ahead.get(vehicle, -1):
+            ahead[vehicle] = ts
+        quorum = min(th.future_quorum, len(states.vehicles))
+        if len(ahead) < quorum:
+            return
+        ts = sorted(ahead.values())[-quorum]  # the latest time that many vehicles reached
+    while ahead:  # vehicles that were ahead and are now within reach
+        near = [v for v, t in ahead.items() if t <= ts + th.future_ms]
+        if not near:
             break
-    else:
+        for v in near:
+            ts = max(ts, ahead.pop(v))
+    if ts <= wm:
         return
-    ceiling = start + th.future_ms
-    released = True
-    while released:  # in arrival order; each release may move the watermark on
-        released = False
-        keep = []
-        for entry in states.limbo:
-            if entry[1].ts <= max(ceiling, states.watermark + th.future_ms):
-                _accept(ctx, states, entry[1], ctx.fenceset(entry[2]), out)
-                released = True
-            else:
-                keep.append(entry)
-        states.limbo = keep
-
-
-def _expire_limbo(ctx: EngineContext, states: EngineState, out: list) -> None:
-    horizon = states.arrivals - ctx.th.future_hold
-    while states.limbo and states.limbo[0][0] <= horizon:
-        _, p, _ids = states.limbo.pop(0)
-        out.append(rejection(p, "filter_future", "ahead of the watermark; no other vehicle agreed"))
+    states.watermark = ts
+    if ts >= states.next_tick:
+        tick_ms = th.tick_ms
+        states.next_tick = (ts // tick_ms + 1) * tick_ms
+        tick_all(ctx, states, ts, out)

@@ -92,6 +92,7 @@ def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) ->
     if now >= rnd.start + th.trip_expiry_ms:
         if not rnd.overdue:
             kitchen.undelivered_collection(ctx, vs, rnd, out)
+        rnd.overdue = True  # as when a tick saw the deadline pass first (issue 11)
         rnd.status = "undelivered"
         out.append(round_record(vs, rnd, kind))
         vs.round = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from stream.engine.config import Thresholds
 from stream.ping import Ping
 
 # Indices of a visit record (Track.visits values), see Track.
@@ -217,6 +218,9 @@ class VehicleState:
     lost_anchor: int = -1  # ts of the ping before the gap of the last signal_lost raised
     beat: Ping | None = None  # the last live, not backfilled ping
     beat_uw: bool = False  # whether a trip or round was under way at it
+    # [pings of the vehicle still to wait, ping, fence ids] of pings far ahead of its own time,
+    # held until its later pings agree (stream.engine.driver, issue 11)
+    limbo: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -235,6 +239,8 @@ class VehicleState:
             "lost_anchor": self.lost_anchor,
             "beat": None if self.beat is None else self.beat.to_dict(),
             "beat_uw": self.beat_uw,
+            # Written only when something is held: a checkpoint's bytes stay as they were.
+            **({"limbo": _limbo(self.limbo)} if self.limbo else {}),
         }
 
     @classmethod
@@ -257,6 +263,7 @@ class VehicleState:
             lost_anchor=d["lost_anchor"],
             beat=None if d["beat"] is None else Ping(**d["beat"]),
             beat_uw=d["beat_uw"],
+            limbo=[[n, Ping(**p), tuple(ids)] for n, p, ids in d.get("limbo", ())],
         )
 
 
@@ -267,24 +274,39 @@ class EngineState:
     vehicles: dict[str, VehicleState] = field(default_factory=dict)
     watermark: int = -1  # highest event time accepted so far, over all vehicles
     next_tick: int = -1  # the driver ticks when the watermark reaches this
-    arrivals: int = 0  # pings seen by the driver (arrival count: the limbo's clock)
-    # [arrival, ping, fence ids] of pings far ahead of the watermark
-    limbo: list = field(default_factory=list)
+    arrivals: int = 0  # pings seen by the driver
+    # vehicle -> its latest accepted event time more than future_ms past the watermark: the
+    # watermark jumps there only when future_quorum vehicles are that far (issue 11)
+    ahead: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "watermark": self.watermark,
             "next_tick": self.next_tick,
             "arrivals": self.arrivals,
-            "limbo": [[n, p.to_dict(), list(ids)] for n, p, ids in self.limbo],
+            "ahead": dict(self.ahead),
             "vehicles": {k: v.to_dict() for k, v in self.vehicles.items()},
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EngineState:
         vehicles = {k: VehicleState.from_dict(v) for k, v in d["vehicles"].items()}
-        limbo = [[n, Ping(**p), tuple(ids)] for n, p, ids in d["limbo"]]
-        return cls(vehicles, d["watermark"], d["next_tick"], d["arrivals"], limbo)
+        state = cls(
+            vehicles, d["watermark"], d["next_tick"], d["arrivals"], dict(d.get("ahead", {}))
+        )
+        # States saved before issue 11 held far-ahead pings in one fleet-wide limbo: each goes
+        # to its vehicle's, to wait there as long as any ping does.
+        for _n, p, ids in d.get("limbo", ()):
+            ping = Ping(**p)
+            vs = vehicles.get(ping.vehicle)
+            if vs is None:
+                vs = vehicles[ping.vehicle] = VehicleState(ping.vehicle)
+            vs.limbo.append([Thresholds().future_hold, ping, tuple(ids)])
+        return state
+
+
+def _limbo(entries: list) -> list:
+    return [[n, p.to_dict(), list(getattr(ids, "ids", ids))] for n, p, ids in entries]
 
 
 def _copy(value: Any) -> Any:

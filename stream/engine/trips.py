@@ -217,9 +217,12 @@ def check_deadline(ctx: EngineContext, vs: VehicleState, now: int, out: list) ->
     if now >= trip.departed + th.trip_expiry_ms:
         if not trip.overdue:
             manifest.unmatched_source(ctx, vs, trip, out)
+        # Dated by the deadlines, never by when a tick or a ping noticed (issue 11: the fleet
+        # run notices at a tick, the vehicle replayed alone at its next ping or the end).
+        trip.overdue = True
         trip.status = "unmatched"
         out.append(trip_record(vs, trip))
-        close(vs, trip, now)
+        close(vs, trip, trip.departed + th.trip_expiry_ms)
         return
     if trip.overdue or now < deadline or dwell_under_way(ctx, vs, UNLOAD, deadline):
         return

@@ -1,8 +1,8 @@
 """One partition's engine state and its checkpoints into the worker's tables.
 
 The engine keeps fleet-wide state per run (:class:`~stream.engine.EngineState`: vehicles plus the
-watermark, tick schedule and limbo). A partition of the pings topic is one such run. It is
-stored in one Faust table, ``state``, co-partitioned with the pings:
+watermark, tick schedule and the vehicles far ahead of it). A partition of the pings topic is one
+such run. It is stored in one Faust table, ``state``, co-partitioned with the pings:
 
 - key ``v/<slot>/<vehicle id>``: the vehicle's state (JSON of ``VehicleState.to_dict``) in one
   of two slots, ``0`` and ``1``;
@@ -21,8 +21,8 @@ states without the new meta. They went to the slot the surviving meta does not p
 re-delivers from the last committed offset, and records below ``next_offset`` are skipped (their
 outputs were delivered before the checkpoint was written, see ``stream.kafka.worker``).
 
-A checkpoint writes only vehicles whose serialised state changed: the vehicles of the batch, of
-the events and of the limbo, or every vehicle when the batch ticked (a tick may touch any).
+A checkpoint writes only vehicles whose serialised state changed: the vehicles of the batch and
+of the events, or every vehicle when the batch ticked (a tick may touch any).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class PartitionRun:
                 changed[vehicle_key(vid, slot)] = raw
                 self.written[vid] = raw
                 self.slots[vid] = slot
-        fleet = EngineState({}, states.watermark, states.next_tick, states.arrivals, states.limbo)
+        fleet = EngineState({}, states.watermark, states.next_tick, states.arrivals, states.ahead)
         engine = fleet.to_dict()
         del engine["vehicles"]
         meta = {

@@ -41,7 +41,7 @@ def run_step(
     ``step.everyone`` (a tick or ``finish`` ran: any vehicle's may have). Returns the events
     and the decoded records (pings, dead letters, raw values by ping)."""
     states = run.states
-    step.touched = {e[1].vehicle for e in states.limbo}
+    step.touched = set()
     tick_before = states.next_tick
     events: list = []
     decoded = Decoded()
@@ -65,7 +65,6 @@ def run_step(
             step.everyone = True
     run.states = states
     step.touched |= {p.vehicle for p in decoded.pings}
-    step.touched |= {e[1].vehicle for e in states.limbo}
     step.touched |= {pl["vehicle"] for kind, pl in events if kind != "rejected"}
     step.everyone |= states.next_tick != tick_before
     return events, decoded

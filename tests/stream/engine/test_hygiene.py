@@ -57,12 +57,13 @@ CASES = [
     ),
     (
         "filter_future",
-        [*moving(20), ping(1200, lat=LAT, lng=120.27, vehicle="M1", seq=1)],
+        # M1's own clock is the reference (issue 11): its first ping, then one 20 min ahead
+        [*moving(20), ping(0, LAT, 120.27), ping(1200, lat=LAT, lng=120.27, vehicle="M1", seq=1)],
         ("2025-06-01T21:20:00+08:00", "ahead"),
     ),
     (
         "filter_future",  # a clock at the end of int64: named, not a crash
-        [*moving(20), Ping("M1", 2**63 - 1, LAT, 120.27)],
+        [*moving(20), ping(0, LAT, 120.27), Ping("M1", 2**63 - 1, LAT, 120.27)],
         (str(2**63 - 1),),
     ),
     (
@@ -77,7 +78,7 @@ CASES = [
     ),
     (
         "filter_too_old",  # GPS week rollover
-        [*moving(3), Ping("M1", T0 - 1024 * WEEK_MS, *D1)],
+        [*moving(3), ping(0), Ping("M1", T0 - 1024 * WEEK_MS, *D1)],
         ("2005-10-16T21:00:00+08:00", "behind"),
     ),
     ("filter_duplicate", [ping(0), ping(30), ping(30)], ("2025-06-01T21:00:30+08:00",)),
@@ -215,7 +216,9 @@ def test_jump_filter_reanchors_after_consistent_pings():
 
 
 def test_a_long_gap_is_not_a_jump():
-    outcome = run([ping(0), *moving(120, every=60)[1:], ping(3600, lat=31.60, vehicle="M1")])
+    # M1's second ping, an hour after its first, agrees with its third (issue 11: own clock)
+    late = [ping(3600, lat=31.60), ping(3630, lat=31.60)]
+    outcome = run([ping(0), *moving(120, every=60)[1:], *late])
     assert outcome.reasons() == []
 
 
@@ -227,7 +230,7 @@ def test_quiet_fleet_is_not_the_future():
 
 
 def test_future_ping_waits_then_is_rejected_when_no_one_agrees():
-    pings = [*moving(5), ping(3600, vehicle="M1"), *moving(10)[5:]]
+    pings = [ping(0), *moving(5), ping(3600, vehicle="M1"), *moving(10)[5:], ping(30)]
     assert run(pings).reasons() == ["filter_future"]
 
 

@@ -48,8 +48,8 @@ class GapReader:
                     headers = dict(rec.headers or ())
                     control = headers.get(CONTROL_HEADER)
                     out.append(
-                        Source(partition, rec.offset, rec.value, control == FINAL, None, None,
-                               nudge=control == NUDGE)
+                        Source(partition, rec.offset, rec.value, control == FINAL, None,
+                               rec.timestamp / 1000, nudge=control == NUDGE)
                     )  # fmt: skip
                 if out and out[-1].offset >= end - 1:
                     return out

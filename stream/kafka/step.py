@@ -53,6 +53,7 @@ def run_step(
             segment.append(s)
             continue
         part = decode_records(((x.partition, x.offset, x.value) for x in segment), partitions)
+        stamp_received(part.pings, segment)
         decoded.pings += part.pings
         decoded.dead += part.dead
         decoded.raw.update(part.raw)
@@ -68,3 +69,20 @@ def run_step(
     step.touched |= {pl["vehicle"] for kind, pl in events if kind != "rejected"}
     step.everyone |= states.next_tick != tick_before
     return events, decoded
+
+
+def stamp_received(pings: list, records: list[Source]) -> None:
+    """Stamp ``received`` on pings that carry none: their record's timestamp, in epoch ms.
+
+    The clock checks use it as the reference time (issue 11; the gateway will stamp pings
+    itself). A ping's ``ref`` is its record's offset. The stamp is part of the record, so a
+    state rebuilt from re-read records (``stream.kafka.gaps``, a restart) judges the same way.
+    """
+    stamps = {s.offset: s.timestamp for s in records if s.timestamp is not None}
+    if not stamps:
+        return
+    for p in pings:
+        if p.received is None:
+            t = stamps.get(p.ref)
+            if t is not None:
+                p.received = round(t * 1000)

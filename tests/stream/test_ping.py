@@ -183,6 +183,7 @@ def test_a_bad_optional_field_is_dropped_with_a_warning(name, value):
     [
         ({"seq": 2**63}, "64-bit"),
         ({"seq": "1e30"}, "integer"),
+        ({"seq": True}, "integer"),  # a bool is no number, though Python calls it an int
         ({"speed_kmh": "1e999"}, "number"),  # a string is a finite number or no number
         ({"speed_kmh": "42 km/h"}, "number"),
         ({"heading": True}, "number"),

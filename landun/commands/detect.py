@@ -2,7 +2,10 @@
 
 Pings are taken in file order (arrival order). Time-driven rules tick with the watermark — the
 highest event time seen so far over the whole input — and a final tick at the end uses the last
-watermark (no extrapolation past the last ping). Outputs (docs/formats.md):
+watermark (no extrapolation past the last ping), or ``--until`` when later. What the engine says
+about one vehicle depends only on its pings, the reference data and that time range (issue 11):
+one truck's lines run alone with ``--until`` = the fleet run's end (printed as ``until:``) give
+its alerts of the fleet run. Outputs (docs/formats.md):
 
 - ``--out``: alerts, one line per alert id in its final state, sorted by ``ts`` then ``id``;
 - ``--trips``: trips and kitchen rounds, one line per id in its final state;
@@ -25,7 +28,7 @@ import orjson
 
 from geofence import FenceError, FenceIndex, load_fences
 from stream.engine import EngineContext, EngineState, Thresholds, finish, process
-from stream.ping import PingError, parse_ping, parse_ts
+from stream.ping import PingError, iso_ts, parse_ping, parse_ts
 from stream.registry import Registry, RegistryError
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
@@ -47,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trips", help="trips.jsonl to write (trips and kitchen rounds)")
     parser.add_argument("--rejected", help="rejected.jsonl to write (line, reason, ping)")
     parser.add_argument("--thresholds", help="JSON file of engine settings overriding the defaults")
+    parser.add_argument(
+        "--until",
+        help="end of the time range processed (ISO 8601 with offset, or epoch ms): the final "
+        "tick is at the later of it and the last watermark. To replay one truck's log alone "
+        "as the fleet run judged it, give the fleet run's end (its summary prints it)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -55,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
     ctx = _context(args)
     if ctx is None:
         return EXIT_UNREADABLE
+    until = None
+    if args.until is not None:
+        try:
+            until = parse_ts(args.until.strip(), "--until")
+        except PingError as exc:
+            return _fail(exc.detail)
     try:
         handle = Path(args.pings).open("rb")  # noqa: SIM115 - read in chunks below
     except OSError as exc:
@@ -79,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
                 batch = []
         states, events = process(batch, ctx, states)
         tally.absorb(events)
-    states, events = finish(ctx, states)
+    states, events = finish(ctx, states, until_ms=until)
     tally.absorb(events)
+    tally.until = states.watermark
     try:
         tally.write(args)
     except OSError as exc:
@@ -98,6 +114,7 @@ class Tally:
         self.alerts: dict[str, dict] = {}
         self.trips: dict[str, dict] = {}
         self.rejected: list[dict] = []
+        self.until = -1  # the final tick: the end of the time range processed
 
     def reject_line(self, number: int, exc: PingError, line: bytes) -> None:
         raw = line.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -154,6 +171,8 @@ class Tally:
         for kind, n in sorted(types.items()):
             print(f"  {kind}: {n}", file=stream)
         print(f"trips and rounds: {len(self.trips)}", file=stream)
+        if self.until >= 0:  # what --until needs to replay part of this input the same way
+            print(f"until: {iso_ts(self.until)} ({self.until})", file=stream)
 
 
 def _context(args: argparse.Namespace) -> EngineContext | None:

@@ -2,9 +2,12 @@
 
 :func:`simulate` lays out the scenario (``scenario``, ``places``, ``roads``), assigns injected
 violations and plans every vehicle (``violations``, ``muck``, ``kitchen`` and the trick modules
-``dumping``, ``straying``, ``paperwork``, ``collection``), samples the pings its terminal reports
-(``track``), resolves the ground truth (``oracle``), adds GPS and network noise (``noise``) and
-orders everything by arrival (``feed``). ``writer`` formats the files (``landun sim`` writes
+``dumping``, ``straying``, ``paperwork``, ``collection``, ``sourcing``, and the near-threshold
+cases of ``near``, planned against the engine's default thresholds copied in ``thresholds``),
+plays the normal operation the bureau does not want flagged on the other vehicles (``normal``:
+episodes, no truth), samples the pings its terminal reports (``track``), resolves the ground
+truth (``oracle``), adds GPS and network noise (``noise``) and orders everything by arrival
+(``feed``). ``writer`` formats the files (``landun sim`` writes
 them); docs/formats.md describes them and the scenario.
 
 Deterministic: every random draw comes from a ``random.Random`` seeded from the seed and a

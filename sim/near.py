@@ -23,12 +23,16 @@ Muck trucks (each on a corridor, loaded, away from every place and zone):
   are cooldown + 1 min apart (two ``overspeed`` truths) / cooldown − 1 min apart (one truth, the
   second burst an episode).
 
+- ``near_deviation_far`` / ``near_deviation_close``: loaded, a 1.2-1.8 km detour parallel to
+  the corridor at deviation_m + 50 m outside it, beyond the tolerance for 2+ min (truth
+  ``route_deviation`` [first ping beyond]) / at deviation_m − 50 m (episode).
+
 Kitchen and oil vehicles: ``near_unregistered_long`` / ``near_unregistered_short``: a stop at a
 restaurant on no contract of unregistered_stop + 20 s (truth ``unregistered_collection``) /
 − 20 s (episode).
 
 Not expressed: the trip and round deadlines (a load held that long has nowhere to wait that the
-engine would not judge first) and deviation_m / deviation_ms (left for a later round).
+engine would not judge first) and deviation_ms (left for a later round).
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from sim import oracle
 from sim import thresholds as T
 from sim.collection import UnregisteredStop
-from sim.geo import cumulative, cut
+from sim.geo import cumulative, cut, direction_at, point_at
 from sim.normal import Episode
-from sim.oracle import Expect, chord_clear, first_at, last_live_before
+from sim.oracle import Expect, chord_clear, first_at, first_breaking, last_live_before
 from sim.track import DARK
 from sim.tricks import Infeasible, Trick, position, protect, spot_along
 
@@ -358,6 +363,94 @@ class NearUncoveredShort(_NearUncovered):
     above = False
 
 
+class _NearDeviation(Trick):
+    """A detour parallel to the corridor just beyond / just inside the deviation tolerance."""
+
+    types = ("route_deviation",)
+    above = True
+
+    def takes_trip(self, day) -> bool:
+        return not self.fulfilled
+
+    def trip(self, day, dwell: int) -> None:
+        day.load(dwell)
+        corridor = day.pick_corridor()
+        path = corridor.path
+        cum = cumulative(path)
+        total = float(cum[-1])
+        day.speed = self.rng.uniform(24, 32)
+        margin = 50.0 if self.above else -50.0
+        offset = corridor.buffer_m + T.DEVIATION_M + margin
+        for _ in range(12):
+            s1 = self.rng.uniform(0.2, 0.5) * total
+            s2 = s1 + self.rng.uniform(1200, 1800)
+            if s2 > 0.85 * total:
+                continue
+            side = self.rng.choice((-1.0, 1.0))
+            p1, p2 = point_at(path, cum, s1), point_at(path, cum, s2)
+            n1, n2 = (_left(direction_at(path, cum, s)) * side for s in (s1, s2))
+            detour = np.vstack([p1, p1 + n1 * offset, p2 + n2 * offset, p2])
+            if self._clean(day, detour):
+                break
+        else:
+            raise Infeasible("no clean near-threshold detour along this corridor")
+        rest = np.vstack([cut(path, cum, s2, total)[:-1], day.w.places[corridor.terminal].xy])
+        marks = {}
+
+        def stray(d):
+            protect(d, True)
+            marks["t0"] = d.it.t
+            d.it.drive(detour, d.speed, stops=False)
+            marks["t1"] = d.it.t
+            protect(d, False)
+            d.it.drive(rest, d.speed)
+            return False
+
+        day.corridor = corridor
+        day.follow(path, [(s1, stray)])
+        day.unload(day.w.places[corridor.terminal])
+        t0, t1 = marks["t0"], marks["t1"]
+        note = f"detour {offset - corridor.buffer_m:.0f} m outside {corridor.id}"
+        if self.above:
+            breaks = oracle.deviation_test(day.w, day.permit)
+            anchor = first_breaking(breaks, t0, t1)
+            day.expects.append(Expect("route_deviation", anchor, note, 3 * 60_000, 5 * 60_000))
+        else:
+            _episode(day, self.name, t0, t1, note)
+        self.fulfilled = True
+
+    def _clean(self, day, detour) -> bool:
+        """Clear of places and zones; beyond the tolerance by 40-65 m for 2+ min in one run
+        (above) or nowhere within 35 m of it (below), GPS jitter (10 m) included."""
+        pts = oracle.sample(detour, 50.0)
+        if not all(day.w.far_from_places(p, 200) and day.w.clear_of_zones(p, 600) for p in pts):
+            return False
+        d = oracle.outside_distance(day.w, day.permit, detour)
+        if not self.above:
+            return float(d.max()) <= T.DEVIATION_M - 35.0
+        over = np.flatnonzero(d > T.DEVIATION_M)
+        if not len(over) or over[-1] - over[0] + 1 != len(over):
+            return False
+        seconds = len(over) * 10.0 / (day.speed / 3.6)
+        inner = d[over]
+        return (seconds >= 120 and float(np.median(inner)) >= T.DEVIATION_M + 40.0
+                and float(inner.max()) <= T.DEVIATION_M + 65.0)  # fmt: skip
+
+
+def _left(u: np.ndarray) -> np.ndarray:
+    return np.array([-u[1], u[0]])
+
+
+class NearDeviationFar(_NearDeviation):
+    name = "near_deviation_far"
+
+
+class NearDeviationClose(_NearDeviation):
+    name = "near_deviation_close"
+    types = ()
+    above = False
+
+
 class _NearUnregistered(UnregisteredStop):
     """A stop at a restaurant on no contract just over / under unregistered_stop."""
 
@@ -408,5 +501,7 @@ MUCK_NEAR = (
     NearUncoveredShort,
     NearCooldownApart,
     NearCooldownWithin,
+    NearDeviationFar,
+    NearDeviationClose,
 )
 KITCHEN_NEAR = (NearUnregisteredLong, NearUnregisteredShort)

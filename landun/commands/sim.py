@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {n_pings} pings, {len(sim.truths)} truths in {elapsed:.1f} s")
     for kind, n in truth_counts(sim).items():
         print(f"  {kind:<24} {n:>5}")
+    print(f"normal operation: {sim.normal_hours:.1f} vehicle-hours, {len(sim.episodes)} episodes")
     return EXIT_OK
 
 

@@ -81,10 +81,10 @@ def test_the_night_holds_every_existing_type_and_the_near_threshold_cases(plain)
         "near_stop_long", "near_stop_short", "near_silent_long", "near_silent_short",
         "near_overspeed_long", "near_overspeed_short", "near_limit_above", "near_limit_below",
         "near_uncovered_long", "near_uncovered_short", "near_cooldown_apart",
-        "near_cooldown_within",
+        "near_cooldown_within", "near_deviation_far", "near_deviation_close",
     }  # fmt: skip
     assert near <= tricks
-    quiet = {t for t in tricks if t and t.endswith(("_short", "_below", "_within"))}
+    quiet = {t for t in tricks if t and t.endswith(("_short", "_below", "_within", "_close"))}
     assert {p for p, *_ in normal["episodes"]} == quiet  # the non-violations, as episodes
 
 

@@ -1,14 +1,15 @@
 """Which vehicles break which rules, and the ground truth of what they did.
 
 Every alert type of DOMAIN.md is injected by one or more *tricks* (see ``sim.dumping``,
-``straying``, ``paperwork``, ``collection``, ``sourcing`` and ``near``). Quotas scale with the fleet: each muck trick is
-given to about 3.5 % of the muck trucks (at least one), ``expired`` to 1 %, each kitchen/oil trick
-to about 12 % of those vehicles, each near-threshold case (``sim.near``) to about 1.5 %; with 200
-vehicles over 12 hours every type gets at least four truths. Vehicles are visited in a seeded
-order; each takes the trick with the most quota left that it can carry out cleanly (a trick that
-is infeasible on a vehicle — a deadline that would not pass inside the horizon, no unambiguous
-detour — is simply tried on the next vehicle). The other vehicles behave normally, some of them
-in the normal-operation patterns of ``sim.normal``.
+``straying``, ``paperwork``, ``collection``, ``sourcing`` and ``near``). Quotas scale with
+the fleet: each muck trick is given to about 3.5 % of the muck trucks (at least one),
+``expired`` to 1 %, each kitchen/oil trick to about 12 % of those vehicles, each near-threshold
+case (``sim.near``) to about 1.5 %; with 200 vehicles over 12 hours every type gets at least
+four truths. Vehicles are visited in a seeded order; each takes the trick with the most quota
+left that it can carry out cleanly (a trick that is infeasible on a vehicle — a deadline that
+would not pass inside the horizon, no unambiguous detour — is simply tried on the next
+vehicle). The other vehicles behave normally, some of them in the normal-operation patterns of
+``sim.normal``.
 
 A truth is ``{"type", "vehicle", "ts", "window": [start, end], "note"}``: ``ts`` is when a correct
 engine dates the alert (brief, "Violation semantics") and the window is a few minutes around it

@@ -255,13 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality-hours", type=float, default=12.0)
     ap.add_argument("--splits", type=int, default=5)
     ap.add_argument("--skip-quality", action="store_true", help="throughput only")
+    ap.add_argument("--skip-throughput", action="store_true", help="quality and determinism only")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
     report: dict = {"machine": machine(), "throughput": []}
-    for start in args.start or [DEFAULT_START, NIGHT_START]:
+    for start in [] if args.skip_throughput else args.start or [DEFAULT_START, NIGHT_START]:
         row = throughput(args.vehicles, args.hours, args.seed, start, args.repeat)
         report["throughput"].append(row)
         _progress(args, f"throughput {start}: {row['engine_pings_per_s']:,} pings/s")

@@ -22,7 +22,7 @@ def _pings(out):
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
-    files = ("fences.geojson", "registry.json", "pings.jsonl", "truth.jsonl")
+    files = ("fences.geojson", "registry.json", "pings.jsonl", "truth.jsonl", "normal.json")
     runs = []
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         write(simulate(25, 5, seed, START_MS), tmp_path / name)

@@ -282,7 +282,7 @@ def parse_ts(value: Any, name: str = "ts") -> int:
     """
     if isinstance(value, bool):
         raise PingError("bad_field", _detail(name, _TIME, value), name)
-    if isinstance(value, str) and not _numeric(value):
+    if isinstance(value, str) and (":" in value or not _numeric(value)):  # ":" skips the regex
         ms = _iso_ms(value, name)
     else:
         ms = _whole(value, name, "epoch milliseconds as an integer")

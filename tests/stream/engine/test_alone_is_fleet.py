@@ -173,37 +173,81 @@ SCENARIOS = {
 }
 
 
+def under_way_beside_a_first_fix_two_days_ahead() -> list:
+    """O1's very first fix says two days later (no history to judge it by: accepted) while M1
+    drives loaded: O1's clock must not make the fleet's time jump and M1's signal_lost fire."""
+    m1 = loaded_at_site().drive(*T1, **FULL).stay(360, **FULL).stay(60, loaded="empty").pings
+    k = len(loaded_at_site().pings) + 3  # on the road, loaded
+    bad = dataclasses.replace(m1[k], vehicle="O1", ts=m1[0].ts + 2 * 24 * 3600_000, seq=BROKEN)
+    o1 = Trace("O1", "2025-06-01 21:20").stay(600, every=20).pings
+    return _arrivals([*m1[: k + 1], bad], o1 + m1[k + 1 :])
+
+
+def batch_while_the_first_live_fix_is_buffered() -> list:
+    """Dark from the moment it leaves the site loaded; live reports resume with one fix, the
+    blind-area batch (the departure) comes 70 s later, the next live fixes after it. The fleet's
+    ticks release that first live fix meanwhile; alone, it is still in the reorder buffer when
+    the batch comes: either way the batch is backfill and the departure the same."""
+    tr = loaded_at_site()
+    cut = len(tr.pings)
+    tr.drive(LAT, 120.29, **FULL)
+    dark = tr.pings[cut:]
+    tr.drive(*T1, **FULL).stay(360, **FULL).stay(60, loaded="empty")
+    first, *after = tr.pings[cut + len(dark) :]
+    t = first.ts
+    late = [dataclasses.replace(p, backfill=True, ref=t + 70_000 + i) for i, p in enumerate(dark)]
+    after = [dataclasses.replace(p, ref=max(p.ts, t + 75_000)) for p in after]
+    return [*tr.pings[:cut], first, *late, *after]
+
+
+SCENARIOS["a blind-area batch while the first live fix is buffered"] = (
+    batch_while_the_first_live_fix_is_buffered
+)
+SCENARIOS["a first fix two days ahead beside a truck under way"] = (
+    under_way_beside_a_first_fix_two_days_ahead
+)
+
+
 @pytest.mark.parametrize("stamped", [False, True], ids=["own-history", "received"])
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario_alone_is_fleet(name, stamped):
-    """The vehicle beside a parked truck that keeps the fleet's time moving for 14 hours."""
+    """Each vehicle of the scenario, beside a parked truck that keeps the fleet's time moving
+    for 14 hours, alone says what the fleet said."""
     mine = SCENARIOS[name]()  # in its arrival order
     fleet_pings = _arrivals(mine, parked("M2", "2025-06-01 20:50", hours=14).pings)
     if stamped:
         fleet_pings = _stamped(fleet_pings)
-        mine = [p for p in fleet_pings if p.vehicle == mine[0].vehicle]
     ctx = context()
     states, events = run(ctx, fleet_pings)
-    _, alone = run(ctx, mine, until_ms=states.watermark)
-    vehicle = mine[0].vehicle
-    assert by_vehicle(alone).get(vehicle, {}) == by_vehicle(events).get(vehicle, {})
-    rejected = lambda evs: sorted(  # noqa: E731
+    fleet = by_vehicle(events)
+    assert fleet.get(mine[0].vehicle), "the scenario raised nothing to compare"
+    for vehicle in sorted({p.vehicle for p in fleet_pings}):
+        own = [p for p in fleet_pings if p.vehicle == vehicle]
+        _, alone = run(ctx, own, until_ms=states.watermark)
+        assert by_vehicle(alone).get(vehicle, {}) == fleet.get(vehicle, {}), vehicle
+        assert _rejected(alone, vehicle) == _rejected(events, vehicle), vehicle
+
+
+def _rejected(events: list, vehicle: str) -> list:
+    return sorted(
         (e["reason"], e["ping"]["ts"])
-        for k, e in evs
+        for k, e in events
         if k == "rejected" and e["vehicle"] == vehicle
     )
-    assert rejected(alone) == rejected(events)
-    assert by_vehicle(events).get(vehicle), "the scenario raised nothing to compare"
 
 
 BROKEN = 999  # seq of a fix from a broken clock: it arrives with its neighbours
 
 
 def _arrivals(mine: list, others: list) -> list:
-    """Both in arrival order: by event time, a broken clock's fix when its neighbour came."""
+    """Both in arrival order: by event time, a broken clock's fix when its neighbour came, a
+    ping with a ``ref`` at that time (tests only: ``ref`` is where a ping came from)."""
     keyed, clock = [], 0
-    for p in mine:
-        clock = clock if p.seq == BROKEN else p.ts
+    for p in mine:  # the vehicle's own order kept: its arrival clock never goes back
+        if p.ref is not None:  # an explicit arrival time
+            clock = max(clock, p.ref)
+        elif p.seq != BROKEN:
+            clock = max(clock, p.ts)
         keyed.append((clock, p))
     keyed += [(p.ts, p) for p in others]
     return [p for _, p in sorted(keyed, key=lambda kp: kp[0])]

@@ -325,8 +325,8 @@ class _NearUncovered(_Near):
         total = float(cumulative(corridor.path)[-1])
         margin = SUSTAIN_MARGIN_MS if self.above else -SUSTAIN_MARGIN_MS
         ms = T.UNCOVERED_MS + margin
-        day.speed = self.rng.uniform(24, 34)
-        stretch = day.speed / 3.6 * ms / 1000
+        v = self.rng.uniform(24, 34)  # haul() draws its own cruise: the case sets this one
+        stretch = v / 3.6 * ms / 1000
         if total < stretch + 2000:
             raise Infeasible("corridor too short")
         s1 = self.rng.uniform(0.15 * total, total - stretch - 1000)
@@ -334,6 +334,7 @@ class _NearUncovered(_Near):
         def open_cover(d):
             protect(d, True)
             marks["t0"] = d.it.t
+            d.speed = v
             d.it.set(cover=True)
 
         def close_cover(d):

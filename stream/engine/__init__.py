@@ -14,7 +14,9 @@ Detection runs on event time. Per vehicle:
    vehicle's reorder buffer and is released, in event-time order, once the vehicle's newest ping
    is ``reorder_ms`` (default 5 s) past it, or a tick's watermark is. Jitter within the window
    is absorbed: the result is as if the pings had arrived in order.
-3. **Older than the window.** A ping at or before the last released one is
+3. **Older than the window.** A ping at or before the last released one — or, when flagged
+   ``backfill`` or more than ``backfill_lag_ms`` old, before the vehicle's newest ping, released
+   or not (7) — is
 
    - a *duplicate* (``filter_duplicate``) if the track already accepted that event time;
    - a *blind-area backfill* if it is flagged ``backfill: true`` or is more than
@@ -40,6 +42,22 @@ Detection runs on event time. Per vehicle:
    event with its reason (for a dead-letter stream); none is dropped silently.
 6. **Time passes by ticks,** given as data (the watermark: the highest event time accepted,
    fleet-wide). Time-driven alerts are dated by the pings that anchor them, never by the tick.
+7. **One vehicle's answer is its own** (issue 11, DOMAIN.md "Reproducibility"): what the engine
+   says about a vehicle depends only on its pings, the reference data and the time range
+   processed — never on which other vehicles were in the input. Hence:
+
+   - clock checks are per vehicle (``stream.engine.driver``): a ping's ``received`` stamp is
+     the reference for ``filter_future`` / ``filter_too_old``; without it, the vehicle's own
+     newest accepted time, a ping far ahead waiting in the vehicle's own limbo until its own
+     later pings agree. A vehicle's first ping has no history and is accepted;
+   - the fleet watermark only passes time, and moves more than ``future_ms`` at once only when
+     ``future_quorum`` vehicles have: one broken clock does not tick the whole fleet ahead;
+   - what a tick decides is what the vehicle's own next ping would have: deadlines and expiry
+     are dated by the deadline (a trip expired by a tick or by a later ping is the same
+     record), and a blind-area re-send older than the vehicle's newest ping is backfill
+     whether or not a tick has already released that ping from the reorder buffer;
+   - :func:`finish` takes ``until_ms``: a replay of part of the input ends at the same time as
+     the whole run did.
 
 The same input gives the same events; the state serialises to JSON-ready dicts
 (:meth:`EngineState.to_dict`) so a run split anywhere and resumed from the serialised state gives

@@ -18,7 +18,8 @@ Clock checks are per vehicle, never against other vehicles (issue 11, DOMAIN.md
   times among the held ping and the vehicle's later held pings not more than ``future_ms``
   before it (a vehicle quiet for a while, or parked and reporting every few minutes, not a
   broken clock); then they are admitted in arrival order. Otherwise it is rejected
-  (``filter_future``) after ``future_hold`` more pings of the vehicle, or at :func:`finish`.
+  (``filter_future``) after ``future_hold`` more pings of the vehicle, or at :func:`finish`
+  when it lies past the end of the time range processed.
 - A vehicle's very first ping has no history to be checked against: it is accepted (only the
   static checks, such as ``min_valid_ts``, apply to it).
 
@@ -32,9 +33,10 @@ ahead of the watermark moves it only when pings of ``future_quorum`` vehicles ar
 
 The tick schedule depends only on the input (it is kept in :class:`EngineState`), so any split of
 the input, with the state carried over, gives the same events in the same order per vehicle.
-:func:`finish` ends a run: it rejects what is left in limbo, releases every buffered ping and
-ticks at the final watermark, or at ``until_ms`` when later (no extrapolation past either): one
-vehicle run alone over the same time range ends at the same time as the fleet run.
+:func:`finish` ends a run at the final watermark, or at ``until_ms`` when later (no
+extrapolation past either): held pings within that time range are admitted (a vehicle's last
+report after a silence), the others rejected; every buffered ping is released; a last tick runs
+at the end. One vehicle run alone over the same time range ends as the fleet run did.
 """
 
 from __future__ import annotations
@@ -96,7 +98,11 @@ def process(
 def finish(
     ctx: EngineContext, states: EngineState, until_ms: int | None = None
 ) -> tuple[EngineState, list]:
-    """End of input: reject what is left in limbo, release every buffered ping, and tick.
+    """End of input: settle the limbo, release every buffered ping, and tick.
+
+    A held ping (far ahead of its vehicle's own time, no later ping of the vehicle agreed) is
+    admitted when it lies within the time range processed (up to the end below), else rejected
+    (``filter_future``).
 
     Parameters
     ----------
@@ -115,16 +121,22 @@ def finish(
     (states, events)
     """
     out: list = []
+    end = states.watermark if until_ms is None else max(states.watermark, until_ms)
     for vs in states.vehicles.values():
-        for _, p, _ids in vs.limbo:
-            detail = "held until the end: no later ping of the vehicle agreed"
-            out.append(rejection(p, "filter_future", detail, ctx=ctx, ref_ms=vs.head))
+        # A held ping inside the time range processed is the vehicle's last word after a
+        # silence (parked, reporting every few minutes), not a broken clock: admitted. Past
+        # the end, no later ping of the vehicle agreed: the future.
+        for _, p, ids in vs.limbo:
+            if p.ts <= end:
+                admit(ctx, vs, p, ctx.fenceset(ids), out)
+            else:
+                detail = "held until the end: no later ping of the vehicle agreed"
+                out.append(rejection(p, "filter_future", detail, ctx=ctx, ref_ms=vs.head))
         vs.limbo.clear()
     for vs in states.vehicles.values():
         while vs.pending:
             p, fs = vs.pending.pop(0)
             release(ctx, vs, p, fs, out)
-    end = states.watermark if until_ms is None else max(states.watermark, until_ms)
     if end >= 0:
         states.watermark = end
         tick_all(ctx, states, end, out)

@@ -41,7 +41,10 @@ def run_step(
     ``step.everyone`` (a tick or ``finish`` ran: any vehicle's may have). Returns the events
     and the decoded records (pings, dead letters, raw values by ping)."""
     states = run.states
-    step.touched = set()
+    # Vehicles whose state was never checkpointed must be written: new ones of an earlier batch
+    # not saved yet, or those a checkpoint from before issue 11 gave a state for the pings its
+    # fleet-wide limbo held (EngineState.from_dict moves them to their vehicle's limbo).
+    step.touched = set(states.vehicles.keys() - run.written.keys())
     tick_before = states.next_tick
     events: list = []
     decoded = Decoded()

@@ -21,7 +21,10 @@ Clock checks are per vehicle, never against other vehicles (issue 11, DOMAIN.md
   (``filter_future``) after ``future_hold`` more pings of the vehicle, or at :func:`finish`
   when it lies past the end of the time range processed.
 - A vehicle's very first ping has no history to be checked against: it is accepted (only the
-  static checks, such as ``min_valid_ts``, apply to it).
+  static checks, such as ``min_valid_ts``, apply to it). Its very last, when it comes more than
+  ``future_ms`` after the one before and past the end of the time range, is confirmed by
+  nothing: without a ``received`` stamp it is rejected — the price of judging a clock by the
+  vehicle's own pings alone.
 
 A given ``now_ms`` (data, e.g. a live receive time) replaces both references.
 

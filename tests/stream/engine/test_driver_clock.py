@@ -34,6 +34,9 @@ def shifted(p: Ping, ms: int) -> Ping:
 
 M2 = [Ping("M2", T0 + k * 30_000, LAT, 120.30, speed_kmh=0.0) for k in range(120)]  # to 21:59:30
 
+LAST_S = [*range(0, 3600, 20), *range(3600, 7200, 330)]  # moving, then parked
+LAST = m1(*LAST_S)
+
 # (case, M1's pings in arrival order, M1's rejection reasons)
 CASES = [
     (
@@ -79,9 +82,15 @@ CASES = [
         ["filter_too_old"],
     ),
     (
-        "the last vehicle still reporting, 30 minutes after the others stopped",
-        m1(*range(0, 5400, 20)),
+        "the last vehicle still reporting, parked, an hour after the others stopped",
+        received(LAST, [t + 1 for t in LAST_S]),
         [],
+    ),
+    (
+        "own clock: the last vehicle still reporting, parked: only its very last report, "
+        "which no later one confirms and which lies past the time range, is the future",
+        LAST,
+        ["filter_future"],
     ),
 ]
 

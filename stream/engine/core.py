@@ -64,7 +64,8 @@ def step(
         context's index is asked.
     now_ms : int, optional
         Reference time for ``filter_future`` / ``filter_too_old`` (e.g. the receive time or the
-        watermark), given as data; without it those clock checks are skipped.
+        watermark), given as data; without it the ping's own ``received`` stamp is (issue 11),
+        and without either those clock checks are skipped.
 
     Returns
     -------
@@ -75,10 +76,11 @@ def step(
     """
     out: list = []
     reason = static_reason(ping, ctx)
-    if reason is None and now_ms is not None:
-        reason = clock_reason(ping.ts, now_ms, ctx)
+    ref = ping.received if now_ms is None else now_ms
+    if reason is None and ref is not None:
+        reason = clock_reason(ping.ts, ref, ctx)
     if reason is not None:
-        out.append(rejection(ping, reason))
+        out.append(rejection(ping, reason, ctx=ctx, ref_ms=ref))
         return state, out
     if state is None:
         state = VehicleState(ping.vehicle)

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from stream.engine import EngineState, VehicleState, finish, process
+from stream.engine import EngineState, VehicleState, finish, process, step
 from stream.ping import Ping
 from tests.stream.engine.world import LAT, bj, context, run
 
@@ -164,3 +164,12 @@ def test_states_saved_before_per_vehicle_limbo_still_load():
     assert "limbo" not in state.vehicles["M2"].to_dict()  # nothing held: the bytes as before
     again = EngineState.from_dict(state.to_dict())
     assert again.vehicles["M1"].limbo == state.vehicles["M1"].limbo
+
+
+def test_step_checks_a_ping_against_its_received_stamp():
+    """One vehicle's state machine alone (``step``): the stamp is the reference too."""
+    ahead = received([shifted(m1(0)[0], 2 * DAY)], [1])[0]
+    state, events = step(None, ahead, context())
+    assert state is None and [e["reason"] for _, e in events] == ["filter_future"]
+    state, events = step(None, received(m1(0), [1])[0], context())
+    assert state is not None and events == []

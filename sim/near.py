@@ -27,12 +27,16 @@ Muck trucks (each on a corridor, loaded, away from every place and zone):
   the corridor at deviation_m + 50 m outside it, beyond the tolerance for 2+ min (truth
   ``route_deviation`` [first ping beyond]) / at deviation_m − 50 m (episode).
 
-Kitchen and oil vehicles: ``near_unregistered_long`` / ``near_unregistered_short``: a stop at a
-restaurant on no contract of unregistered_stop + 20 s (truth ``unregistered_collection``) /
-− 20 s (episode).
+Kitchen and oil vehicles: ``near_round_late`` / ``near_round_early``: after its collections the
+vehicle parks at its depot (a known place: no stop or signal alert), then drives to its plant so
+that the delivery dwell starts 5 min after (truth ``undelivered_collection`` [start of the first
+collection]) / 5 min before (episode) the round deadline. ``near_unregistered_long`` /
+``near_unregistered_short``: a stop at a restaurant on no contract of unregistered_stop + 20 s
+(truth ``unregistered_collection``) / − 20 s (episode).
 
-Not expressed: the trip and round deadlines (a load held that long has nowhere to wait that the
-engine would not judge first) and deviation_ms (left for a later round).
+Not expressed: the muck trip deadline (a loaded truck has nowhere to wait hours that the engine
+would not judge first: off the corridor is a deviation, on it a suspicious stop) and
+deviation_ms (left for a later round).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from sim.geo import cumulative, cut, direction_at, point_at
 from sim.normal import Episode
 from sim.oracle import Expect, chord_clear, first_at, first_breaking, last_live_before
 from sim.track import DARK
-from sim.tricks import Infeasible, Trick, position, protect, spot_along
+from sim.tricks import Infeasible, Trick, deadline_fits, position, protect, spot_along
 
 SEC = 1000
 EVERY_S = 5  # report interval inside a near-threshold case
@@ -452,6 +456,57 @@ class NearDeviationClose(_NearDeviation):
     above = False
 
 
+class _NearRound(Trick):
+    """A round delivered just after / just before the round deadline."""
+
+    types = ("undelivered_collection",)
+    kinds = ("kitchen", "oil")
+    late = True
+
+    def takes_trip(self, day) -> bool:
+        return not self.fulfilled and deadline_fits(day, 40 * 60_000, T.ROUND_DEADLINE_MS)
+
+    def trip(self, day, stops) -> None:
+        first = None
+        for producer in stops:
+            t0 = day.collect(producer)
+            first = t0 if first is None else first
+        day.go_depot()
+        margin = 5 * 60_000 if self.late else -5 * 60_000
+        target = first + T.ROUND_DEADLINE_MS + margin
+        path = day.path_to(day.plant)
+        speed = day.speed()
+        travel = int(round(float(cumulative(path)[-1]) / (speed / 3.6) * 1000))
+        if target - travel < day.it.t + 10 * 60_000:
+            raise Infeasible("no time to park before the delivery")
+        day.it.park_until(target - travel)
+        protect(day, True)
+        day.it.drive(path, speed, stops=False)
+        t_d = day.it.t
+        day.it.stay(self.rng.randint(10 * 60, 20 * 60) * SEC)
+        day.it.job = False
+        protect(day, False)
+        day.go_depot()
+        late = (t_d - first - T.ROUND_DEADLINE_MS) / 60_000
+        note = f"round delivered to {day.plant.id} {late:+.1f} min from its deadline"
+        if self.late:
+            day.expects.append(Expect("undelivered_collection", first_at(first), note))
+        else:
+            _episode(day, self.name, first, t_d, note)
+        day.done = True
+        self.fulfilled = True
+
+
+class NearRoundLate(_NearRound):
+    name = "near_round_late"
+
+
+class NearRoundEarly(_NearRound):
+    name = "near_round_early"
+    types = ()
+    late = False
+
+
 class _NearUnregistered(UnregisteredStop):
     """A stop at a restaurant on no contract just over / under unregistered_stop."""
 
@@ -505,4 +560,4 @@ MUCK_NEAR = (
     NearDeviationFar,
     NearDeviationClose,
 )
-KITCHEN_NEAR = (NearUnregisteredLong, NearUnregisteredShort)
+KITCHEN_NEAR = (NearUnregisteredLong, NearUnregisteredShort, NearRoundLate, NearRoundEarly)

@@ -5,6 +5,7 @@ km/h of the limit."""
 from __future__ import annotations
 
 import pytest
+import shapely
 
 from sim import simulate
 from sim import thresholds as T
@@ -119,3 +120,39 @@ def test_two_bursts_start_just_either_side_of_the_cooldown(plain, trick, truths)
             assert T.COOLDOWN_MS - 61 * SEC <= apart < T.COOLDOWN_MS
         mine = [t for t in plain.truths if t.vehicle == plan.vehicle.id and t.type == "overspeed"]
         assert [t.ts for t in mine] == [a, b][:truths]
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """A larger night: kitchen fleets hold both round cases."""
+    return simulate(200, 12, 101, START_MS, normal_ops=False)
+
+
+@pytest.mark.parametrize(("trick", "sign"), [("near_round_late", 1), ("near_round_early", -1)])
+def test_rounds_are_delivered_just_either_side_of_the_deadline(wide, trick, sign):
+    plans = [p for p in wide.plans if p.trick == trick]
+    assert plans
+    for plan in plans:
+        contract = wide.world.contract_of(plan.vehicle.id)
+        shapes = {p: wide.world.places[p].shape for p in [*contract.producers, *contract.plants]}
+
+        def starts(ids, plan=plan, shapes=shapes):
+            out, prev = [], None
+            for leg in plan.legs:
+                at = next((i for i in ids if leg.speed == 0 and
+                           shapes[i].contains(shapely.Point(leg.path[0]))), None)  # fmt: skip
+                if at is not None and at != prev:
+                    out.append(leg.t0)
+                prev = at
+            return out
+
+        collections, deliveries = starts(contract.producers), starts(contract.plants)
+        waits = [leg.t1 for leg in plan.legs if leg.mode == 2 and leg.t1 - leg.t0 > 3_600_000]
+        # the delivery that follows the long wait at the depot
+        (held,) = [d for d in deliveries if any(0 <= d - w <= 3_600_000 for w in waits)]
+        before = [d for d in deliveries if d < held]
+        first = min(c for c in collections if not before or c > before[-1])
+        late = held - first - T.ROUND_DEADLINE_MS
+        assert 0 < sign * late <= 5 * 60 * SEC + SEC
+        mine = [t for t in wide.truths if t.vehicle == plan.vehicle.id]
+        assert [t.type for t in mine] == (["undelivered_collection"] if sign > 0 else [])

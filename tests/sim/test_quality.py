@@ -82,6 +82,7 @@ def test_the_night_holds_every_existing_type_and_the_near_threshold_cases(plain)
         "near_overspeed_long", "near_overspeed_short", "near_limit_above", "near_limit_below",
         "near_uncovered_long", "near_uncovered_short", "near_cooldown_apart",
         "near_cooldown_within", "near_deviation_far", "near_deviation_close",
+        "near_round_late",
     }  # fmt: skip
     assert near <= tricks
     quiet = {t for t in tricks if t and t.endswith(("_short", "_below", "_within", "_close"))}

@@ -3,9 +3,9 @@
 Every alert type of DOMAIN.md is injected by one or more *tricks* (see ``sim.dumping``,
 ``straying``, ``paperwork``, ``collection``, ``sourcing`` and ``near``). Quotas scale with
 the fleet: each muck trick is given to about 3.5 % of the muck trucks (at least one),
-``expired`` to 1 %, each kitchen/oil trick to about 12 % of those vehicles, each near-threshold
+``expired`` to 1 %, each kitchen/oil trick to about 9 % of those vehicles, each near-threshold
 case (``sim.near``) to about 1.5 %; with 200 vehicles over 12 hours every type gets at least
-four truths. Vehicles are visited in a seeded order; each takes the trick with the most quota
+three truths. Vehicles are visited in a seeded order; each takes the trick with the most quota
 left that it can carry out cleanly (a trick that is infeasible on a vehicle — a deadline that
 would not pass inside the horizon, no unambiguous detour — is simply tried on the next
 vehicle). The other vehicles behave normally, some of them in the normal-operation patterns of
@@ -55,7 +55,7 @@ KITCHEN_TRICKS = (
 )  # fmt: skip
 MUCK_RATE = 0.035
 EXPIRED_RATE = 0.01
-KITCHEN_RATE = 0.12
+KITCHEN_RATE = 0.09
 NEAR_RATE = 0.015  # each near-threshold case (sim.near), muck and kitchen alike
 MUCK_TRICKS = (*MUCK_TRICKS, *MUCK_NEAR)
 

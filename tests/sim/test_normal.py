@@ -16,7 +16,7 @@ MIN = 60_000
 
 @pytest.fixture(scope="module")
 def night():
-    return simulate(120, 10, 11, START_MS)
+    return simulate(200, 10, 11, START_MS)
 
 
 def _episodes(sim, pattern):

@@ -33,24 +33,13 @@ from stream.engine.alerts import update_alert
 from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
 from stream.engine.state import (
     ACTED,
-    DONE,
-    EMPTIED,
     IRRELEVANT,
-    LOADED,
-    OLAT,
-    OLNG,
-    OSEQ,
-    OUT,
-    OUTN,
     PENDING,
-    PREV,
-    SLOW,
+    LoggedVisit,
     Track,
     VehicleState,
+    Visit,
 )
-from stream.engine.state import LAT as V_LAT
-from stream.engine.state import LNG as V_LNG
-from stream.engine.state import SEQ as V_SEQ
 from stream.ping import Ping, iso_ts
 
 _LOG_KEEP = 8
@@ -111,28 +100,19 @@ def update_visits(
                 bit = kind_bit[fid]
                 mask |= bit
                 done = PENDING if bit & dwell_kinds else IRRELEVANT
-                visits[fid] = [
+                visits[fid] = Visit(
                     ts,
-                    -1,
-                    0,
-                    -1,
-                    done,
-                    None,
-                    0.0,
-                    0.0,
-                    tr.last_ts,
-                    None,
-                    0.0,
-                    0.0,
-                    p.loaded != "empty",
-                    p.loaded not in _FULL,
-                ]
+                    done=done,
+                    prev=tr.last_ts,
+                    loaded=p.loaded != "empty",
+                    emptied=p.loaded not in _FULL,
+                )
                 if done == PENDING:
                     tr.dwelling += 1
                 out.append(fence_event(ctx, vs, "enter", fid, ts, p.lat, p.lng, late))
-            elif v[OUT] >= 0:
-                v[OUT] = -1
-                v[OUTN] = 0
+            elif v.out >= 0:
+                v.out = -1
+                v.outn = 0
                 tr.exiting -= 1
     if tr.exiting or len(visits) != len(ids):
         hold = ctx.th.exit_hold_ms
@@ -140,12 +120,12 @@ def update_visits(
         gone = False
         for fid in [f for f in visits if f not in inside]:
             v = visits[fid]
-            if v[OUT] < 0:
-                v[OUT], v[OUTN], v[OSEQ], v[OLAT], v[OLNG] = ts, 1, p.seq, p.lat, p.lng
+            if v.out < 0:
+                v.out, v.outn, v.oseq, v.olat, v.olng = ts, 1, p.seq, p.lat, p.lng
                 tr.exiting += 1
                 continue
-            v[OUTN] += 1
-            if v[OUTN] >= 2 and ts - v[OUT] >= hold:
+            v.outn += 1
+            if v.outn >= 2 and ts - v.out >= hold:
                 del visits[fid]
                 tr.exiting -= 1
                 gone = True
@@ -156,17 +136,17 @@ def update_visits(
 
 
 def _exited(
-    ctx: EngineContext, vs: VehicleState, tr: Track, fid: str, v: list, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, tr: Track, fid: str, v: Visit, late: bool, out: list
 ) -> None:
-    if v[DONE] == PENDING:
+    if v.done == PENDING:
         tr.dwelling -= 1
-    out.append(fence_event(ctx, vs, "exit", fid, v[OUT], v[OLAT], v[OLNG], late))
+    out.append(fence_event(ctx, vs, "exit", fid, v.out, v.olat, v.olng, late))
     if vs.trip is not None:
-        trips.on_exit(ctx, vs, fid, v[OUT], v[OSEQ], v[OLAT], v[OLNG], out)
+        trips.on_exit(ctx, vs, fid, v.out, v.oseq, v.olat, v.olng, out)
     if tr.restricted and tr.restricted.pop(fid, None):
         alert = vs.open.pop("restricted_zone:" + fid + tr.tag, None)
         if alert is not None:
-            update_alert(alert, out, ended_ts=iso_ts(v[OUT]))
+            update_alert(alert, out, ended_ts=iso_ts(v.out))
 
 
 def update_dwell(
@@ -190,36 +170,36 @@ def update_dwell(
     not_empty = p.loaded != "empty"
     not_full = p.loaded not in _FULL
     for fid, v in list(tr.visits.items()):
-        if v[DONE] != PENDING:
+        if v.done != PENDING:
             continue
         if not_empty:
-            v[LOADED] = True
+            v.loaded = True
         if not_full:
-            v[EMPTIED] = True
+            v.emptied = True
         if moving:
             if (
-                v[SLOW] >= 0
-                and left_at(ctx, tr, v, p, speed) - v[SLOW] >= th.dwell_ms
+                v.slow >= 0
+                and left_at(ctx, tr, v, p, speed) - v.slow >= th.dwell_ms
                 and _may_act(ctx, fid, v)
             ):
-                v[DONE] = ACTED  # the dwell lasted until the vehicle left, between two pings
+                v.done = ACTED  # the dwell lasted until the vehicle left, between two pings
                 tr.dwelling -= 1
                 _act(ctx, vs, fid, v, p, fs, late, out)
                 continue
-            v[SLOW] = -1
-        elif v[SLOW] < 0:
+            v.slow = -1
+        elif v.slow < 0:
             if slow:
-                v[SLOW], v[V_SEQ], v[V_LAT], v[V_LNG] = ts, p.seq, p.lat, p.lng
-        elif ts - v[SLOW] >= th.dwell_ms and _may_act(ctx, fid, v):
-            v[DONE] = ACTED
+                v.slow, v.seq, v.lat, v.lng = ts, p.seq, p.lat, p.lng
+        elif ts - v.slow >= th.dwell_ms and _may_act(ctx, fid, v):
+            v.done = ACTED
             tr.dwelling -= 1
             _act(ctx, vs, fid, v, p, fs, late, out)
             continue
-        if v[SLOW] >= 0 and tr is not vs.live:
+        if v.slow >= 0 and tr is not vs.live:
             _backdate_live(vs, fid, v, ts)
 
 
-def _may_act(ctx: EngineContext, fid: str, v: list) -> bool:
+def _may_act(ctx: EngineContext, fid: str, v: Visit) -> bool:
     """A dwell at a site is a load only once the load sensor, if the truck has one, has
     reported anything but ``empty`` during the visit: a truck that waits at a site and leaves
     empty (turned away, a site inspection) has loaded nothing. Likewise a dwell at a terminal
@@ -229,41 +209,41 @@ def _may_act(ctx: EngineContext, fid: str, v: list) -> bool:
     A change reported later in the same visit still counts from the dwell's start."""
     bit = ctx.kind_bit[fid]
     if bit & SITE:
-        return v[LOADED]
+        return v.loaded
     if bit & UNLOAD:
-        return v[EMPTIED]
+        return v.emptied
     return True
 
 
 _FULL = ("half", "full")
 
 
-def left_at(ctx: EngineContext, tr: Track, v: list, p: Ping, speed: float) -> int:
+def left_at(ctx: EngineContext, tr: Track, v: Visit, p: Ping, speed: float) -> int:
     """When a vehicle seen moving at ``p`` left the spot of its slow spell.
 
     Parked vehicles report every minute or so, so the last slow ping can be a minute before
     the vehicle left: estimate the departure from the distance covered at the reported speed,
     within the gap between the previous ping and this one.
     """
-    dy = (p.lat - v[V_LAT]) * M_PER_DEG
-    dx = (p.lng - v[V_LNG]) * ctx.m_lng
+    dy = (p.lat - v.lat) * M_PER_DEG
+    dx = (p.lng - v.lng) * ctx.m_lng
     travelled_ms = math.sqrt(dx * dx + dy * dy) / max(speed, 1.0) * 3600.0
     return max(tr.last_ts, min(p.ts, p.ts - int(travelled_ms)))
 
 
-def _backdate_live(vs: VehicleState, fid: str, v: list, ts: int) -> None:
+def _backdate_live(vs: VehicleState, fid: str, v: Visit, ts: int) -> None:
     """A backfilled slow spell in a fence the live track entered right after the blind gap
     (no live ping between) is the start of the live dwell too: a dwell split by the blind
     area still completes."""
     lv = vs.live.visits.get(fid)
-    if lv is None or lv[DONE] != PENDING or lv[PREV] > ts:
+    if lv is None or lv.done != PENDING or lv.prev > ts:
         return
-    if lv[SLOW] < 0 or v[SLOW] < lv[SLOW]:
-        lv[SLOW], lv[V_SEQ], lv[V_LAT], lv[V_LNG] = v[SLOW], v[V_SEQ], v[V_LAT], v[V_LNG]
+    if lv.slow < 0 or v.slow < lv.slow:
+        lv.slow, lv.seq, lv.lat, lv.lng = v.slow, v.seq, v.lat, v.lng
 
 
 def _act(
-    ctx: EngineContext, vs: VehicleState, fid: str, v: list, p: Ping, fs, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, fid: str, v: Visit, p: Ping, fs, late: bool, out: list
 ) -> None:
     bit = ctx.kind_bit[fid]
     if same_visit(ctx, vs, bit, fid, v, p.ts):
@@ -278,7 +258,9 @@ def _act(
         rounds.on_deliver(ctx, vs, fid, v, late, out)
 
 
-def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list, now: int) -> bool:
+def same_visit(
+    ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: Visit, now: int
+) -> bool:
     """True when this dwell continues one already acted on; otherwise log it and return False.
 
     Two dwells of one group (load, unload, collect, deliver) are one visit when the new one
@@ -291,31 +273,31 @@ def same_visit(ctx: EngineContext, vs: VehicleState, bit: int, fid: str, v: list
     minutes are three collections.
     """
     group = next(g for g in _GROUPS if g & bit)
-    start = v[SLOW]
+    start = v.slow
     merge = ctx.th.visit_merge_ms
     for entry in vs.visit_log:
-        if entry[4] != group:
+        if entry.group != group:
             continue
-        seen = max(entry[2], _still_there(vs, entry[0], v))
-        if entry[0] == fid:
-            same = start <= seen + merge and now >= entry[3]
+        seen = max(entry.seen, _still_there(vs, entry.fence, v))
+        if entry.fence == fid:
+            same = start <= seen + merge and now >= entry.prev
         else:  # another fence: only if the two dwells overlap in time
-            same = start <= seen and now >= entry[1]
+            same = start <= seen and now >= entry.start
         if same:
-            entry[2] = max(seen, now)
+            entry.seen = max(seen, now)
             return True
-    vs.visit_log.append([fid, start, now, v[PREV], group])
+    vs.visit_log.append(LoggedVisit(fid, start, now, v.prev, group))
     del vs.visit_log[:-_LOG_KEEP]
     return False
 
 
-def _still_there(vs: VehicleState, fid: str, current: list) -> int:
+def _still_there(vs: VehicleState, fid: str, current: Visit) -> int:
     """Latest time a track is known to be on an acted visit of ``fid`` other than ``current``
     (-1 if none is): the logged visit may still be going on there."""
     seen = -1
     for tr in (vs.live, vs.shadow):
         if tr is not None:
             v = tr.visits.get(fid)
-            if v is not None and v is not current and v[DONE] == ACTED and tr.last_ts > seen:
+            if v is not None and v is not current and v.done == ACTED and tr.last_ts > seen:
                 seen = tr.last_ts
     return seen

@@ -13,7 +13,7 @@ from stream.engine import trips
 from stream.engine.alerts import record_id
 from stream.engine.context import PLANT, EngineContext
 from stream.engine.rules import kitchen
-from stream.engine.state import LAT, LNG, SEQ, SLOW, Round, VehicleState
+from stream.engine.state import Round, VehicleState, Visit
 from stream.ping import iso_ts
 
 
@@ -39,14 +39,12 @@ def round_record(vs: VehicleState, rnd: Round, kind: str) -> tuple[str, dict]:
 
 
 def on_collect(
-    ctx: EngineContext, vs: VehicleState, producer: str, v: list, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, producer: str, v: Visit, late: bool, out: list
 ) -> None:
     """A collection dwell at ``producer`` completed."""
     rnd = vs.round
     if rnd is None:
-        rnd = Round(
-            record_id("round", vs.vehicle, v[SLOW]), v[SLOW], v[SEQ], v[LAT], v[LNG], late=late
-        )
+        rnd = Round(record_id("round", vs.vehicle, v.slow), v.slow, v.seq, v.lat, v.lng, late=late)
         rnd.due = rnd.start + ctx.th.round_deadline_ms
         vs.round = rnd
     if producer not in rnd.producers:
@@ -55,27 +53,27 @@ def on_collect(
 
 
 def on_deliver(
-    ctx: EngineContext, vs: VehicleState, plant: str, v: list, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, plant: str, v: Visit, late: bool, out: list
 ) -> None:
     """A delivery dwell at ``plant`` completed."""
     kind = ctx.vehicles[vs.vehicle].kind
     rnd = vs.round
     if rnd is None:
         lone = Round(
-            record_id("round", vs.vehicle, v[SLOW]),
-            v[SLOW],
-            v[SEQ],
-            v[LAT],
-            v[LNG],
+            record_id("round", vs.vehicle, v.slow),
+            v.slow,
+            v.seq,
+            v.lat,
+            v.lng,
             plant=plant,
-            delivered=v[SLOW],
+            delivered=v.slow,
             status="no_collection",
             late=late,
         )
         out.append(round_record(vs, lone, kind))
         return
     rnd.plant = plant
-    rnd.delivered = v[SLOW]
+    rnd.delivered = v.slow
     rnd.status = "delivered"
     rnd.late = rnd.late or late
     out.append(round_record(vs, rnd, kind))

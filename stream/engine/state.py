@@ -14,11 +14,77 @@ from typing import Any
 from stream.engine.config import Thresholds
 from stream.ping import Ping
 
-# Indices of a visit record (Track.visits values), see Track.
-ENTER, OUT, OUTN, SLOW, DONE, SEQ, LAT, LNG, PREV, OSEQ, OLAT, OLNG, LOADED, EMPTIED = range(14)
-VISIT_LEN = 14
-PENDING, IRRELEVANT, ACTED = 0, 1, 2  # values of visit[DONE]
+PENDING, IRRELEVANT, ACTED = 0, 1, 2  # values of Visit.done
 NEVER = 1 << 62  # a time that never comes
+
+
+@dataclass(slots=True)
+class Visit:
+    """A track's visit of one fence (``Track.visits`` values), from entry to confirmed exit.
+
+    Checkpointed as a 14-slot list in field order (:meth:`to_list`), as it was before it had a
+    type (issue 11): the checkpoint bytes did not change.
+    """
+
+    enter: int  # ts of the first ping inside
+    out: int = -1  # ts of the first ping seen outside again, -1 while inside
+    outn: int = 0  # pings outside since ``out``
+    slow: int = -1  # start of the current slow spell inside, -1 if none
+    done: int = PENDING  # the dwell: PENDING, IRRELEVANT for this vehicle kind, or ACTED on
+    seq: int | None = None  # first ping of the slow spell (with lat, lng)
+    lat: float = 0.0
+    lng: float = 0.0
+    prev: int = -1  # ts of the track's ping before the visit
+    oseq: int | None = None  # first ping outside (with olat, olng)
+    olat: float = 0.0
+    olng: float = 0.0
+    loaded: bool = True  # not reported empty during the visit
+    emptied: bool = True  # not reported half or full during the visit
+
+    def to_list(self) -> list:
+        return [
+            self.enter,
+            self.out,
+            self.outn,
+            self.slow,
+            self.done,
+            self.seq,
+            self.lat,
+            self.lng,
+            self.prev,
+            self.oseq,
+            self.olat,
+            self.olng,
+            self.loaded,
+            self.emptied,
+        ]
+
+    @classmethod
+    def from_list(cls, v: list) -> Visit:
+        # Visits saved before ``emptied`` existed: an unload counts, as it did then.
+        return cls(*v, *[True] * (_VISIT_LEN - len(v)))
+
+
+_VISIT_LEN = 14
+
+
+@dataclass(slots=True)
+class LoggedVisit:
+    """A dwell acted on (``VehicleState.visit_log``), to recognise the same visit seen by two
+    tracks (``places.same_visit``). Checkpointed as ``[fence, start, seen, prev, group]``."""
+
+    fence: str
+    start: int  # start of the dwell's slow spell
+    seen: int  # last time the vehicle was known to be on the visit
+    prev: int  # ts of the track's ping before the visit
+    group: int  # the kind group acted on (places._GROUPS: load, unload, collect, deliver)
+
+    def to_list(self) -> list:
+        return [self.fence, self.start, self.seen, self.prev, self.group]
+
+    @classmethod
+    def from_list(cls, v: list) -> LoggedVisit:
+        return cls(*v)
 
 
 @dataclass(slots=True)
@@ -74,12 +140,7 @@ class Stop:
 class Track:
     """One ordered stream of accepted pings: the live stream or a blind-area backfill segment.
 
-    ``visits`` maps fence id to a list indexed by the constants above: ENTER (ts), OUT (first
-    ts seen outside again, -1 while inside), OUTN (pings outside since), SLOW (start of the
-    current slow spell inside, -1 if none) with its SEQ/LAT/LNG, DONE (PENDING dwell,
-    IRRELEVANT for this vehicle kind, or ACTED on), PREV (ts of the track's ping before the
-    visit), OSEQ/OLAT/OLNG (first ping outside), LOADED (not reported empty during it) and
-    EMPTIED (not reported half or full during it).
+    ``visits`` maps fence id to its :class:`Visit`.
     """
 
     tag: str = ""  # suffix of the keys of this track's open alerts ("" live, ":shadow" backfill)
@@ -88,7 +149,7 @@ class Track:
     lng: float = 0.0
     seq: int | None = None
     ids: tuple[str, ...] = ()
-    visits: dict[str, list[int]] = field(default_factory=dict)
+    visits: dict[str, Visit] = field(default_factory=dict)
     exiting: int = 0  # visits with an exit pending
     dwelling: int = 0  # visits whose dwell is PENDING
     vmask: int = 0  # kinds of the fences visited (exits pending included)
@@ -106,7 +167,7 @@ class Track:
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["ids"] = list(self.ids)
-        out["visits"] = {k: list(v) for k, v in self.visits.items()}
+        out["visits"] = {k: v.to_list() for k, v in self.visits.items()}
         for name in ("stop", "over", "dev", "unc"):
             value = getattr(self, name)
             out[name] = None if value is None else value.to_list()
@@ -119,8 +180,7 @@ class Track:
     def from_dict(cls, d: dict[str, Any]) -> Track:
         t = cls(**{k: v for k, v in d.items() if k in _TRACK_PLAIN})
         t.ids = tuple(d["ids"])
-        # States saved before EMPTIED existed: an unload counts, as it did then.
-        t.visits = {k: [*v, *[True] * (VISIT_LEN - len(v))] for k, v in d["visits"].items()}
+        t.visits = {k: Visit.from_list(v) for k, v in d["visits"].items()}
         t.stop = Stop.from_list(d["stop"])
         t.over, t.dev, t.unc = (Episode.from_list(d[n]) for n in ("over", "dev", "unc"))
         t.restricted = dict(d["restricted"])
@@ -212,7 +272,7 @@ class VehicleState:
     trip: Trip | None = None
     past: list[Trip] = field(default_factory=list)  # the last closed trips (trips.trip_at)
     round: Round | None = None
-    visit_log: list[list] = field(default_factory=list)  # [fence, start, last_seen] recent dwells
+    visit_log: list[LoggedVisit] = field(default_factory=list)  # the last dwells acted on
     raised: dict[str, list[int]] = field(default_factory=dict)  # type -> recent alert start ts
     open: dict[str, dict] = field(default_factory=dict)  # key -> alert awaiting its end
     lost_anchor: int = -1  # ts of the ping before the gap of the last signal_lost raised
@@ -233,7 +293,7 @@ class VehicleState:
             "trip": None if self.trip is None else self.trip.to_dict(),
             "past": [t.to_dict() for t in self.past],
             "round": None if self.round is None else self.round.to_dict(),
-            "visit_log": [list(v) for v in self.visit_log],
+            "visit_log": [v.to_list() for v in self.visit_log],
             "raised": {k: list(v) for k, v in self.raised.items()},
             "open": {k: _copy(v) for k, v in self.open.items()},
             "lost_anchor": self.lost_anchor,
@@ -257,7 +317,7 @@ class VehicleState:
             trip=Trip.from_dict(d["trip"]),
             past=[Trip(**t) for t in d.get("past", ())],  # absent in states saved before it
             round=Round.from_dict(d["round"]),
-            visit_log=[list(v) for v in d["visit_log"]],
+            visit_log=[LoggedVisit.from_list(v) for v in d["visit_log"]],
             raised={k: list(v) for k, v in d["raised"].items()},
             open={k: _copy(v) for k, v in d["open"].items()},
             lost_anchor=d["lost_anchor"],

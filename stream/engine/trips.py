@@ -23,7 +23,7 @@ from __future__ import annotations
 from stream.engine.alerts import record_id
 from stream.engine.context import UNLOAD, EngineContext
 from stream.engine.rules import manifest
-from stream.engine.state import DONE, LAT, LNG, LOADED, PENDING, SEQ, SLOW, Trip, VehicleState
+from stream.engine.state import PENDING, Trip, VehicleState, Visit
 from stream.ping import iso_ts
 
 _PAST_KEEP = 8  # closed trips kept per vehicle (blind-area batches come hours late, not days)
@@ -53,10 +53,10 @@ def trip_record(vs: VehicleState, trip: Trip) -> tuple[str, dict]:
 
 
 def on_load(
-    ctx: EngineContext, vs: VehicleState, site: str, v: list, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, site: str, v: Visit, late: bool, out: list
 ) -> None:
     """A load dwell at ``site`` completed (``v`` is the visit record)."""
-    start = v[SLOW]
+    start = v.slow
     trip = vs.trip
     if trip is not None:
         if trip.departed < 0:
@@ -77,9 +77,9 @@ def on_load(
         site,
         permit.id if permit else None,
         start,
-        v[SEQ],
-        v[LAT],
-        v[LNG],
+        v.seq,
+        v.lat,
+        v.lng,
         late=late,
     )
     if permit is None:
@@ -118,7 +118,7 @@ def _check_hours(ctx: EngineContext, vs: VehicleState, trip: Trip, out: list) ->
 
 
 def on_unload(
-    ctx: EngineContext, vs: VehicleState, fence: str, v: list, fs, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, fence: str, v: Visit, fs, late: bool, out: list
 ) -> None:
     """An unload dwell at terminal/transfer ``fence`` completed.
 
@@ -127,26 +127,26 @@ def on_unload(
     earlier trip, and a trip loaded after the unload cannot be delivered by it.
     """
     trip = vs.trip
-    if late and (trip is None or trip.load_ts > v[SLOW]):
-        then = trip_at(vs, v[SLOW])
+    if late and (trip is None or trip.load_ts > v.slow):
+        then = trip_at(vs, v.slow)
         if then is not None and then is not trip:
             _deliver_late(ctx, vs, then, fence, v, fs, out)
             return
         trip = then
     if trip is None:
-        if v[LOADED]:
+        if v.loaded:
             manifest.unmatched_disposal(ctx, vs, fence, v, late, out)
         return
     if trip.departed < 0:
         return  # never left the loading site: not an unload
-    _resolve_source(ctx, vs, trip, fence, v[SLOW], out)
+    _resolve_source(ctx, vs, trip, fence, v.slow, out)
     _judge_unload(ctx, vs, trip, fence, v, fs, late, out)
     out.append(trip_record(vs, trip))
     close(vs, trip, trip.unload_ts)
 
 
 def _judge_unload(
-    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: list, fs, late: bool, out
+    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: Visit, fs, late: bool, out
 ) -> None:
     """Record the trip's unload at ``fence``: delivered, or unapproved (with its alert)."""
     permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
@@ -161,18 +161,18 @@ def _judge_unload(
     else:
         trip.status = "delivered"
     trip.unload_fence = fence
-    trip.unload_ts = v[SLOW]
+    trip.unload_ts = v.slow
     trip.late = trip.late or late
 
 
 def _deliver_late(
-    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: list, fs, out: list
+    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: Visit, fs, out: list
 ) -> None:
     """A blind-area batch shows the unload of a trip already closed as ``unmatched`` (by the
     next load, or its deadline): it was delivered after all."""
-    if trip.status != "unmatched" or not 0 <= trip.departed <= v[SLOW]:
+    if trip.status != "unmatched" or not 0 <= trip.departed <= v.slow:
         return  # already unloaded (a second dwell), or not yet left its site then
-    _resolve_source(ctx, vs, trip, fence, v[SLOW], out)
+    _resolve_source(ctx, vs, trip, fence, v.slow, out)
     _judge_unload(ctx, vs, trip, fence, v, fs, True, out)
     trip.ended = trip.unload_ts  # what trip_at sees: the drive after it was empty
     out.append(trip_record(vs, trip))
@@ -238,7 +238,7 @@ def dwell_under_way(ctx: EngineContext, vs: VehicleState, bits: int, by: int) ->
     A deadline does not fire while the delivery that meets it is still being dwelt.
     """
     for fid, v in vs.live.visits.items():
-        if v[DONE] == PENDING and 0 <= v[SLOW] <= by and ctx.kind_bit.get(fid, 0) & bits:
+        if v.done == PENDING and 0 <= v.slow <= by and ctx.kind_bit.get(fid, 0) & bits:
             return True
     return False
 

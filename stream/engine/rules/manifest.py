@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from stream.engine.alerts import make_alert, raise_alert
 from stream.engine.context import EngineContext
-from stream.engine.state import LAT, LNG, SEQ, SLOW, Trip, VehicleState
+from stream.engine.state import Trip, VehicleState, Visit
 from stream.ping import iso_ts
 
 
@@ -99,11 +99,11 @@ def unpermitted_load(
 
 
 def unmatched_disposal(
-    ctx: EngineContext, vs: VehicleState, fence: str, v: list, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, fence: str, v: Visit, late: bool, out: list
 ) -> None:
     """An unload dwell at a terminal/transfer point with no trip open."""
     th = ctx.th
-    anchor = (v[SEQ], v[SLOW], v[LAT], v[LNG])
+    anchor = (v.seq, v.slow, v.lat, v.lng)
     alert = make_alert(
         ctx,
         vs,
@@ -115,15 +115,15 @@ def unmatched_disposal(
         late=late,
         fence=fence,
     )
-    raise_alert(vs, alert, v[SLOW], th.cooldown_ms, out)
+    raise_alert(vs, alert, v.slow, th.cooldown_ms, out)
 
 
 def unapproved_terminal(
-    ctx: EngineContext, vs: VehicleState, fence: str, v: list, trip: Trip, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, fence: str, v: Visit, trip: Trip, late: bool, out: list
 ) -> None:
     """An unload at a terminal/transfer point the trip's permit does not list."""
     th = ctx.th
-    anchor = (v[SEQ], v[SLOW], v[LAT], v[LNG])
+    anchor = (v.seq, v.slow, v.lat, v.lng)
     permit = ctx.registry.permits[trip.permit]
     alert = make_alert(
         ctx,
@@ -139,7 +139,7 @@ def unapproved_terminal(
         trip=trip.id,
         extra={"approved_terminals": sorted(permit.terminals)},
     )
-    raise_alert(vs, alert, v[SLOW], th.cooldown_ms, out)
+    raise_alert(vs, alert, v.slow, th.cooldown_ms, out)
 
 
 def _in_validity(permit, ts: int) -> bool:

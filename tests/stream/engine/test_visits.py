@@ -7,7 +7,7 @@ import dataclasses
 
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext
-from stream.engine.state import Track
+from stream.engine.state import Track, Visit
 from stream.registry import Registry
 from tests.stream.engine.test_alerts import FULL, loaded_at_site
 from tests.stream.engine.world import (
@@ -111,10 +111,10 @@ def test_a_truck_still_reporting_full_at_a_transfer_point_has_not_delivered():
 
 
 def test_visit_records_saved_before_the_emptied_flag_load_with_it_set():
-    old = Track(visits={"W1": [1, -1, 0, 5, 0, None, 0.0, 0.0, 0, None, 0.0, 0.0, True]})
+    old = Track(visits={"W1": Visit(1, slow=5, prev=0, emptied=False)})
     saved = old.to_dict()
     saved["visits"]["W1"] = saved["visits"]["W1"][:13]
-    assert Track.from_dict(saved).visits["W1"] == [*saved["visits"]["W1"], True]
+    assert Track.from_dict(saved).visits["W1"].to_list() == [*saved["visits"]["W1"], True]
 
 
 def test_collections_in_a_blind_area_before_a_live_one_are_kept():

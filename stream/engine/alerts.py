@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from stream.engine.context import EngineContext
 from stream.engine.state import VehicleState
 from stream.ping import iso_ts
 
@@ -42,7 +43,7 @@ def ping_ref(seq: int | None, ts: int, lat: float, lng: float) -> dict[str, Any]
 
 
 def make_alert(
-    ctx,
+    ctx: EngineContext,
     vs: VehicleState,
     kind: str,
     anchor: Anchor,

@@ -27,6 +27,7 @@ from stream.engine.context import (
     EngineContext,
     FenceSet,
 )
+from stream.engine.facts import Facts
 from stream.engine.hygiene import (
     STALE,
     clock_reason,
@@ -126,7 +127,7 @@ def tick_into(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None
         rounds.check_deadline(ctx, vs, now, out)
 
 
-def admit(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
+def admit(ctx: EngineContext, vs: VehicleState, p: Ping, fs: FenceSet, out: list) -> None:
     """Route a ping that passed the static checks: reorder buffer, backfill track, or reject.
 
     A blind-area re-send (flagged ``backfill``, or more than ``backfill_lag_ms`` behind the
@@ -156,7 +157,9 @@ def admit(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
         release(ctx, vs, q, qfs, out)
 
 
-def _behind(ctx: EngineContext, vs: VehicleState, p: Ping, fs, blind: bool, out: list) -> None:
+def _behind(
+    ctx: EngineContext, vs: VehicleState, p: Ping, fs: FenceSet, blind: bool, out: list
+) -> None:
     """A ping behind the live stream: a duplicate, a blind-area backfill, or stale."""
     ts = p.ts
     shadow = vs.shadow
@@ -172,7 +175,7 @@ def _behind(ctx: EngineContext, vs: VehicleState, p: Ping, fs, blind: bool, out:
         out.append(rejection(p, STALE, f"{vs.released - ts} ms older than the live stream"))
 
 
-def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
+def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs: FenceSet, out: list) -> None:
     """Hand a ping from the reorder buffer to the live track."""
     vs.released = p.ts
     if fs.__class__ is not FenceSet:
@@ -180,7 +183,7 @@ def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> Non
     apply(ctx, vs, vs.live, p, fs, bool(p.backfill), out)
 
 
-def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs, out: list) -> None:
+def backfill(ctx: EngineContext, vs: VehicleState, p: Ping, fs: FenceSet, out: list) -> None:
     """Replay a blind-area ping on the shadow track, in order among the segment's pings."""
     shadow = vs.shadow
     if shadow is None or p.ts <= shadow.last_ts or p.ts > shadow.until:
@@ -268,6 +271,8 @@ def apply(
     else:
         rnd = vs.round
         loaded = rnd is not None and not rnd.overdue and (live or rnd.start <= ts)
+    # The per-ping rules get these facts as one object, built only when a rule's guard passes.
+    facts = None
     st = tr.stop
     if st is not None:
         if speed < ctx.moving_kmh:
@@ -287,7 +292,8 @@ def apply(
                 and not st.mask & info.stop_known
                 and (st.loaded or not muck)
             ):
-                stops.check(ctx, vs, tr, st, muck, trip, late, out)
+                facts = Facts(fs, speed, loaded, trip, overdue, late, info)
+                stops.check(ctx, vs, tr, st, facts, out)
         else:
             stops.end_stop(ctx, vs, tr, st, ts, out)
             st = None
@@ -295,22 +301,28 @@ def apply(
         tr.stop = Stop(p.seq, ts, lat, lng, ts, mask, loaded)
     limit = fs.limit
     if speed > (info.limit if limit is None else limit) or tr.over is not None:
-        overspeed.check(ctx, vs, tr, p, fs, speed, info.limit, late, out)
+        facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+        overspeed.check(ctx, vs, tr, p, facts, out)
     if p.cover_open or tr.unc is not None:
-        cover.check(ctx, vs, tr, p, speed, loaded, trip, late, out)
+        facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+        cover.check(ctx, vs, tr, p, facts, out)
     if muck:
         if p.lift:
-            dumping.check_lift(ctx, vs, tr, p, fs, trip, late, out)
+            facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+            dumping.check_lift(ctx, vs, tr, p, facts, out)
         if tr.dev is not None or (
             loaded and trip is not None and fs.route_ok.get(trip.permit) is not True
         ):
-            route.check(ctx, vs, tr, p, fs, trip if not overdue else None, loaded, late, out)
+            facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+            route.check(ctx, vs, tr, p, facts, out)
     if fs.restricted:
-        restricted.check_inside(ctx, vs, tr, p, fs, info.kind, late, out)
+        facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+        restricted.check_inside(ctx, vs, tr, p, facts, out)
     if 0 <= ts - last_ts <= ctx.crossing_gap_ms and last_ts >= 0 and ctx.restricted:
         # A segment this short crosses a zone only if it ends near one (context.CROSS_REACH_M).
         if d2 > ctx.reach2:
-            restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
+            facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+            restricted.check_crossing(ctx, vs, tr, p, facts, out)
         else:
             box = ctx.near_box
             if (
@@ -318,7 +330,8 @@ def apply(
                 and box[1] <= lng <= box[3]
                 and floor(lat * NEAR_INV) * NEAR_KEY + floor(lng * NEAR_INV) in ctx.near_cells
             ):  # ctx.near_key(lat, lng), inline
-                restricted.check_crossing(ctx, vs, tr, p, fs, info.kind, late, out)
+                facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)
+                restricted.check_crossing(ctx, vs, tr, p, facts, out)
     tr.last_ts = ts
     tr.lat = lat
     tr.lng = lng

@@ -30,7 +30,7 @@ from operator import or_
 
 from stream.engine import rounds, trips
 from stream.engine.alerts import update_alert
-from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext
+from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext, FenceSet
 from stream.engine.state import (
     ACTED,
     IRRELEVANT,
@@ -77,7 +77,7 @@ def update_visits(
     vs: VehicleState,
     tr: Track,
     p: Ping,
-    fs,
+    fs: FenceSet,
     ids: tuple[str, ...],
     late: bool,
     out: list,
@@ -155,7 +155,7 @@ def update_dwell(
     tr: Track,
     p: Ping,
     speed: float,
-    fs,
+    fs: FenceSet,
     late: bool,
     out: list,
 ) -> None:
@@ -243,7 +243,14 @@ def _backdate_live(vs: VehicleState, fid: str, v: Visit, ts: int) -> None:
 
 
 def _act(
-    ctx: EngineContext, vs: VehicleState, fid: str, v: Visit, p: Ping, fs, late: bool, out: list
+    ctx: EngineContext,
+    vs: VehicleState,
+    fid: str,
+    v: Visit,
+    p: Ping,
+    fs: FenceSet,
+    late: bool,
+    out: list,
 ) -> None:
     bit = ctx.kind_bit[fid]
     if same_visit(ctx, vs, bit, fid, v, p.ts):

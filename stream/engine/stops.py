@@ -14,27 +14,21 @@ from __future__ import annotations
 
 from stream.engine.alerts import update_alert
 from stream.engine.context import KNOWN, EngineContext
+from stream.engine.facts import Facts
 from stream.engine.rules import dumping, kitchen
-from stream.engine.state import Stop, Track, Trip, VehicleState
+from stream.engine.state import Stop, Track, VehicleState
 from stream.ping import iso_ts
 
 
 def check(
-    ctx: EngineContext,
-    vs: VehicleState,
-    tr: Track,
-    st: Stop,
-    muck: bool,
-    trip: Trip | None,
-    late: bool,
-    out: list,
+    ctx: EngineContext, vs: VehicleState, tr: Track, st: Stop, facts: Facts, out: list
 ) -> None:
-    """A stop is long enough and touched no known place: let the stop rule judge it
-    (``trip``: the vehicle's trip at the current ping's event time)."""
-    if muck:
-        dumping.check_stop(ctx, vs, tr, st, trip, late, out)
+    """A stop is long enough and touched no known place: let the stop rule of the vehicle's
+    kind judge it (``facts``: those of the current ping)."""
+    if facts.info.muck:
+        dumping.check_stop(ctx, vs, tr, st, facts, out)
     else:
-        kitchen.check_stop(ctx, vs, tr, st, late, out)
+        kitchen.check_stop(ctx, vs, tr, st, facts, out)
 
 
 def end_stop(

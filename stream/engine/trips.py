@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from stream.engine.alerts import record_id
-from stream.engine.context import UNLOAD, EngineContext
+from stream.engine.context import UNLOAD, EngineContext, FenceSet
 from stream.engine.rules import manifest
 from stream.engine.state import PENDING, Trip, VehicleState, Visit
 from stream.ping import iso_ts
@@ -118,7 +118,7 @@ def _check_hours(ctx: EngineContext, vs: VehicleState, trip: Trip, out: list) ->
 
 
 def on_unload(
-    ctx: EngineContext, vs: VehicleState, fence: str, v: Visit, fs, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, fence: str, v: Visit, fs: FenceSet, late: bool, out: list
 ) -> None:
     """An unload dwell at terminal/transfer ``fence`` completed.
 
@@ -146,7 +146,14 @@ def on_unload(
 
 
 def _judge_unload(
-    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: Visit, fs, late: bool, out
+    ctx: EngineContext,
+    vs: VehicleState,
+    trip: Trip,
+    fence: str,
+    v: Visit,
+    fs: FenceSet,
+    late: bool,
+    out,
 ) -> None:
     """Record the trip's unload at ``fence``: delivered, or unapproved (with its alert)."""
     permit = ctx.registry.permits.get(trip.permit) if trip.permit else None
@@ -166,7 +173,7 @@ def _judge_unload(
 
 
 def _deliver_late(
-    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: Visit, fs, out: list
+    ctx: EngineContext, vs: VehicleState, trip: Trip, fence: str, v: Visit, fs: FenceSet, out: list
 ) -> None:
     """A blind-area batch shows the unload of a trip already closed as ``unmatched`` (by the
     next load, or its deadline): it was delivered after all."""

@@ -8,28 +8,23 @@ Breaking pings are loaded, faster than ``uncovered_speed_kmh`` and report ``cove
 from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert
-from stream.engine.rules.episode import advance
-from stream.engine.state import Episode, Track, Trip, VehicleState
+from stream.engine.context import EngineContext
+from stream.engine.facts import Facts
+from stream.engine.rules.episode import Verdict, advance
+from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping
 
 
 def check(
-    ctx,
-    vs: VehicleState,
-    tr: Track,
-    p: Ping,
-    speed: float,
-    loaded: bool,
-    trip: Trip | None,
-    late: bool,
-    out: list,
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
-    """Apply one ping (call only when the cover is reported open or an episode is open);
-    ``trip`` is the vehicle's trip at the ping's event time."""
+    """Apply one ping (call only when the cover is reported open or an episode is open)."""
     th = ctx.th
-    breaking = bool(p.cover_open) and loaded and speed > th.uncovered_speed_kmh
+    speed = facts.speed
+    breaking = bool(p.cover_open) and facts.loaded and speed > th.uncovered_speed_kmh
     if not breaking and tr.unc is None:
         return
+    trip = facts.trip
 
     def build(ep: Episode) -> dict:
         return make_alert(
@@ -40,11 +35,10 @@ def check(
             rule="loaded, moving and cover open on every ping for the sustain time",
             thresholds={"moving_kmh": th.uncovered_speed_kmh, "sustain_s": th.uncovered_ms / 1000},
             pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
-            late=late,
+            late=facts.late,
             permit=trip.permit if trip else None,
             trip=trip.id if trip else None,
         )
 
-    advance(
-        ctx, vs, tr, "unc", "uncovered_load", breaking, p, th.uncovered_ms, False, build, out, speed
-    )
+    verdict = Verdict("uncovered_load", breaking, th.uncovered_ms, False, build, speed)
+    tr.unc = advance(ctx, vs, tr, tr.unc, verdict, p, out)

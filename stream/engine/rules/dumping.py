@@ -14,8 +14,9 @@ Both share the type's cooldown: a lift during a suspicious stop gives one alert.
 from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert, raise_alert
-from stream.engine.context import KNOWN, UNLOAD
-from stream.engine.state import Stop, Track, Trip, VehicleState
+from stream.engine.context import KNOWN, UNLOAD, EngineContext
+from stream.engine.facts import Facts
+from stream.engine.state import Stop, Track, VehicleState
 from stream.ping import Ping
 
 FLAG = 1  # Stop.flags bit: this rule has fired for the stop
@@ -23,11 +24,12 @@ KEY = "stop:suspected_dumping"
 
 
 def check_stop(
-    ctx, vs: VehicleState, tr: Track, st: Stop, trip: Trip | None, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, tr: Track, st: Stop, facts: Facts, out: list
 ) -> None:
-    """Called on each ping of a stop once it is long enough to matter (``trip``: the trip at
-    the ping's event time)."""
+    """Called on each ping of a stop once it is long enough to matter (``facts.trip``: the
+    trip at the ping's event time)."""
     th = ctx.th
+    trip = facts.trip
     if st.flags & FLAG or not st.loaded or st.mask & KNOWN:
         return
     if st.last - st.ts < th.suspicious_stop_ms:
@@ -45,7 +47,7 @@ def check_stop(
             "slow_kmh": th.slow_kmh,
         },
         pings=evidence_pings(tr.recent, st.ts, th.evidence_pings),
-        late=late,
+        late=facts.late,
         permit=trip.permit if trip else None,
         trip=trip.id if trip else None,
         extra={"trigger": "stop"},
@@ -55,12 +57,14 @@ def check_stop(
 
 
 def check_lift(
-    ctx, vs: VehicleState, tr: Track, p: Ping, fs, trip: Trip | None, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
-    """Called for pings reporting the tipper raised (``trip``: the trip at the ping's time)."""
-    if (fs.mask | tr.vmask) & UNLOAD:
+    """Called for pings reporting the tipper raised (``facts.trip``: the trip at the ping's
+    time)."""
+    if (facts.fs.mask | tr.vmask) & UNLOAD:
         return
     th = ctx.th
+    trip = facts.trip
     anchor = (p.seq, p.ts, p.lat, p.lng)
     alert = make_alert(
         ctx,
@@ -70,7 +74,7 @@ def check_lift(
         rule="tipper raised outside every terminal and transfer point",
         thresholds={"exit_hold_s": th.exit_hold_ms / 1000},
         pings=evidence_pings(tr.recent, p.ts - th.suspicious_stop_ms, th.evidence_pings),
-        late=late,
+        late=facts.late,
         permit=trip.permit if trip else None,
         trip=trip.id if trip else None,
         extra={"trigger": "lift"},

@@ -9,61 +9,68 @@ emitted again with it).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from stream.engine.alerts import raise_alert, update_alert
+from stream.engine.context import EngineContext
 from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping, iso_ts
 
 
+@dataclass(slots=True)
+class Verdict:
+    """What a sustained rule says about one ping (built only while the rule is active).
+
+    The episode raises when its duration is ``> sustain_ms`` (``strict``) or ``>=``; ``build``
+    makes the alert dict from the episode (anchor = its first ping); ``value`` is a magnitude
+    to keep the peak of (speed), reported in the evidence at the end.
+    """
+
+    kind: str  # the alert type
+    breaking: bool  # whether this ping breaks the rule
+    sustain_ms: int
+    strict: bool
+    build: Callable[[Episode], dict]
+    value: float = 0.0
+
+
 def advance(
-    ctx,
+    ctx: EngineContext,
     vs: VehicleState,
     tr: Track,
-    slot: str,
-    kind: str,
-    breaking: bool,
+    ep: Episode | None,
+    verdict: Verdict,
     p: Ping,
-    sustain_ms: int,
-    strict: bool,
-    build: Callable[[Episode], dict],
     out: list,
-    value: float = 0.0,
-) -> None:
-    """Advance the episode kept in ``tr.<slot>`` by one ping.
+) -> Episode | None:
+    """Advance the track's episode ``ep`` of one rule by one ping; return the episode the
+    track keeps for it (None once it has ended).
 
-    Parameters
-    ----------
-    breaking : bool
-        Whether this ping breaks the rule.
-    sustain_ms, strict : int, bool
-        The episode raises when its duration is ``> sustain_ms`` (strict) or ``>=``.
-    build : callable
-        Makes the alert dict from the episode (anchor = its first ping).
-    value : float
-        A magnitude to keep the peak of (speed), reported in the evidence at the end.
+    Seven parameters (issue 11): the episode goes in and comes back so that the caller names
+    its ``Track`` field (``tr.over = advance(..., tr.over, ...)``) instead of a slot string.
     """
-    ep = getattr(tr, slot)
-    key = kind + tr.tag
-    if not breaking:
+    key = verdict.kind + tr.tag
+    if not verdict.breaking:
         if ep is not None:
-            setattr(tr, slot, None)
             alert = vs.open.pop(key, None)
             if alert is not None:
                 alert["evidence"]["peak"] = ep.peak
                 update_alert(alert, out, ended_ts=iso_ts(p.ts))
-        return
+        return None
+    value = verdict.value
     if ep is None:
         ep = Episode(p.seq, p.ts, p.lat, p.lng, None, value)
-        setattr(tr, slot, ep)
     elif value > ep.peak:
         ep.peak = value
     if ep.alert is not None:
-        return
+        return ep
     elapsed = p.ts - ep.ts
-    if elapsed > sustain_ms if strict else elapsed >= sustain_ms:
-        alert = build(ep)
+    sustain_ms = verdict.sustain_ms
+    if elapsed > sustain_ms if verdict.strict else elapsed >= sustain_ms:
+        alert = verdict.build(ep)
         if raise_alert(vs, alert, ep.ts, ctx.th.cooldown_ms, out):
             ep.alert = alert["id"]
             vs.open[key] = alert
         else:
             ep.alert = ""
+    return ep

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert, raise_alert
-from stream.engine.context import KITCHEN_KNOWN
+from stream.engine.context import KITCHEN_KNOWN, EngineContext
+from stream.engine.facts import Facts
 from stream.engine.state import Round, Stop, Track, VehicleState
 from stream.ping import iso_ts
 
@@ -17,7 +18,9 @@ FLAG = 2  # Stop.flags bit
 KEY = "stop:unregistered_collection"
 
 
-def check_stop(ctx, vs: VehicleState, tr: Track, st: Stop, late: bool, out: list) -> None:
+def check_stop(
+    ctx: EngineContext, vs: VehicleState, tr: Track, st: Stop, facts: Facts, out: list
+) -> None:
     """Called on each ping of a kitchen/oil vehicle's stop once it is long enough to matter."""
     th = ctx.th
     if st.flags & FLAG or st.mask & KITCHEN_KNOWN or st.last - st.ts < th.unregistered_stop_ms:
@@ -36,14 +39,14 @@ def check_stop(ctx, vs: VehicleState, tr: Track, st: Stop, late: bool, out: list
             "slow_kmh": th.slow_kmh,
         },
         pings=evidence_pings(tr.recent, st.ts, th.evidence_pings),
-        late=late,
+        late=facts.late,
         extra={"contracts": [c.id for c in contracts]},
     )
     if raise_alert(vs, alert, st.ts, th.cooldown_ms, out):
         vs.open[KEY + tr.tag] = alert
 
 
-def undelivered_collection(ctx, vs: VehicleState, rnd: Round, out: list) -> None:
+def undelivered_collection(ctx: EngineContext, vs: VehicleState, rnd: Round, out: list) -> None:
     """The round missed its delivery deadline."""
     th = ctx.th
     anchor = (rnd.seq, rnd.start, rnd.lat, rnd.lng)

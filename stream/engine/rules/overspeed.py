@@ -9,24 +9,20 @@ speed implied by the last accepted ping when the terminal does not report one.
 from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert
-from stream.engine.rules.episode import advance
+from stream.engine.context import EngineContext, FenceSet
+from stream.engine.facts import Facts
+from stream.engine.rules.episode import Verdict, advance
 from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping
 
 
 def check(
-    ctx,
-    vs: VehicleState,
-    tr: Track,
-    p: Ping,
-    fs,
-    speed: float,
-    default_limit: float,
-    late: bool,
-    out: list,
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
     """Apply one ping (call only when over the limit or an episode is open)."""
-    limit = fs.limit if fs.limit is not None else default_limit
+    fs = facts.fs
+    speed = facts.speed
+    limit = fs.limit if fs.limit is not None else facts.info.limit
     breaking = speed > limit
     if not breaking and tr.over is None:
         return
@@ -41,17 +37,16 @@ def check(
             rule="speed above the limit on every ping for the sustain time",
             thresholds={"limit_kmh": limit, "sustain_s": th.overspeed_ms / 1000},
             pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
-            late=late,
+            late=facts.late,
             fence=_limiting_fence(ctx, fs, limit),
             extra={"speed_kmh": ep.peak},
         )
 
-    advance(
-        ctx, vs, tr, "over", "overspeed", breaking, p, ctx.th.overspeed_ms, False, build, out, speed
-    )
+    verdict = Verdict("overspeed", breaking, ctx.th.overspeed_ms, False, build, speed)
+    tr.over = advance(ctx, vs, tr, tr.over, verdict, p, out)
 
 
-def _limiting_fence(ctx, fs, limit: float) -> str | None:
+def _limiting_fence(ctx: EngineContext, fs: FenceSet, limit: float) -> str | None:
     """The fence that set the limit, if one did (first by id)."""
     if fs.limit is None:
         return None

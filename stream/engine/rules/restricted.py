@@ -15,6 +15,8 @@ from __future__ import annotations
 import shapely
 
 from stream.engine.alerts import make_alert, raise_alert
+from stream.engine.context import EngineContext
+from stream.engine.facts import Facts
 from stream.engine.places import fence_event
 from stream.engine.state import Track, VehicleState
 from stream.ping import BEIJING_OFFSET_MS, Ping
@@ -31,10 +33,12 @@ def applies(fence, kind: str, ts: int) -> bool:
 
 
 def check_inside(
-    ctx, vs: VehicleState, tr: Track, p: Ping, fs, kind: str, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
     """Raise for restricted fences covering the ping (call only when ``fs.restricted``)."""
-    for fence in fs.restricted:
+    kind = facts.info.kind
+    late = facts.late
+    for fence in facts.fs.restricted:
         if fence.id in tr.restricted or not applies(fence, kind, p.ts):
             continue
         anchor = (p.seq, p.ts, p.lat, p.lng)
@@ -44,10 +48,13 @@ def check_inside(
 
 
 def check_crossing(
-    ctx, vs: VehicleState, tr: Track, p: Ping, fs, kind: str, late: bool, out: list
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
     """Raise for restricted zones the segment from the previous ping crosses without a ping
     inside (call only when the track has a previous ping)."""
+    fs = facts.fs
+    kind = facts.info.kind
+    late = facts.late
     candidates = ctx.restricted_near(tr.lat, tr.lng, p.lat, p.lng)
     if not candidates:
         return
@@ -88,7 +95,7 @@ def check_crossing(
         _raise(ctx, vs, tr, fid, alert, t_in, out, keep_open=False)
 
 
-def _alert(ctx, vs, fence, anchor, pings, late, ended, crossed: bool) -> dict:
+def _alert(ctx: EngineContext, vs, fence, anchor, pings, late, ended, crossed: bool) -> dict:
     return make_alert(
         ctx,
         vs,
@@ -107,7 +114,7 @@ def _alert(ctx, vs, fence, anchor, pings, late, ended, crossed: bool) -> dict:
     )
 
 
-def _raise(ctx, vs, tr, fid, alert, ts, out, keep_open: bool) -> None:
+def _raise(ctx: EngineContext, vs, tr, fid, alert, ts, out, keep_open: bool) -> None:
     raised = raise_alert(vs, alert, ts, ctx.th.cooldown_ms, out)
     if keep_open:
         tr.restricted[fid] = alert["id"] if raised else ""

@@ -9,25 +9,21 @@ than ``deviation_m`` from every one of the permit's corridors. An episode longer
 from __future__ import annotations
 
 from stream.engine.alerts import evidence_pings, make_alert
-from stream.engine.context import SITE, UNLOAD
-from stream.engine.rules.episode import advance
-from stream.engine.state import Episode, Track, Trip, VehicleState
+from stream.engine.context import SITE, UNLOAD, EngineContext
+from stream.engine.facts import Facts
+from stream.engine.rules.episode import Verdict, advance
+from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping
 
 
 def check(
-    ctx,
-    vs: VehicleState,
-    tr: Track,
-    p: Ping,
-    fs,
-    trip: Trip | None,
-    loaded: bool,
-    late: bool,
-    out: list,
+    ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
-    """Apply one ping of a muck vehicle; ``trip`` is its trip at the ping's event time, None
-    when there was none or it was already overdue (its route is no longer checked)."""
+    """Apply one ping of a muck vehicle: its trip at the ping's event time, unless already
+    overdue (its route is no longer checked then)."""
+    fs = facts.fs
+    loaded = facts.loaded
+    trip = facts.trip if not facts.overdue else None
     permit = None
     if trip is not None and trip.permit is not None:
         permit = ctx.registry.permits.get(trip.permit)
@@ -54,11 +50,12 @@ def check(
             rule="loaded and farther than the tolerance from every corridor of the permit",
             thresholds={"deviation_m": th.deviation_m, "sustain_s": th.deviation_ms / 1000},
             pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
-            late=late,
+            late=facts.late,
             fence=permit.corridors[0],
             permit=permit.id,
             trip=trip.id,
             extra={"corridors": list(permit.corridors)},
         )
 
-    advance(ctx, vs, tr, "dev", "route_deviation", breaking, p, th.deviation_ms, True, build, out)
+    verdict = Verdict("route_deviation", breaking, th.deviation_ms, True, build)
+    tr.dev = advance(ctx, vs, tr, tr.dev, verdict, p, out)

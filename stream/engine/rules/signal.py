@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 
 from stream.engine.alerts import make_alert, raise_alert
-from stream.engine.context import M_PER_DEG
+from stream.engine.context import M_PER_DEG, EngineContext
 from stream.engine.state import VehicleState
 from stream.ping import Ping
 
 KEY = "signal_lost"
 
 
-def _build(ctx, vs: VehicleState, before: tuple, after: tuple | None) -> dict:
+def _build(ctx: EngineContext, vs: VehicleState, before: tuple, after: tuple | None) -> dict:
     th = ctx.th
     extra = {"gap_s": None, "gap_m": None}
     pings = [before]
@@ -51,7 +51,7 @@ def _build(ctx, vs: VehicleState, before: tuple, after: tuple | None) -> dict:
     )
 
 
-def on_live_ping(ctx, vs: VehicleState, p: Ping, out: list) -> None:
+def on_live_ping(ctx: EngineContext, vs: VehicleState, p: Ping, out: list) -> None:
     """Called for each accepted live (not backfilled) ping before the vehicle's beat moves on."""
     beat = vs.beat
     if beat is None or p.ts - beat.ts <= ctx.th.signal_lost_ms or not vs.beat_uw:
@@ -71,7 +71,7 @@ def on_live_ping(ctx, vs: VehicleState, p: Ping, out: list) -> None:
     vs.lost_anchor = beat.ts
 
 
-def on_tick(ctx, vs: VehicleState, now: int, out: list) -> None:
+def on_tick(ctx: EngineContext, vs: VehicleState, now: int, out: list) -> None:
     """Time-driven: the vehicle has been silent past the threshold while under way."""
     beat = vs.beat
     if beat is None or not vs.beat_uw or vs.pending or vs.lost_anchor == beat.ts:

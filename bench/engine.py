@@ -40,7 +40,7 @@ import orjson
 from geofence import FenceIndex, load_fences
 from sim import DEFAULT_START, feed, simulate, writer
 from sim.score import read_alerts, read_normal, read_truths, score
-from stream.engine import EngineContext, EngineState, finish, process
+from stream.engine import EngineContext, EngineState, EventKind, finish, process
 from stream.engine.driver import screen
 from stream.ping import parse_ping, parse_ts
 from stream.registry import Registry
@@ -93,7 +93,7 @@ def alerts_text(events: list) -> bytes:
     """``alerts.jsonl`` as ``landun detect`` writes it: final state per id, by (ts, id)."""
     final = {}
     for kind, payload in events:
-        if kind == "alert":
+        if kind == EventKind.ALERT:
             final[payload["id"]] = payload
     rows = sorted(final.values(), key=lambda a: (parse_ts(a["ts"]), a["id"]))
     return b"".join(orjson.dumps(a) + b"\n" for a in rows)

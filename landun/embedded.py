@@ -18,7 +18,7 @@ from api.feed import Feed, FeedError
 from geofence import FenceIndex, load_fences
 from sim import simulate, writer
 from sim.feed import arrivals
-from stream.engine import EngineContext, EngineState, Thresholds, finish, process
+from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
 from stream.engine.beats import changed_beats
 from stream.ping import PingError, parse_ping, parse_ts
 from stream.registry import Registry
@@ -69,12 +69,12 @@ def step(night: Night, batch: list[dict], feed: Feed) -> dict[str, int]:
             counts["rejected"] += 1
     night.arrived += len(batch)
     night.states, events = process(pings, night.ctx, night.states)
-    rejected = {p["ref"] for kind, p in events if kind == "rejected"}
+    rejected = {p["ref"] for kind, p in events if kind == EventKind.REJECTED}
     counts["rejected"] += len(rejected)
     counts["pings"] = sum(1 for p in pings if p.ref not in rejected)
     counts["alerts"] = _feed_events(events, feed)
     counts["positions"] = show_positions(
-        night, feed, {p["vehicle"] for k, p in events if k == "alert"}
+        night, feed, {p["vehicle"] for k, p in events if k == EventKind.ALERT}
     )
     if night.states.watermark >= 0:
         feed.mark_offline(night.states.watermark)
@@ -85,10 +85,10 @@ def _feed_events(events: list, feed: Feed) -> int:
     """Alerts and trip/round records to the API; returns the number of alerts."""
     alerts = 0
     for kind, payload in events:
-        if kind == "alert":
+        if kind == EventKind.ALERT:
             feed.alert(payload)
             alerts += 1
-        elif kind == "trip":
+        elif kind == EventKind.TRIP:
             feed.trip(payload)
     return alerts
 

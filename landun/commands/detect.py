@@ -27,7 +27,7 @@ from pathlib import Path
 import orjson
 
 from geofence import FenceError, FenceIndex, load_fences
-from stream.engine import EngineContext, EngineState, Thresholds, finish, process
+from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
 from stream.ping import PingError, iso_ts, parse_ping, parse_ts
 from stream.registry import Registry, RegistryError
 
@@ -130,11 +130,11 @@ class Tally:
 
     def absorb(self, events: list) -> None:
         for kind, payload in events:
-            if kind == "alert":
+            if kind == EventKind.ALERT:
                 self.alerts[payload["id"]] = payload
-            elif kind == "trip":
+            elif kind == EventKind.TRIP:
                 self.trips[payload["id"]] = payload
-            elif kind == "rejected":
+            elif kind == EventKind.REJECTED:
                 ping = payload["ping"]
                 self.rejected.append(
                     {

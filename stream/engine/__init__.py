@@ -38,8 +38,9 @@ Detection runs on event time. Per vehicle:
 4. **Segment crossing** (a ``restricted_zone`` crossed between two pings) joins only
    consecutive pings of one track — the live stream or one blind-area segment — at most
    ``crossing_gap_ms`` (default 5 min) apart; never two batches hours apart.
-5. **Rejections are events.** Every rejected ping is returned as a ``("rejected", {...})``
-   event with its reason (for a dead-letter stream); none is dropped silently.
+5. **Rejections are events.** Every rejected ping is returned as a ``rejected`` event
+   (``stream.engine.events``) with its reason (for a dead-letter stream); none is dropped
+   silently.
 6. **Time passes by ticks,** given as data (the watermark: the highest event time accepted,
    fleet-wide). Time-driven alerts are dated by the pings that anchor them, never by the tick.
 7. **One vehicle's answer is its own** (issue 11, DOMAIN.md "Reproducibility"): what the engine
@@ -68,12 +69,15 @@ from stream.engine.config import ALERT_TYPES, Thresholds
 from stream.engine.context import EngineContext, FenceSet
 from stream.engine.core import step, tick
 from stream.engine.driver import finish, process
+from stream.engine.events import Event, EventKind
 from stream.engine.state import EngineState, VehicleState
 
 __all__ = [
     "ALERT_TYPES",
     "EngineContext",
     "EngineState",
+    "Event",
+    "EventKind",
     "FenceSet",
     "Thresholds",
     "VehicleState",

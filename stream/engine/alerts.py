@@ -18,6 +18,7 @@ import hashlib
 from typing import Any
 
 from stream.engine.context import EngineContext
+from stream.engine.events import Event, EventKind
 from stream.engine.state import VehicleState
 from stream.ping import iso_ts
 
@@ -109,14 +110,14 @@ def raise_alert(
         recent.append(anchor_ts)
         recent.sort()
         del recent[:-_KEEP]
-    out.append(("alert", copy_alert(alert)))
+    out.append(Event(EventKind.ALERT, copy_alert(alert)))
     return True
 
 
 def update_alert(alert: dict[str, Any], out: list, **changes: Any) -> None:
     """Apply ``changes`` to an already raised alert and emit it again (same id)."""
     alert.update(changes)
-    out.append(("alert", copy_alert(alert)))
+    out.append(Event(EventKind.ALERT, copy_alert(alert)))
 
 
 def copy_alert(alert: dict[str, Any]) -> dict[str, Any]:

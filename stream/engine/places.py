@@ -31,6 +31,7 @@ from operator import or_
 from stream.engine import rounds, trips
 from stream.engine.alerts import update_alert
 from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext, FenceSet
+from stream.engine.events import Event, EventKind
 from stream.engine.state import (
     ACTED,
     IRRELEVANT,
@@ -55,10 +56,10 @@ def fence_event(
     lat: float,
     lng: float,
     late: bool,
-) -> tuple[str, dict]:
+) -> Event:
     """An enter/exit/cross event, in Tile38's vocabulary."""
-    return (
-        "fence",
+    return Event(
+        EventKind.FENCE,
         {
             "detect": detect,
             "vehicle": vs.vehicle,

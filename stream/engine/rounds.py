@@ -12,15 +12,16 @@ from __future__ import annotations
 from stream.engine import trips
 from stream.engine.alerts import record_id
 from stream.engine.context import PLANT, EngineContext
+from stream.engine.events import Event, EventKind
 from stream.engine.rules import kitchen
 from stream.engine.state import Round, VehicleState, Visit
 from stream.ping import iso_ts
 
 
-def round_record(vs: VehicleState, rnd: Round, kind: str) -> tuple[str, dict]:
+def round_record(vs: VehicleState, rnd: Round, kind: str) -> Event:
     """The round as an output record (``trips.jsonl``)."""
-    return (
-        "trip",
+    return Event(
+        EventKind.TRIP,
         {
             "id": rnd.id,
             "vehicle": vs.vehicle,

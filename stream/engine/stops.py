@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from stream.engine.alerts import update_alert
 from stream.engine.context import KNOWN, EngineContext
+from stream.engine.events import Event, EventKind
 from stream.engine.facts import Facts
 from stream.engine.rules import dumping, kitchen
 from stream.engine.state import Stop, Track, VehicleState
@@ -38,8 +39,8 @@ def end_stop(
     tr.stop = None
     if st.last - st.ts >= ctx.th.stop_report_ms:
         out.append(
-            (
-                "stop",
+            Event(
+                EventKind.STOP,
                 {
                     "vehicle": vs.vehicle,
                     "ts": iso_ts(st.ts),

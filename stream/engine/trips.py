@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from stream.engine.alerts import record_id
 from stream.engine.context import UNLOAD, EngineContext, FenceSet
+from stream.engine.events import Event, EventKind
 from stream.engine.rules import manifest
 from stream.engine.state import PENDING, Trip, VehicleState, Visit
 from stream.ping import iso_ts
@@ -29,10 +30,10 @@ from stream.ping import iso_ts
 _PAST_KEEP = 8  # closed trips kept per vehicle (blind-area batches come hours late, not days)
 
 
-def trip_record(vs: VehicleState, trip: Trip) -> tuple[str, dict]:
+def trip_record(vs: VehicleState, trip: Trip) -> Event:
     """The trip as an output record (``trips.jsonl``)."""
-    return (
-        "trip",
+    return Event(
+        EventKind.TRIP,
         {
             "id": trip.id,
             "vehicle": vs.vehicle,

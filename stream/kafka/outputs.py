@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from stream.engine.events import EventKind
 from stream.kafka.codec import DeadLetter
 from stream.kafka.topics import Topics
 
@@ -41,10 +42,10 @@ def event_records(topics: Topics, events: list, batch: str = "") -> list[OutReco
     out = []
     source = [("landun-batch", batch.encode())] if batch else []
     for kind, payload in events:
-        if kind == "rejected":
+        if kind == EventKind.REJECTED:
             continue
         key = payload["vehicle"].encode("utf-8")
-        if kind == "alert":
+        if kind == EventKind.ALERT:
             out.append(OutRecord(topics.alerts, key, orjson.dumps(payload), list(source)))
         else:
             value = orjson.dumps({"event": kind, **payload})
@@ -61,7 +62,7 @@ def engine_dead_letters(events: list, partition: int, raw: dict[int, bytes]) -> 
     """
     out = []
     for kind, payload in events:
-        if kind != "rejected":
+        if kind != EventKind.REJECTED:
             continue
         ping = dict(payload["ping"])
         offset = ping.pop("ref", None)

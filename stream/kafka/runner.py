@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from stream.engine import EngineContext
+from stream.engine import EngineContext, EventKind
 from stream.engine.beats import changed_beats
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
 from stream.kafka.codec import DeadLetter, Decoded
@@ -59,6 +59,8 @@ from stream.kafka.step import Step, run_step
 from stream.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
+# Engine events counted as records (the rest are alerts, counted by type).
+_RECORD_KINDS = (EventKind.TRIP, EventKind.STOP, EventKind.FENCE)
 CHECKPOINT_EVERY_S = 1.0
 DELIVERY_TIMEOUT_S = 60.0  # Kafka acks of outputs and checkpoints; beyond, treated as failed
 UNPUBLISHED_MAX = 100_000  # alerts kept for the live view while Redis is down
@@ -170,7 +172,7 @@ class Runner:
                 continue
             steps.append(step)
             n_pings += n
-            fresh_alerts = [pl for kind, pl in events if kind == "alert"]
+            fresh_alerts = [pl for kind, pl in events if kind == EventKind.ALERT]
             alerts += fresh_alerts
             names = step.run.states.vehicles if step.everyone else step.touched
             force = {a["vehicle"] for a in fresh_alerts}  # drawn as in violation now
@@ -283,9 +285,11 @@ class Runner:
         m = self.metrics
         for reason, n in Counter(d.reason for d in dead).items():
             m.rejected.labels(reason).inc(n)
-        kinds = Counter(pl["type"] if k == "alert" else k for k, pl in events if k != "rejected")
+        kinds = Counter(
+            pl["type"] if k == EventKind.ALERT else k for k, pl in events if k != EventKind.REJECTED
+        )
         for kind, n in kinds.items():
-            if kind in ("trip", "stop", "fence"):
+            if kind in _RECORD_KINDS:
                 m.events.labels(kind).inc(n)
             else:
                 m.alerts.labels(kind).inc(n)

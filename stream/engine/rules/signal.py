@@ -18,6 +18,7 @@ import math
 
 from stream.engine.alerts import make_alert, raise_alert
 from stream.engine.context import M_PER_DEG, EngineContext
+from stream.engine.events import Event, EventKind
 from stream.engine.state import VehicleState
 from stream.ping import Ping
 
@@ -64,7 +65,7 @@ def on_live_ping(ctx: EngineContext, vs: VehicleState, p: Ping, out: list) -> No
         alert["permit"], alert["trip"] = opened["permit"], opened["trip"]  # as when raised
         opened.clear()
         opened.update(alert)
-        out.append(("alert", alert))
+        out.append(Event(EventKind.ALERT, alert))
         return
     alert = _build(ctx, vs, before, after)
     raise_alert(vs, alert, beat.ts, ctx.th.cooldown_ms, out)

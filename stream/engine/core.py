@@ -72,8 +72,8 @@ def step(
     -------
     (state, events)
         The same state object, updated (None if the ping was rejected before a state was
-        needed), and the events: ``(kind, payload)`` with kind ``alert``, ``trip``, ``stop``,
-        ``fence`` or ``rejected``.
+        needed), and the events: ``Event(kind, payload)`` (``stream.engine.events``) with kind
+        ``alert``, ``trip``, ``stop``, ``fence`` or ``rejected``.
     """
     out: list = []
     reason = static_reason(ping, ctx)

@@ -88,6 +88,13 @@ class Thresholds:
     exit_hold_ms : int
         Fence exit hysteresis: an exit is confirmed only after the vehicle has been outside for
         this long over at least two pings; re-entry before that cancels it (no flapping).
+    gate_drift_m : float
+        GPS drift at a gate (issue 11): a slow fix within this of the boundary of a terminal or
+        transfer point the vehicle is visiting still counts as there (its visit and dwell go
+        on), and the tipper raised there is an unload.
+    queue_reach_m : float
+        A loaded stop within this of a terminal or transfer point the trip may unload at is a
+        queue at its gate, not ``suspected_dumping`` (unless the tipper is raised there).
     dwell_ms : int
         Load, unload, collection and delivery dwell: this long at < ``slow_kmh`` inside the fence.
     visit_merge_ms : int
@@ -149,6 +156,8 @@ class Thresholds:
     moving_kmh: float = 10.0
     stop_radius_m: float = 60.0
     exit_hold_ms: int = 20_000
+    gate_drift_m: float = 30.0
+    queue_reach_m: float = 200.0
     dwell_ms: int = 3 * MINUTE
     visit_merge_ms: int = 10 * MINUTE
     stop_report_ms: int = 3 * MINUTE

@@ -21,6 +21,7 @@ from geofence import FenceIndex
 from geofence.metric import buffer_m
 from geofence.model import Fence, FenceKind
 from stream.engine.config import Thresholds
+from stream.engine.nearby import Nearby
 from stream.registry import Registry, Vehicle
 
 # Kind bits of a FenceSet mask.
@@ -171,6 +172,8 @@ class EngineContext:
         # Per fence id: its kind's bit and name (enum look-ups are slow on the per-ping path).
         self.kind_bit = {fid: KIND_BIT[f.kind] for fid, f in self.fences.items()}
         self.kind_name = {fid: f.kind.value for fid, f in self.fences.items()}
+        # Metric distances to places, for the rare moments a rule needs them (issue 11).
+        self.nearby = Nearby(self.fences, (self.th.service_area[0] + self.th.service_area[2]) / 2)
         self.vehicles = {
             vid: VehicleInfo(v, self.th, self.registry) for vid, v in self.registry.vehicles.items()
         }

@@ -252,7 +252,7 @@ def apply(
         if ids is None:
             ids = ctx.visible(fs, info)
     if ids is not tr.ids or tr.exiting:
-        places.update_visits(ctx, vs, tr, p, fs, ids, late, out)
+        places.update_visits(ctx, vs, tr, p, fs, ids, speed, late, out)
     if tr.dwelling:
         places.update_dwell(ctx, vs, tr, p, speed, fs, late, out)
     mask |= tr.vmask
@@ -266,8 +266,10 @@ def apply(
     reported = p.loaded
     if reported is not None:
         loaded = reported != "empty"
-    elif muck:
-        loaded = trip is not None and not overdue
+        if loaded and trip is None and muck and vs.past and vs.past[-1].stuck is not None:
+            loaded = trips.sensor_says_loaded(vs.past[-1], reported)
+    elif muck:  # no load sensor: loaded while on a trip, until a suspected dump (issue 11)
+        loaded = trip is not None and not overdue and (trip.dumped < 0 or ts < trip.dumped)
     else:
         rnd = vs.round
         loaded = rnd is not None and not rnd.overdue and (live or rnd.start <= ts)

@@ -80,13 +80,15 @@ def update_visits(
     p: Ping,
     fs: FenceSet,
     ids: tuple[str, ...],
+    speed: float,
     late: bool,
     out: list,
 ) -> None:
     """Apply one ping's covering fences to the track's visits (enter, pending exit, exit).
 
-    ``ids`` are the fences of ``fs`` the vehicle keeps visits for (``EngineContext.visible``).
-    Called only when they differ from the previous ping's or an exit is pending.
+    ``ids`` are the fences of ``fs`` the vehicle keeps visits for (``EngineContext.visible``);
+    ``speed`` the ping's (reported or implied). Called only when they differ from the previous
+    ping's or an exit is pending.
     """
     visits = tr.visits
     ts = p.ts
@@ -116,14 +118,26 @@ def update_visits(
                 v.outn = 0
                 tr.exiting -= 1
     if tr.exiting or len(visits) != len(ids):
-        hold = ctx.th.exit_hold_ms
+        th = ctx.th
+        hold = th.exit_hold_ms
         inside = fs.idset
         gone = False
+        drifting = speed < th.moving_kmh
         for fid in [f for f in visits if f not in inside]:
             v = visits[fid]
+            if (
+                drifting
+                and kind_bit[fid] & UNLOAD
+                and ctx.nearby.within(fid, th.gate_drift_m, p.lat, p.lng)
+            ):
+                _hold(tr, v, ts)
+                continue
             if v.out < 0:
                 v.out, v.outn, v.oseq, v.olat, v.olng = ts, 1, p.seq, p.lat, p.lng
                 tr.exiting += 1
+                continue
+            if v.outn == 0:  # held by gate drift until now: this is the first fix beyond it
+                v.out, v.outn, v.oseq, v.olat, v.olng = ts, 1, p.seq, p.lat, p.lng
                 continue
             v.outn += 1
             if v.outn >= 2 and ts - v.out >= hold:
@@ -134,6 +148,18 @@ def update_visits(
         if gone:
             mask = reduce(or_, map(kind_bit.get, visits, repeat(0)), 0)
     tr.vmask = mask
+
+
+def _hold(tr: Track, v: Visit, ts: int) -> None:
+    """GPS drift at a terminal's gate (issue 11): a slow fix within ``gate_drift_m`` of the
+    boundary of an unload place the vehicle is visiting counts as still there. The visit stays
+    open with its exit pending but *held* (no fix beyond the band yet: ``outn`` 0), so the
+    pings go on being checked and the exit, once the vehicle leaves, is dated at its first fix
+    beyond the band; the dwell (and the tipper) count as at the place meanwhile."""
+    if v.out < 0:
+        v.out = ts
+        tr.exiting += 1
+    v.outn = 0
 
 
 def _exited(
@@ -170,8 +196,12 @@ def update_dwell(
     moving = speed >= th.moving_kmh
     not_empty = p.loaded != "empty"
     not_full = p.loaded not in _FULL
+    told = p.lift or not not_empty  # the tipper up, or the sensor reporting empty
     for fid, v in list(tr.visits.items()):
         if v.done != PENDING:
+            continue
+        if told and _told_unload(ctx, fid, v, p):
+            _act_now(ctx, vs, tr, fid, v, p, fs, late, out)
             continue
         if not_empty:
             v.loaded = True
@@ -198,6 +228,55 @@ def update_dwell(
             continue
         if v.slow >= 0 and tr is not vs.live:
             _backdate_live(vs, fid, v, ts)
+
+
+def _told_unload(ctx: EngineContext, fid: str, v: Visit, p: Ping) -> bool:
+    """The truck says it unloads here, whatever the dwell (issue 11, DOMAIN.md): the tipper
+    raised, or the load sensor gone from half/full to empty, in a terminal or transfer point
+    (or within ``gate_drift_m`` of its boundary: a held visit). A stuck sensor does not
+    outvote the tipper. Not on a fix beyond the drift band (an exit under way)."""
+    if not ctx.kind_bit[fid] & UNLOAD or (v.out >= 0 and v.outn > 0):
+        return False
+    return bool(p.lift) or v.loaded
+
+
+def _act_now(
+    ctx: EngineContext,
+    vs: VehicleState,
+    tr: Track,
+    fid: str,
+    v: Visit,
+    p: Ping,
+    fs: FenceSet,
+    late: bool,
+    out: list,
+) -> None:
+    """Act on the visit at ``p`` (the unload starts at its slow spell, else at ``p``)."""
+    if v.slow < 0:
+        v.slow, v.seq, v.lat, v.lng = p.ts, p.seq, p.lat, p.lng
+    v.done = ACTED
+    tr.dwelling -= 1
+    _act(ctx, vs, fid, v, p, fs, late, out)
+    if p.lift and p.loaded in _FULL and vs.trip is None and vs.past:
+        vs.past[-1].stuck = p.loaded  # the tipper emptied the truck: its sensor is stuck
+
+
+def unload_at_gate(
+    ctx: EngineContext,
+    vs: VehicleState,
+    tr: Track,
+    p: Ping,
+    fid: str,
+    fs: FenceSet,
+    late: bool,
+    out: list,
+) -> None:
+    """The tipper raised within ``gate_drift_m`` of unload place ``fid``'s boundary, the truck
+    not (or no longer) on a visit of it: an unload there (issue 11, DOMAIN.md), at ``p``.
+    Further lifts of the same stand are the same visit (:func:`same_visit`)."""
+    v = Visit(p.ts, slow=p.ts, done=ACTED, seq=p.seq, lat=p.lat, lng=p.lng, prev=tr.last_ts)
+    v.loaded = p.loaded != "empty"
+    _act(ctx, vs, fid, v, p, fs, late, out)
 
 
 def _may_act(ctx: EngineContext, fid: str, v: Visit) -> bool:

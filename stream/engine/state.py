@@ -97,9 +97,24 @@ class Episode:
     lng: float
     alert: str | None = None  # id of the alert raised for it, once it is sustained long enough
     peak: float = 0.0  # e.g. the highest speed seen
+    last: int = -1  # ts of its latest breaking ping
+    total: float = 0.0  # sum of the magnitudes of its pings (their mean for the evidence)
+    n: int = 0  # its breaking pings
+    ref: str | None = None  # what the magnitude is measured against (a corridor id)
 
     def to_list(self) -> list:
-        return [self.seq, self.ts, self.lat, self.lng, self.alert, self.peak]
+        return [
+            self.seq,
+            self.ts,
+            self.lat,
+            self.lng,
+            self.alert,
+            self.peak,
+            self.last,
+            self.total,
+            self.n,
+            self.ref,
+        ]
 
     @classmethod
     def from_list(cls, v: list | None) -> Episode | None:
@@ -218,9 +233,21 @@ class Trip:
     late: bool = False  # found from backfilled data
     due: int = NEVER  # when the deadline check next has something to do
     ended: int = NEVER  # when it stopped being the vehicle's trip (unload dwell start, close)
+    # Start of a suspected dump on this trip (-1: none): a truck without a load sensor counts
+    # as empty from then on (issue 11), though the trip stays open (the load never arrived).
+    dumped: int = -1
+    # The load sensor's value when the tipper unloaded it (issue 11): a sensor stuck there, not
+    # a load, until it reports anything else.
+    stuck: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        # Written only when set (issue 11): other trips' checkpoint bytes stay as they were.
+        if self.dumped < 0:
+            del out["dumped"]
+        if self.stuck is None:
+            del out["stuck"]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Trip | None:

@@ -57,4 +57,5 @@ def end_stop(
         for key in (dumping.KEY, kitchen.KEY):
             alert = vs.open.pop(key + tr.tag, None)
             if alert is not None:
+                alert["evidence"]["duration_s"] = (st.last - st.ts) // 1000  # how long stopped
                 update_alert(alert, out, ended_ts=iso_ts(ended))

@@ -259,6 +259,17 @@ def close(vs: VehicleState, trip: Trip, ended: int) -> None:
     vs.trip = None
 
 
+def sensor_says_loaded(last: Trip, reported: str) -> bool:
+    """Whether a sensor reporting ``reported`` (not ``empty``) after the vehicle's ``last``
+    trip closed means a load. Not while it repeats the value it was stuck at when the tipper
+    unloaded that trip (issue 11: the drive home of a truck whose sensor is stuck at ``half``
+    is empty); any other value ends that doubt."""
+    if reported == last.stuck:
+        return False
+    last.stuck = None
+    return True
+
+
 def trip_at(vs: VehicleState, ts: int) -> Trip | None:
     """The vehicle's trip as it was at event time ``ts`` (None: no load under way then).
 

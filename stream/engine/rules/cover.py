@@ -10,7 +10,7 @@ from __future__ import annotations
 from stream.engine.alerts import evidence_pings, make_alert
 from stream.engine.context import EngineContext
 from stream.engine.facts import Facts
-from stream.engine.rules.episode import Verdict, advance
+from stream.engine.rules.episode import Verdict, advance, span_s
 from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping
 
@@ -38,7 +38,13 @@ def check(
             late=facts.late,
             permit=trip.permit if trip else None,
             trip=trip.id if trip else None,
+            extra=describe(ep),
         )
 
-    verdict = Verdict("uncovered_load", breaking, th.uncovered_ms, False, build, speed)
+    verdict = Verdict("uncovered_load", breaking, th.uncovered_ms, False, build, speed, describe)
     tr.unc = advance(ctx, vs, tr, tr.unc, verdict, p, out)
+
+
+def describe(ep: Episode) -> dict:
+    """How long and how fast it drove uncovered (issue 11)."""
+    return {"duration_s": span_s(ep), "peak_kmh": ep.peak}

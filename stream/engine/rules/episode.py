@@ -3,7 +3,7 @@
 Shared by overspeed, uncovered_load and route_deviation. The episode starts at its first
 breaking ping (the alert's ``ts``), raises once its duration reaches the rule's threshold, and
 ends at the first ping that no longer breaks the rule (the alert's ``ended_ts``; the alert is
-emitted again with it).
+emitted again with it, its evidence brought up to date by the rule's ``describe``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ class Verdict:
 
     The episode raises when its duration is ``> sustain_ms`` (``strict``) or ``>=``; ``build``
     makes the alert dict from the episode (anchor = its first ping); ``value`` is a magnitude
-    to keep the peak of (speed), reported in the evidence at the end.
+    (speed, metres off a corridor) whose peak and mean the episode keeps; ``describe`` gives the
+    evidence keys that depend on the whole episode (peak, mean, duration), applied again when
+    it ends; ``ref`` is what ``value`` is measured against, kept by a new episode.
     """
 
     kind: str  # the alert type
@@ -32,6 +34,8 @@ class Verdict:
     strict: bool
     build: Callable[[Episode], dict]
     value: float = 0.0
+    describe: Callable[[Episode], dict] | None = None
+    ref: str | None = None
 
 
 def advance(
@@ -54,14 +58,21 @@ def advance(
         if ep is not None:
             alert = vs.open.pop(key, None)
             if alert is not None:
-                alert["evidence"]["peak"] = ep.peak
+                evidence = alert["evidence"]
+                evidence["peak"] = ep.peak
+                if verdict.describe is not None:
+                    evidence.update(verdict.describe(ep))
                 update_alert(alert, out, ended_ts=iso_ts(p.ts))
         return None
     value = verdict.value
     if ep is None:
-        ep = Episode(p.seq, p.ts, p.lat, p.lng, None, value)
-    elif value > ep.peak:
-        ep.peak = value
+        ep = Episode(p.seq, p.ts, p.lat, p.lng, None, value, p.ts, value, 1, verdict.ref)
+    else:
+        if value > ep.peak:
+            ep.peak = value
+        ep.last = p.ts
+        ep.total += value
+        ep.n += 1
     if ep.alert is not None:
         return ep
     elapsed = p.ts - ep.ts
@@ -74,3 +85,8 @@ def advance(
         else:
             ep.alert = ""
     return ep
+
+
+def span_s(ep: Episode) -> int:
+    """Whole seconds from the episode's first breaking ping to its latest."""
+    return (ep.last - ep.ts) // 1000

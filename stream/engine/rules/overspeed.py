@@ -11,7 +11,7 @@ from __future__ import annotations
 from stream.engine.alerts import evidence_pings, make_alert
 from stream.engine.context import EngineContext, FenceSet
 from stream.engine.facts import Facts
-from stream.engine.rules.episode import Verdict, advance
+from stream.engine.rules.episode import Verdict, advance, span_s
 from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping
 
@@ -19,7 +19,8 @@ from stream.ping import Ping
 def check(
     ctx: EngineContext, vs: VehicleState, tr: Track, p: Ping, facts: Facts, out: list
 ) -> None:
-    """Apply one ping (call only when over the limit or an episode is open)."""
+    """Apply one ping (call only when over the limit or an episode is open); the alert names
+    the vehicle's trip at the ping's event time and its permit (issue 11)."""
     fs = facts.fs
     speed = facts.speed
     limit = fs.limit if fs.limit is not None else facts.info.limit
@@ -39,11 +40,19 @@ def check(
             pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
             late=facts.late,
             fence=_limiting_fence(ctx, fs, limit),
-            extra={"speed_kmh": ep.peak},
+            permit=trip.permit if trip else None,
+            trip=trip.id if trip else None,
+            extra={"limit_kmh": limit, **describe(ep)},
         )
 
-    verdict = Verdict("overspeed", breaking, ctx.th.overspeed_ms, False, build, speed)
+    trip = facts.trip
+    verdict = Verdict("overspeed", breaking, ctx.th.overspeed_ms, False, build, speed, describe)
     tr.over = advance(ctx, vs, tr, tr.over, verdict, p, out)
+
+
+def describe(ep: Episode) -> dict:
+    """Peak speed and duration (``speed_kmh`` = the peak, kept for older consumers)."""
+    return {"peak_kmh": ep.peak, "duration_s": span_s(ep), "speed_kmh": ep.peak}
 
 
 def _limiting_fence(ctx: EngineContext, fs: FenceSet, limit: float) -> str | None:

@@ -4,6 +4,11 @@ A ping breaks the rule when the vehicle is loaded on a trip whose permit names c
 inside none of them, inside no site, terminal or transfer point (those are excused), and farther
 than ``deviation_m`` from every one of the permit's corridors. An episode longer than
 ``deviation_ms`` raises, dated at its first ping.
+
+Evidence (issue 11): the permit corridor the truck was nearest to when it left the route
+(``corridor``) and how far off that corridor's edge it went, in metres (``peak_m``, and
+``mean_m`` over the episode's pings), with the episode's ``duration_s``. Distances are measured
+only on breaking pings, which are rare.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from stream.engine.alerts import evidence_pings, make_alert
 from stream.engine.context import SITE, UNLOAD, EngineContext
 from stream.engine.facts import Facts
-from stream.engine.rules.episode import Verdict, advance
+from stream.engine.rules.episode import Verdict, advance, span_s
 from stream.engine.state import Episode, Track, VehicleState
 from stream.ping import Ping
 
@@ -40,6 +45,9 @@ def check(
     if not breaking and tr.dev is None:
         return
     th = ctx.th
+    ref, off = None, 0.0
+    if breaking:
+        ref, off = _off_route(ctx, permit.corridors, tr.dev.ref if tr.dev else None, p)
 
     def build(ep: Episode) -> dict:
         return make_alert(
@@ -54,8 +62,35 @@ def check(
             fence=permit.corridors[0],
             permit=permit.id,
             trip=trip.id,
-            extra={"corridors": list(permit.corridors)},
+            extra={"corridors": list(permit.corridors), **describe(ep)},
         )
 
-    verdict = Verdict("route_deviation", breaking, th.deviation_ms, True, build)
+    verdict = Verdict("route_deviation", breaking, th.deviation_ms, True, build, off, describe, ref)
     tr.dev = advance(ctx, vs, tr, tr.dev, verdict, p, out)
+
+
+def describe(ep: Episode) -> dict:
+    """The episode's evidence: the corridor, metres off its edge (peak, mean), duration."""
+    return {
+        "corridor": ep.ref,
+        "peak_m": round(ep.peak, 1),
+        "mean_m": round(ep.total / ep.n, 1) if ep.n else 0.0,
+        "duration_s": span_s(ep),
+    }
+
+
+def _off_route(
+    ctx: EngineContext, corridors: tuple[str, ...], ref: str | None, p: Ping
+) -> tuple[str | None, float]:
+    """Metres from ``p`` to the edge of corridor ``ref``; on an episode's first ping (``ref``
+    None), of the nearest of ``corridors`` (ties: first by id), which the episode then keeps.
+    Corridors missing from the fences are skipped."""
+    nearby = ctx.nearby
+    if ref is not None:
+        return ref, nearby.distance(ref, p.lat, p.lng)
+    best = None
+    for cid in sorted(c for c in corridors if c in ctx.fences):
+        d = nearby.distance(cid, p.lat, p.lng)
+        if best is None or d < best[1]:
+            best = (cid, d)
+    return best if best is not None else (None, 0.0)

@@ -1,0 +1,174 @@
+"""Metric distances from a vehicle to the places around it (issue 11).
+
+The per-ping path only asks "which fences cover this point" (the index). A few rules need more,
+and only in rare moments: whether a fix that left a terminal is still within ``gate_drift_m`` of
+its boundary (GPS drift at a gate), whether a loaded stop is within ``queue_reach_m`` of a
+terminal (a queue at its gate), how far a deviating truck is off its corridor, and which known
+place is nearest to a suspected dump (evidence). :class:`Nearby` answers those in metres on the
+WGS-84 ellipsoid (``geofence.metric``), building its caches on first use: grown areas, prepared
+for point tests, and a tree of the places in a local metric plane to find the nearest ones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+
+from geofence.metric import WGS84_A, WGS84_F, LocalProjection
+from geofence.model import FenceKind
+
+M_PER_DEG = 111_195.0
+NEAREST_REACH_M = 5000.0  # evidence: no "nearest place" farther than this
+_E2 = WGS84_F * (2.0 - WGS84_F)  # first eccentricity squared
+_SLACK = 1.02  # the plane's metres are within 1 % of the ellipsoid's across the service area
+# Places a stop can be "at" (everything but corridors and restricted zones).
+_PLACES = frozenset(
+    (
+        FenceKind.SITE,
+        FenceKind.TRANSFER,
+        FenceKind.TERMINAL,
+        FenceKind.PRODUCER,
+        FenceKind.PLANT,
+        FenceKind.DEPOT,
+    )
+)
+_UNLOAD = frozenset((FenceKind.TRANSFER, FenceKind.TERMINAL))
+
+
+class Nearby:
+    """Distances in metres from points to the fences of an :class:`EngineContext`.
+
+    Parameters
+    ----------
+    fences : dict
+        Fence id -> :class:`geofence.model.Fence` (the context's, after a refresh).
+    lat0 : float
+        Latitude of the service area's middle (the local plane's scale).
+    """
+
+    def __init__(self, fences: dict, lat0: float):
+        self.fences = fences
+        self.m_lng = M_PER_DEG * math.cos(math.radians(lat0))
+        self._planes: dict[str, Plane] = {}
+        self._trees: dict[frozenset, tuple[shapely.STRtree | None, list[str]]] = {}
+
+    def within(self, fid: str, metres: float, lat: float, lng: float) -> bool:
+        """True when (lat, lng) is inside fence ``fid`` or within ``metres`` of its boundary."""
+        return self.distance(fid, lat, lng) <= metres
+
+    def distance(self, fid: str, lat: float, lng: float) -> float:
+        """Metres from (lat, lng) to fence ``fid``'s area (0 inside)."""
+        plane = self._planes.get(fid)
+        if plane is None:
+            fence = self.fences[fid]
+            if fence.kind is FenceKind.CORRIDOR and fence.source is not None and fence.buffer_m:
+                # the corridor is its centre line grown by buffer_m: measure off the line
+                # (a few vertices, not the hundreds of its grown outline)
+                plane = Plane(fence.source, fence.buffer_m)
+            else:
+                plane = Plane(fence.area)
+            self._planes[fid] = plane
+        return plane.distance(lat, lng)
+
+    def unload_within(self, lat: float, lng: float, metres: float) -> list[str]:
+        """Ids of the terminals and transfer points within ``metres`` of (lat, lng), by id."""
+        return [
+            f
+            for f in self._candidates(_UNLOAD, lat, lng, metres)
+            if self.within(f, metres, lat, lng)
+        ]
+
+    def nearest_place(self, lat: float, lng: float) -> dict | None:
+        """The nearest known place (site, transfer, terminal, producer, plant, depot) to
+        (lat, lng): ``{"fence", "kind", "distance_m"}``, or None when none is within
+        ``NEAREST_REACH_M``. Ties go to the smaller id."""
+        ids = self._candidates(_PLACES, lat, lng, NEAREST_REACH_M)
+        if not ids:
+            return None
+        # All candidates at once, on the plane tangent at the point (the ellipsoid's radii
+        # there): within centimetres up to 1 km, a metre at 5 km; evidence, not a threshold.
+        scale = np.array(_metres_per_degree(lat))
+        areas = np.array([self.fences[f].area for f in ids], dtype=object)
+        local = shapely.transform(areas, lambda c: (c - (lng, lat)) * scale)
+        dist = shapely.distance(local, shapely.Point(0.0, 0.0))
+        k = int(np.argmin(dist))  # ids are sorted: the smaller id on a tie
+        d, fid = float(dist[k]), ids[k]
+        if d > NEAREST_REACH_M:
+            return None
+        return {"fence": fid, "kind": self.fences[fid].kind.value, "distance_m": round(d, 1)}
+
+    def _candidates(self, kinds: frozenset, lat: float, lng: float, metres: float) -> list[str]:
+        """Fences of ``kinds`` whose box lies within about ``metres`` of the point, by id."""
+        tree, ids = self._tree(kinds)
+        if tree is None:
+            return []
+        reach = metres * _SLACK
+        dlat, dlng = reach / M_PER_DEG, reach / self.m_lng
+        box = shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)
+        return sorted(ids[i] for i in tree.query(box).tolist())
+
+    def _tree(self, kinds: frozenset) -> tuple[shapely.STRtree | None, list[str]]:
+        built = self._trees.get(kinds)
+        if built is None:
+            ids = sorted(fid for fid, f in self.fences.items() if f.kind in kinds)
+            tree = None
+            if ids:
+                bounds = shapely.bounds(np.array([self.fences[f].area for f in ids], dtype=object))
+                tree = shapely.STRtree(shapely.box(*bounds.T))
+            built = self._trees[kinds] = (tree, ids)
+        return built
+
+
+class Plane:
+    """One fence on the transverse Mercator plane centred on it (``geofence.metric``), where
+    distances are metres on the ellipsoid, with a fast way to put single points there.
+
+    ``LocalProjection.forward`` costs ~25 µs for one point (numpy on 0-d arrays); here a point
+    goes through a cubic polynomial in (Δlng, Δlat) fitted once to that projection over ±0.3°
+    (~30 km) around the centre: within a centimetre of it there (tests/stream/engine/test_nearby).
+    """
+
+    __slots__ = ("lng0", "lat0", "geom", "grown", "cx", "cy")
+
+    def __init__(self, geom, grown: float = 0.0):
+        projection = LocalProjection.centred_on(geom)
+        self.lng0, self.lat0 = projection.lng0, projection.lat0
+        self.geom = projection.project(geom)
+        self.grown = grown  # the fence is ``geom`` grown by this many metres
+        x, y = projection.forward(self.lng0 + _DL, self.lat0 + _DP)
+        self.cx = (_FIT @ x).tolist()  # least squares, the same design for every fence
+        self.cy = (_FIT @ y).tolist()
+
+    def xy(self, lat: float, lng: float) -> tuple[float, float]:
+        """(lat, lng) on this plane, metres."""
+        a, b = lng - self.lng0, lat - self.lat0
+        t = (a, b, a * a, a * b, b * b, a * a * a, a * a * b, a * b * b, b * b * b)
+        cx, cy = self.cx, self.cy
+        return sum(c * v for c, v in zip(cx, t, strict=True)), sum(
+            c * v for c, v in zip(cy, t, strict=True)
+        )
+
+    def distance(self, lat: float, lng: float) -> float:
+        """Metres from (lat, lng) to the fence (0 inside)."""
+        x, y = self.xy(lat, lng)
+        return max(0.0, float(shapely.distance(self.geom, shapely.Point(x, y))) - self.grown)
+
+
+def _metres_per_degree(lat: float) -> tuple[float, float]:
+    """(east, north) metres per degree of longitude and latitude at ``lat`` on WGS-84."""
+    s = math.sin(math.radians(lat))
+    w = math.sqrt(1.0 - _E2 * s * s)
+    east = WGS84_A / w * math.cos(math.radians(lat))
+    north = WGS84_A * (1.0 - _E2) / w**3
+    return east * math.pi / 180.0, north * math.pi / 180.0
+
+
+def _terms(a, b):
+    return np.column_stack([a, b, a * a, a * b, b * b, a * a * a, a * a * b, a * b * b, b * b * b])
+
+
+# The fitting grid: ±0.3 degrees around a fence's centre, and its least-squares solver.
+_DL, _DP = (g.ravel() for g in np.meshgrid(np.linspace(-0.3, 0.3, 7), np.linspace(-0.3, 0.3, 7)))
+_FIT = np.linalg.pinv(_terms(_DL, _DP))

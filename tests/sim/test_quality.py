@@ -5,11 +5,12 @@ one to one). The truths include the near-threshold cases of ``sim.near``: loosen
 tightening a threshold of the engine fails here. Two nights of the same seed: *plain* (no
 normal-operation patterns) and *busy* (with them, ``sim.normal``).
 
-Checked now: on the plain night, every type present is found exactly (precision and recall
-1.000, no duplicate), the near-threshold non-violations raise nothing. Waiting for the engine
-rules of issue 11 (H5: muck patterns; H6: kitchen patterns, ``unsourced_delivery``, poaching):
-the same on the truths those rules serve, and no false alarm on the busy night; those are
-``xfail(strict=True)`` and turn red the day the rules land, for the xfail to be removed.
+Checked: on the plain night, every type present is found exactly (precision and recall 1.000,
+no duplicate), the near-threshold non-violations raise nothing; on the busy night, no false
+alarm on any normal-operation pattern (since H5's muck rules, issue 11). Waiting for the engine
+rules of H6 (``unsourced_delivery``, poaching): the same on the truths those rules serve; that
+test is ``xfail(strict=True)`` and turns red the day the rules land, for the xfail to be
+removed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from geofence import FenceIndex, load_fences
 from sim import feed, simulate, writer
+from sim.normal import PATTERNS
 from sim.score import read_alerts, read_normal, read_truths, score
 from stream.engine import EngineContext, EngineState, finish, process
 from stream.ping import parse_ping
@@ -26,12 +28,13 @@ from stream.registry import Registry
 from tests.sim.conftest import START_MS
 
 SEED, VEHICLES, HOURS = 5, 60, 8
+BUSY_VEHICLES = 80  # seed 5 with 80 vehicles plays every normal-operation pattern
 NEW_RULE_TRICKS = {"poach", "unsourced"}  # truths the issue-11 kitchen rules (H6) must find
 WAITING = "issue 11: rule lands with H5/H6"
 
 
-def _night(normal_ops: bool):
-    sim = simulate(VEHICLES, HOURS, SEED, START_MS, normal_ops=normal_ops)
+def _night(normal_ops: bool, vehicles: int = VEHICLES):
+    sim = simulate(vehicles, HOURS, SEED, START_MS, normal_ops=normal_ops)
     lines = [writer.line(p) for _, p in feed.arrivals(sim)]
     pings = [parse_ping(line, ref=n) for n, line in enumerate(lines, start=1)]
     ctx = EngineContext(
@@ -55,7 +58,7 @@ def plain():
 
 @pytest.fixture(scope="module")
 def busy():
-    return _night(normal_ops=True)
+    return _night(normal_ops=True, vehicles=BUSY_VEHICLES)
 
 
 def _set_aside(sim, rows, tricks):
@@ -108,11 +111,12 @@ def test_poaching_and_unsourced_deliveries_are_found_exactly(plain):
     assert result["normal"]["false_alarms"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=WAITING)
 def test_normal_operation_raises_no_false_alarm(busy):
+    """Checked since H5's muck rules landed (6b33190): with them the busy night's patterns raise
+    nothing (the kitchen jams and docks raised nothing before either)."""
     sim, truths, alerts, normal = busy
     patterns = {p for p, *_ in normal["episodes"]}
-    assert {"gate_drift", "gate_queue", "short_unload", "stuck_half"} <= patterns
+    assert set(PATTERNS) <= patterns
     result = score(_set_aside(sim, truths, NEW_RULE_TRICKS),
                    _set_aside(sim, alerts, NEW_RULE_TRICKS), normal)  # fmt: skip
     assert result["normal"]["false_alarms"] == 0, result["normal"]["by_pattern"]

@@ -100,3 +100,19 @@ def test_the_fast_plane_matches_the_projection_within_a_centimetre():
             want = projection.forward(lng, lat)
             got = plane.xy(lat, lng)
             assert abs(got[0] - float(want[0])) < 0.01 and abs(got[1] - float(want[1])) < 0.01
+
+
+def test_a_place_just_beyond_5_km_is_not_named():
+    """Its box is within the search reach (5 km and a 2 % margin), the place itself is not."""
+    fences = load_fences(
+        {
+            "type": "FeatureCollection",
+            "features": [_feature("R8", "producer", _box(LAT, LNG, 20))],
+        }
+    )
+    near = Nearby({f.id: f for f in fences}, LAT)
+    south_edge = LAT - 20 / 111_195.0
+    for metres, named in [(4950, True), (5050, False)]:
+        lat = south_edge - metres / 110_857.0  # metres per degree of latitude here
+        got = near.nearest_place(lat, LNG)
+        assert (got is not None) == named, (metres, got)

@@ -44,6 +44,9 @@ INT64 = (-(2**63), 2**63 - 1)
 # Event times landun accepts: years 1970 to 9999 (datetime's range; beyond it the platform's
 # clock functions fail with OverflowError or OSError instead of a ValueError).
 MIN_MS, MAX_MS = 0, 253_402_300_799_999
+# Epoch *seconds* of 2000-01-01 .. 5138 sent where milliseconds are due read as a time in
+# 1970-01-11 .. 1973-03-03: the commonest terminal and gateway mistake, named as such (issue 11).
+EPOCH_SECONDS = (946_684_800, 10**11)
 # A string that is a decimal number ("42.5", "-3", "1e3"): a number sent as text (issue 11).
 _NUMERIC = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SHOWN = 60  # characters of an offending value quoted in a detail or warning
@@ -399,8 +402,20 @@ def _text(value: Any, spec: Field) -> str:
     raise PingError("bad_field", _detail(spec.name, "a string", value), spec.name)
 
 
+def looks_like_epoch_seconds(ms: int) -> bool:
+    """True when epoch milliseconds ``ms`` are rather epoch seconds (:data:`EPOCH_SECONDS`)."""
+    return EPOCH_SECONDS[0] <= ms < EPOCH_SECONDS[1]
+
+
 def _time(value: Any, spec: Field) -> int:
-    return parse_ts(value, spec.name)
+    ms = parse_ts(value, spec.name)
+    if not spec.required and looks_like_epoch_seconds(ms):
+        # An optional stamp (received) in seconds would date the ping's reception in 1970 and
+        # make every ping "in the future": dropped with a warning, the vehicle's own history
+        # judges the ping instead (issue 11). A ts in seconds is the engine's filter_too_old.
+        what = "epoch milliseconds, got epoch seconds"
+        raise PingError("bad_field", f"{spec.name}: expected {what} {_show(value)}", spec.name)
+    return ms
 
 
 def _detail(name: str, expected: str, value: Any) -> str:

@@ -34,7 +34,18 @@ from msgspec.structs import astuple
 
 from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
 from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
-from stream.ping import FIELDS, INT64, MAX_MS, MIN_MS, Field, Ping, PingError, parse_ts, read_ping
+from stream.ping import (
+    EPOCH_SECONDS,
+    FIELDS,
+    INT64,
+    MAX_MS,
+    MIN_MS,
+    Field,
+    Ping,
+    PingError,
+    parse_ts,
+    read_ping,
+)
 
 MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
 MAX_BATCH_PINGS = 10_000
@@ -91,6 +102,9 @@ def decode_records(records: Iterable[tuple[int, int, bytes | None]], partitions:
 
 Int64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
 EpochMs = Annotated[int, msgspec.Meta(ge=MIN_MS, le=MAX_MS)]
+# An optional stamp (received) below EPOCH_SECONDS' end may be epoch seconds: stream.ping
+# decides (a warning), so the typed decoder does not take it.
+StampMs = Annotated[int, msgspec.Meta(ge=EPOCH_SECONDS[1], le=MAX_MS)]
 _TYPES = {"text": str, "time": EpochMs | str, "number": float, "integer": Int64, "flag": bool}
 
 
@@ -101,6 +115,8 @@ def _wire_type(f: Field) -> Any:
         kind = Literal[f.choices]  # type: ignore[valid-type]
     elif f.kind == "text" and f.required:
         kind = Annotated[str, msgspec.Meta(min_length=1)]
+    elif f.kind == "time" and not f.required:
+        kind = StampMs | str
     else:
         kind = _TYPES[f.kind]
     return (f.name, kind) if f.required else (f.name, kind | None, None)
@@ -150,9 +166,9 @@ def _decode_typed(
         values = astuple(w)
         ping = Ping(*values[:_KEPT], offset)
         for i, name in _TIME_AT:
-            if type(values[i]) is str:  # ISO 8601
+            if type(values[i]) is str:  # ISO 8601, or a numeric string
                 ms = _iso_ms(values[i])
-                if ms is None:
+                if ms is None or ms < EPOCH_SECONDS[1]:  # maybe seconds: stream.ping decides
                     return False
                 setattr(ping, name, ms)
         if _home(ping.vehicle, partitions) != partition:

@@ -196,6 +196,37 @@ def test_more_bad_optional_values(change, words):
     assert getattr(p, name) is None and words in p.warnings[0]
 
 
+@pytest.mark.parametrize(
+    ("received", "kept"),
+    [
+        (1748860000, None),  # epoch seconds of 2025: a gateway stamping seconds
+        ("1748860000", None),  # the same as a numeric string
+        (946_684_800, None),  # seconds of 2000-01-01, the first read as seconds
+        (99_999_999_999, None),  # the last read as seconds (5138)
+        (100_000_000_000, 100_000_000_000),  # milliseconds of 1973: kept, the engine judges
+        (946_684_799, 946_684_799),  # milliseconds of 1970-01-11: kept
+        (1748860000000, 1748860000000),
+    ],
+)
+def test_a_received_stamp_in_epoch_seconds_is_dropped_with_a_warning(received, kept):
+    """Issue 11: read as milliseconds, a received stamp in seconds dates the reception in 1970,
+    and every ping of the gateway was a filter_future "20,000 days ahead of its receive time".
+    Dropped with a warning naming epoch seconds: the vehicle's own history judges the ping."""
+    p = parse_ping({**BASE, "received": received})
+    assert p.received == kept and (p.ts, p.lat, p.lng) == (TS, BASE["lat"], BASE["lng"])
+    if kept is None:
+        assert p.warnings == (
+            f"received: expected epoch milliseconds, got epoch seconds {received!r}",
+        )
+    else:
+        assert p.warnings is None
+
+
+def test_a_ts_in_epoch_seconds_parses_for_the_hygiene_to_name():
+    p = parse_ping({**BASE, "ts": 1748860000})
+    assert p.ts == 1748860000 and p.warnings is None
+
+
 def test_warnings_are_listed_in_the_declared_order_and_on_the_dict():
     p = parse_ping({**BASE, "lift": "yes", "speed_kmh": "fast", "seq": 3})
     assert p.warnings == (

@@ -116,6 +116,24 @@ def test_numeric_strings_and_received_on_both_paths(fields, expect):
         assert {k: getattr(ping, k) for k in expect} == expect
 
 
+@pytest.mark.parametrize("received", [1748860000, "1748860000", 1748860000000])
+def test_a_received_stamp_in_epoch_seconds_is_a_warning_on_both_paths(received):
+    """Issue 11: a gateway stamping seconds must not date every ping's reception in 1970 (all
+    of them then filter_future): the typed decoder leaves such a stamp to stream.ping, which
+    drops it with a warning, as parse_ping does; milliseconds stay on the fast path."""
+    fields = _ping(received=received)
+    expected = parse_ping(fields, ref=0)
+    p = partition_for("V1", N)
+    for value in (orjson.dumps(fields), orjson.dumps([fields, _ping(ts=1748860001000)])):
+        out = _decode(value)
+        assert out.dead == [] and out.pings[0] == expected
+        assert out == _general([value], p)
+        taken = codec._decode_typed(p, 0, value, N, Decoded(), [])
+        assert taken is (expected.warnings is None)
+    if expected.warnings is not None:
+        assert expected.received is None and "epoch seconds" in expected.warnings[0]
+
+
 def test_received_survives_an_encode_decode_round_trip():
     """A ping written by landun (to_dict, encode_batch) comes back the same through Kafka."""
     sent = parse_ping(_ping(seq=4, loaded="full", received="2025-06-02T18:26:41.250+08:00"))

@@ -19,8 +19,9 @@ import math
 
 from stream.engine.config import Thresholds
 from stream.engine.context import M_PER_DEG, EngineContext
+from stream.engine.events import Event, EventKind
 from stream.engine.state import Track
-from stream.ping import Ping, iso_ts
+from stream.ping import Ping, iso_ts, looks_like_epoch_seconds
 
 STALE = "stale"
 BAD_JSON = "bad_json"
@@ -163,7 +164,7 @@ def rejection(
     ref_ms: int | None = None,
     speed_kmh: float | None = None,
     distance_m: float | None = None,
-) -> tuple[str, dict]:
+) -> Event:
     """The rejection event for ``ping`` (for the dead-letter stream).
 
     Parameters
@@ -185,14 +186,15 @@ def rejection(
 
     Returns
     -------
-    ("rejected", payload)
-        ``payload`` keys: ``reason``, ``detail`` (never empty: it names the offending value,
-        issue 11), ``ref``, ``vehicle`` (the ping's vehicle id) and ``ping``.
+    Event
+        ``Event(EventKind.REJECTED, payload)``; ``payload`` keys: ``reason``, ``detail``
+        (never empty: it names the offending value, issue 11), ``ref``, ``vehicle`` (the
+        ping's vehicle id) and ``ping``.
     """
     facts = _Facts(ctx, ref_ms, speed_kmh, distance_m)
     own = _DETAILS.get(reason, _generic)(ping, facts)
-    return (
-        "rejected",
+    return Event(
+        EventKind.REJECTED,
         {
             "reason": reason,
             "detail": f"{own}; {detail}" if detail else own,
@@ -207,9 +209,6 @@ def rejection(
 # the way an officer reads it: coordinates as sent, times in ISO 8601 +08:00 with the epoch ms.
 
 _DEFAULTS = Thresholds()
-# An integer ts in [2000-01-01, 5138-11-16] read as epoch *seconds* lands in 1970 when read as
-# milliseconds: the commonest terminal mistake, named as such.
-_SECONDS_RANGE = (946_684_800, 10**11)
 
 
 class _Facts:
@@ -292,8 +291,11 @@ def _outside_area(p: Ping, f: _Facts) -> str:
 
 def _too_old(p: Ping, f: _Facts) -> str:
     ts, th = p.ts, f.th
-    if _SECONDS_RANGE[0] <= ts < _SECONDS_RANGE[1]:
-        return f"ts {ts} looks like epoch seconds; ts must be epoch milliseconds ({_when(ts)})"
+    if looks_like_epoch_seconds(ts):  # the commonest terminal mistake, named as such
+        return (
+            f"ts {ts} looks like epoch seconds ({iso_ts(ts * 1000)} read as seconds); "
+            f"ts must be epoch milliseconds"
+        )
     if ts < th.min_valid_ts:
         return f"ts {_when(ts)} is before the earliest valid time {_when(th.min_valid_ts)}"
     limit = _span(th.max_age_ms)

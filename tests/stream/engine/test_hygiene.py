@@ -9,6 +9,7 @@ import pytest
 
 from landun.cli import main as landun
 from stream.engine import step
+from stream.engine.events import Event, EventKind
 from stream.engine.hygiene import REASONS, coordinate_reason, filter_zero, rejection
 from stream.ping import Ping
 from tests.stream.engine.world import (
@@ -74,7 +75,10 @@ CASES = [
     (
         "filter_too_old",  # epoch seconds, read as ms, land in 1970
         [ping(0), Ping("M1", 1_717_000_000, *D1)],
-        ("ts 1717000000 looks like epoch seconds; ts must be epoch milliseconds",),
+        (  # named as seconds, with the time they mean read so (issue 11)
+            "ts 1717000000 looks like epoch seconds (2024-05-30T00:26:40+08:00 read as "
+            "seconds); ts must be epoch milliseconds",
+        ),
     ),
     (
         "filter_too_old",  # GPS week rollover
@@ -120,6 +124,14 @@ def test_rejections_carry_the_ping_and_its_ref():
     (rejected,) = outcome.rejected
     assert rejected["ref"] == 42 and rejected["ping"]["seq"] == 7
     assert set(rejected) == {"reason", "detail", "ref", "vehicle", "ping"}
+
+
+def test_a_rejection_is_a_typed_event():
+    """Issue 11 typed the engine's events: rejections are Event(EventKind.REJECTED, ...) too,
+    not a bare ("rejected", payload) pair (still equal to one, for older consumers)."""
+    event = rejection(ping(0, lat=0.0, lng=0.0), "filter_zero")
+    assert isinstance(event, Event) and event.kind is EventKind.REJECTED
+    assert event == ("rejected", event.payload)
 
 
 # What a caller that knows more (the reference time, the jump's speed, the context) adds.

@@ -128,6 +128,21 @@ class Thresholds:
         Per vehicle and alert type: an alert starting within this of another is suppressed.
     signal_lost_kinds : tuple of str
         Vehicle kinds ``signal_lost`` watches (muck trips; kitchen/oil rounds).
+    collection_radius_m : float
+        Kitchen/oil vehicles: a stop is a stop in one place (issue 11): it ends when the vehicle
+        is farther than this from where it stopped (``stop_radius_m`` for muck trucks). A
+        vehicle standing with GPS jitter of 5-15 m stays within it; one creeping in a jam
+        leaves it and its stop starts over, so ``unregistered_stop_ms`` is not reached.
+    dock_reach_m : float
+        ``signal_lost`` in a registered place (a basement loading dock, a shed; issue 11): a
+        gap whose last fix is inside, or within this of the boundary of, a registered place
+        (site, transfer, terminal, producer or plant; the ramp down to a dock lies outside a
+        producer's small circle) and whose first fix after it is within this of the same place
+        is not ``signal_lost``, and a stop across such a gap is a stop at that place.
+    dock_wait_ms : int
+        The bound of that exception: a gap that began at a registered place is decided when
+        the vehicle is seen again; one longer than this (never ended, or ended anywhere) is
+        ``signal_lost``, dated at the last fix, raised once the watermark passes the bound.
     tick_ms : int
         The batch driver ticks time-driven rules whenever the watermark crosses a multiple of this.
     batch_size : int
@@ -177,6 +192,10 @@ class Thresholds:
     uncovered_speed_kmh: float = 5.0
     cooldown_ms: int = 10 * MINUTE
     signal_lost_kinds: tuple[str, ...] = ("muck", "kitchen", "oil")
+    # Kitchen/oil and signal-lost rules (issue 11).
+    collection_radius_m: float = 40.0
+    dock_reach_m: float = 100.0
+    dock_wait_ms: int = HOUR
     tick_ms: int = MINUTE
     batch_size: int = 4096
     evidence_pings: int = 8

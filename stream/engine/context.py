@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 
 from geofence import FenceIndex
-from geofence.metric import buffer_m
+from geofence.metric import buffer_m, distance_to_m
 from geofence.model import Fence, FenceKind
 from stream.engine.config import Thresholds
 from stream.engine.nearby import Nearby
@@ -39,6 +39,8 @@ KIND_BIT = {
 UNLOAD = TRANSFER | TERMINAL
 KNOWN = SITE | TRANSFER | TERMINAL | PRODUCER | PLANT | DEPOT  # stops here are normal
 KITCHEN_KNOWN = PRODUCER | PLANT | DEPOT
+# Where a signal gap may be a dock or a shed (rules/signal.py); a depot is parking, not a trip.
+DOCKS = KNOWN & ~DEPOT
 # Fences whose dwell means something, per vehicle kind (load/unload, collect/deliver).
 DWELL_KINDS = {"muck": SITE | UNLOAD, "kitchen": PRODUCER | PLANT, "oil": PRODUCER | PLANT}
 
@@ -110,6 +112,7 @@ class VehicleInfo:
         "watch_lost",
         "stop_ms",
         "stop_known",
+        "stop_r2",
         "corridors",
     )
 
@@ -123,6 +126,9 @@ class VehicleInfo:
         # A stop this long, touching none of these places, is judged by a stop rule.
         self.stop_ms = th.suspicious_stop_ms if self.muck else th.unregistered_stop_ms
         self.stop_known = KNOWN if self.muck else KITCHEN_KNOWN
+        # ...in one place: a kitchen vehicle creeping in a jam is not stopped (issue 11).
+        radius = th.stop_radius_m if self.muck else th.collection_radius_m
+        self.stop_r2 = radius * radius
         # The corridors of its permits: the only ones it has visits (enter/exit events) in.
         self.corridors = frozenset(c for p in registry.permits_of(vehicle.id) for c in p.corridors)
 
@@ -217,6 +223,15 @@ class EngineContext:
                 max(b[2] for b in boxes) + 2 * reach_lng,
             )
         self.bounds = {f.id: f.area.bounds for f in self.restricted}  # (min lng, lat, max lng, lat)
+        # Producer -> the contracts naming it, by id: poaching (issue 11).
+        held: dict[str, list] = {}
+        for contract in sorted(self.registry.contracts.values(), key=attrgetter("id")):
+            for producer in contract.producers:
+                held.setdefault(producer, []).append(contract)
+        self.contracts_at = {producer: tuple(cs) for producer, cs in held.items()}
+        self._places = None  # STRtree of the registered places, built when first asked
+        self._place_ids: list[str] = []
+        self._near: dict[tuple[float, float], tuple[str, ...]] = {}
 
     def near_key(self, lat: float, lng: float) -> int:
         """Fine grid key of a point, comparable with ``near_cells``."""
@@ -295,6 +310,31 @@ class EngineContext:
             fs = sets.get(key)
             out[p] = fs if fs is not None else self.fenceset(key)
         return out
+
+    # -- registered places near a point (signal lost in a dock, issue 11) ----------------------
+    def places_near(self, lat: float, lng: float) -> tuple[str, ...]:
+        """Ids (sorted) of the registered places (kinds in ``KNOWN`` but depots) covering the
+        point or within ``dock_reach_m`` of their boundary. Asked only to decide a signal gap."""
+        key = (lat, lng)
+        near = self._near.get(key)
+        if near is not None:
+            return near
+        if self._places is None:
+            known = [f for f in self.fences.values() if KIND_BIT[f.kind] & DOCKS]
+            self._place_ids = [f.id for f in known]
+            self._places = shapely.STRtree([f.area for f in known])
+        reach = self.th.dock_reach_m
+        dlat = reach / M_PER_DEG * 1.01
+        dlng = reach / self.m_lng * 1.01
+        box = shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)
+        ids = [self._place_ids[i] for i in self._places.query(box).tolist()]
+        near = tuple(
+            sorted(fid for fid in ids if distance_to_m(self.fences[fid].area, lat, lng) <= reach)
+        )
+        if len(self._near) >= _MAX_CACHED:
+            self._near.clear()
+        self._near[key] = near
+        return near
 
     # -- corridors and restricted zones -------------------------------------------------------
     def near_corridor(self, corridor_ids: Iterable[str], lat: float, lng: float) -> bool:

@@ -20,7 +20,7 @@ from math import floor
 from stream.engine import places, rounds, stops, trips
 from stream.engine.context import (
     CORRIDOR,
-    KNOWN,
+    DEPOT,
     M_PER_DEG,
     NEAR_INV,
     NEAR_KEY,
@@ -280,10 +280,12 @@ def apply(
         if speed < ctx.moving_kmh:
             dy = (lat - st.lat) * M_PER_DEG
             dx = (lng - st.lng) * ctx.m_lng
-            still = dx * dx + dy * dy <= ctx.stop_r2
+            still = dx * dx + dy * dy <= info.stop_r2
         else:
             still = False
         if still:
+            if ts - last_ts > ctx.lost_ms:  # across a signal gap: in a registered place? (dock)
+                st.mask |= signal.gap_place(ctx, tr.lat, tr.lng, p, ts - last_ts)
             st.last = ts
             st.mask |= mask
             if loaded:
@@ -341,4 +343,5 @@ def apply(
     tr.ids = ids
     if live and not p.backfill:
         vs.beat = p
-        vs.beat_uw = info.watch_lost and loaded and not mask & KNOWN
+        # Parked at a depot is not under way; a gap elsewhere is judged by rules/signal.py.
+        vs.beat_uw = info.watch_lost and loaded and not mask & DEPOT

@@ -32,6 +32,7 @@ from stream.engine import rounds, trips
 from stream.engine.alerts import update_alert
 from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext, FenceSet
 from stream.engine.events import Event, EventKind
+from stream.engine.rules import kitchen
 from stream.engine.state import (
     ACTED,
     IRRELEVANT,
@@ -170,6 +171,8 @@ def _exited(
     out.append(fence_event(ctx, vs, "exit", fid, v.out, v.olat, v.olng, late))
     if vs.trip is not None:
         trips.on_exit(ctx, vs, fid, v.out, v.oseq, v.olat, v.olng, out)
+    if vs.open:  # alerts about the visit (poaching, unsourced delivery) end with it (issue 11)
+        kitchen.visit_ended(vs, tr, fid, v, out)
     if tr.restricted and tr.restricted.pop(fid, None):
         alert = vs.open.pop("restricted_zone:" + fid + tr.tag, None)
         if alert is not None:

@@ -3,8 +3,16 @@
 A collection dwell at a producer opens a round (or joins the open one); a delivery dwell at a
 plant closes it. No delivery within ``round_deadline_ms`` of the first collection raises
 ``undelivered_collection``; the round stays open (overdue) so a late delivery still closes it,
-and is dropped after ``trip_expiry_ms``. A delivery with no collection before it is reported as
-a round record with status ``no_collection`` (a red flag for review, not an alert type).
+and is dropped after ``trip_expiry_ms``.
+
+A delivery with no collection since the vehicle's last delivery (none at a producer, and no stop
+that raised ``unregistered_collection``, whose load is already flagged) is a round record with
+status ``no_collection`` and raises ``unsourced_delivery`` (来源不明, issue 11), unless the
+vehicle reported itself empty all through the visit (parked at the plant). As with
+``unmatched_disposal`` on the muck side (``stream.engine.trips``), the engine knows only what it
+has seen: the first delivery of a vehicle whose history starts with it (no collection earlier
+in the input) is unsourced. A collection at a producer on another company's contract still
+joins the round and raises ``unregistered_collection`` (poaching, ``rules.kitchen.poaching``).
 """
 
 from __future__ import annotations
@@ -50,6 +58,9 @@ def on_collect(
         vs.round = rnd
     if producer not in rnd.producers:
         rnd.producers.append(producer)
+    rnd.collections.append([producer, v.slow])
+    vs.last_collect = max(vs.last_collect, v.slow)
+    kitchen.poaching(ctx, vs, producer, v, late, out)
     out.append(round_record(vs, rnd, ctx.vehicles[vs.vehicle].kind))
 
 
@@ -59,7 +70,11 @@ def on_deliver(
     """A delivery dwell at ``plant`` completed."""
     kind = ctx.vehicles[vs.vehicle].kind
     rnd = vs.round
+    previous = vs.last_deliver
+    vs.last_deliver = max(previous, v.slow)
     if rnd is None:
+        if vs.last_collect <= previous and v.loaded:
+            kitchen.unsourced_delivery(ctx, vs, plant, v, previous, late, out)
         lone = Round(
             record_id("round", vs.vehicle, v.slow),
             v.slow,

@@ -264,6 +264,7 @@ class Round:
     lat: float
     lng: float
     producers: list[str] = field(default_factory=list)
+    collections: list[list] = field(default_factory=list)  # [producer, dwell start] each
     plant: str | None = None
     delivered: int = -1
     status: str = "open"  # open | delivered | undelivered | no_collection
@@ -274,11 +275,17 @@ class Round:
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["producers"] = list(self.producers)
+        del out["collections"]
+        if self.collections:  # written only when there are: checkpoint bytes stay as they were
+            out["collections"] = [list(c) for c in self.collections]
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Round | None:
-        return None if d is None else cls(**{**d, "producers": list(d["producers"])})
+        if d is None:
+            return None
+        collections = [list(c) for c in d.get("collections", ())]
+        return cls(**{**d, "producers": list(d["producers"]), "collections": collections})
 
 
 @dataclass(slots=True)
@@ -305,6 +312,11 @@ class VehicleState:
     lost_anchor: int = -1  # ts of the ping before the gap of the last signal_lost raised
     beat: Ping | None = None  # the last live, not backfilled ping
     beat_uw: bool = False  # whether a trip or round was under way at it
+    # Kitchen/oil (unsourced_delivery, issue 11): start of the vehicle's last collection (a
+    # dwell at a producer, or a stop raising unregistered_collection) and of its last
+    # delivery; -1 none seen.
+    last_collect: int = -1
+    last_deliver: int = -1
     # [pings of the vehicle still to wait, ping, fence ids] of pings far ahead of its own time,
     # held until its later pings agree (stream.engine.driver, issue 11)
     limbo: list = field(default_factory=list)
@@ -328,6 +340,8 @@ class VehicleState:
             "beat_uw": self.beat_uw,
             # Written only when something is held: a checkpoint's bytes stay as they were.
             **({"limbo": _limbo(self.limbo)} if self.limbo else {}),
+            **({"last_collect": self.last_collect} if self.last_collect >= 0 else {}),
+            **({"last_deliver": self.last_deliver} if self.last_deliver >= 0 else {}),
         }
 
     @classmethod
@@ -351,6 +365,8 @@ class VehicleState:
             beat=None if d["beat"] is None else Ping(**d["beat"]),
             beat_uw=d["beat_uw"],
             limbo=[[n, Ping(**p), tuple(ids)] for n, p, ids in d.get("limbo", ())],
+            last_collect=d.get("last_collect", -1),
+            last_deliver=d.get("last_deliver", -1),
         )
 
 

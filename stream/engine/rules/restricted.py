@@ -43,7 +43,7 @@ def check_inside(
             continue
         anchor = (p.seq, p.ts, p.lat, p.lng)
         pings = [anchor] if tr.last_ts < 0 else [(tr.seq, tr.last_ts, tr.lat, tr.lng), anchor]
-        alert = _alert(ctx, vs, fence, anchor, pings, late, None, crossed=False)
+        alert = _alert(ctx, vs, fence, kind, anchor, pings, late, None, crossed=False)
         _raise(ctx, vs, tr, fence.id, alert, p.ts, out, keep_open=True)
 
 
@@ -91,11 +91,26 @@ def check_crossing(
         anchor = (None, t_in, lat_in, lng_in)
         pings = [(tr.seq, tr.last_ts, tr.lat, tr.lng), (p.seq, p.ts, p.lat, p.lng)]
         out.append(fence_event(ctx, vs, "cross", fid, t_in, lat_in, lng_in, late))
-        alert = _alert(ctx, vs, fence, anchor, pings, late, t_out, crossed=True)
+        alert = _alert(ctx, vs, fence, kind, anchor, pings, late, t_out, crossed=True)
         _raise(ctx, vs, tr, fid, alert, t_in, out, keep_open=False)
 
 
-def _alert(ctx: EngineContext, vs, fence, anchor, pings, late, ended, crossed: bool) -> dict:
+def window_at(fence, ts: int) -> str | None:
+    """The zone's hours window containing epoch ms ``ts`` (Beijing time), or None."""
+    minute = ((ts + BEIJING_OFFSET_MS) // 60_000) % 1440
+    return next((str(w) for w in fence.hours if w.contains(minute)), None)
+
+
+def _alert(
+    ctx: EngineContext, vs, fence, kind: str, anchor, pings, late, ended, crossed: bool
+) -> dict:
+    # Evidence (issue 11): the zone and what of it applied, the hours window the entry (for a
+    # crossing, else its exit) fell in and the vehicle's kind.
+    window = None
+    if fence.hours:
+        window = window_at(fence, anchor[1])
+        if window is None and ended is not None:
+            window = window_at(fence, ended)
     return make_alert(
         ctx,
         vs,
@@ -110,7 +125,18 @@ def _alert(ctx: EngineContext, vs, fence, anchor, pings, late, ended, crossed: b
         late=late,
         fence=fence.id,
         ended_ts=ended,
-        extra={"crossed": crossed, "ended_by": "interpolated exit" if crossed else None},
+        extra={
+            "crossed": crossed,
+            "ended_by": "interpolated exit" if crossed else None,
+            "zone": {
+                "id": fence.id,
+                "name": fence.name,
+                "hours": [str(w) for w in fence.hours],
+                "vehicle_kinds": sorted(fence.vehicle_kinds),
+            },
+            "window": window,
+            "vehicle_kind": kind,
+        },
     )
 
 

@@ -113,6 +113,12 @@ def kitchen_stop(at, vehicle: str = "K1"):
     return tr.drive(*P1).stay(300).pings
 
 
+def unsourced():
+    """Out of the depot to the plant: a delivery with no collection before it (issue 11)."""
+    tr = Trace("K1", "2025-06-01 09:00").drive(*P1, kmh=30).stay(300)
+    return tr.drive(31.47, 120.251).stay(60).pings
+
+
 def undelivered(deliver: bool):
     tr = Trace("K1", "2025-06-01 09:00").drive(*R1, kmh=30).stay(300)
     if deliver:
@@ -152,6 +158,7 @@ CASES = {
     "kitchen: registered": (lambda: kitchen_stop(R1), []),
     "undelivered_collection": (lambda: undelivered(False), ["undelivered_collection"]),
     "kitchen: delivered": (lambda: undelivered(True), []),
+    "unsourced_delivery": (unsourced, ["unsourced_delivery"]),
 }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from geofence.model import TimeWindow
-from stream.ping import BEIJING, BEIJING_OFFSET_MS, PingError, parse_ts
+from stream.ping import BEIJING, BEIJING_OFFSET_MS, PingError, looks_like_epoch_seconds, parse_ts
 
 VEHICLE_KINDS = ("muck", "kitchen", "oil")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -226,6 +226,28 @@ class Registry:
         return cls.from_mapping(data, str(path), fences)
 
 
+def entry_problems(section: str, item: Mapping) -> list[str]:
+    """What is wrong with one entry on its own, worded as :meth:`Registry.from_mapping` words it.
+
+    Parameters
+    ----------
+    section : str
+        ``vehicles``, ``permits`` or ``contracts``.
+    item : Mapping
+        The entry, as in ``registry.json``, with its ``id``.
+
+    Returns
+    -------
+    list of str
+        One message per problem (``valid_to: must be after valid_from``); empty when the entry
+        is valid. The references to other entries (vehicles, fences) are not checked here: the
+        API checks them against its stores (:func:`fence_problems`), one contract for both.
+    """
+    errors: list[str] = []
+    _BUILDERS[section](item, errors)
+    return errors
+
+
 def fence_problems(refs: Mapping[str, Iterable[str]], fences: Mapping[str, str]) -> list[str]:
     """What is wrong with an entry's fence references.
 
@@ -359,10 +381,16 @@ def _moment(value: Any, key: str, end_of_day: bool, errors: list[str]) -> int | 
             moment = moment.replace(tzinfo=BEIJING)
         value = moment.isoformat()
     try:
-        return parse_ts(value, key)
+        ms = parse_ts(value, key)
     except PingError as exc:
         errors.append(exc.detail)
         return None
+    if not isinstance(value, str) and looks_like_epoch_seconds(ms):
+        # Read as milliseconds it is a date in 1970: a valid_to in seconds would expire the
+        # permit then and make every load under it an unpermitted_load (issue 11).
+        errors.append(f"{key}: {value!r} looks like epoch seconds; give ISO 8601 or epoch ms")
+        return None
+    return ms
 
 
 def _hours(value: Any, errors: list[str]) -> tuple[TimeWindow, ...]:
@@ -382,3 +410,6 @@ def _hours(value: Any, errors: list[str]) -> tuple[TimeWindow, ...]:
             continue
         windows.append(TimeWindow(start, end))
     return tuple(windows)
+
+
+_BUILDERS = {"vehicles": _vehicle, "permits": _permit, "contracts": _contract}

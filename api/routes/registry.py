@@ -3,7 +3,10 @@ permit when its site or one of its vehicles is in the district, a contract when 
 
 A permit or contract naming a fence that does not exist, or one of the wrong kind (a terminal as a
 corridor), is refused with 422 naming the entry, the field and the fence (issue 11: a missing
-corridor made every trip under the permit a ``route_deviation``): create the fences first."""
+corridor made every trip under the permit a ``route_deviation``): create the fences first. So is
+one naming a vehicle that does not exist, and a permit whose dates ``registry.json`` would refuse
+(``stream.registry.entry_problems``: one contract for the file and the API; a bare date is Beijing
+midnight, ``valid_to`` must be after ``valid_from``, epoch seconds are refused)."""
 
 from __future__ import annotations
 
@@ -17,8 +20,7 @@ from api.deps import AdminUser, CurrentUser, PortsDep, not_found, vehicle_distri
 from api.ids import Id, id_path
 from api.ports import Ports, Record
 from api.security import Principal
-from stream.eventtime import parse_ts
-from stream.registry import fence_problems
+from stream.registry import entry_problems, fence_problems
 
 router = APIRouter(prefix="/api", tags=["registry"])
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"
@@ -37,15 +39,9 @@ class Permit(BaseModel):
     vehicles: Ids = Field(default_factory=list, max_length=5000)
     terminals: Ids = Field(default_factory=list, max_length=500)
     corridors: Ids = Field(default_factory=list, max_length=500)
-    valid_from: str
+    valid_from: str  # checked by stream.registry.entry_problems, as in registry.json
     valid_to: str
     hours: list[str] = Field(default_factory=list, max_length=24)
-
-    @field_validator("valid_from", "valid_to")
-    @classmethod
-    def _iso(cls, value: str) -> str:
-        parse_ts(value)
-        return value
 
     @field_validator("hours")
     @classmethod
@@ -79,10 +75,27 @@ def contract_visible(who: Principal, ports: Ports, contract: Record) -> bool:
     return who.sees(vehicle_district(ports, contract.get("vehicle", "")))
 
 
-def check_fences(entry: str, ident: str, refs: dict[str, list[str]], ports: Ports) -> None:
-    """422 naming ``entry`` (``permit``/``contract``) ``ident``, the field and the fence, for
-    each fence in ``refs`` (field -> ids) that does not exist or is of a kind the field does not
-    allow (``stream.registry.FENCE_FIELDS``)."""
+def check_entry(
+    entry: str, record: Record, vehicles: list[str], refs: dict[str, list[str]], ports: Ports
+) -> None:
+    """422 naming ``entry`` (``permit``/``contract``), its id and every problem of ``record``:
+    its own fields as ``registry.json`` checks them, each of ``vehicles`` that is not a
+    registered vehicle, each fence of ``refs`` (field -> ids) that does not exist or is of a
+    kind the field does not allow (``stream.registry.FENCE_FIELDS``)."""
+    problems = entry_problems(f"{entry}s", record)
+    field = "vehicles" if entry == "permit" else "vehicle"
+    problems += [
+        f"{field}: unknown vehicle {v!r}" for v in vehicles if ports.vehicles.get(v) is None
+    ]
+    problems += _fence_problems(refs, ports)
+    if problems:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "; ".join(f"{entry} {record['id']!r}: {p}" for p in problems),
+        )
+
+
+def _fence_problems(refs: dict[str, list[str]], ports: Ports) -> list[str]:
     wanted = {fid for ids in refs.values() for fid in ids}
     if len(wanted) <= FEW_FENCES:
         found = {fid: ports.fences.get(fid) for fid in wanted}
@@ -93,12 +106,7 @@ def check_fences(entry: str, ident: str, refs: dict[str, list[str]], ports: Port
         for fid, f in found.items()
         if f is not None and fid in wanted
     }
-    problems = fence_problems(refs, {fid: k for fid, k in kinds.items() if k})
-    if problems:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "; ".join(f"{entry} {ident!r}: {p}" for p in problems),
-        )
+    return fence_problems(refs, {fid: k for fid, k in kinds.items() if k})
 
 
 def _check_id(body_id: str, url_id: str) -> None:
@@ -131,8 +139,8 @@ def put_permit(permit_id: PermitId, body: Permit, who: AdminUser, ports: PortsDe
     """Create or replace a permit (admin)."""
     _check_id(body.id, permit_id)
     refs = {"site": [body.site], "terminals": body.terminals, "corridors": body.corridors}
-    check_fences("permit", body.id, refs, ports)
     record = body.model_dump()
+    check_entry("permit", record, body.vehicles, refs, ports)
     ports.permits.put(record)
     return record
 
@@ -164,8 +172,9 @@ def put_contract(
 ) -> Record:
     """Create or replace a contract (admin)."""
     _check_id(body.id, contract_id)
-    check_fences("contract", body.id, {"producers": body.producers, "plants": body.plants}, ports)
     record = body.model_dump()
+    refs = {"producers": body.producers, "plants": body.plants}
+    check_entry("contract", record, [body.vehicle], refs, ports)
     ports.contracts.put(record)
     return record
 

@@ -104,3 +104,40 @@ def test_a_contract_with_many_producers_is_checked_too(client, app):
     assert response.status_code == 422
     assert response.json()["detail"] == "contract 'C-2': producers: unknown fence 'prod-x'"
     assert app.state.ports.contracts.get("C-2")["producers"] == producers  # the earlier one
+
+
+# The same contract as registry.json (stream.registry.entry_problems): unknown vehicles and dates
+# the file would refuse are refused here too, named (issue 11); a bare date is Beijing midnight.
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"vehicles": ["LX-1", "NOPE-9"]}, "permit 'P-2': vehicles: unknown vehicle 'NOPE-9'"),
+        (
+            {"valid_from": "2025-12-31T00:00:00+08:00", "valid_to": "2025-01-01T00:00:00+08:00"},
+            "permit 'P-2': valid_to: must be after valid_from",
+        ),
+        ({"valid_to": "1767225599"}, "permit 'P-2': valid_to: not an ISO 8601 date: '1767225599'"),
+        ({"valid_from": "June"}, "permit 'P-2': valid_from: not ISO 8601: 'June'"),
+    ],
+)
+def test_a_permit_the_registry_file_would_refuse_is_refused(client, app, change, problem):
+    response = client.put(
+        "/api/permits/P-2", json=permit("P-2", **change), headers=auth(app, ADMIN)
+    )
+    assert response.status_code == 422 and response.json()["detail"] == problem
+    assert app.state.ports.permits.get("P-2") is None
+
+
+def test_a_permit_with_bare_dates_is_stored_as_the_registry_file_takes_it(client, app):
+    body = permit("P-2", valid_from="2025-01-01", valid_to="2025-12-31")
+    response = client.put("/api/permits/P-2", json=body, headers=auth(app, ADMIN))
+    assert response.status_code == 200
+    assert app.state.ports.permits.get("P-2")["valid_to"] == "2025-12-31"
+
+
+def test_a_contract_naming_an_unknown_vehicle_is_refused(client, app):
+    body = {"id": "C-2", "vehicle": "NOPE-9", "producers": [], "plants": []}
+    response = client.put("/api/contracts/C-2", json=body, headers=auth(app, ADMIN))
+    assert response.status_code == 422
+    assert response.json()["detail"] == "contract 'C-2': vehicle: unknown vehicle 'NOPE-9'"
+    assert app.state.ports.contracts.get("C-2") is None

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stream.registry import Registry, RegistryError
+from stream.registry import Registry, RegistryError, entry_problems
 from tests.stream.engine.world import bj, fences_geojson, registry_mapping
 
 
@@ -54,6 +54,15 @@ def broken(section: str, index: int, **change) -> dict:
         (broken("permits", 0, hours="20:00-06:00"), "permits[0] (id 'P-1'): hours"),
         (broken("permits", 0, valid_from="June"), "permits[0] (id 'P-1'): valid_from"),
         (broken("permits", 0, valid_to="2024-01-01"), "valid_to: must be after valid_from"),
+        # Epoch seconds, read as ms, expired the permit in 1970: every load unpermitted_load.
+        (
+            broken("permits", 0, valid_from=None, valid_to=1767225599),
+            "permits[0] (id 'P-1'): valid_to: 1767225599 looks like epoch seconds",
+        ),
+        (
+            broken("permits", 0, valid_from=1735660800),
+            "permits[0] (id 'P-1'): valid_from: 1735660800 looks like epoch seconds",
+        ),
         (broken("permits", 0, vehicles=["M1", "Z9"]), "unknown vehicle 'Z9'"),
         (broken("permits", 0, site=""), "permits[0] (id 'P-1'): site"),
         (broken("contracts", 0, vehicle="Z9"), "contracts[0] (id 'C-K1'): vehicle"),
@@ -66,6 +75,31 @@ def test_problems_name_the_entry(data, message):
     with pytest.raises(RegistryError) as err:
         Registry.from_mapping(data)
     assert message in str(err.value)
+
+
+def test_epoch_milliseconds_are_still_a_valid_time():
+    reg = Registry.from_mapping(broken("permits", 0, valid_from=None, valid_to=1767225599000))
+    assert reg.permits["P-1"].valid_to == 1767225599000
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "problems"),
+    [
+        ("permits", {}, []),
+        ("permits", {"valid_to": "2024-01-01"}, ["valid_to: must be after valid_from"]),
+        ("permits", {"hours": ["25:00-06:00"]}, ["hours[0]: '25:00-06:00' is not a valid window"]),
+        ("contracts", {"producers": "R1"}, ["producers: expected a list of ids, got 'R1'"]),
+        ("vehicles", {"kind": "truck"}, ["kind: expected one of muck|kitchen|oil, got 'truck'"]),
+    ],
+)
+def test_entry_problems_are_those_the_file_would_have(section, change, problems):
+    """One entry alone (the API's check), worded as the file's; references not checked."""
+    item = {**registry_mapping()[section][0], **change}
+    assert entry_problems(section, item) == problems
+    if problems:
+        with pytest.raises(RegistryError) as err:
+            Registry.from_mapping(broken(section, 0, **change))
+        assert all(any(p in q for q in err.value.problems) for p in problems)
 
 
 def test_all_problems_are_reported_together():

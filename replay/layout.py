@@ -1,0 +1,267 @@
+"""The archive's on-disk layout: tables, columns, partitions and file names (issue 12).
+
+The contract is written out in docs/formats.md, "Archive"; this module is its single source in
+code. An archive is a directory of Hive-partitioned Parquet files::
+
+    DIR/<table>/day=YYYY-MM-DD/<source range>.parquet
+
+``day`` is the Beijing-time (+08:00) calendar day of the row's time, so a night shift's
+20:00-06:00 spans two partitions and a query reads only the days its window touches. Columns are
+plain (integers, floats, strings, booleans; times int64 epoch ms): DuckDB, Spark or Trino read
+the files with no landun code.
+
+The file name is the source range the rows came from: ``p{partition}-{first}-{last}.parquet``
+for Kafka offsets, ``s{first}-{last}.parquet`` for the ingest sequence of an embedded run. A
+batch re-written after a crash therefore replaces the same files instead of adding a copy.
+Files in flight are ``.<name>.tmp`` in the same directory; readers list ``*.parquet`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from stream.ping import BEIJING_OFFSET_MS
+
+# Resolution of the ``cell`` column (issue 12). Res 9 cells are ~0.1 km² (edge ~174 m): a 500 m
+# who-was-here circle is covered by a disk of ~4 rings (~61 cells), few enough for an IN-list
+# that prunes row groups of the cell-sorted copy, and a cell holds few enough pings per day that
+# the exact distance filter reads little beyond the circle. Res 8 (edge ~460 m) reads ~7x the
+# area for a 300 m query; res 10 makes a 2 km disk ~1,000 cells.
+CELL_RESOLUTION = 9
+DAY_MS = 86_400_000
+PARQUET_SUFFIX = ".parquet"
+TMP_SUFFIX = ".tmp"
+
+_LOADED = pa.string()  # "empty" | "half" | "full" | null
+
+PINGS = pa.schema(
+    [
+        ("vehicle", pa.string()),
+        ("ts", pa.int64()),
+        ("lat", pa.float64()),
+        ("lng", pa.float64()),
+        ("speed_kmh", pa.float64()),
+        ("heading", pa.float64()),
+        ("loaded", _LOADED),
+        ("lift", pa.bool_()),
+        ("cover_open", pa.bool_()),
+        ("acc", pa.bool_()),
+        ("backfill", pa.bool_()),
+        ("source", pa.string()),
+        ("seq", pa.int64()),
+        ("received", pa.int64()),
+        ("cell", pa.int64()),
+        ("verdict", pa.string()),
+        ("detail", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("index", pa.int32()),
+        ("ingest", pa.int64()),
+        ("raw", pa.string()),
+    ]
+)
+"""Every ping as received, one row each, sorted by (vehicle, ts) within a file."""
+
+CELLS = pa.schema(
+    [
+        ("cell", pa.int64()),
+        ("ts", pa.int64()),
+        ("vehicle", pa.string()),
+        ("lat", pa.float64()),
+        ("lng", pa.float64()),
+        ("loaded", _LOADED),
+        ("lift", pa.bool_()),
+    ]
+)
+"""The accepted pings again, few columns, sorted by (cell, ts): who-was-here reads these."""
+
+ALERTS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("version", pa.string()),
+        ("type", pa.string()),
+        ("vehicle", pa.string()),
+        ("district", pa.string()),
+        ("ts", pa.int64()),
+        ("payload", pa.string()),
+    ]
+)
+"""Every version of every alert: ``version`` is a hash of ``payload`` (the alert's JSON)."""
+
+TRIPS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("version", pa.string()),
+        ("vehicle", pa.string()),
+        ("kind", pa.string()),
+        ("status", pa.string()),
+        ("ts", pa.int64()),
+        ("payload", pa.string()),
+    ]
+)
+"""Every version of every trip (muck) or round (kitchen/oil)."""
+
+FENCE_EVENTS = pa.schema(
+    [
+        ("vehicle", pa.string()),
+        ("fence", pa.string()),
+        ("detect", pa.string()),
+        ("kind", pa.string()),
+        ("ts", pa.int64()),
+        ("lat", pa.float64()),
+        ("lng", pa.float64()),
+        ("late", pa.bool_()),
+    ]
+)
+"""Fence enter/exit/cross events (Tile38's vocabulary, as the engine emits them)."""
+
+STOPS = pa.schema(
+    [
+        ("vehicle", pa.string()),
+        ("ts", pa.int64()),
+        ("ended_ts", pa.int64()),
+        ("lat", pa.float64()),
+        ("lng", pa.float64()),
+        ("duration_s", pa.float64()),
+        ("loaded", _LOADED),
+        ("at_known_place", pa.bool_()),
+    ]
+)
+"""Stops the engine reported (at least its ``stop_report_ms``), dated by their start."""
+
+TABLES: dict[str, pa.Schema] = {
+    "pings": PINGS,
+    "cells": CELLS,
+    "alerts": ALERTS,
+    "trips": TRIPS,
+    "fence_events": FENCE_EVENTS,
+    "stops": STOPS,
+}
+# The sort order of each table's files (issue 12: by vehicle for tracks, by cell for areas).
+SORT_KEYS: dict[str, tuple[str, ...]] = {
+    "pings": ("vehicle", "ts", "partition", "offset", "index", "ingest"),
+    "cells": ("cell", "ts", "vehicle"),
+    "alerts": ("vehicle", "ts", "id"),
+    "trips": ("vehicle", "ts", "id"),
+    "fence_events": ("vehicle", "ts", "fence"),
+    "stops": ("vehicle", "ts"),
+}
+
+_RANGE = re.compile(r"^(?:p(?P<partition>\d+)-|s)(?P<first>\d+)-(?P<last>\d+)\.parquet$")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRange:
+    """Where a batch of rows came from: Kafka offsets of one partition, or an ingest sequence.
+
+    Attributes
+    ----------
+    first, last : int
+        The first and last offset (or ingest sequence number) of the batch, inclusive.
+    partition : int or None
+        The Kafka partition; None for an embedded run (``landun detect``/``demo``).
+
+    Examples
+    --------
+    >>> SourceRange(100, 199, partition=3).file_name()
+    'p3-100-199.parquet'
+    >>> SourceRange(0, 4999).file_name()
+    's0-4999.parquet'
+    >>> SourceRange.from_file_name('p3-100-199.parquet')
+    SourceRange(first=100, last=199, partition=3)
+    """
+
+    first: int
+    last: int
+    partition: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.first <= self.last:
+            raise ValueError(f"source range {self.first}-{self.last}: need 0 <= first <= last")
+        if self.partition is not None and self.partition < 0:
+            raise ValueError(f"partition {self.partition}: need >= 0")
+
+    def file_name(self) -> str:
+        """The Parquet file name of this range (the same for every table and day)."""
+        head = "s" if self.partition is None else f"p{self.partition}-"
+        return f"{head}{self.first}-{self.last}{PARQUET_SUFFIX}"
+
+    @classmethod
+    def from_file_name(cls, name: str) -> SourceRange | None:
+        """The range a file name carries, or None for a name that is not an archive file."""
+        m = _RANGE.match(name)
+        if m is None:
+            return None
+        part = m.group("partition")
+        first, last = int(m.group("first")), int(m.group("last"))
+        if last < first:  # not a name the writer makes: a stray file, not ours
+            return None
+        return cls(first, last, None if part is None else int(part))
+
+    def overlaps(self, other: SourceRange) -> bool:
+        """Same source (partition, or both embedded) and offsets in common."""
+        return (
+            self.partition == other.partition
+            and self.first <= other.last
+            and other.first <= self.last
+        )
+
+
+def day_of(ms: int) -> str:
+    """The Beijing-time day (``YYYY-MM-DD``) of epoch ms: the ``day`` partition value.
+
+    Examples
+    --------
+    >>> day_of(1748869200000)  # 2025-06-02T21:00:00+08:00
+    '2025-06-02'
+    >>> day_of(1748880000000)  # 2025-06-03T00:00:00+08:00
+    '2025-06-03'
+    """
+    return (datetime(1970, 1, 1) + timedelta(days=(ms + BEIJING_OFFSET_MS) // DAY_MS)).strftime(
+        "%Y-%m-%d"
+    )
+
+
+def day_start_ms(day: str) -> int:
+    """Epoch ms of 00:00 Beijing time on ``day`` (``YYYY-MM-DD``)."""
+    moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000) - BEIJING_OFFSET_MS
+
+
+def days_between(from_ms: int, to_ms: int) -> list[str]:
+    """The ``day`` partitions a window ``[from_ms, to_ms]`` touches, in order.
+
+    Examples
+    --------
+    >>> days_between(1748869200000, 1748901600000)  # 21:00 to 06:00 the next morning
+    ['2025-06-02', '2025-06-03']
+    """
+    first = (from_ms + BEIJING_OFFSET_MS) // DAY_MS
+    last = (to_ms + BEIJING_OFFSET_MS) // DAY_MS
+    return [day_of(d * DAY_MS - BEIJING_OFFSET_MS) for d in range(first, last + 1)]
+
+
+def day_dir(archive: str | os.PathLike, table: str, day: str) -> Path:
+    """``archive/table/day=YYYY-MM-DD``."""
+    if table not in TABLES:
+        raise ValueError(f"unknown archive table {table!r}; tables: {', '.join(TABLES)}")
+    return Path(archive) / table / f"day={day}"
+
+
+def data_files(archive: str | os.PathLike, table: str, days: list[str]) -> list[str]:
+    """The finished Parquet files of ``table`` for ``days`` (temp files and strays left out)."""
+    out: list[str] = []
+    for day in days:
+        folder = day_dir(archive, table, day)
+        try:
+            names = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            continue
+        out.extend(str(folder / n) for n in names if SourceRange.from_file_name(n) is not None)
+    return out

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 
 from geofence import FenceIndex
-from geofence.metric import buffer_m, distance_to_m
+from geofence.metric import buffer_m
 from geofence.model import Fence, FenceKind
 from stream.engine.config import Thresholds
 from stream.engine.nearby import Nearby
@@ -40,7 +40,7 @@ UNLOAD = TRANSFER | TERMINAL
 KNOWN = SITE | TRANSFER | TERMINAL | PRODUCER | PLANT | DEPOT  # stops here are normal
 KITCHEN_KNOWN = PRODUCER | PLANT | DEPOT
 # Where a signal gap may be a dock or a shed (rules/signal.py); a depot is parking, not a trip.
-DOCKS = KNOWN & ~DEPOT
+DOCK_KINDS = frozenset(k for k, bit in KIND_BIT.items() if bit & KNOWN and not bit & DEPOT)
 # Fences whose dwell means something, per vehicle kind (load/unload, collect/deliver).
 DWELL_KINDS = {"muck": SITE | UNLOAD, "kitchen": PRODUCER | PLANT, "oil": PRODUCER | PLANT}
 
@@ -229,9 +229,7 @@ class EngineContext:
             for producer in contract.producers:
                 held.setdefault(producer, []).append(contract)
         self.contracts_at = {producer: tuple(cs) for producer, cs in held.items()}
-        self._places = None  # STRtree of the registered places, built when first asked
-        self._place_ids: list[str] = []
-        self._near: dict[tuple[float, float], tuple[str, ...]] = {}
+        self._near: dict[tuple[float, float], tuple[str, ...]] = {}  # places_near, by point
 
     def near_key(self, lat: float, lng: float) -> int:
         """Fine grid key of a point, comparable with ``near_cells``."""
@@ -313,24 +311,13 @@ class EngineContext:
 
     # -- registered places near a point (signal lost in a dock, issue 11) ----------------------
     def places_near(self, lat: float, lng: float) -> tuple[str, ...]:
-        """Ids (sorted) of the registered places (kinds in ``KNOWN`` but depots) covering the
-        point or within ``dock_reach_m`` of their boundary. Asked only to decide a signal gap."""
+        """Ids (sorted) of the registered places (``DOCK_KINDS``: not depots) covering the point
+        or within ``dock_reach_m`` of their boundary. Asked only to decide a signal gap."""
         key = (lat, lng)
         near = self._near.get(key)
         if near is not None:
             return near
-        if self._places is None:
-            known = [f for f in self.fences.values() if KIND_BIT[f.kind] & DOCKS]
-            self._place_ids = [f.id for f in known]
-            self._places = shapely.STRtree([f.area for f in known])
-        reach = self.th.dock_reach_m
-        dlat = reach / M_PER_DEG * 1.01
-        dlng = reach / self.m_lng * 1.01
-        box = shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)
-        ids = [self._place_ids[i] for i in self._places.query(box).tolist()]
-        near = tuple(
-            sorted(fid for fid in ids if distance_to_m(self.fences[fid].area, lat, lng) <= reach)
-        )
+        near = tuple(self.nearby.places_within(DOCK_KINDS, lat, lng, self.th.dock_reach_m))
         if len(self._near) >= _MAX_CACHED:
             self._near.clear()
         self._near[key] = near

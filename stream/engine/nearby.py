@@ -80,6 +80,13 @@ class Nearby:
             if self.within(f, metres, lat, lng)
         ]
 
+    def places_within(self, kinds: frozenset, lat: float, lng: float, metres: float) -> list[str]:
+        """Ids of the fences of ``kinds`` covering (lat, lng) or within ``metres`` of their
+        boundary, by id (signal lost in a dock, ``rules/signal.py``)."""
+        return [
+            f for f in self._candidates(kinds, lat, lng, metres) if self.within(f, metres, lat, lng)
+        ]
+
     def nearest_place(self, lat: float, lng: float) -> dict | None:
         """The nearest known place (site, transfer, terminal, producer, plant, depot) to
         (lat, lng): ``{"fence", "kind", "distance_m"}``, or None when none is within

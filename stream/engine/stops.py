@@ -58,6 +58,4 @@ def end_stop(
             alert = vs.open.pop(key + tr.tag, None)
             if alert is not None:
                 alert["evidence"]["duration_s"] = (st.last - st.ts) // 1000  # how long stopped
-                if key == kitchen.KEY:
-                    kitchen.stop_ended(alert, st)
                 update_alert(alert, out, ended_ts=iso_ts(ended))

@@ -54,15 +54,11 @@ def check_stop(
         },
         pings=evidence_pings(tr.recent, st.ts, th.evidence_pings),
         late=facts.late,
+        # duration_s: how long stopped so far; final when the stop ends (stops.end_stop)
         extra={"contracts": [c.id for c in contracts], "duration_s": (st.last - st.ts) // 1000},
     )
     if raise_alert(vs, alert, st.ts, th.cooldown_ms, out):
         vs.open[KEY + tr.tag] = alert
-
-
-def stop_ended(alert: dict, st: Stop) -> None:
-    """The stop of an open stop-based ``unregistered_collection`` ended: its final duration."""
-    alert["evidence"]["duration_s"] = (st.last - st.ts) // 1000
 
 
 def poacher_of(ctx: EngineContext, vehicle: str, producer: str) -> tuple[Contract, str] | None:

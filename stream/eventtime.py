@@ -8,9 +8,9 @@ module used to round fractional milliseconds that the ping parser refused). It r
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
-from stream.ping import MAX_MS, MIN_MS, parse_ts
+from stream.ping import MAX_MS, MIN_MS, iso_ts, parse_ts
 
 __all__ = ["BEIJING", "MAX_MS", "MIN_MS", "parse_ts", "to_iso"]
 
@@ -23,14 +23,21 @@ def to_iso(ms: int) -> str:
     >>> to_iso(1748784605000)
     '2025-06-01T21:30:05+08:00'
 
+    It is ``stream.ping.iso_ts``, integer arithmetic: exact to the millisecond over the whole
+    range (``datetime.fromtimestamp(ms / 1000)`` went through a float and was a millisecond off
+    for some times past the year 4000).
+
     Raises
     ------
     ValueError
-        ``ms`` outside 1970-01-01 .. 9999-12-31 (UTC).
+        ``ms`` outside 1970-01-01 .. 9999-12-31 (UTC), or in the hours of 9999-12-31 that are
+        already the year 10000 in Beijing time (no calendar of Python's holds them).
     """
     _in_range(ms)
-    moment = datetime.fromtimestamp(ms / 1000, tz=BEIJING)
-    return moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
+    try:
+        return iso_ts(ms)
+    except OverflowError:
+        raise ValueError(f"timestamp {ms} ms is past the year 9999 in Beijing time") from None
 
 
 def _in_range(ms: int) -> int:

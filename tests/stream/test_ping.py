@@ -122,6 +122,33 @@ def test_eventtime_has_the_same_parser():
         eventtime.parse_ts(1.5)
 
 
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (1_748_784_605_250, "2025-06-01T21:30:05.250+08:00"),
+        (243_008_789_341_352, "9670-08-23T01:29:01.352+08:00"),  # float division said .351
+        (MAX_MS - 9 * 3600_000, "9999-12-31T22:59:59.999+08:00"),
+        (0, "1970-01-01T08:00:00+08:00"),
+    ],
+)
+def test_eventtime_formats_exactly_and_back(ms, text):
+    assert eventtime.to_iso(ms) == text and parse_ts(text) == ms
+
+
+@pytest.mark.parametrize("ms", [MAX_MS, MAX_MS - 8 * 3600_000 + 1, MAX_MS + 1, -1])
+def test_eventtime_refuses_what_no_calendar_holds_with_a_value_error(ms):
+    """The last 8 hours of 9999 (UTC) are the year 10000 in Beijing: a ValueError (callers catch
+    that), not the OverflowError datetime raises."""
+    with pytest.raises(ValueError, match=str(ms)):
+        eventtime.to_iso(ms)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, MAX_MS - 8 * 3600_000))
+def test_eventtime_round_trips_every_millisecond(ms):
+    assert parse_ts(eventtime.to_iso(ms)) == ms
+
+
 # -- numeric strings ---------------------------------------------------------------------------
 
 

@@ -7,10 +7,8 @@ normal-operation patterns) and *busy* (with them, ``sim.normal``).
 
 Checked: on the plain night, every type present is found exactly (precision and recall 1.000,
 no duplicate), the near-threshold non-violations raise nothing; on the busy night, no false
-alarm on any normal-operation pattern (since H5's muck rules, issue 11). Waiting for the engine
-rules of H6 (``unsourced_delivery``, poaching): the same on the truths those rules serve; that
-test is ``xfail(strict=True)`` and turns red the day the rules land, for the xfail to be
-removed.
+alarm on any normal-operation pattern; and the truths of the issue-11 rules
+(``unsourced_delivery``, poaching) are found exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ from tests.sim.conftest import START_MS
 SEED, VEHICLES, HOURS = 5, 60, 8
 BUSY_VEHICLES = 80  # seed 5 with 80 vehicles plays every normal-operation pattern
 NEW_RULE_TRICKS = {"poach", "unsourced"}  # truths the issue-11 kitchen rules (H6) must find
-WAITING = "issue 11: rule lands with H5/H6"
 
 
 def _night(normal_ops: bool, vehicles: int = VEHICLES):
@@ -102,7 +99,6 @@ def test_every_existing_type_is_found_exactly_on_a_plain_night(plain):
     assert result["normal"]["false_alarms"] == 0  # near-threshold non-violations included
 
 
-@pytest.mark.xfail(strict=True, reason=WAITING)
 def test_poaching_and_unsourced_deliveries_are_found_exactly(plain):
     sim, truths, alerts, normal = plain
     assert {p.trick for p in sim.plans} >= NEW_RULE_TRICKS

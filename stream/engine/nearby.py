@@ -52,7 +52,7 @@ class Nearby:
         self.fences = fences
         self.m_lng = M_PER_DEG * math.cos(math.radians(lat0))
         self._planes: dict[str, Plane] = {}
-        self._trees: dict[frozenset, tuple[shapely.STRtree | None, list[str]]] = {}
+        self._trees: dict[frozenset, tuple[shapely.STRtree | None, list[str], np.ndarray]] = {}
 
     def within(self, fid: str, metres: float, lat: float, lng: float) -> bool:
         """True when (lat, lng) is inside fence ``fid`` or within ``metres`` of its boundary."""
@@ -91,12 +91,24 @@ class Nearby:
         """The nearest known place (site, transfer, terminal, producer, plant, depot) to
         (lat, lng): ``{"fence", "kind", "distance_m"}``, or None when none is within
         ``NEAREST_REACH_M``. Ties go to the smaller id."""
-        ids = self._candidates(_PLACES, lat, lng, NEAREST_REACH_M)
-        if not ids:
+        tree, ids, bounds = self._tree(_PLACES)
+        if tree is None:
             return None
-        # All candidates at once, on the plane tangent at the point (the ellipsoid's radii
-        # there): within centimetres up to 1 km, a metre at 5 km; evidence, not a threshold.
+        idx = np.sort(tree.query(self._box(lat, lng, NEAREST_REACH_M)))
+        if not len(idx):
+            return None
+        # On the plane tangent at the point (the ellipsoid's radii there): within centimetres
+        # up to 1 km, a metre at 5 km; evidence, not a threshold. A place lies in its box, so
+        # it is no farther than its box's far corner: only boxes nearer than the nearest far
+        # corner can hold the nearest place (in a city centre, a few of hundreds).
         scale = np.array(_metres_per_degree(lat))
+        box = bounds[idx]
+        dx = np.maximum(np.maximum(box[:, 0] - lng, lng - box[:, 2]), 0.0) * scale[0]
+        dy = np.maximum(np.maximum(box[:, 1] - lat, lat - box[:, 3]), 0.0) * scale[1]
+        fx = np.maximum(np.abs(box[:, 0] - lng), np.abs(box[:, 2] - lng)) * scale[0]
+        fy = np.maximum(np.abs(box[:, 1] - lat), np.abs(box[:, 3] - lat)) * scale[1]
+        idx = idx[np.hypot(dx, dy) <= np.hypot(fx, fy).min() * _SLACK]
+        ids = [ids[i] for i in idx.tolist()]  # still by id (the tree's order)
         areas = np.array([self.fences[f].area for f in ids], dtype=object)
         local = shapely.transform(areas, lambda c: (c - (lng, lat)) * scale)
         dist = shapely.distance(local, shapely.Point(0.0, 0.0))
@@ -108,23 +120,27 @@ class Nearby:
 
     def _candidates(self, kinds: frozenset, lat: float, lng: float, metres: float) -> list[str]:
         """Fences of ``kinds`` whose box lies within about ``metres`` of the point, by id."""
-        tree, ids = self._tree(kinds)
+        tree, ids, _ = self._tree(kinds)
         if tree is None:
             return []
+        return sorted(ids[i] for i in tree.query(self._box(lat, lng, metres)).tolist())
+
+    def _box(self, lat: float, lng: float, metres: float):
+        """A box around the point reaching about ``metres`` (with the plane's margin)."""
         reach = metres * _SLACK
         dlat, dlng = reach / M_PER_DEG, reach / self.m_lng
-        box = shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)
-        return sorted(ids[i] for i in tree.query(box).tolist())
+        return shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)
 
-    def _tree(self, kinds: frozenset) -> tuple[shapely.STRtree | None, list[str]]:
+    def _tree(self, kinds: frozenset) -> tuple[shapely.STRtree | None, list[str], np.ndarray]:
+        """The fences of ``kinds`` (ids sorted), a tree of their boxes, and the boxes."""
         built = self._trees.get(kinds)
         if built is None:
             ids = sorted(fid for fid, f in self.fences.items() if f.kind in kinds)
-            tree = None
+            tree, bounds = None, np.empty((0, 4))
             if ids:
                 bounds = shapely.bounds(np.array([self.fences[f].area for f in ids], dtype=object))
                 tree = shapely.STRtree(shapely.box(*bounds.T))
-            built = self._trees[kinds] = (tree, ids)
+            built = self._trees[kinds] = (tree, ids, bounds)
         return built
 
 
@@ -137,7 +153,7 @@ class Plane:
     (~30 km) around the centre: within a centimetre of it there (tests/stream/engine/test_nearby).
     """
 
-    __slots__ = ("lng0", "lat0", "geom", "grown", "cx", "cy")
+    __slots__ = ("lng0", "lat0", "geom", "grown", "cx", "cy", "segments")
 
     def __init__(self, geom, grown: float = 0.0):
         projection = LocalProjection.centred_on(geom)
@@ -147,20 +163,40 @@ class Plane:
         x, y = projection.forward(self.lng0 + _DL, self.lat0 + _DP)
         self.cx = (_FIT @ x).tolist()  # least squares, the same design for every fence
         self.cy = (_FIT @ y).tolist()
+        # A line (a corridor's centre line: a few vertices) is measured here, in plain floats;
+        # shapely's call and point costs more than the arithmetic.
+        self.segments = None
+        if self.geom.geom_type == "LineString":
+            c = shapely.get_coordinates(self.geom).tolist()
+            self.segments = [(*a, *b) for a, b in zip(c, c[1:], strict=False)]
 
     def xy(self, lat: float, lng: float) -> tuple[float, float]:
         """(lat, lng) on this plane, metres."""
         a, b = lng - self.lng0, lat - self.lat0
-        t = (a, b, a * a, a * b, b * b, a * a * a, a * a * b, a * b * b, b * b * b)
-        cx, cy = self.cx, self.cy
-        return sum(c * v for c, v in zip(cx, t, strict=True)), sum(
-            c * v for c, v in zip(cy, t, strict=True)
-        )
+        aa, ab, bb = a * a, a * b, b * b
+        c, d = self.cx, self.cy
+        x = c[0] * a + c[1] * b + c[2] * aa + c[3] * ab + c[4] * bb
+        x += c[5] * aa * a + c[6] * aa * b + c[7] * a * bb + c[8] * bb * b
+        y = d[0] * a + d[1] * b + d[2] * aa + d[3] * ab + d[4] * bb
+        y += d[5] * aa * a + d[6] * aa * b + d[7] * a * bb + d[8] * bb * b
+        return x, y
 
     def distance(self, lat: float, lng: float) -> float:
         """Metres from (lat, lng) to the fence (0 inside)."""
         x, y = self.xy(lat, lng)
-        return max(0.0, float(shapely.distance(self.geom, shapely.Point(x, y))) - self.grown)
+        if self.segments is None:
+            d = float(shapely.distance(self.geom, shapely.Point(x, y)))
+        else:
+            d = min(_to_segment(x, y, *s) for s in self.segments)
+        return max(0.0, d - self.grown)
+
+
+def _to_segment(x: float, y: float, x0: float, y0: float, x1: float, y1: float) -> float:
+    """Distance from (x, y) to the segment (x0, y0)-(x1, y1) on the plane."""
+    dx, dy = x1 - x0, y1 - y0
+    n = dx * dx + dy * dy
+    t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - x0) * dx + (y - y0) * dy) / n))
+    return math.hypot(x - x0 - t * dx, y - y0 - t * dy)
 
 
 def _metres_per_degree(lat: float) -> tuple[float, float]:

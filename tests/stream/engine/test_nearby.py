@@ -116,3 +116,20 @@ def test_a_place_just_beyond_5_km_is_not_named():
         lat = south_edge - metres / 110_857.0  # metres per degree of latitude here
         got = near.nearest_place(lat, LNG)
         assert (got is not None) == named, (metres, got)
+
+
+def test_a_bent_line_is_measured_as_shapely_measures_it():
+    """A corridor's centre line (measured segment by segment in plain floats) against shapely
+    on the same plane, points all around its bends, inside its width included."""
+    import shapely
+
+    from geofence.metric import LocalProjection
+
+    line = shapely.LineString([(LNG, LAT), (LNG + 0.02, LAT + 0.005), (LNG + 0.03, LAT - 0.01)])
+    plane = Plane(line, 60.0)
+    projection = LocalProjection.centred_on(line)
+    flat = projection.project(line)
+    for dlat, dlng in [(0.001, 0.0), (0.004, 0.021), (-0.02, 0.031), (0.0, -0.01), (0.0003, 0.01)]:
+        x, y = projection.forward(LNG + dlng, LAT + dlat)
+        want = max(0.0, shapely.distance(flat, shapely.Point(float(x), float(y))) - 60.0)
+        assert abs(plane.distance(LAT + dlat, LNG + dlng) - want) < 0.01

@@ -23,6 +23,7 @@ in Beijing time (+08:00).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -171,6 +172,27 @@ class Ping:
             out["warnings"] = list(self.warnings)
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Ping:
+        """The ping :meth:`to_dict` wrote (a checkpoint's): ``from_dict(to_dict()) == ping``.
+
+        ``warnings`` comes back from JSON as a list and is a tuple again (issue 11: a held ping
+        with warnings did not round-trip through the engine's state).
+        """
+        warnings = d.get("warnings")
+        if warnings is not None:
+            d = {**d, "warnings": tuple(warnings)}
+        return cls(**d)
+
+    def warned_fields(self) -> list[str]:
+        """The fields named by :attr:`warnings` (one per warning, in its order; none: [])."""
+        return [warning_field(w) for w in self.warnings or ()]
+
+
+def warning_field(warning: str) -> str:
+    """The field a warning is about: each reads ``field: what was wrong, got value``."""
+    return warning.split(":", 1)[0]
+
 
 # Ping's own order: the optional wire fields, then ``ref``.
 _OPTIONAL_KEYS = tuple(f.name for f in fields(Ping))[4:-1]
@@ -249,7 +271,7 @@ def read_ping(raw: bytes | str | dict[str, Any], ref: int | None = None) -> tupl
 
 def _json_object(raw: bytes | str) -> dict[str, Any]:
     try:
-        obj = orjson.loads(raw)
+        obj = loads_json(raw)
     except orjson.JSONDecodeError as exc:
         raise PingError("bad_json", f"not JSON ({exc}): {_show(raw)}") from None
     if not isinstance(obj, dict):
@@ -266,6 +288,45 @@ def _required(obj: dict[str, Any], name: str) -> Any:
         what = "missing" if name not in obj else "null"
         raise PingError("bad_field", f"{name}: required, {what}", name)
     return _READERS[spec.kind](value, spec)
+
+
+def loads_json(raw: bytes | str) -> Any:
+    """JSON text as ``orjson.loads`` reads it, but for non-finite numbers.
+
+    ``NaN``, ``Infinity``, ``-Infinity`` (not JSON, yet what many encoders write for a float
+    that is not finite) and numbers too large for a float (``1e400``) are read as the floats
+    ``nan``/``inf``, so that a non-finite *optional* field costs that field (a warning) and a
+    non-finite coordinate the engine's ``filter_non_finite``, not the whole ping with its vehicle
+    and position (issue 11). Anything else orjson refuses stays refused, with orjson's error.
+
+    Raises
+    ------
+    orjson.JSONDecodeError
+        When the text is not JSON, non-finite numbers aside.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        text = raw.encode() if isinstance(raw, str) else raw
+        if not _NON_FINITE.search(text) and "infinity" not in str(exc):
+            raise
+        try:
+            obj = json.loads(text)
+            orjson.dumps(obj)  # what orjson refuses besides (surrogates, integers past 64 bits)
+        except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
+            raise exc from None
+        return obj
+
+
+# The non-finite literals Python's json reads (case-sensitive, as it is), and numbers that
+# overflow a double; checked only after orjson refused a text (issue 11).
+_NON_FINITE = re.compile(rb"NaN|Infinity|[0-9][eE]\+?[0-9]{3}")
+
+
+def is_numeric(text: str) -> bool:
+    """True when ``text`` is a decimal number (``"42.5"``, ``"-3"``, ``"1e3"``): a number sent as
+    text, read as that number by every reader of landun (:func:`parse_ts`, the registry)."""
+    return _numeric(text)
 
 
 def parse_ts(value: Any, name: str = "ts") -> int:
@@ -376,6 +437,16 @@ def _number(value: Any, spec: Field) -> float:
     raise PingError("bad_field", _detail(spec.name, "a number", value), spec.name)
 
 
+def _finite(value: Any, spec: Field) -> float:
+    """An optional number: a non-finite one (NaN, an overflowing ``1e400``) is as bad as text,
+    dropped with a warning (issue 11). Coordinates use :func:`_number`: the engine's hygiene
+    rejects them non-finite, with the vehicle named."""
+    number = _number(value, spec)
+    if math.isfinite(number):
+        return number
+    raise PingError("bad_field", _detail(spec.name, "a finite number", value), spec.name)
+
+
 def _integer(value: Any, spec: Field) -> int:
     number = _whole(value, spec.name, "an integer")
     if not INT64[0] <= number <= INT64[1]:
@@ -440,7 +511,9 @@ _SPECS = {f.name: f for f in FIELDS}
 _DATUM = _SPECS["datum"]
 # Optional fields kept on the ping, whose bad values are warnings: (name, reader, field).
 _OPTIONAL = tuple(
-    (f.name, _READERS[f.kind], f) for f in FIELDS if not f.required and not f.error and f.on_ping
+    (f.name, _finite if f.kind == "number" else _READERS[f.kind], f)
+    for f in FIELDS
+    if not f.required and not f.error and f.on_ping
 )
 
 

@@ -138,4 +138,7 @@ def evidence_pings(recent: list, since: int, limit: int) -> list:
 def _ref(p) -> dict[str, Any]:
     if isinstance(p, tuple | list):
         return ping_ref(*p[:4])
-    return ping_ref(p.seq, p.ts, p.lat, p.lng)
+    out = ping_ref(p.seq, p.ts, p.lat, p.lng)
+    if p.warnings:  # what parsing dropped (e.g. "lift: ..."): the officer sees the rule was blind
+        out["warnings"] = list(p.warnings)  # issue 11; absent otherwise, outputs unchanged
+    return out

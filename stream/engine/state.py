@@ -187,7 +187,12 @@ class Track:
             value = getattr(self, name)
             out[name] = None if value is None else value.to_list()
         out["restricted"] = dict(self.restricted)
-        out["recent"] = [[r.seq, r.ts, r.lat, r.lng] for r in self.recent]
+        # A recent ping's warnings (a 5th item, only when it has some: the bytes of a state
+        # without any are unchanged) are in its alerts' evidence: kept so that a resumed run
+        # gives the same evidence (issue 11).
+        out["recent"] = [
+            [r.seq, r.ts, r.lat, r.lng] if r.warnings is None else _warned(r) for r in self.recent
+        ]
         out["jump"] = None if self.jump is None else list(self.jump)
         return out
 
@@ -199,9 +204,16 @@ class Track:
         t.stop = Stop.from_list(d["stop"])
         t.over, t.dev, t.unc = (Episode.from_list(d[n]) for n in ("over", "dev", "unc"))
         t.restricted = dict(d["restricted"])
-        t.recent = [Ping("", ts, lat, lng, seq=seq) for seq, ts, lat, lng in d["recent"]]
+        t.recent = [
+            Ping("", r[1], r[2], r[3], seq=r[0], warnings=tuple(r[4]) if len(r) > 4 else None)
+            for r in d["recent"]
+        ]
         t.jump = None if d["jump"] is None else list(d["jump"])
         return t
+
+
+def _warned(r: Ping) -> list:
+    return [r.seq, r.ts, r.lat, r.lng, list(r.warnings or ())]
 
 
 _TRACK_NESTED = frozenset(
@@ -346,7 +358,7 @@ class VehicleState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VehicleState:
-        pending = [(Ping(**p), tuple(ids)) for p, ids in d["pending"]]
+        pending = [(Ping.from_dict(p), tuple(ids)) for p, ids in d["pending"]]
         shadow = None if d["shadow"] is None else Track.from_dict(d["shadow"])
         return cls(
             vehicle=d["vehicle"],
@@ -362,9 +374,9 @@ class VehicleState:
             raised={k: list(v) for k, v in d["raised"].items()},
             open={k: _copy(v) for k, v in d["open"].items()},
             lost_anchor=d["lost_anchor"],
-            beat=None if d["beat"] is None else Ping(**d["beat"]),
+            beat=None if d["beat"] is None else Ping.from_dict(d["beat"]),
             beat_uw=d["beat_uw"],
-            limbo=[[n, Ping(**p), tuple(ids)] for n, p, ids in d.get("limbo", ())],
+            limbo=[[n, Ping.from_dict(p), tuple(ids)] for n, p, ids in d.get("limbo", ())],
             last_collect=d.get("last_collect", -1),
             last_deliver=d.get("last_deliver", -1),
         )
@@ -400,7 +412,7 @@ class EngineState:
         # States saved before issue 11 held far-ahead pings in one fleet-wide limbo: each goes
         # to its vehicle's, to wait there as long as any ping does.
         for _n, p, ids in d.get("limbo", ()):
-            ping = Ping(**p)
+            ping = Ping.from_dict(p)
             vs = vehicles.get(ping.vehicle)
             if vs is None:
                 vs = vehicles[ping.vehicle] = VehicleState(ping.vehicle)

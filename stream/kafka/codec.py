@@ -6,15 +6,20 @@ and validates them here, so that nothing undecodable reaches Faust's own deseria
 would ack and drop it) and every failure is a :class:`DeadLetter` with its reason:
 
 ``empty``, ``too_large`` (over :data:`MAX_PING_BYTES` for one ping or :data:`MAX_RECORD_BYTES`
-for a batch), ``bad_json`` (not JSON, not UTF-8), ``non_finite`` (NaN or Infinity, which JSON does
-not have), ``not_a_ping`` (JSON, but neither an object nor an array of objects; or an empty or too
-long batch), ``bad_field`` (``stream.ping.parse_ping`` refused a required field or the datum; the
-detail names the field and its value, the dead letter the vehicle when its id parsed) and
+for a batch), ``bad_json`` (not JSON, not UTF-8), ``non_finite`` (a non-finite literal Python's
+JSON reader does not take either, e.g. ``nan``, ``inf``), ``not_a_ping`` (JSON, but neither an
+object nor an array of objects; or an empty or too long batch), ``bad_field``
+(``stream.ping.parse_ping`` refused a required field or the datum; the detail names the field
+and its value, the dead letter the vehicle when its id parsed) and
 ``misrouted`` (a ping on another partition than its vehicle's: its state lives elsewhere).
 
 Datum conversion (GCJ-02/BD-09 to WGS-84) is done for a whole batch at once; the result is the
 same, bit for bit, as ``parse_ping``'s one-ping conversion (tests check it). A bad optional
-field is no dead letter: ``parse_ping`` drops it with a warning on the ping (issue 11).
+field is no dead letter: ``parse_ping`` drops it with a warning on the ping (issue 11). Nor is
+a non-finite number written as ``NaN``, ``Infinity`` or ``1e400`` (not JSON, but what many
+encoders write): the text is read as ``parse_ping`` reads it (``stream.ping.loads_json``), so a
+non-finite optional field is a warning and a non-finite coordinate the engine's
+``filter_non_finite``, the vehicle and position kept (issue 11).
 
 The fields, their types and what is an error are ``stream.ping.FIELDS``; the typed decoder is
 derived from it, and anything it does not take goes to ``stream.ping`` itself.
@@ -43,6 +48,7 @@ from stream.ping import (
     Field,
     Ping,
     PingError,
+    loads_json,
     parse_ts,
     read_ping,
 )
@@ -224,7 +230,7 @@ def _decode(
     if len(value) > MAX_RECORD_BYTES:
         return dead("too_large", f"{len(value)} bytes, at most {MAX_RECORD_BYTES}")
     try:
-        obj = orjson.loads(value)
+        obj = loads_json(value)  # NaN, Infinity and 1e400 read as parse_ping reads them
     except orjson.JSONDecodeError as exc:
         if _NON_FINITE.search(value) or "infinity" in str(exc):
             return dead("non_finite", f"NaN or Infinity is not a JSON number: {exc}")

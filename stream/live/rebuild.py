@@ -66,7 +66,7 @@ def rebuild_live(bootstrap: str, topics: Topics, view: RedisLiveView) -> dict[st
     for raw in latest.values():
         beat = orjson.loads(raw)["beat"] if raw else None
         if beat is not None:
-            beats.append(Ping(**beat))
+            beats.append(Ping.from_dict(beat))
     # Every version, as the workers saw them: an open one draws its vehicle red for
     # VIOLATION_MS even when the ended one says it ended sooner. Per vehicle only: the topic
     # keeps a year of alerts.

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from datetime import datetime
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -376,3 +377,50 @@ def test_optional_fields_never_cost_the_position(extra):
         kept = getattr(p, name) is not None
         assert kept != (name in warned) or value is None, (name, value, p)
     assert warned == [n for n in WARNED if n in warned]  # declared order, once each
+
+
+# -- issue 11 review: non-finite numbers, the round trip, the field of a warning -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "shown"),
+    [
+        (b'"speed_kmh":1e400', "speed_kmh", "inf"),  # too large for a float
+        (b'"speed_kmh":NaN', "speed_kmh", "nan"),  # what many encoders write for a NaN
+        (b'"heading":-Infinity', "heading", "-inf"),
+    ],
+)
+def test_a_non_finite_optional_number_is_a_warning_the_position_kept(text, field, shown):
+    line = b'{"vehicle":"M1","ts":1748784605000,"lat":31.5,"lng":120.3,' + text + b"}"
+    p = parse_ping(line)
+    assert (p.vehicle, p.lat, p.lng, getattr(p, field)) == ("M1", 31.5, 120.3, None)
+    assert p.warnings == (f"{field}: expected a finite number, got {shown}",)
+    assert p.warned_fields() == [field]
+    assert parse_ping({**BASE, field: float(shown)}).warnings == p.warnings  # as a dict too
+
+
+def test_a_non_finite_coordinate_in_the_text_parses_for_hygiene_with_its_vehicle():
+    p = parse_ping(b'{"vehicle":"M1","ts":1748784605000,"lat":NaN,"lng":120.3}')
+    assert p.vehicle == "M1" and math.isnan(p.lat)
+    with pytest.raises(PingError) as err:
+        parse_ping(b'{"vehicle":"M1","ts":NaN,"lat":31.5,"lng":120.3}')
+    assert (err.value.reason, err.value.vehicle) == ("bad_field", "M1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'{"vehicle":"M1","ts":1,"lat":nan,"lng":1}', b'{"vehicle":"M1","ts":1,"lat":NaN,"lng":1,}'],
+)
+def test_other_non_json_stays_bad_json(text):
+    with pytest.raises(PingError) as err:
+        parse_ping(text)
+    assert err.value.reason == "bad_json"
+
+
+def test_a_ping_with_warnings_round_trips_through_its_dict():
+    """Issue 11: ``Ping(**d)`` gave ``warnings`` back as a list (a checkpoint's held pings)."""
+    p = parse_ping({**BASE, "lift": 1, "speed_kmh": "fast", "seq": 4}, ref=9)
+    assert p.warned_fields() == ["speed_kmh", "lift"]
+    back = Ping.from_dict(orjson.loads(orjson.dumps(p.to_dict())))
+    assert back == p and isinstance(back.warnings, tuple)
+    assert Ping.from_dict(parse_ping(BASE).to_dict()) == parse_ping(BASE)

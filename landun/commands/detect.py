@@ -10,7 +10,10 @@ its alerts of the fleet run. Outputs (docs/formats.md):
 - ``--out``: alerts, one line per alert id in its final state, sorted by ``ts`` then ``id``;
 - ``--trips``: trips and kitchen rounds, one line per id in its final state;
 - ``--rejected``: every rejected line or ping with its line number and reason (``bad_json``,
-  ``bad_field`` for unparseable lines, the hygiene reasons otherwise).
+  ``bad_field`` for unparseable lines, the hygiene reasons otherwise);
+- ``--warnings``: every accepted line that lost a bad optional field, one line each
+  (``ref`` = line number, ``vehicle``, ``ts``, ``warnings``). The summary counts them by field
+  (issue 11: a gateway sending ``"lift": 1`` would otherwise blind every tipper rule unseen).
 
 A bad line never aborts the run. Exit codes: 0 done; 2 a fence, registry or pings file cannot be
 read or is invalid (the problems are printed; a permit or contract naming a fence that is not in
@@ -28,7 +31,7 @@ import orjson
 
 from geofence import FenceError, FenceIndex, load_fences
 from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
-from stream.ping import PingError, iso_ts, parse_ping, parse_ts
+from stream.ping import Ping, PingError, iso_ts, parse_ping, parse_ts
 from stream.registry import Registry, RegistryError
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
@@ -49,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="alerts.jsonl to write")
     parser.add_argument("--trips", help="trips.jsonl to write (trips and kitchen rounds)")
     parser.add_argument("--rejected", help="rejected.jsonl to write (line, reason, ping)")
+    parser.add_argument(
+        "--warnings",
+        help="warnings.jsonl to write: pings kept without a bad optional field (ref, vehicle, "
+        "ts, warnings)",
+    )
     parser.add_argument("--thresholds", help="JSON file of engine settings overriding the defaults")
     parser.add_argument(
         "--until",
@@ -84,10 +92,13 @@ def run(args: argparse.Namespace) -> int:
                 continue
             tally.lines += 1
             try:
-                batch.append(parse_ping(line, ref=number))
+                ping = parse_ping(line, ref=number)
             except PingError as exc:
                 tally.reject_line(number, exc, line)
                 continue
+            if ping.warnings:
+                tally.warn(ping)
+            batch.append(ping)
             if len(batch) >= CHUNK:
                 states, events = process(batch, ctx, states)
                 tally.absorb(events)
@@ -114,6 +125,8 @@ class Tally:
         self.alerts: dict[str, dict] = {}
         self.trips: dict[str, dict] = {}
         self.rejected: list[dict] = []
+        self.warned: list[dict] = []  # pings that lost a bad optional field (issue 11)
+        self.warned_fields: Counter[str] = Counter()
         self.until = -1  # the final tick: the end of the time range processed
 
     def reject_line(self, number: int, exc: PingError, line: bytes) -> None:
@@ -127,6 +140,12 @@ class Tally:
                 "raw": raw[:2000],
             }
         )
+
+    def warn(self, ping: Ping) -> None:
+        """Count a ping's warnings by field and keep it for ``--warnings``."""
+        self.warned_fields.update(ping.warned_fields())
+        record = {"ref": ping.ref, "vehicle": ping.vehicle, "ts": iso_ts(ping.ts)}
+        self.warned.append({**record, "warnings": list(ping.warnings or ())})
 
     def absorb(self, events: list) -> None:
         for kind, payload in events:
@@ -155,6 +174,8 @@ class Tally:
         if args.rejected:
             rejected = sorted(self.rejected, key=lambda r: (r["line"] is None, r["line"] or 0))
             _write_lines(args.rejected, rejected)
+        if args.warnings:
+            _write_lines(args.warnings, self.warned)  # in line order, as read
 
     def summary(self, stream) -> None:
         reasons = Counter(r["reason"] for r in self.rejected)
@@ -167,6 +188,10 @@ class Tally:
         )
         for reason, n in sorted(reasons.items()):
             print(f"  rejected {reason}: {n}", file=stream)
+        if self.warned:  # accepted, but a field was dropped: say which, however few
+            print(f"warnings: {len(self.warned)} pings kept without a bad field", file=stream)
+            for name, n in sorted(self.warned_fields.items()):
+                print(f"  warning {name}: {n}", file=stream)
         print(f"alerts: {len(self.alerts)}", file=stream)
         for kind, n in sorted(types.items()):
             print(f"  {kind}: {n}", file=stream)

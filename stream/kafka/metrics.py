@@ -6,7 +6,12 @@ Kept in a registry of their own so that tests and several apps in one process do
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from stream.ping import Ping
 
 
 class WorkerMetrics:
@@ -18,6 +23,14 @@ class WorkerMetrics:
         self.pings_in = Counter(
             "landun_pings_in",
             "Pings read from the pings topic (records of batches counted)",
+            registry=r,
+        )
+        # Accepted pings that lost a bad optional field, by field (issue 11: a gateway sending
+        # "lift": 1 blinds every tipper rule; this is where it shows).
+        self.warnings = Counter(
+            "landun_ping_warnings",
+            "Bad optional fields dropped from accepted pings (the ping kept), by field",
+            ["field"],
             registry=r,
         )
         self.rejected = Counter(
@@ -82,3 +95,9 @@ class WorkerMetrics:
             ["topic", "outcome"],
             registry=r,
         )
+
+    def count_warnings(self, pings: Iterable[Ping]) -> None:
+        """Count the warnings of decoded pings by field (``landun_ping_warnings_total``)."""
+        fields = Tally(name for p in pings if p.warnings for name in p.warned_fields())
+        for name, n in fields.items():
+            self.warnings.labels(name).inc(n)

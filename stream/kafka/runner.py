@@ -237,6 +237,7 @@ class Runner:
         outputs += event_records(self.topics, events, batch)
         self._count(dead, events)
         self.metrics.pings_in.inc(len(decoded.pings) + len(decoded.dead))
+        self.metrics.count_warnings(decoded.pings)
         return step, events, len(decoded.pings)
 
     async def _complete(self, p: int, group: list[Source]) -> list[Source]:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from landun.cli import main
-from stream.ping import iso_ts
+from stream.ping import iso_ts, parse_ts
 from tests.stream.engine.test_alerts import dumping_stop, overspeed
 from tests.stream.engine.world import fences_geojson, merged, muck_trip, registry_mapping
 
@@ -185,3 +185,37 @@ def test_bad_field_keeps_the_vehicle_and_a_bad_optional_field_keeps_the_position
         (5, "bad_field", None),
     ]
     assert rejected[0]["detail"] == "lat: expected a number, got 'north'"
+
+
+def test_warnings_are_counted_by_field_and_written_with_their_line(files, capsys):
+    """Issue 11 review: a gateway sending ``"lift": 1`` made every tipper rule blind, and the
+    warnings of accepted pings appeared nowhere. The summary counts them by field and
+    ``--warnings`` lists each warned line."""
+    tmp, fences, registry = files
+    lines = ping_lines(merged(muck_trip()))
+    changes = {2: {"lift": 1}, 5: {"lift": 1, "speed_kmh": "fast"}, 7: {"lift": 1}}
+    for n, change in changes.items():
+        lines[n] = json.dumps({**json.loads(lines[n]), **change})
+    write_pings(tmp / "pings.jsonl", lines)
+    out = tmp / "warnings.jsonl"
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl", "--warnings", str(out)) == 0
+    warned = read(out)
+    assert [(w["ref"], w["vehicle"]) for w in warned] == [(3, "M1"), (6, "M1"), (8, "M1")]
+    assert warned[1]["warnings"] == [
+        "speed_kmh: expected a number, got 'fast'",
+        "lift: expected true or false, got 1",
+    ]
+    assert warned[0]["ts"] == iso_ts(parse_ts(json.loads(lines[2])["ts"]))
+    assert set(warned[0]) == {"ref", "vehicle", "ts", "warnings"}
+    err = capsys.readouterr().err
+    assert "warnings: 3 pings kept without a bad field" in err
+    assert "  warning lift: 3\n" in err and "  warning speed_kmh: 1\n" in err
+    assert read(tmp / "rejected.jsonl") == []  # kept, not rejected
+
+
+def test_no_warnings_no_summary_line_and_an_empty_file(files, capsys):
+    tmp, fences, registry = files
+    write_pings(tmp / "pings.jsonl", ping_lines(merged(muck_trip())))
+    out = tmp / "warnings.jsonl"
+    assert detect(tmp, fences, registry, tmp / "pings.jsonl", "--warnings", str(out)) == 0
+    assert out.read_bytes() == b"" and "warning" not in capsys.readouterr().err

@@ -33,7 +33,14 @@ from typing import Any
 import orjson
 
 from geofence.model import TimeWindow
-from stream.ping import BEIJING, BEIJING_OFFSET_MS, PingError, looks_like_epoch_seconds, parse_ts
+from stream.ping import (
+    BEIJING,
+    BEIJING_OFFSET_MS,
+    PingError,
+    is_numeric,
+    looks_like_epoch_seconds,
+    parse_ts,
+)
 
 VEHICLE_KINDS = ("muck", "kitchen", "oil")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -358,10 +365,14 @@ def _contract(item: Mapping, errors: list[str]) -> Contract:
 
 
 def _moment(value: Any, key: str, end_of_day: bool, errors: list[str]) -> int | None:
-    """Epoch ms of an ISO date or date-time (Beijing time when it has no offset)."""
+    """Epoch ms of an ISO date or date-time (Beijing time when it has no offset), or of epoch
+    ms given as a number or a numeric string (``stream.ping.parse_ts``'s rule, issue 11)."""
     if value is None:
         return None
-    if isinstance(value, str) and len(value) == 10:
+    # "1767225599000" is that number, as everywhere in landun; "20261231" stays what it was,
+    # an ISO 8601 basic date.
+    numeric = not isinstance(value, str) or (is_numeric(value) and len(value) != 8)
+    if not numeric and len(value) == 10:
         try:
             day = date.fromisoformat(value)
         except ValueError:
@@ -371,7 +382,7 @@ def _moment(value: Any, key: str, end_of_day: bool, errors: list[str]) -> int | 
             day += timedelta(days=1)
         midnight = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
         return int(midnight.timestamp()) * 1000
-    if isinstance(value, str):
+    if not numeric:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
@@ -385,7 +396,7 @@ def _moment(value: Any, key: str, end_of_day: bool, errors: list[str]) -> int | 
     except PingError as exc:
         errors.append(exc.detail)
         return None
-    if not isinstance(value, str) and looks_like_epoch_seconds(ms):
+    if numeric and looks_like_epoch_seconds(ms):
         # Read as milliseconds it is a date in 1970: a valid_to in seconds would expire the
         # permit then and make every load under it an unpermitted_load (issue 11).
         errors.append(f"{key}: {value!r} looks like epoch seconds; give ISO 8601 or epoch ms")

@@ -83,6 +83,36 @@ def test_epoch_milliseconds_are_still_a_valid_time():
 
 
 @pytest.mark.parametrize(
+    ("value", "expect"),
+    [
+        ("1767225599000", 1767225599000),  # a numeric string is that number (parse_ts's rule)
+        (" 1767225599000", None),  # not a number, not ISO 8601: refused
+        ("1767225599000.0", 1767225599000),
+        ("2026-12-31T23:59:59+08:00", 1798732799000),
+        ("20261231", bj("2026-12-31 00:00")),  # an ISO 8601 basic date, as before
+    ],
+)
+def test_a_time_as_a_numeric_string_is_that_number(value, expect):
+    """Issue 11 review: ``valid_to: 1767225599000`` was taken and ``"1767225599000"`` refused
+    as "not ISO 8601", where every other time landun reads takes a number sent as text."""
+    data = broken("permits", 0, valid_from=None, valid_to=value)
+    if expect is None:
+        with pytest.raises(RegistryError):
+            Registry.from_mapping(data)
+    else:
+        assert Registry.from_mapping(data).permits["P-1"].valid_to == expect
+    assert entry_problems("permits", data["permits"][0]) == ([] if expect else [
+        f"valid_to: not ISO 8601: {value!r}"
+    ])  # fmt: skip
+
+
+def test_epoch_seconds_as_a_numeric_string_are_named_as_such():
+    with pytest.raises(RegistryError) as err:
+        Registry.from_mapping(broken("permits", 0, valid_from=None, valid_to="1767225599"))
+    assert "valid_to: '1767225599' looks like epoch seconds" in str(err.value)
+
+
+@pytest.mark.parametrize(
     ("section", "change", "problems"),
     [
         ("permits", {}, []),

@@ -116,7 +116,11 @@ def test_a_contract_with_many_producers_is_checked_too(client, app):
             {"valid_from": "2025-12-31T00:00:00+08:00", "valid_to": "2025-01-01T00:00:00+08:00"},
             "permit 'P-2': valid_to: must be after valid_from",
         ),
-        ({"valid_to": "1767225599"}, "permit 'P-2': valid_to: not an ISO 8601 date: '1767225599'"),
+        (
+            {"valid_to": "1767225599"},  # a numeric string is a number: epoch seconds, named
+            "permit 'P-2': valid_to: '1767225599' looks like epoch seconds; give ISO 8601 or "
+            "epoch ms",
+        ),
         ({"valid_from": "June"}, "permit 'P-2': valid_from: not ISO 8601: 'June'"),
     ],
 )

@@ -142,10 +142,24 @@ def test_who_was_here_is_the_brute_force_scan(walks, cuts, centre, radius, windo
             {"inside_s": 0.0, "fixes": 2},
         ),
         ("never closer than 310 m", [(0, 310), (5, -310)], None),
+        (
+            "loaded and tipping only outside, between two fixes inside",
+            [(0, 0, "empty", False), (5, 800, "full", True), (10, 0, "empty", False)],
+            {"loaded": False, "lift": False},
+        ),
+        (
+            "loaded with the tipper raised inside",
+            [(0, 0, "full", False), (5, 100, "full", True), (10, 800, "empty", False)],
+            {"loaded": True, "lift": True, "inside_s": 300.0},
+        ),
+        ("no sensors", [(0, 0), (5, 100)], {"loaded": None, "lift": None}),
     ],
 )
 def test_who_was_here_scenarios(tmp_path, name, track_m, expect):
-    rows = [row("V1", START + m * 60_000, at(0, e), ingest=k) for k, (m, e) in enumerate(track_m)]
+    rows = [
+        row("V1", START + m * 60_000, at(0, e), ingest=k, loaded=load, lift=lift)
+        for k, (m, e, load, lift) in enumerate((*fix, None, None)[:4] for fix in track_m)
+    ]
     write_batch(tmp_path, SourceRange(0, len(rows) - 1), rows)
     got = who_was_here(tmp_path, *at(0, 0), 300, START, START + 3_600_000)
     if expect is None:
@@ -189,6 +203,7 @@ def test_track_pages_give_every_point_once_in_time_order(walks, cuts, limit, win
     assert times == [iso_ts(r["ts"]) for r in want]
     assert all(len(p["geometry"]["coordinates"]) <= limit for p in pages)
     assert all(len(p["geometry"]["coordinates"]) == limit for p in pages[:-1])
+    assert len(pages) == 1 or pages[-1]["geometry"]["coordinates"], "an empty last page"
 
 
 def test_track_is_a_line_with_a_time_per_point(tmp_path):

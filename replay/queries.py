@@ -6,7 +6,8 @@ and pages are bounded: a query never reads more than :data:`MAX_WINDOW_MS` of ti
 holds at most :data:`MAX_PAGE` points, and a bad request raises :class:`ArchiveQueryError` (a
 ``ValueError``) saying what to change, which the CLI and REST layers turn into a message / 4xx.
 
-Each call opens its own in-memory DuckDB connection (cheap, no shared state between threads).
+Each call takes a cursor of one in-memory DuckDB database opened once per process: a new
+connection costs ~30 ms, a cursor ~0.2 ms, and cursors may be used from any thread.
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ MAX_WINDOW_MS = 31 * DAY_MS  # a month: beyond it an investigation narrows the w
 MAX_RADIUS_M = 5_000.0  # a 5 km circle is ~1,700 res-9 cells; a district needs --polygon
 _LOADED = ("half", "full")
 _ORDER = 'ts, coalesce("partition", -1), coalesce("offset", ingest, -1), "index"'
+
+
+_DB: duckdb.DuckDBPyConnection | None = None
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A fresh cursor (its own connection state) on the process's in-memory database."""
+    global _DB
+    if _DB is None:
+        _DB = duckdb.connect()
+    return _DB.cursor()
 
 
 class ArchiveQueryError(ValueError):
@@ -110,7 +122,7 @@ def track(
             sql += f" AND ({_ORDER}) > (?, ?, ?, ?)"
             params += list(after)
         sql += f" ORDER BY {_ORDER} LIMIT {limit + 1}"
-        with duckdb.connect() as con:
+        with _cursor() as con:
             rows = con.execute(sql, params).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -200,7 +212,7 @@ def who_was_here(
     if not cell_files:
         return []
     cells = disk_cells(lat, lng, radius_m)
-    with duckdb.connect() as con:
+    with _cursor() as con:
         near = con.execute(
             f"SELECT vehicle, ts, lat, lng FROM read_parquet({_list(cell_files)}, "
             "hive_partitioning=true) WHERE cell IN (SELECT unnest(?)) AND ts BETWEEN ? AND ?",

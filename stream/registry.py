@@ -255,6 +255,24 @@ def entry_problems(section: str, item: Mapping) -> list[str]:
     return errors
 
 
+def entry_fence_refs(section: str, item: Mapping) -> dict[str, tuple[str, ...]]:
+    """The fence ids a stored permit or contract names, by field (``Permit.fence_refs()``).
+
+    Parameters
+    ----------
+    section : str
+        ``permits`` or ``contracts``.
+    item : Mapping
+        The entry as in ``registry.json`` (a malformed reference field names no fence).
+
+    Returns
+    -------
+    dict of str to tuple of str
+        The fields of :data:`FENCE_FIELDS` the entry has, each with its fence ids.
+    """
+    return _BUILDERS[section]({**item, "id": item.get("id", "")}, []).fence_refs()
+
+
 def fence_problems(refs: Mapping[str, Iterable[str]], fences: Mapping[str, str]) -> list[str]:
     """What is wrong with an entry's fence references.
 

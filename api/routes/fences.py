@@ -3,6 +3,11 @@ layer, and corridors cross districts); only admins write. Writes are validated b
 core's loader, after the id pattern (``api.ids``) and the size limits (``api.fence_limits``:
 ``fence_max_vertices``, ``fence_max_extent_km``); every message names the problem (422).
 
+A fence a permit or contract names cannot be deleted, nor changed to a kind the naming field does
+not allow (a corridor made a terminal): 409 naming each permit and contract and the field
+(issue 11 review: a permit whose corridor is missing makes every trip under it a
+``route_deviation``). Change or delete those first.
+
 The drawn areas (``/api/fences/areas``) are built once per fence set and served from a cache
 until the set changes (a digest of the stored features, so changes made through another API
 replica or straight in the database are seen too)."""
@@ -22,7 +27,8 @@ from shapely.geometry import mapping
 from api.deps import AdminUser, CurrentUser, PortsDep, SettingsDep, not_found
 from api.fence_limits import check_size
 from api.ids import ID_RULE, id_path, is_id
-from api.ports import Record
+from api.ports import Ports, Record
+from stream.registry import entry_fence_refs, fence_problems
 
 router = APIRouter(prefix="/api/fences", tags=["fences"])
 log = logging.getLogger(__name__)
@@ -182,8 +188,22 @@ def replace_fence(
     settings: SettingsDep,
     feature: Any = FeatureBody,
 ) -> dict[str, Any]:
-    """Create or replace a fence (admin)."""
+    """Create or replace a fence (admin); 409 if it changes the kind of a fence a permit or
+    contract names to one the naming field does not allow."""
     record = validate_feature(feature, settings, fence_id)
+    current = ports.fences.get(fence_id)
+    kind = record["properties"]["kind"]
+    if current is not None and (current.get("properties") or {}).get("kind") != kind:
+        problems = [
+            f"{label}: {problem}"
+            for label, refs in _naming(ports, fence_id)
+            for problem in fence_problems(refs, {fence_id: kind})
+        ]
+        if problems:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"fence {fence_id!r} cannot become a {kind}: {'; '.join(problems)}",
+            )
     ports.fences.put(record)
     ports.bus.publish("reference", {"table": "fences", "op": "put", "record": record})
     return record
@@ -191,8 +211,28 @@ def replace_fence(
 
 @router.delete("/{fence_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_fence(fence_id: FenceId, who: AdminUser, ports: PortsDep) -> Response:
-    """Remove a fence (admin)."""
+    """Remove a fence (admin); 409 naming the permits and contracts that name it."""
+    naming = _naming(ports, fence_id)
+    if naming:
+        named = ", ".join(f"{label} ({', '.join(refs)})" for label, refs in naming)
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"fence {fence_id!r} is named by {named}: change or delete them first",
+        )
     if not ports.fences.delete(fence_id):
         raise not_found("fence", fence_id)
     ports.bus.publish("reference", {"table": "fences", "op": "delete", "id": fence_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _naming(ports: Ports, fence_id: str) -> list[tuple[str, dict[str, tuple[str, ...]]]]:
+    """The permits and contracts naming ``fence_id``: their label (``permit 'P-2'``) and the
+    fields naming it (``{"corridors": ("cor-1",)}``, the shape ``fence_problems`` takes)."""
+    out = []
+    for section, store in (("permits", ports.permits), ("contracts", ports.contracts)):
+        for entry in store.list():
+            refs = entry_fence_refs(section, entry)
+            mine = {field: (fence_id,) for field, ids in refs.items() if fence_id in ids}
+            if mine:
+                out.append((f"{section[:-1]} {entry.get('id')!r}", mine))
+    return out

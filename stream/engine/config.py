@@ -79,6 +79,11 @@ class Thresholds:
     jump_reanchor : int
         After this many consecutive mutually consistent "jumps", trust the new position (the
         last accepted fix was the bad one).
+    max_reported_kmh : float
+        A reported ``speed_kmh`` above this or below 0 is no speed a vehicle drives (JT/T 808
+        terminals send 6553.5, 0xFFFF/10, for "unknown"): it is ignored, the speed implied by
+        the track is used as when none is reported, and the ping carries a warning (issue 11
+        review: a truck standing still reporting 6553.5 raised ``overspeed``).
     slow_kmh : float
         A ping is stationary below this speed (dwell and stop start).
     moving_kmh : float
@@ -167,6 +172,7 @@ class Thresholds:
     max_jump_kmh: float = 150.0
     jump_min_m: float = 300.0
     jump_reanchor: int = 3
+    max_reported_kmh: float = 250.0
     slow_kmh: float = 5.0
     moving_kmh: float = 10.0
     stop_radius_m: float = 60.0

@@ -97,9 +97,6 @@ class FenceSet:
         return f"FenceSet{self.ids!r}"
 
 
-EMPTY = FenceSet(())
-
-
 class VehicleInfo:
     """Registry facts about one vehicle, resolved once."""
 
@@ -166,6 +163,7 @@ class EngineContext:
         self.evidence_n = th.evidence_pings
         self.slow_kmh = th.slow_kmh
         self.moving_kmh = th.moving_kmh
+        self.max_reported_kmh = th.max_reported_kmh
         self.reach2 = CROSS_REACH_M * CROSS_REACH_M
         self.refresh()
 
@@ -188,7 +186,12 @@ class EngineContext:
         shared: dict[frozenset, frozenset] = {}
         for info in self.vehicles.values():
             info.corridors = shared.setdefault(info.corridors, info.corridors)
-        self._sets: dict[tuple[str, ...], FenceSet] = {(): EMPTY}
+        # The empty set is this context's own, made again on every refresh: a FenceSet memoises
+        # rulings that depend on the registry (route_ok: a permit with no corridor present is
+        # "nothing to deviate from"), and the empty set covers most of the map (issue 11 review:
+        # a module-wide one kept such a ruling across reference edits and contexts).
+        self.empty = FenceSet(())
+        self._sets: dict[tuple[str, ...], FenceSet] = {(): self.empty}
         self._entered: dict[tuple, tuple[str, ...]] = {}
         self._visible: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._tolerance: dict[str, object] = {}
@@ -251,7 +254,7 @@ class EngineContext:
             fs = FenceSet(self.fences[i] for i in key if i in self.fences)
         if len(sets) >= _MAX_CACHED:  # bounded; sets made again are equal, just not identical
             sets.clear()
-            sets[()] = EMPTY
+            sets[()] = self.empty
         sets[fs.ids] = fs
         sets[key] = fs
         sets[raw] = fs  # e.g. the index's order of the ids, as match_many gives them
@@ -291,7 +294,7 @@ class EngineContext:
     def match_many(self, lats: list[float], lngs: list[float]) -> list[FenceSet]:
         """One FenceSet per point, from a single ``FenceIndex.match_many`` call."""
         n = len(lats)
-        out = [EMPTY] * n
+        out = [self.empty] * n
         if not n:
             return out
         pidx, fidx = self.index.match_many(np.asarray(lats), np.asarray(lngs))

@@ -35,6 +35,7 @@ from stream.engine.hygiene import (
     filter_impossible_jump,
     rejection,
     static_reason,
+    unreported_speed,
 )
 from stream.engine.rules import cover, dumping, overspeed, restricted, route, signal
 from stream.engine.state import Stop, Track, VehicleState
@@ -172,7 +173,7 @@ def _behind(
     elif blind:
         backfill(ctx, vs, p, fs, out)
     else:
-        out.append(rejection(p, STALE, f"{vs.released - ts} ms older than the live stream"))
+        out.append(rejection(p, STALE, ctx=ctx, ref_ms=vs.released))
 
 
 def release(ctx: EngineContext, vs: VehicleState, p: Ping, fs: FenceSet, out: list) -> None:
@@ -215,13 +216,20 @@ def apply(
     lng = p.lng
     last_ts = tr.last_ts
     speed = p.speed_kmh
+    if speed is not None and not 0.0 <= speed <= ctx.max_reported_kmh:
+        p = unreported_speed(p, ctx.max_reported_kmh)  # 6553.5 = "unknown" (issue 11 review)
+        speed = None
     d2 = 0.0
     if last_ts >= 0:
         dy = (lat - tr.lat) * M_PER_DEG
         dx = (lng - tr.lng) * ctx.m_lng
         d2 = dx * dx + dy * dy
         if (d2 > ctx.jump_min2 or tr.jump is not None) and filter_impossible_jump(tr, p, ctx):
-            out.append(rejection(p, "filter_impossible_jump", "implied speed from last fix"))
+            # The rejection path only: the detail names the speed and distance (issue 11).
+            dist = math.sqrt(d2)
+            kmh = dist * 3600.0 / max(ts - last_ts, 1)
+            jump = rejection(p, "filter_impossible_jump", ctx=ctx, speed_kmh=kmh, distance_m=dist)
+            out.append(jump)
             return
         if speed is None:
             speed = math.sqrt(d2) * 3600.0 / (ts - last_ts)
@@ -229,7 +237,8 @@ def apply(
         speed = 0.0
     info = ctx.vehicles.get(vs.vehicle)
     if info is None:  # removed from the registry while it had pings buffered
-        out.append(rejection(p, "filter_unknown_vehicle", "no longer in the registry"))
+        gone = "removed from the registry while its pings were buffered"
+        out.append(rejection(p, "filter_unknown_vehicle", gone, ctx=ctx))
         return
     recent = tr.recent
     recent.append(p)

@@ -195,7 +195,8 @@ def screen(batch: Sequence[Ping], ctx: EngineContext, out: list) -> tuple:
     keep = ok.tolist()
     for p, good in zip(batch, keep, strict=True):
         if not good:
-            out.append(rejection(p, static_reason(p, ctx) or "filter_unknown_vehicle"))
+            reason = static_reason(p, ctx) or "filter_unknown_vehicle"
+            out.append(rejection(p, reason, ctx=ctx))  # the run's thresholds (issue 11)
     kept = list(compress(batch, keep))
     return kept, list(compress(lats, keep)), list(compress(lngs, keep))
 

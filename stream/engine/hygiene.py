@@ -16,6 +16,7 @@ detect`` reader adds ``bad_json`` and ``bad_field``.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from stream.engine.config import Thresholds
 from stream.engine.context import M_PER_DEG, EngineContext
@@ -111,6 +112,23 @@ def _is_jump(ts0: int, lat0: float, lng0: float, ping: Ping, ctx: EngineContext)
         return False
     reach = th.max_jump_kmh * max(ping.ts - ts0, 1) / 3600.0  # metres at the maximum speed
     return d2 > reach * reach
+
+
+def unreported_speed(p: Ping, limit_kmh: float) -> Ping:
+    """``p`` without its reported speed, warned: a copy (the caller's ping is left as sent).
+
+    Called when ``p.speed_kmh`` is not within ``0 .. limit_kmh`` (``max_reported_kmh``; NaN is
+    not within it either). JT/T 808 terminals send 0xFFFF/10 = 6553.5 km/h for "speed unknown"
+    and some send negative speeds; taken as reported, a truck standing still raised
+    ``overspeed`` (issue 11 review). The engine then uses the speed implied by the track, as for
+    a ping that reports none, and the warning (``field: what was wrong, got value``, as parsing
+    writes them) travels with the ping into evidence and rejections.
+    """
+    warning = (
+        f"speed_kmh: not a speed a vehicle reports (outside 0..{limit_kmh:g} km/h), "
+        f"got {p.speed_kmh!r}"
+    )
+    return replace(p, speed_kmh=None, warnings=(*(p.warnings or ()), warning))
 
 
 def coordinate_reason(lat: float, lng: float, ctx: EngineContext) -> str | None:
@@ -299,8 +317,12 @@ def _too_old(p: Ping, f: _Facts) -> str:
     if ts < th.min_valid_ts:
         return f"ts {_when(ts)} is before the earliest valid time {_when(th.min_valid_ts)}"
     limit = _span(th.max_age_ms)
-    if f.ref_ms is None:
-        return f"ts {_when(ts)} is more than {limit} behind the stream's time"
+    if f.ref_ms is None:  # the caller did not say which check fired: name both (issue 11)
+        return (
+            f"ts {_when(ts)} is too old: before the earliest valid time "
+            f"{_when(th.min_valid_ts)}, or more than {limit} behind the time it was checked "
+            f"against"
+        )
     return f"ts {_when(ts)} is {_span(f.ref_ms - ts)} behind {_when(f.ref_ms)} (limit {limit})"
 
 
@@ -337,7 +359,10 @@ def _stale(p: Ping, f: _Facts) -> str:
             f"ts {_when(p.ts)} arrived after the vehicle's live stream had moved past it "
             f"(reorder window {_span(f.th.reorder_ms)})"
         )
-    return f"ts {_when(p.ts)} is {f.ref_ms - p.ts} ms older than the live stream"
+    return (
+        f"ts {_when(p.ts)} is {_span(f.ref_ms - p.ts)} older than the vehicle's live stream "
+        f"at {_when(f.ref_ms)} (reorder window {_span(f.th.reorder_ms)})"
+    )
 
 
 def _generic(p: Ping, f: _Facts) -> str:

@@ -3,7 +3,8 @@
 A ping breaks the rule when the vehicle is loaded on a trip whose permit names corridors, it is
 inside none of them, inside no site, terminal or transfer point (those are excused), and farther
 than ``deviation_m`` from every one of the permit's corridors. An episode longer than
-``deviation_ms`` raises, dated at its first ping.
+``deviation_ms`` raises, dated at its first ping. Only the corridors present in the context are
+judged (:func:`judged`): a permit none of whose corridors is present raises nothing.
 
 Evidence (issue 11): the permit corridor the truck was nearest to when it left the route
 (``corridor``) and how far off that corridor's edge it went, in metres (``peak_m``, and
@@ -30,24 +31,27 @@ def check(
     loaded = facts.loaded
     trip = facts.trip if not facts.overdue else None
     permit = None
+    corridors: tuple[str, ...] = ()
     if trip is not None and trip.permit is not None:
         permit = ctx.registry.permits.get(trip.permit)
-        if permit is None or not permit.corridors:
+        if permit is not None:
+            corridors = judged(ctx, permit.corridors)
+        if not corridors:
             fs.route_ok[trip.permit] = True  # nothing to deviate from
             permit = None
     breaking = False
     if loaded and permit is not None:
         ok = fs.route_ok.get(permit.id)
         if ok is None:
-            ok = bool(fs.mask & (SITE | UNLOAD)) or any(c in fs.corridors for c in permit.corridors)
+            ok = bool(fs.mask & (SITE | UNLOAD)) or any(c in fs.corridors for c in corridors)
             fs.route_ok[permit.id] = ok
-        breaking = not ok and not ctx.near_corridor(permit.corridors, p.lat, p.lng)
+        breaking = not ok and not ctx.near_corridor(corridors, p.lat, p.lng)
     if not breaking and tr.dev is None:
         return
     th = ctx.th
     ref, off = None, 0.0
     if breaking:
-        ref, off = _off_route(ctx, permit.corridors, tr.dev.ref if tr.dev else None, p)
+        ref, off = _off_route(ctx, corridors, tr.dev.ref if tr.dev else None, p)
 
     def build(ep: Episode) -> dict:
         return make_alert(
@@ -59,14 +63,29 @@ def check(
             thresholds={"deviation_m": th.deviation_m, "sustain_s": th.deviation_ms / 1000},
             pings=evidence_pings(tr.recent, ep.ts, th.evidence_pings),
             late=facts.late,
-            fence=permit.corridors[0],
+            fence=corridors[0],
             permit=permit.id,
             trip=trip.id,
-            extra={"corridors": list(permit.corridors), **describe(ep)},
+            extra={"corridors": list(corridors), **describe(ep)},
         )
 
     verdict = Verdict("route_deviation", breaking, th.deviation_ms, True, build, off, describe, ref)
     tr.dev = advance(ctx, vs, tr, tr.dev, verdict, p, out)
+
+
+def judged(ctx: EngineContext, corridors: tuple[str, ...]) -> tuple[str, ...]:
+    """The permit's corridors the route is judged against: those present in ``ctx.fences``.
+
+    A corridor missing from the context (a reference edit through the Kafka worker, which
+    takes entries one at a time, can leave a permit naming a fence not there yet or no longer
+    there) says nothing about where the truck may drive: judged against, it made every trip
+    under the permit a ``route_deviation`` (issue 11 review). The registry check refuses such
+    files at the edges; this is the engine's own defence. None present: no deviation.
+    """
+    fences = ctx.fences
+    if all(c in fences for c in corridors):
+        return corridors
+    return tuple(c for c in corridors if c in fences)
 
 
 def describe(ep: Episode) -> dict:

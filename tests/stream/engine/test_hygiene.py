@@ -151,7 +151,7 @@ CALLER_CASES = [
         {"speed_kmh": 2669.4, "distance_m": 22_240.2},
         ("implied 2669 km/h over 22240 m", "limit 150 km/h"),
     ),
-    ("stale", ping(20), {"ref_ms": T0 + 60_000}, ("40000 ms older",)),
+    ("stale", ping(20), {"ref_ms": T0 + 60_000}, ("40 s older", "at 2025-06-01T21:01:00+08:00")),
     (
         "filter_outside_area",
         ping(30, lat=39.9, lng=116.4),

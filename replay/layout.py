@@ -229,7 +229,13 @@ def day_of(ms: int) -> str:
 
 
 def day_start_ms(day: str) -> int:
-    """Epoch ms of 00:00 Beijing time on ``day`` (``YYYY-MM-DD``)."""
+    """Epoch ms of 00:00 Beijing time on ``day`` (``YYYY-MM-DD``).
+
+    Examples
+    --------
+    >>> day_start_ms("2025-06-03")  # 2025-06-02T16:00:00Z
+    1748880000000
+    """
     moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000) - BEIJING_OFFSET_MS
 
@@ -248,14 +254,34 @@ def days_between(from_ms: int, to_ms: int) -> list[str]:
 
 
 def day_dir(archive: str | os.PathLike, table: str, day: str) -> Path:
-    """``archive/table/day=YYYY-MM-DD``."""
+    """``archive/table/day=YYYY-MM-DD``: the Hive-style partition directory.
+
+    Examples
+    --------
+    >>> day_dir("/data/archive", "pings", "2025-06-02").as_posix()
+    '/data/archive/pings/day=2025-06-02'
+    """
     if table not in TABLES:
         raise ValueError(f"unknown archive table {table!r}; tables: {', '.join(TABLES)}")
     return Path(archive) / table / f"day={day}"
 
 
 def data_files(archive: str | os.PathLike, table: str, days: list[str]) -> list[str]:
-    """The finished Parquet files of ``table`` for ``days`` (temp files and strays left out)."""
+    """The finished Parquet files of ``table`` for ``days`` (temp files and strays left out).
+
+    Missing day directories are no error: a day without data has no files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = day_dir(tmp, "pings", "2025-06-02")
+    ...     folder.mkdir(parents=True)
+    ...     for name in ("s0-9.parquet", ".s10-19.parquet.42.tmp", "notes.txt"):
+    ...         _ = (folder / name).write_bytes(b"")
+    ...     [Path(f).name for f in data_files(tmp, "pings", ["2025-06-01", "2025-06-02"])]
+    ['s0-9.parquet']
+    """
     out: list[str] = []
     for day in days:
         folder = day_dir(archive, table, day)

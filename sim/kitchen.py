@@ -109,17 +109,21 @@ class KitchenDay:
 
     def collect(self, producer, path: np.ndarray | None = None) -> int:
         """Drive to ``producer`` and collect; returns the start of the collection dwell. A share
-        of drives meet a jam and of collections are in a basement dock (sim.normal)."""
+        of drives meet a jam and of collections are in a basement dock (sim.normal): a dock
+        only once the round has a collection, the vehicle loaded (issue 11)."""
         path = self.path_to(producer) if path is None else path
-        jam = normal.jam_drive(self, path) if self.patterns.kitchen("kitchen_jam") else None
-        if jam is not None:
-            self.episodes.append(jam)
+        jam = self.patterns.kitchen("kitchen_jam")
+        if self.patterns.kitchen("basement_dock"):
+            dock = normal.basement_collection(self, producer, path)
+            if dock is not None:
+                self.episodes.append(dock)
+                return dock.t0 + MIN_MS
+        played = normal.jam_drive(self, path) if jam else None
+        if played is not None:
+            self.episodes.append(played)
         else:
             self.it.drive(path, self.speed())
         t0 = self.it.t
-        if self.patterns.kitchen("basement_dock"):
-            self.episodes.append(normal.basement_collection(self, producer))
-            return t0
         self.it.job = True
         self.it.stay(self.rng.randint(4 * 60, 10 * 60) * SEC)
         return t0

@@ -189,9 +189,23 @@ def queue(day, s_q: float) -> list:
 
 
 # -- kitchen ------------------------------------------------------------------------------------
+JAM_HELD_M = (44.0, 48.0)  # net metres crept while the first 3 min of a jam go by (issue 11)
+
+
 def jam_drive(day, path: np.ndarray) -> Episode | None:
-    """Drive ``path`` with a 3.5-4.5 min jam part-way (1-8 km/h, moving along the road);
-    None (and nothing driven) when no stretch is clear of places and zones."""
+    """Drive ``path`` with a ~4 min jam part-way; None (and nothing driven) when no stretch of
+    road is clear of places and zones.
+
+    The jam is a queue at a red light (issue 11: "a kitchen vehicle in a 4-minute jam" raised
+    ``unregistered_collection``): stand 30-40 s, then 3-4 crawls of a few metres at 4-6 km/h
+    with 10-15 s stands between them, 44-48 m in all; stand again (red) until the first 3 min
+    and one report are over; then creep on at 4-6 km/h to the end of the jam (3.9-4.2 min).
+    So the net displacement stays within 44-48 m for more than 3 min (a stop to an engine
+    that allows 60 m from where it stopped) while no 3 min stay within 40 m of where they began
+    (a stop in one place, ``collection_radius_m``, is not). Its terminal reports at its moving
+    interval throughout (the engine is on, the vehicle inching), the first fix exactly when it
+    stands; GPS jitter is the noise model's, and no dropout or bad fix is put into the jam.
+    """
     cum = cumulative(path)
     total = float(cum[-1])
     if total < 1500:
@@ -205,33 +219,105 @@ def jam_drive(day, path: np.ndarray) -> Episode | None:
     else:
         return None
     it = day.it
+    every = day.v.move_s
     it.drive(cut(path, cum, 0.0, s), day.speed())
-    t0 = it.t
-    end = t0 + rng.randint(210, 270) * SEC
+    t0, first = it.t, len(it.legs)
+    it.protect = True
+    it.legs[it.stay(rng.randint(30, 40) * SEC)].sync = True  # the fix the stop starts at
     pos = s
-    while it.t < end:
-        v = rng.uniform(1.0, 8.0)
-        ms = min(rng.randint(20, 40) * SEC, end - it.t)
-        step = v / 3.6 * ms / 1000
-        part = cut(path, cum, pos, pos + step)
-        it.drive(part, v, stops=False)
+    crawls = rng.randint(3, 4)
+    step = rng.uniform(*JAM_HELD_M) / crawls
+    for k in range(crawls):
+        if k:
+            it.stay(rng.randint(10, 15) * SEC)
+        it.drive(cut(path, cum, pos, pos + step), rng.uniform(4.0, 6.0), stops=False)
         pos += step
+    it.stay(max(t0 + 3 * MIN_MS + (every + 5) * SEC - it.t, 20 * SEC))  # red again
+    end = t0 + rng.randint(235, 250) * SEC
+    v = rng.uniform(4.0, 6.0)
+    step = v / 3.6 * (end - it.t) / 1000
+    it.drive(cut(path, cum, pos, pos + step), v, stops=False)
+    pos += step
+    it.protect = False
+    for leg in it.legs[first:]:
+        leg.every = every
     it.drive(cut(path, cum, pos, total), day.speed())
     return Episode("kitchen_jam", day.v.id, t0 - MIN_MS, end + 5 * MIN_MS,
-                   f"{(end - t0) / 60000:.1f} min creeping at 1-8 km/h in a jam")  # fmt: skip
+                   f"{(end - t0) / 60000:.1f} min in a jam at a red light: "
+                   f"{JAM_HELD_M[0]:.0f}-{JAM_HELD_M[1]:.0f} m in the first 3 min")  # fmt: skip
 
 
-def basement_collection(day, producer) -> Episode:
-    """Collect at ``producer`` with ~14 min of no signal in the middle (a basement dock)."""
+RAMP_M = (30.0, 80.0)  # a basement ramp's distance outside a producer's circle
+
+
+def ramp_spot(day, path: np.ndarray, producer) -> float | None:
+    """A distance along ``path`` 30-80 m outside ``producer``'s circle (the top of the ramp down
+    to its basement dock) whose last 500 m of road are clear of every other place; None when the
+    road has none."""
+    cum = cumulative(path)
+    want = day.rng.uniform(*RAMP_M)
+    for s in np.arange(float(cum[-1]), 0.0, -2.0):
+        xy = point_at(path, cum, float(s))
+        edge = math.dist(xy, producer.xy) - producer.radius
+        if edge >= want:
+            if edge > RAMP_M[1]:
+                return None
+            return float(s) if _clear_approach(day, path, cum, float(s), producer) else None
+    return None
+
+
+def _clear_approach(day, path, cum, s_ramp: float, producer) -> bool:
+    """No other place within 150 m of the ramp nor 30 m of the 500 m of road before it: a fence
+    just left is still a pending exit at the ramp's fix, which no engine watches for signal."""
+    others = [p for p in day.w.places.values() if p.id != producer.id]
+    for s in np.arange(s_ramp, max(s_ramp - 500.0, 0.0), -10.0):
+        xy = point_at(path, cum, float(s))
+        reach = 150.0 if s == s_ramp else 30.0
+        if any(math.dist(p.xy, xy) - p.radius <= reach for p in others):
+            return False
+    return True
+
+
+def basement_collection(day, producer, path: np.ndarray) -> Episode | None:
+    """Drive ``path`` down the ramp to ``producer``'s basement dock and collect there with ~14 min
+    of no signal; None (nothing driven) when the round has no collection yet or the road no
+    ramp.
+
+    Issue 11: "a kitchen collection in a mall's basement dock with no signal for 14 minutes"
+    raised ``signal_lost``. The vehicle is on a round with collections made (loaded: its signal
+    is watched); its last fix is at the top of the ramp, 30-80 m outside the producer's circle
+    (outside every fence); it goes dark there, drives down, collects 11-12 min under the mall,
+    and is seen again (the first fix after the ~14 min gap) either back on the ramp or at the
+    producer, where it stands 1-2 min before driving on.
+    """
     it, rng = day.it, day.rng
-    t0 = it.t
-    it.job = True
-    it.stay(rng.randint(90, 150) * SEC)
+    if not it.job:
+        return None
+    s_ramp = ramp_spot(day, path, producer)
+    if s_ramp is None:
+        return None
+    cum = cumulative(path)
+    it.drive(cut(path, cum, 0.0, s_ramp), day.speed())
+    ramp, dock = it.xy.copy(), path[-1]
+    it.protect = True
     t_a = it.t
-    it.stay(rng.randint(810, 870) * SEC)
+    it.legs[it.stay(rng.randint(10, 20) * SEC)].sync = True  # the last fix: on the ramp
+    it.drive(np.vstack([ramp, dock]), 6.0, stops=False)
+    it.job = True
+    up = rng.random() < 0.5  # seen again back on the ramp, else at the producer
+    t_b = t_a + rng.randint(810, 870) * SEC
+    if up:
+        it.stay(t_b - it.t - int(math.dist(ramp, dock) / (6.0 / 3.6) * SEC))
+        it.drive(np.vstack([dock, ramp]), 6.0, stops=False)
+    else:
+        it.stay(t_b - it.t)
     t_b = it.t
-    it.stay(rng.randint(90, 150) * SEC)
-    it.relink(t_a, t_b, DARK)
-    return Episode("basement_dock", day.v.id, t0, it.t + 10 * MIN_MS,
-                   f"collection at {producer.id} with {(t_b - t_a) / 60000:.1f} min no signal "
-                   "(basement dock), seen again there", producer.id)  # fmt: skip
+    it.legs[it.stay(rng.randint(60, 120) * SEC)].sync = True  # the first fix after the gap
+    it.relink(t_a + SEC, t_b, DARK)
+    it.protect = False
+    where = "on the ramp" if up else "at the producer"
+    return Episode("basement_dock", day.v.id, t_a - MIN_MS, it.t + 10 * MIN_MS,
+                   f"collection at {producer.id}'s basement dock: last fix on the ramp "
+                   f"{math.dist(ramp, producer.xy) - producer.radius:.0f} m outside, "
+                   f"{(t_b - t_a) / 60000:.1f} min no signal, seen again {where}",
+                   producer.id)  # fmt: skip

@@ -21,14 +21,20 @@ Muck trips (one pattern per trip at most, drawn from the vehicle's own ``normal`
 
 Kitchen and oil rounds:
 
-- ``kitchen_jam``: on the way to a restaurant, 3.5-4.5 min creeping at 1-8 km/h along the road
-  (a traffic jam: moving, not a stop in one place).
-- ``basement_dock``: a collection in a basement dock: 1.5-2.5 min seen, ~14 min without signal,
-  seen again at the same spot for 1.5-2.5 min.
+- ``kitchen_jam``: on the way to a restaurant, a ~4 min queue at a red light on a road away from
+  every place: stand, crawl a few metres at 4.5-6 km/h, stand, crawl... 44-48 m in the first
+  3 min and more (an engine that allows 60 m from where a stop began sees a 3-min stop there),
+  then creeping on; never 3 min within 40 m of one spot (issue 11: a 4-minute jam raised
+  ``unregistered_collection``).
+- ``basement_dock``: on a round with a collection made (loaded, its signal watched), the vehicle
+  drives down a ramp to a producer's basement dock: its last fix on the ramp 30-80 m outside the
+  producer's circle, ~14 min without signal, seen again on the ramp or at the producer (issue
+  11: 14 minutes without signal in a mall's basement dock raised ``signal_lost``).
 
 Episode windows cover where a wrong alert would be dated: a muck trip's from the start of its load
 to 45 min after its unload (60 min for ``stuck_half``, whose sensor misleads on the drive home);
-a jam's from a minute before to five after; a dock's the whole collection plus ten minutes.
+a jam's from a minute before to five after; a dock's from a minute before the ramp's fix to ten
+minutes after the vehicle drives on.
 """
 
 from __future__ import annotations
@@ -197,9 +203,10 @@ def jam_drive(day, path: np.ndarray) -> Episode | None:
     road is clear of places and zones.
 
     The jam is a queue at a red light (issue 11: "a kitchen vehicle in a 4-minute jam" raised
-    ``unregistered_collection``): stand 30-40 s, then 3-4 crawls of a few metres at 4-6 km/h
-    with 10-15 s stands between them, 44-48 m in all; stand again (red) until the first 3 min
-    and one report are over; then creep on at 4-6 km/h to the end of the jam (3.9-4.2 min).
+    ``unregistered_collection``): stand 20-25 s longer than a report interval, then 3-4 crawls
+    of a few metres at 4.5-6 km/h with 5-10 s stands between them, 44-48 m in all; stand again
+    (red) until the first 3 min and one report are over; then creep on at 4-6 km/h to the end
+    of the jam (3.9-4.2 min).
     So the net displacement stays within 44-48 m for more than 3 min (a stop to an engine
     that allows 60 m from where it stopped) while no 3 min stay within 40 m of where they began
     (a stop in one place, ``collection_radius_m``, is not). Its terminal reports at its moving
@@ -223,14 +230,15 @@ def jam_drive(day, path: np.ndarray) -> Episode | None:
     it.drive(cut(path, cum, 0.0, s), day.speed())
     t0, first = it.t, len(it.legs)
     it.protect = True
-    it.legs[it.stay(rng.randint(30, 40) * SEC)].sync = True  # the fix the stop starts at
+    # The fix a stop starts at; standing past one report keeps any 3 min from it beyond 40 m.
+    it.legs[it.stay(rng.randint(every + 20, every + 25) * SEC)].sync = True
     pos = s
     crawls = rng.randint(3, 4)
     step = rng.uniform(*JAM_HELD_M) / crawls
     for k in range(crawls):
         if k:
-            it.stay(rng.randint(10, 15) * SEC)
-        it.drive(cut(path, cum, pos, pos + step), rng.uniform(4.0, 6.0), stops=False)
+            it.stay(rng.randint(5, 10) * SEC)
+        it.drive(cut(path, cum, pos, pos + step), rng.uniform(4.5, 6.0), stops=False)
         pos += step
     it.stay(max(t0 + 3 * MIN_MS + (every + 5) * SEC - it.t, 20 * SEC))  # red again
     end = t0 + rng.randint(235, 250) * SEC

@@ -441,6 +441,8 @@ def _finite(value: Any, spec: Field) -> float:
     """An optional number: a non-finite one (NaN, an overflowing ``1e400``) is as bad as text,
     dropped with a warning (issue 11). Coordinates use :func:`_number`: the engine's hygiene
     rejects them non-finite, with the vehicle named."""
+    if type(value) is float and value - value == 0.0:  # finite (NaN and inf give NaN): common
+        return value
     number = _number(value, spec)
     if math.isfinite(number):
         return number

@@ -11,7 +11,7 @@ its alerts of the fleet run. Outputs (docs/formats.md):
 - ``--trips``: trips and kitchen rounds, one line per id in its final state;
 - ``--rejected``: every rejected line or ping with its line number and reason (``bad_json``,
   ``bad_field`` for unparseable lines, the hygiene reasons otherwise);
-- ``--warnings``: every accepted line that lost a bad optional field, one line each
+- ``--warnings``: every line that parsed with a bad optional field dropped, one line each
   (``ref`` = line number, ``vehicle``, ``ts``, ``warnings``). The summary counts them by field
   (issue 11: a gateway sending ``"lift": 1`` would otherwise blind every tipper rule unseen).
 
@@ -188,8 +188,9 @@ class Tally:
         )
         for reason, n in sorted(reasons.items()):
             print(f"  rejected {reason}: {n}", file=stream)
-        if self.warned:  # accepted, but a field was dropped: say which, however few
-            print(f"warnings: {len(self.warned)} pings kept without a bad field", file=stream)
+        if self.warned:  # parsed, but a field was dropped: say which, however few (issue 11)
+            dropped = f"{len(self.warned)} pings had a bad optional field dropped"
+            print(f"warnings: {dropped}", file=stream)
             for name, n in sorted(self.warned_fields.items()):
                 print(f"  warning {name}: {n}", file=stream)
         print(f"alerts: {len(self.alerts)}", file=stream)

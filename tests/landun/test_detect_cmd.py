@@ -208,7 +208,7 @@ def test_warnings_are_counted_by_field_and_written_with_their_line(files, capsys
     assert warned[0]["ts"] == iso_ts(parse_ts(json.loads(lines[2])["ts"]))
     assert set(warned[0]) == {"ref", "vehicle", "ts", "warnings"}
     err = capsys.readouterr().err
-    assert "warnings: 3 pings kept without a bad field" in err
+    assert "warnings: 3 pings had a bad optional field dropped" in err
     assert "  warning lift: 3\n" in err and "  warning speed_kmh: 1\n" in err
     assert read(tmp / "rejected.jsonl") == []  # kept, not rejected
 

@@ -165,6 +165,8 @@ def check_basement_dock(sim, e, plan):
     assert 30 <= _edge_m(producer, ramp_xy) <= 80
     others = [p for p in sim.world.places.values() if p.id != producer.id]
     assert all(math.dist(p.xy, ramp_xy) - p.radius > 150 for p in others)
+    road = [_pos(plan.legs, t) for t in range(ramp.t0 - 40_000, ramp.t0, 2000)]
+    assert all(math.dist(p.xy, xy) - p.radius > 30 for p in others for xy in road)  # no exit due
     assert np.allclose(back.path[0], ramp_xy) or _edge_m(producer, back.path[0]) < 0
     assert ramp.job  # a round under way ...
     k = plan.legs.index(ramp)

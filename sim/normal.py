@@ -220,8 +220,10 @@ def jam_drive(day, path: np.ndarray) -> Episode | None:
     rng = day.rng
     for _ in range(8):
         s = rng.uniform(400, total - 900)
-        a, b = point_at(path, cum, s), point_at(path, cum, s + 450)
-        if all(day.w.far_from_places(p, 150) and day.w.clear_of_zones(p, 600) for p in (a, b)):
+        road = [point_at(path, cum, s + d) for d in range(0, 451, 25)]
+        if _straight(path, cum, s) and all(
+            day.w.far_from_places(p, 150) and day.w.clear_of_zones(p, 600) for p in road
+        ):
             break
     else:
         return None
@@ -253,6 +255,13 @@ def jam_drive(day, path: np.ndarray) -> Episode | None:
     return Episode("kitchen_jam", day.v.id, t0 - MIN_MS, end + 5 * MIN_MS,
                    f"{(end - t0) / 60000:.1f} min in a jam at a red light: "
                    f"{JAM_HELD_M[0]:.0f}-{JAM_HELD_M[1]:.0f} m in the first 3 min")  # fmt: skip
+
+
+def _straight(path: np.ndarray, cum: np.ndarray, s: float) -> bool:
+    """The road runs straight for 200 m from ``s``: the net displacement an engine measures (a
+    chord) is then the distance crept along the road, not cut short by a corner."""
+    a = point_at(path, cum, s)
+    return all(math.dist(a, point_at(path, cum, s + d)) >= 0.98 * d for d in (50.0, 100.0, 200.0))
 
 
 RAMP_M = (30.0, 80.0)  # a basement ramp's distance outside a producer's circle

@@ -156,7 +156,7 @@ def check_basement_dock(sim, e, plan):
     assert producer.point and producer.id in sim.world.contract_of(plan.vehicle.id).producers
     legs = _legs(plan, e.t0, e.t1)
     dark = [k for k, leg in enumerate(legs) if leg.link == DARK]
-    assert dark == list(range(dark[0], dark[-1] + 1))  # one gap
+    dark = [k for k in dark if k - dark[0] == dark.index(k)]  # its gap (another dock may follow)
     ramp, back = legs[dark[0] - 1], legs[dark[-1] + 1]
     assert 13.5 * MIN <= back.t0 - ramp.t0 <= 14.5 * MIN
     assert ramp.speed == 0 and ramp.sync and back.speed == 0 and back.sync  # fixes there

@@ -3,6 +3,7 @@ played as DOMAIN.md and the issue describe it, and recorded as an episode with n
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -209,3 +210,17 @@ def test_vehicle_hours_of_normal_operation_leave_out_the_truth_windows(night):
     doc = writer.normal(night)
     assert doc["vehicle_hours"] == round(night.normal_hours, 3)
     assert len(doc["episodes"]) == len(night.episodes)
+
+
+@pytest.mark.parametrize("pattern", ["kitchen_jam", "basement_dock"])
+def test_kitchen_patterns_hold_on_a_bigger_night(pattern):
+    """Seed 21's 300-vehicle night has jams that would stand at a corner (45 m crept, a 32 m
+    chord: a stop to a 40 m rule) and beside a place mid-queue, had the simulator let them."""
+    sim = _bigger_night()
+    for e, plan in _episodes(sim, pattern):
+        CHECKS[pattern](sim, e, plan)
+
+
+@functools.cache
+def _bigger_night():
+    return simulate(300, 8, 21, START_MS)

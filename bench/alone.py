@@ -37,11 +37,14 @@ CHUNK = 16_384  # pings per process() call, as landun detect
 TARGET = 1.0
 
 
-def run(ctx: EngineContext, pings: list, until_ms: int | None = None) -> tuple[EngineState, list]:
-    """``landun detect``'s loop: process in chunks (state carried), then finish."""
+def run(
+    ctx: EngineContext, pings, until_ms: int | None = None, chunk: int = CHUNK
+) -> tuple[EngineState, list]:
+    """``landun detect``'s loop: process in chunks of ``chunk`` pings (state carried), then
+    finish; shared with tests/stream/engine/test_alone_is_fleet.py (issue 11)."""
     states, events = EngineState(), []
-    for start in range(0, len(pings), CHUNK):
-        states, more = process(pings[start : start + CHUNK], ctx, states)
+    for start in range(0, len(pings), chunk):
+        states, more = process(pings[start : start + chunk], ctx, states)
         events += more
     states, more = finish(ctx, states, until_ms=until_ms)
     return states, events + more

@@ -22,10 +22,18 @@ ping before each gap, so the gap counts as "under way".
 from __future__ import annotations
 
 from sim.geo import cumulative
-from sim.oracle import Expect, chord_clear, first_at, first_outside, last_live_before
+from sim.oracle import Expect, first_at, first_outside, last_live_before
 from sim.scenario import MIN_MS
 from sim.track import BUFFERED, DARK
-from sim.tricks import Infeasible, Trick, deadline_fits, position, protect, spot_along
+from sim.tricks import (
+    Infeasible,
+    OneTrip,
+    Trick,
+    check_gap_chord,
+    deadline_fits,
+    protect,
+    spot_along,
+)
 
 SEC = 1000
 
@@ -40,12 +48,9 @@ def _departure_truth(day, load_end: int) -> Expect:
     )
 
 
-class AbnormalStop(Trick):
+class AbnormalStop(OneTrip):
     name = "abnormal_stop"
     types = ("suspected_dumping",)
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -146,7 +151,7 @@ class _SilentDump(Trick):
             marks["t_left"] + self.rng.randint(3 * 60, 8 * 60) * SEC,
         )
         day.it.park_until(t_resume + 2 * MIN_MS)
-        self._check_chord(day, t_a, t_resume)
+        check_gap_chord(day, t_a, t_resume)
         release = t_resume + self._delay()
         day.it.relink(t_a, t_resume, self.link, release)
         protect(day, False)
@@ -157,12 +162,6 @@ class _SilentDump(Trick):
         self._truths(day, marks, corridor)
         day.done = True
         self.fulfilled = True
-
-    def _check_chord(self, day, t_a: int, t_resume: int) -> None:
-        a = position(day.it.legs, t_a - 30 * SEC)
-        b = position(day.it.legs, t_resume + 30 * SEC)
-        if not chord_clear(day.w, a, b, 300.0):
-            raise Infeasible("the silent gap's chord passes a restricted zone")
 
     def _delay(self) -> int:
         return 0
@@ -192,12 +191,9 @@ class BackfillDump(_SilentDump):
         day.expects.append(Expect("suspected_dumping", first_at(marks["t_stop"]), note))
 
 
-class GapReappear(Trick):
+class GapReappear(OneTrip):
     name = "gap_reappear"
     types = ("signal_lost",)
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -226,10 +222,7 @@ class GapReappear(Trick):
 
         day.haul(corridor, [(s_a, go_silent), (s_h, hide), (s_b, reappear)])
         t_a, t_b = marks["t_a"], marks["t_b"]
-        a = position(day.it.legs, t_a - 30 * SEC)
-        b = position(day.it.legs, t_b + 30 * SEC)
-        if not chord_clear(day.w, a, b, 300.0):
-            raise Infeasible("the silent gap's chord passes a restricted zone")
+        check_gap_chord(day, t_a, t_b)
         day.it.relink(t_a, t_b, DARK)
         protect(day, False)
         day.unload(day.w.places[corridor.terminal])

@@ -74,3 +74,18 @@ def join(*paths: np.ndarray) -> np.ndarray:
     for p in paths[1:]:
         out.append(p[1:] if np.allclose(out[-1][-1], p[0]) else p)
     return np.vstack(out)
+
+
+def left_of(u: np.ndarray) -> np.ndarray:
+    """The unit direction ``u`` turned a quarter to the left."""
+    return np.array([-u[1], u[0]])
+
+
+def parallel_detour(
+    path: np.ndarray, cum: np.ndarray, s1: float, s2: float, side: float, offset: float
+) -> np.ndarray:
+    """A detour leaving ``path`` at ``s1``, running ``offset`` m to one ``side`` (+1 left,
+    -1 right) and back onto it at ``s2``: four points."""
+    p1, p2 = point_at(path, cum, s1), point_at(path, cum, s2)
+    n1, n2 = (left_of(direction_at(path, cum, s)) * side for s in (s1, s2))
+    return np.vstack([p1, p1 + n1 * offset, p2 + n2 * offset, p2])

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim import normal
 from sim.normal import Episode, Patterns
-from sim.scenario import MIN_MS, Vehicle, World, windows
+from sim.scenario import MIN_MS, Vehicle, World, plan_night, windows
 from sim.track import Itinerary
 
 KITCHEN_HOURS = ["09:30-13:30", "17:30-23:30"]
@@ -53,16 +53,7 @@ class KitchenDay:
         self._cursor = rng.randrange(len(self.producers))
 
     def plan(self) -> KitchenDay:
-        wins = windows(KITCHEN_HOURS, self.w.start_ms, self.w.end_ms)
-        if self.trick is not None:
-            self.trick.before(self, wins)
-        for ws, we in wins:
-            if self.done:
-                break
-            self.session(ws, we)
-        if self.trick is not None and not self.done:
-            self.trick.after(self)
-        self.it.park_until(self.w.end_ms + MIN_MS)
+        plan_night(self, windows(KITCHEN_HOURS, self.w.start_ms, self.w.end_ms))
         return self
 
     def session(self, ws: int, we: int) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from sim import normal
 from sim.geo import cumulative, cut
 from sim.normal import Episode, Patterns
-from sim.scenario import MIN_MS, Corridor, Vehicle, World, windows
+from sim.scenario import MIN_MS, Corridor, Vehicle, World, plan_night, windows
 from sim.track import Itinerary
 
 
@@ -60,16 +60,7 @@ class MuckDay:
 
     # -- the night ---------------------------------------------------------------------------
     def plan(self) -> MuckDay:
-        wins = windows(self.permit.hours, self.w.start_ms, self.w.end_ms)
-        if self.trick is not None:
-            self.trick.before(self, wins)
-        for ws, we in wins:
-            if self.done:
-                break
-            self.session(ws, we)
-        if self.trick is not None and not self.done:
-            self.trick.after(self)
-        self.it.park_until(self.w.end_ms + MIN_MS)
+        plan_night(self, windows(self.permit.hours, self.w.start_ms, self.w.end_ms))
         return self
 
     def session(self, ws: int, we: int) -> None:

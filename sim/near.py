@@ -47,11 +47,21 @@ import shapely
 from sim import oracle
 from sim import thresholds as T
 from sim.collection import UnregisteredStop
-from sim.geo import cumulative, cut, direction_at, point_at
+from sim.geo import cumulative, cut, parallel_detour
 from sim.normal import Episode
-from sim.oracle import Expect, chord_clear, first_at, first_breaking, last_live_before
+from sim.oracle import Expect, first_at, first_breaking, last_live_before
 from sim.track import DARK
-from sim.tricks import Infeasible, Trick, deadline_fits, position, protect, spot_along
+from sim.tricks import (
+    Infeasible,
+    OneTrip,
+    Trick,
+    check_gap_chord,
+    clear_detour,
+    deadline_fits,
+    protect,
+    rest_of_haul,
+    spot_along,
+)
 
 SEC = 1000
 EVERY_S = 5  # report interval inside a near-threshold case
@@ -66,13 +76,19 @@ def _episode(day, name: str, t0: int, t1: int, note: str) -> None:
     day.episodes.append(Episode(name, day.v.id, t0 - 2 * 60_000, t1 + 10 * 60_000, note))
 
 
-class _Near(Trick):
+def _settle(day, name: str, beyond: bool, truth: Expect, t0: int, t1: int) -> None:
+    """A case beyond its threshold is ``truth``; one short of it, an episode over [t0, t1]
+    with the same note (issue 11: just above is a truth, just below is none)."""
+    if beyond:
+        day.expects.append(truth)
+    else:
+        _episode(day, name, t0, t1, truth.note)
+
+
+class _Near(OneTrip):
     """One near-threshold case on a loaded haul: above (a truth) or below (an episode)."""
 
     above = True
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -117,10 +133,8 @@ class _NearStop(_Near):
         t0, t1 = marks["t0"], marks["t1"]
         day.it.report(t0, t1, EVERY_S)
         note = f"loaded stop of {(t1 - t0) / 1000:.0f} s on {corridor.id}, outside every place"
-        if self.above:
-            day.expects.append(Expect("suspected_dumping", first_at(t0), note))
-        else:
-            _episode(day, self.name, t0, t1, note)
+        truth = Expect("suspected_dumping", first_at(t0), note)
+        _settle(day, self.name, self.above, truth, t0, t1)
 
 
 class NearStopLong(_NearStop):
@@ -160,19 +174,14 @@ class _NearSilent(_Near):
 
     def finish(self, day, corridor, marks):
         t_a, t_b = marks["t_a"], marks["t_b"]
-        a = position(day.it.legs, t_a - 30 * SEC)
-        b = position(day.it.legs, t_b + 30 * SEC)
-        if not chord_clear(day.w, a, b, 300.0):
-            raise Infeasible("the silent gap's chord passes a restricted zone")
+        check_gap_chord(day, t_a, t_b)
         day.it.report(t_a - 60 * SEC, t_a, EVERY_S)
         day.it.report(t_b, t_b + 30 * SEC, EVERY_S)
         day.it.relink(t_a, t_b, DARK)
         gap_s = (t_b - t_a) / 1000 + EVERY_S
         note = f"no ping for {gap_s:.0f} s on {corridor.id} while loaded"
-        if self.above:
-            day.expects.append(Expect("signal_lost", last_live_before(t_a), note))
-        else:
-            _episode(day, self.name, t_a, t_b, note)
+        truth = Expect("signal_lost", last_live_before(t_a), note)
+        _settle(day, self.name, self.above, truth, t_a, t_b)
 
 
 class NearSilentLong(_NearSilent):
@@ -261,10 +270,8 @@ class _NearSpeed(_Near):
             day.it.report(t0, t1, EVERY_S)
             note = (f"{marks['v']:.0f} km/h for {(t1 - t0) / 1000:.0f} s on {corridor.id} "
                     f"(limit {marks['limit']:.0f})")  # fmt: skip
-            if k < self.truths:
-                day.expects.append(Expect("overspeed", first_at(t0), note))
-            else:
-                _episode(day, self.name, t0, t1, note)
+            truth = Expect("overspeed", first_at(t0), note)
+            _settle(day, self.name, k < self.truths, truth, t0, t1)
 
 
 class NearOverspeedLong(_NearSpeed):
@@ -352,10 +359,8 @@ class _NearUncovered(_Near):
         t0, t1 = marks["t0"], marks["t1"]
         day.it.report(t0, t1, EVERY_S)
         note = f"cover open {(t1 - t0) / 1000:.0f} s while loaded on {corridor.id}"
-        if self.above:
-            day.expects.append(Expect("uncovered_load", first_at(t0), note))
-        else:
-            _episode(day, self.name, t0, t1, note)
+        truth = Expect("uncovered_load", first_at(t0), note)
+        _settle(day, self.name, self.above, truth, t0, t1)
 
 
 class NearUncoveredLong(_NearUncovered):
@@ -368,14 +373,11 @@ class NearUncoveredShort(_NearUncovered):
     above = False
 
 
-class _NearDeviation(Trick):
+class _NearDeviation(OneTrip):
     """A detour parallel to the corridor just beyond / just inside the deviation tolerance."""
 
     types = ("route_deviation",)
     above = True
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -392,14 +394,12 @@ class _NearDeviation(Trick):
             if s2 > 0.85 * total:
                 continue
             side = self.rng.choice((-1.0, 1.0))
-            p1, p2 = point_at(path, cum, s1), point_at(path, cum, s2)
-            n1, n2 = (_left(direction_at(path, cum, s)) * side for s in (s1, s2))
-            detour = np.vstack([p1, p1 + n1 * offset, p2 + n2 * offset, p2])
+            detour = parallel_detour(path, cum, s1, s2, side, offset)
             if self._clean(day, detour):
                 break
         else:
             raise Infeasible("no clean near-threshold detour along this corridor")
-        rest = np.vstack([cut(path, cum, s2, total)[:-1], day.w.places[corridor.terminal].xy])
+        rest = rest_of_haul(day, corridor, cum, s2)
         marks = {}
 
         def stray(d):
@@ -427,8 +427,7 @@ class _NearDeviation(Trick):
     def _clean(self, day, detour) -> bool:
         """Clear of places and zones; beyond the tolerance by 40-65 m for 2+ min in one run
         (above) or nowhere within 35 m of it (below), GPS jitter (10 m) included."""
-        pts = oracle.sample(detour, 50.0)
-        if not all(day.w.far_from_places(p, 200) and day.w.clear_of_zones(p, 600) for p in pts):
+        if not clear_detour(day, detour):
             return False
         d = oracle.outside_distance(day.w, day.permit, detour)
         if not self.above:
@@ -440,10 +439,6 @@ class _NearDeviation(Trick):
         inner = d[over]
         return (seconds >= 120 and float(np.median(inner)) >= T.DEVIATION_M + 40.0
                 and float(inner.max()) <= T.DEVIATION_M + 65.0)  # fmt: skip
-
-
-def _left(u: np.ndarray) -> np.ndarray:
-    return np.array([-u[1], u[0]])
 
 
 class NearDeviationFar(_NearDeviation):
@@ -489,10 +484,8 @@ class _NearRound(Trick):
         day.go_depot()
         late = (t_d - first - T.ROUND_DEADLINE_MS) / 60_000
         note = f"round delivered to {day.plant.id} {late:+.1f} min from its deadline"
-        if self.late:
-            day.expects.append(Expect("undelivered_collection", first_at(first), note))
-        else:
-            _episode(day, self.name, first, t_d, note)
+        truth = Expect("undelivered_collection", first_at(first), note)
+        _settle(day, self.name, self.late, truth, first, t_d)
         day.done = True
         self.fulfilled = True
 
@@ -527,10 +520,8 @@ class _NearUnregistered(UnregisteredStop):
         day.deliver()
         day.it.report(t0, t1, EVERY_S)
         note = f"stop of {(t1 - t0) / 1000:.0f} s at a restaurant on no contract"
-        if self.above:
-            day.expects.append(Expect("unregistered_collection", first_at(t0), note))
-        else:
-            _episode(day, self.name, t0, t1, note)
+        truth = Expect("unregistered_collection", first_at(t0), note)
+        _settle(day, self.name, self.above, truth, t0, t1)
         self.fulfilled = True
 
 

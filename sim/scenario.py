@@ -340,4 +340,19 @@ def windows(hours: list[str], start_ms: int, end_ms: int) -> list[tuple[int, int
     return merged
 
 
+def plan_night(day, wins: list[tuple[int, int]]) -> None:
+    """A vehicle's night over its working windows ``wins``: the trick's hook before the first,
+    a session in each until the day is done, the trick's hook after the last, then parked to
+    the end of the horizon (the muck and the kitchen day alike, issue 11)."""
+    if day.trick is not None:
+        day.trick.before(day, wins)
+    for ws, we in wins:
+        if day.done:
+            break
+        day.session(ws, we)
+    if day.trick is not None and not day.done:
+        day.trick.after(day)
+    day.it.park_until(day.w.end_ms + MIN_MS)
+
+
 __all__ = ["World", "Vehicle", "Permit", "Contract", "Corridor", "build_world", "to_xy"]

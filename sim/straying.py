@@ -24,11 +24,11 @@ import math
 import numpy as np
 
 from sim import oracle
-from sim.geo import cumulative, cut, direction_at, point_at
+from sim.geo import cumulative, parallel_detour
 from sim.oracle import Expect, first_at, first_breaking, first_inside_active
 from sim.roads import road_via
 from sim.scenario import MIN_MS
-from sim.tricks import Infeasible, Trick, protect
+from sim.tricks import Infeasible, OneTrip, Trick, clear_detour, protect, rest_of_haul
 
 SEC = 1000
 
@@ -49,12 +49,9 @@ def _runs_to_truths(day, runs, t0: int, speed: float, note: str) -> None:
         last = t_start
 
 
-class Detour(Trick):
+class Detour(OneTrip):
     name = "detour"
     types = ("route_deviation",)
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -70,10 +67,8 @@ class Detour(Trick):
                 continue
             side = self.rng.choice((-1.0, 1.0))
             offset = corridor.buffer_m + self.rng.uniform(450, 800)
-            p1, p2 = point_at(path, cum, s1), point_at(path, cum, s2)
-            n1, n2 = (_normal(direction_at(path, cum, s)) * side for s in (s1, s2))
-            detour = np.vstack([p1, p1 + n1 * offset, p2 + n2 * offset, p2])
-            if not self._clear(day, detour):
+            detour = parallel_detour(path, cum, s1, s2, side, offset)
+            if not clear_detour(day, detour):
                 continue
             try:
                 runs = oracle.deviation_runs(oracle.outside_distance(day.w, day.permit, detour),
@@ -84,7 +79,7 @@ class Detour(Trick):
                 break
         else:
             raise Infeasible("no clean detour along this corridor")
-        rest = np.vstack([cut(path, cum, s2, total)[:-1], day.w.places[corridor.terminal].xy])
+        rest = rest_of_haul(day, corridor, cum, s2)
 
         def stray(d):
             protect(d, True)
@@ -100,22 +95,10 @@ class Detour(Trick):
         day.unload(day.w.places[corridor.terminal])
         self.fulfilled = True
 
-    @staticmethod
-    def _clear(day, detour) -> bool:
-        pts = oracle.sample(detour, 50.0)
-        return all(day.w.far_from_places(p, 200) and day.w.clear_of_zones(p, 600) for p in pts)
 
-
-def _normal(d: np.ndarray) -> np.ndarray:
-    return np.array([-d[1], d[0]])
-
-
-class WrongTerminal(Trick):
+class WrongTerminal(OneTrip):
     name = "wrong_terminal"
     types = ("unapproved_terminal", "route_deviation")
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -187,12 +170,9 @@ class ZoneErrand(Trick):
             return
 
 
-class Overspeed(Trick):
+class Overspeed(OneTrip):
     name = "overspeed"
     types = ("overspeed",)
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -221,13 +201,10 @@ class Overspeed(Trick):
         self.fulfilled = True
 
 
-class OpenCover(Trick):
+class OpenCover(OneTrip):
     name = "open_cover"
     types = ("uncovered_load",)
     needs_sensors = True
-
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)

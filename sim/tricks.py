@@ -14,7 +14,8 @@ import random
 
 import numpy as np
 
-from sim.geo import cumulative, point_at
+from sim import oracle
+from sim.geo import cumulative, cut, point_at
 from sim.scenario import MIN_MS
 
 HOUR_MS = 60 * MIN_MS
@@ -60,6 +61,13 @@ class Trick:
         """Called for every load dwell starting at ``t0``."""
 
 
+class OneTrip(Trick):
+    """A trick that takes over the first trip (or round) it is offered, until it has happened."""
+
+    def takes_trip(self, day) -> bool:
+        return not self.fulfilled
+
+
 def deadline_fits(day, extra_ms: int, deadline_ms: int = TRIP_DEADLINE_MS) -> bool:
     """A deadline starting ``extra_ms`` from now passes well inside the horizon."""
     return day.it.t + extra_ms + deadline_ms + DEADLINE_MARGIN_MS <= day.w.end_ms
@@ -89,3 +97,30 @@ def position(legs, t: int) -> np.ndarray:
 def protect(day, on: bool) -> None:
     """Mark the legs that follow as part of an injected violation (noise keeps off them)."""
     day.it.protect = on
+
+
+def check_gap_chord(day, t_a: int, t_b: int) -> None:
+    """Refuse a signal gap [t_a, t_b] whose straight chord (30 s either side) passes within
+    300 m of a restricted zone: segment-crossing checks must see nothing in it (issue 11).
+
+    Raises
+    ------
+    Infeasible
+        When the chord passes a restricted zone.
+    """
+    a = position(day.it.legs, t_a - 30 * 1000)
+    b = position(day.it.legs, t_b + 30 * 1000)
+    if not oracle.chord_clear(day.w, a, b, 300.0):
+        raise Infeasible("the silent gap's chord passes a restricted zone")
+
+
+def clear_detour(day, detour: np.ndarray) -> bool:
+    """A detour keeps 200 m from every place and 600 m from every zone (sampled every 50 m)."""
+    pts = oracle.sample(detour, 50.0)
+    return all(day.w.far_from_places(p, 200) and day.w.clear_of_zones(p, 600) for p in pts)
+
+
+def rest_of_haul(day, corridor, cum: np.ndarray, s: float) -> np.ndarray:
+    """The corridor from ``s`` on, ending at its terminal's gate: the way back after a detour."""
+    path = corridor.path
+    return np.vstack([cut(path, cum, s, float(cum[-1]))[:-1], day.w.places[corridor.terminal].xy])

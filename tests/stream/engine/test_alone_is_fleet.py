@@ -20,9 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench import alone
+from bench.alone import by_vehicle
 from geofence import FenceIndex, load_fences
 from sim import DEFAULT_START, feed, simulate, writer
-from stream.engine import EngineContext, EngineState, finish, process
+from stream.engine import EngineContext
 from stream.ping import parse_ping, parse_ts
 from stream.registry import Registry
 from tests.stream.engine.test_alerts import FULL, loaded_at_site, undelivered
@@ -32,6 +34,8 @@ from tests.stream.engine.world import LAT, T1, Trace, context, parked
 SEEDS = (11, 23, 57)  # seeds no other engine test uses
 VEHICLES, HOURS = 30, 7  # 18:00-01:00: loads, unloads, rounds, deadlines, night hours
 CHUNK = 4096  # several process() calls per run, state carried, as landun detect
+# The bench's loop (landun detect's), with smaller chunks: one loop for both (issue 11).
+run = functools.partial(alone.run, chunk=CHUNK)
 
 
 @functools.cache
@@ -54,24 +58,6 @@ def pings(seed: int, stamped: bool) -> tuple:
         wire = {k: v for k, v in wire.items() if k != "received"}  # as a terminal sends it
         out.append(parse_ping({**wire, "received": arrival} if stamped else wire, ref=n))
     return tuple(out)
-
-
-def run(ctx: EngineContext, ps, until_ms: int | None = None) -> tuple[EngineState, list]:
-    states, events = EngineState(), []
-    for start in range(0, len(ps), CHUNK):
-        states, more = process(ps[start : start + CHUNK], ctx, states)
-        events += more
-    states, more = finish(ctx, states, until_ms=until_ms)
-    return states, events + more
-
-
-def by_vehicle(events: list) -> dict[str, dict]:
-    """Per vehicle: the final version of each alert and trip/round record, by id."""
-    out: dict[str, dict] = defaultdict(dict)
-    for kind, payload in events:
-        if kind in ("alert", "trip"):
-            out[payload["vehicle"]][(kind, payload["id"])] = payload
-    return out
 
 
 def differing(seed: int, stamped: bool) -> tuple[list[str], dict]:

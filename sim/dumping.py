@@ -72,18 +72,28 @@ class AbnormalStop(OneTrip):
         self.fulfilled = True
 
 
-class LiftDump(Trick):
-    name = "lift_dump"
-    types = ("suspected_dumping", "unmatched_source")
+class _LostLoad(Trick):
+    """A load that never reaches a terminal: placed only where the 4 h trip deadline passes
+    inside the horizon, so that ``unmatched_source`` is a truth."""
+
     needs_sensors = True
 
     def takes_trip(self, day) -> bool:
         return not self.fulfilled and deadline_fits(day, 20 * MIN_MS)
 
-    def trip(self, day, dwell: int) -> None:
+    def load_and_leave(self, day, dwell: int):
+        """Load, record the ``unmatched_source`` truth of this load, pick the corridor."""
         day.load(dwell)
         day.expects.append(_departure_truth(day, day.it.t))
-        corridor = day.pick_corridor()
+        return day.pick_corridor()
+
+
+class LiftDump(_LostLoad):
+    name = "lift_dump"
+    types = ("suspected_dumping", "unmatched_source")
+
+    def trip(self, day, dwell: int) -> None:
+        corridor = self.load_and_leave(day, dwell)
         s = spot_along(day, corridor.path, 0.3, 0.7)
         if s is None:
             raise Infeasible("no dump spot away from places")
@@ -107,20 +117,14 @@ class LiftDump(Trick):
         self.fulfilled = True
 
 
-class _SilentDump(Trick):
+class _SilentDump(_LostLoad):
     """Shared plan of dark_dump and backfill_dump: silent from s_a, dump at s_d, home."""
 
-    needs_sensors = True
     link = DARK
     stop_min = (5 * 60, 10 * 60)
 
-    def takes_trip(self, day) -> bool:
-        return not self.fulfilled and deadline_fits(day, 20 * MIN_MS)
-
     def trip(self, day, dwell: int) -> None:
-        day.load(dwell)
-        day.expects.append(_departure_truth(day, day.it.t))
-        corridor = day.pick_corridor()
+        corridor = self.load_and_leave(day, dwell)
         s_a = spot_along(day, corridor.path, 0.25, 0.4)
         s_d = spot_along(day, corridor.path, 0.55, 0.85)
         if s_a is None or s_d is None:

@@ -89,6 +89,7 @@ class _Near(OneTrip):
     """One near-threshold case on a loaded haul: above (a truth) or below (an episode)."""
 
     above = True
+    code = ""  # the violation the case is near (its truth's type)
 
     def trip(self, day, dwell: int) -> None:
         day.load(dwell)
@@ -106,11 +107,20 @@ class _Near(OneTrip):
         raise NotImplementedError
 
     def finish(self, day, corridor, marks) -> None:
+        """A case that holds from ``marks["t0"]`` to ``marks["t1"]``, reported every EVERY_S:
+        its truth (or episode) anchored at the first ping of the case."""
+        t0, t1 = marks["t0"], marks["t1"]
+        day.it.report(t0, t1, EVERY_S)
+        truth = Expect(self.code, first_at(t0), self.note(corridor, t1 - t0))
+        _settle(day, self.name, self.above, truth, t0, t1)
+
+    def note(self, corridor, ms: int) -> str:
         raise NotImplementedError
 
 
 class _NearStop(_Near):
     types = ("suspected_dumping",)
+    code = "suspected_dumping"
 
     def events(self, day, corridor, marks):
         s = spot_along(day, corridor.path, 0.3, 0.7)
@@ -129,12 +139,8 @@ class _NearStop(_Near):
 
         return [(s, stop), (s + 200.0, resume)]
 
-    def finish(self, day, corridor, marks):
-        t0, t1 = marks["t0"], marks["t1"]
-        day.it.report(t0, t1, EVERY_S)
-        note = f"loaded stop of {(t1 - t0) / 1000:.0f} s on {corridor.id}, outside every place"
-        truth = Expect("suspected_dumping", first_at(t0), note)
-        _settle(day, self.name, self.above, truth, t0, t1)
+    def note(self, corridor, ms):
+        return f"loaded stop of {ms / 1000:.0f} s on {corridor.id}, outside every place"
 
 
 class NearStopLong(_NearStop):
@@ -330,6 +336,7 @@ class NearCooldownWithin(NearCooldownApart):
 
 class _NearUncovered(_Near):
     types = ("uncovered_load",)
+    code = "uncovered_load"
     needs_sensors = True
 
     def events(self, day, corridor, marks):
@@ -355,12 +362,8 @@ class _NearUncovered(_Near):
 
         return [(s1, open_cover), (s1 + stretch, close_cover)]
 
-    def finish(self, day, corridor, marks):
-        t0, t1 = marks["t0"], marks["t1"]
-        day.it.report(t0, t1, EVERY_S)
-        note = f"cover open {(t1 - t0) / 1000:.0f} s while loaded on {corridor.id}"
-        truth = Expect("uncovered_load", first_at(t0), note)
-        _settle(day, self.name, self.above, truth, t0, t1)
+    def note(self, corridor, ms):
+        return f"cover open {ms / 1000:.0f} s while loaded on {corridor.id}"
 
 
 class NearUncoveredLong(_NearUncovered):

@@ -36,18 +36,10 @@ class KitchenDay:
         self.producers = [world.places[p] for p in self.contract.producers]
         self.plant = world.places[self.contract.plants[0]]
         self.depot = world.places[vehicle.depot]
-        self.it = Itinerary(
-            world.start_ms,
-            self.depot.spot(rng),
-            False,
-            stop_ok=lambda xy: world.far_from_places(xy, 80),
-            rng=rng,
-        )
+        self.it = Itinerary.at_depot(world, self.depot, False, rng)
         self.expects: list = []
         self.episodes: list[Episode] = []
-        self.patterns = Patterns(
-            random.Random(f"{world.seed}/normal/{vehicle.id}"), world.normal_ops and trick is None
-        )
+        self.patterns = Patterns.of_vehicle(world, vehicle, trick)
         self.rounds = 0
         self.done = False
         self._cursor = rng.randrange(len(self.producers))

@@ -39,18 +39,10 @@ class MuckDay:
         self.permit = world.permit_of(vehicle.id)
         self.site = world.places[self.permit.site]
         self.depot = world.places[vehicle.depot]
-        self.it = Itinerary(
-            world.start_ms,
-            self.depot.spot(rng),
-            vehicle.sensors,
-            stop_ok=lambda xy: world.far_from_places(xy, 80),
-            rng=rng,
-        )
+        self.it = Itinerary.at_depot(world, self.depot, vehicle.sensors, rng)
         self.expects: list = []
         self.episodes: list[Episode] = []
-        self.patterns = Patterns(
-            random.Random(f"{world.seed}/normal/{vehicle.id}"), world.normal_ops and trick is None
-        )
+        self.patterns = Patterns.of_vehicle(world, vehicle, trick)
         self.at_site = False  # a trick brought the truck back to its site already
         self.trips = 0
         self.done = False  # the truck parks for the rest of the horizon

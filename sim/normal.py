@@ -82,6 +82,13 @@ class Patterns:
         self.rng = rng
         self.enabled = enabled
 
+    @classmethod
+    def of_vehicle(cls, world, vehicle, trick) -> Patterns:
+        """A vehicle's own patterns (seeded by the world's seed and its id, so that one
+        vehicle's draws never shift another's), off for a vehicle given a trick."""
+        rng = random.Random(f"{world.seed}/normal/{vehicle.id}")
+        return cls(rng, world.normal_ops and trick is None)
+
     def muck_trip(self, sensors: bool) -> str | None:
         if not self.enabled:
             return None

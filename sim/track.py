@@ -72,6 +72,18 @@ class Itinerary:
         self.stop_ok = stop_ok or (lambda xy: False)
         self.rng = rng or random.Random(0)
 
+    @classmethod
+    def at_depot(cls, world, depot, sensors: bool, rng: random.Random) -> Itinerary:
+        """A vehicle's itinerary parked at a spot of its ``depot`` at the start of the horizon;
+        its traffic stops keep 80 m from every place."""
+        return cls(
+            world.start_ms,
+            depot.spot(rng),
+            sensors,
+            stop_ok=lambda xy: world.far_from_places(xy, 80),
+            rng=rng,
+        )
+
     def set(self, **body) -> None:
         """Change body state (loaded/lift/cover) for the legs that follow."""
         if self.sensors:

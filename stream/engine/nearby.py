@@ -35,6 +35,7 @@ _PLACES = frozenset(
     )
 )
 _UNLOAD = frozenset((FenceKind.TRANSFER, FenceKind.TERMINAL))
+_FEW = 64  # up to this many fences of the kinds asked: test their boxes in Python first
 
 
 class Nearby:
@@ -53,6 +54,7 @@ class Nearby:
         self.m_lng = M_PER_DEG * math.cos(math.radians(lat0))
         self._planes: dict[str, Plane] = {}
         self._trees: dict[frozenset, tuple[shapely.STRtree | None, list[str], np.ndarray]] = {}
+        self._boxes: dict[frozenset, list] = {}  # kinds -> their boxes, when only a few
 
     def within(self, fid: str, metres: float, lat: float, lng: float) -> bool:
         """True when (lat, lng) is inside fence ``fid`` or within ``metres`` of its boundary."""
@@ -120,9 +122,18 @@ class Nearby:
 
     def _candidates(self, kinds: frozenset, lat: float, lng: float, metres: float) -> list[str]:
         """Fences of ``kinds`` whose box lies within about ``metres`` of the point, by id."""
-        tree, ids, _ = self._tree(kinds)
+        tree, ids, bounds = self._tree(kinds)
         if tree is None:
             return []
+        reach = metres * _SLACK
+        dlat, dlng = reach / M_PER_DEG, reach / self.m_lng
+        boxes = self._boxes.get(kinds)
+        if boxes is None:
+            boxes = self._boxes[kinds] = bounds.tolist() if len(ids) <= _FEW else []
+        if boxes:  # a few places (terminals): no box near is the common answer, in plain floats
+            x0, y0, x1, y1 = lng - dlng, lat - dlat, lng + dlng, lat + dlat
+            if not any(b[0] <= x1 and x0 <= b[2] and b[1] <= y1 and y0 <= b[3] for b in boxes):
+                return []
         return sorted(ids[i] for i in tree.query(self._box(lat, lng, metres)).tolist())
 
     def _box(self, lat: float, lng: float, metres: float):
@@ -184,19 +195,20 @@ class Plane:
     def distance(self, lat: float, lng: float) -> float:
         """Metres from (lat, lng) to the fence (0 inside)."""
         x, y = self.xy(lat, lng)
-        if self.segments is None:
+        segments = self.segments
+        if segments is None:
             d = float(shapely.distance(self.geom, shapely.Point(x, y)))
-        else:
-            d = min(_to_segment(x, y, *s) for s in self.segments)
+        else:  # the nearest segment, inline: a deviating truck measures every ping (issue 11)
+            d = math.inf
+            hypot = math.hypot
+            for x0, y0, x1, y1 in segments:
+                dx, dy = x1 - x0, y1 - y0
+                n = dx * dx + dy * dy
+                t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - x0) * dx + (y - y0) * dy) / n))
+                h = hypot(x - x0 - t * dx, y - y0 - t * dy)
+                if h < d:
+                    d = h
         return max(0.0, d - self.grown)
-
-
-def _to_segment(x: float, y: float, x0: float, y0: float, x1: float, y1: float) -> float:
-    """Distance from (x, y) to the segment (x0, y0)-(x1, y1) on the plane."""
-    dx, dy = x1 - x0, y1 - y0
-    n = dx * dx + dy * dy
-    t = 0.0 if n == 0 else max(0.0, min(1.0, ((x - x0) * dx + (y - y0) * dy) / n))
-    return math.hypot(x - x0 - t * dx, y - y0 - t * dy)
 
 
 def _metres_per_degree(lat: float) -> tuple[float, float]:

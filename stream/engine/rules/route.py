@@ -83,9 +83,10 @@ def judged(ctx: EngineContext, corridors: tuple[str, ...]) -> tuple[str, ...]:
     files at the edges; this is the engine's own defence. None present: no deviation.
     """
     fences = ctx.fences
-    if all(c in fences for c in corridors):
-        return corridors
-    return tuple(c for c in corridors if c in fences)
+    for c in corridors:  # all present, the common case: a plain loop (per loaded ping off-route)
+        if c not in fences:
+            return tuple(c for c in corridors if c in fences)
+    return corridors
 
 
 def describe(ep: Episode) -> dict:

@@ -48,6 +48,18 @@ def _departure_truth(day, load_end: int) -> Expect:
     )
 
 
+def _going_silent(marks: dict):
+    """The haul event where a loaded truck goes silent: protected from noise, no traffic stop
+    inside the gap, its start kept in ``marks["t_a"]``."""
+
+    def go_silent(d):
+        protect(d, True)
+        marks["t_a"] = d.it.t
+        d.stops = False
+
+    return go_silent
+
+
 class AbnormalStop(OneTrip):
     name = "abnormal_stop"
     types = ("suspected_dumping",)
@@ -131,11 +143,6 @@ class _SilentDump(_LostLoad):
             raise Infeasible("no silent stretch away from places")
         marks = {}
 
-        def go_silent(d):
-            protect(d, True)
-            marks["t_a"] = d.it.t
-            d.stops = False
-
         def dump(d):
             marks["t_stop"] = d.it.t
             d.it.stay(self.rng.randint(60, 120) * SEC)
@@ -148,7 +155,7 @@ class _SilentDump(_LostLoad):
             d.go_depot()
             return False
 
-        day.haul(corridor, [(s_a, go_silent), (s_d, dump)])
+        day.haul(corridor, [(s_a, _going_silent(marks)), (s_d, dump)])
         t_a = marks["t_a"]
         t_resume = max(
             t_a + self.rng.randint(22 * 60, 35 * 60) * SEC,
@@ -210,11 +217,6 @@ class GapReappear(OneTrip):
         s_b = 0.85 * total
         marks = {}
 
-        def go_silent(d):
-            protect(d, True)
-            marks["t_a"] = d.it.t
-            d.stops = False
-
         def hide(d):
             drive_ms = (s_b - s_a) / (d.speed / 3.6) * 1000
             hidden = max(6 * MIN_MS, 22 * MIN_MS - drive_ms) + self.rng.randint(0, 6 * 60) * SEC
@@ -224,7 +226,7 @@ class GapReappear(OneTrip):
             marks["t_b"] = d.it.t
             d.stops = True
 
-        day.haul(corridor, [(s_a, go_silent), (s_h, hide), (s_b, reappear)])
+        day.haul(corridor, [(s_a, _going_silent(marks)), (s_h, hide), (s_b, reappear)])
         t_a, t_b = marks["t_a"], marks["t_b"]
         check_gap_chord(day, t_a, t_b)
         day.it.relink(t_a, t_b, DARK)

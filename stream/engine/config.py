@@ -137,7 +137,18 @@ class Thresholds:
         Kitchen/oil vehicles: a stop is a stop in one place (issue 11): it ends when the vehicle
         is farther than this from where it stopped (``stop_radius_m`` for muck trucks). A
         vehicle standing with GPS jitter of 5-15 m stays within it; one creeping in a jam
-        leaves it and its stop starts over, so ``unregistered_stop_ms`` is not reached.
+        leaves it and its stop starts over, so ``unregistered_stop_ms`` is not reached. The
+        distance is measured from the stop's anchor, the mean of its first
+        ``stops.ANCHOR_FIXES`` fixes, not from its first fix alone (one jittered fix must not
+        set where the stop is).
+    collection_drift_m : float
+        Kitchen/oil vehicles: a stop in one place also shows no steady progress (issue 11: a
+        jam creeping 44-48 m in 3 min measured 39 m from its jittered first fix). The stop
+        ends when a running average of its latest fixes is farther than this from its anchor
+        (below ``collection_radius_m``: averages are steadier than single fixes). A standing
+        vehicle's averages stay within about 25 m of each other even with single fixes 15 m
+        off; a jam's, 44-48 m crept, do not; a vehicle inching 35 m evenly in 3 min 10 s
+        (about 31 m averaged at the 3-minute mark) is still a stop.
     dock_reach_m : float
         ``signal_lost`` in a registered place (a basement loading dock, a shed; issue 11): a
         gap whose last fix is inside, or within this of the boundary of, a registered place
@@ -200,6 +211,7 @@ class Thresholds:
     signal_lost_kinds: tuple[str, ...] = ("muck", "kitchen", "oil")
     # Kitchen/oil and signal-lost rules (issue 11).
     collection_radius_m: float = 40.0
+    collection_drift_m: float = 32.0
     dock_reach_m: float = 100.0
     dock_wait_ms: int = HOUR
     tick_ms: int = MINUTE

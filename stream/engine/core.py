@@ -286,12 +286,14 @@ def apply(
     facts = None
     st = tr.stop
     if st is not None:
-        if speed < ctx.moving_kmh:
+        if speed >= ctx.moving_kmh:
+            still = False
+        elif st.n:  # kitchen/oil: a stop in one place, robust to jitter (issue 11)
+            still = stops.in_one_place(ctx, st, lat, lng, info.stop_r2)
+        else:
             dy = (lat - st.lat) * M_PER_DEG
             dx = (lng - st.lng) * ctx.m_lng
             still = dx * dx + dy * dy <= info.stop_r2
-        else:
-            still = False
         if still:
             if ts - last_ts > ctx.lost_ms:  # across a signal gap: in a registered place? (dock)
                 st.mask |= signal.gap_place(ctx, tr.lat, tr.lng, p, ts - last_ts)
@@ -311,7 +313,10 @@ def apply(
             stops.end_stop(ctx, vs, tr, st, ts, out)
             st = None
     if st is None and speed < ctx.slow_kmh:
-        tr.stop = Stop(p.seq, ts, lat, lng, ts, mask, loaded)
+        if muck:
+            tr.stop = Stop(p.seq, ts, lat, lng, ts, mask, loaded)
+        else:  # tracked: anchor and latest fixes start at this fix (stops.in_one_place)
+            tr.stop = Stop(p.seq, ts, lat, lng, ts, mask, loaded, 0, 1, lat, lng, lat, lng)
     limit = fs.limit
     if speed > (info.limit if limit is None else limit) or tr.over is not None:
         facts = facts or Facts(fs, speed, loaded, trip, overdue, late, info)

@@ -133,9 +133,17 @@ class Stop:
     mask: int = 0  # kinds of places touched by any ping of the stop (see context.KIND_BIT)
     loaded: bool = False  # loaded at any ping of the stop
     flags: int = 0  # rules already fired for this stop
+    # Kitchen/oil stops only (issue 11, a stop in one place; see stops.in_one_place): fixes
+    # averaged into the anchor so far (0: not tracked, a muck stop or an older checkpoint's),
+    # the anchor, and the running average of the latest fixes.
+    n: int = 0
+    alat: float = 0.0
+    alng: float = 0.0
+    elat: float = 0.0
+    elng: float = 0.0
 
     def to_list(self) -> list:
-        return [
+        out = [
             self.seq,
             self.ts,
             self.lat,
@@ -145,6 +153,9 @@ class Stop:
             self.loaded,
             self.flags,
         ]
+        if self.n:  # written only when tracked: older checkpoints load (their stops untracked)
+            out += [self.n, self.alat, self.alng, self.elat, self.elng]
+        return out
 
     @classmethod
     def from_list(cls, v: list | None) -> Stop | None:

@@ -35,9 +35,7 @@ class UnregisteredStop(Trick):
         return not self.fulfilled
 
     def trip(self, day, stops) -> None:
-        day.collect(stops[0])
-        spot = self._spot(day, stops[1].xy if len(stops) > 1 else day.plant.xy)
-        day.it.drive(np.vstack([day.w.road(day.it.xy, spot, day.v.kind)[:-1], spot]), day.speed())
+        self.pull_in(day, stops)
         protect(day, True)
         t0 = day.it.t
         day.it.stay(self.rng.randint(5 * 60, 12 * 60) * SEC)
@@ -48,6 +46,13 @@ class UnregisteredStop(Trick):
             day.collect(producer)
         day.deliver()
         self.fulfilled = True
+
+    def pull_in(self, day, stops) -> None:
+        """Collect at the round's first producer, then drive to a restaurant on no contract on
+        the way to the next one (or to the plant)."""
+        day.collect(stops[0])
+        spot = self._spot(day, stops[1].xy if len(stops) > 1 else day.plant.xy)
+        day.it.drive(np.vstack([day.w.road(day.it.xy, spot, day.v.kind)[:-1], spot]), day.speed())
 
     def _spot(self, day, toward: np.ndarray) -> np.ndarray:
         here = day.it.xy

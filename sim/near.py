@@ -509,9 +509,7 @@ class _NearUnregistered(UnregisteredStop):
     above = True
 
     def trip(self, day, stops) -> None:
-        day.collect(stops[0])
-        spot = self._spot(day, stops[1].xy if len(stops) > 1 else day.plant.xy)
-        day.it.drive(np.vstack([day.w.road(day.it.xy, spot, day.v.kind)[:-1], spot]), day.speed())
+        self.pull_in(day, stops)
         protect(day, True)
         t0 = day.it.t
         margin = STOP_MARGIN_MS if self.above else -STOP_MARGIN_MS

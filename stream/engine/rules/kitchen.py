@@ -1,13 +1,14 @@
 """Kitchen-waste and waste-oil chain alerts (收运不匹配 / 非法收运 / 来源不明).
 
 - ``unregistered_collection``: a kitchen/oil vehicle stops for ``unregistered_stop_ms`` in one
-  place (within ``collection_radius_m`` of where it stopped: creeping in a jam is not a stop,
-  issue 11) and the stop touched no producer, plant or depot — dated at the start of the stop,
-  ended with it. Also a collection (a completed dwell) at a producer that only contracts of
-  other companies name (poaching, 抢收, issue 11) — dated at the start of the dwell, ended at
-  the confirmed exit, its evidence naming that contract (the first by id). A producer on the
-  contract of another vehicle of the vehicle's own company is fine, and so is a producer on no
-  contract at all: it is a registered producer (a fence), as before issue 11.
+  place (``stream.engine.stops.in_one_place``: within ``collection_radius_m`` of the average of
+  the stop's first fixes, with no steady progress beyond ``collection_drift_m``; creeping in a
+  jam is not a stop, issue 11) and the stop touched no producer, plant or depot — dated at the
+  start of the stop, ended with it. Also a collection (a completed dwell) at a producer that
+  only contracts of other companies name (poaching, 抢收, issue 11) — dated at the start of the
+  dwell, ended at the confirmed exit, its evidence naming that contract (the first by id). A
+  producer on the contract of another vehicle of the vehicle's own company is fine, and so is a
+  producer on no contract at all: it is a registered producer (a fence), as before issue 11.
 - ``undelivered_collection``: a round (collections at producers) not delivered to a plant within
   ``round_deadline_ms`` of its first collection — dated at the start of that collection.
 - ``unsourced_delivery``: a delivery with no collection since the vehicle's last delivery
@@ -50,6 +51,7 @@ def check_stop(
         thresholds={
             "stop_s": th.unregistered_stop_ms / 1000,
             "collection_radius_m": th.collection_radius_m,
+            "collection_drift_m": th.collection_drift_m,
             "slow_kmh": th.slow_kmh,
         },
         pings=evidence_pings(tr.recent, st.ts, th.evidence_pings),

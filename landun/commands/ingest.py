@@ -86,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 return _fail(f"cannot read {args.pings}: {exc.strerror or exc}", 2)
             sender = PingSender(
-                producer, topics, _partitions(args, topics), 1 if args.single else args.batch
+                producer,
+                topics,
+                _partitions(args, topics),
+                1 if args.single else args.batch,
+                stamp_event_time=True,  # a file has no receive time: see PingSender
             )
             with handle:
                 lines = (line.rstrip(b"\r\n") for line in handle if line.strip())

@@ -24,6 +24,7 @@ from kafka import KafkaProducer
 from stream.kafka.reference import read_reference, reference_records
 from stream.kafka.runner import CONTROL_HEADER, FINAL
 from stream.kafka.topics import MAX_RECORD_BYTES, Topics, partition_for
+from stream.ping import PingError, parse_ts
 
 
 def make_producer(bootstrap: str, linger_ms: int = 5) -> KafkaProducer:
@@ -51,8 +52,15 @@ class PingSender:
         batch_bytes: int = 512 * 1024,
         linger_s: float = 0.02,
         clock=time.monotonic,
+        stamp_event_time: bool = False,
     ):
         self.producer = producer
+        # A file replayed (``landun ingest``) has no receive time: the worker would take the
+        # record's wall-clock timestamp as ``received`` and reject a past night as too old. Such a
+        # record is stamped with the median event time of its pings instead (one broken clock in
+        # a batch cannot move a median), issue 11. A live source stamps ``received`` itself.
+        self.stamp_event_time = stamp_event_time
+        self._times: dict[int, list[int]] = {}
         self.topics = topics
         self.partitions = partitions
         self.batch_pings = batch_pings
@@ -68,14 +76,16 @@ class PingSender:
     def send_line(self, line: bytes) -> None:
         """Queue one ping line (bytes of a JSON object, no newline)."""
         self.sent += 1
-        vehicle = _vehicle_of(line)
+        vehicle, ts = _head(line)
         if vehicle is None:
             self._send(None, line, None)
             return
         p = partition_for(vehicle, self.partitions)
         if self.batch_pings <= 1:
-            self._send(vehicle.encode("utf-8"), line, p)
+            self._send(vehicle.encode("utf-8"), line, p, ts if self.stamp_event_time else None)
             return
+        if self.stamp_event_time and ts is not None:
+            self._times.setdefault(p, []).append(ts)
         lines = self._open.setdefault(p, [])
         if not lines:
             self._since[p] = self.clock()
@@ -121,23 +131,39 @@ class PingSender:
         lines = self._open.pop(p, None)
         self._since.pop(p, None)
         self._size.pop(p, None)
+        times = sorted(self._times.pop(p, ()))
+        stamp = times[len(times) // 2] if times else None
         if lines:
-            return self._send(None, b"[" + b",".join(lines) + b"]", p)
+            return self._send(None, b"[" + b",".join(lines) + b"]", p, stamp)
         return None
 
-    def _send(self, key: bytes | None, value: bytes, partition: int | None):
+    def _send(
+        self, key: bytes | None, value: bytes, partition: int | None, stamp: int | None = None
+    ):
         self.records += 1
-        return self.producer.send(self.topics.pings, key=key, value=value, partition=partition)
+        return self.producer.send(
+            self.topics.pings, key=key, value=value, partition=partition, timestamp_ms=stamp
+        )
 
 
-def _vehicle_of(line: bytes) -> str | None:
-    """The vehicle id of a ping line, or None when the line is not a JSON object with one."""
+def _head(line: bytes) -> tuple[str | None, int | None]:
+    """The vehicle id and event time (epoch ms) of a ping line; None for what is not there."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return None
-    vehicle = obj.get("vehicle") if isinstance(obj, dict) else None
-    return vehicle if isinstance(vehicle, str) and vehicle else None
+        return None, None
+    if not isinstance(obj, dict):
+        return None, None
+    vehicle = obj.get("vehicle")
+    if not (isinstance(vehicle, str) and vehicle):
+        return None, None
+    try:
+        ts = parse_ts(obj.get("ts"))
+    except PingError:
+        ts = None
+    if ts is not None and not 0 <= ts < 2**63:
+        ts = None  # Kafka timestamps are non-negative int64
+    return vehicle, ts
 
 
 def publish_reference(

@@ -76,7 +76,7 @@ class PingSender:
     def send_line(self, line: bytes) -> None:
         """Queue one ping line (bytes of a JSON object, no newline)."""
         self.sent += 1
-        vehicle, ts = _head(line)
+        vehicle, ts = _head(line, self.stamp_event_time)
         if vehicle is None:
             self._send(None, line, None)
             return
@@ -146,8 +146,9 @@ class PingSender:
         )
 
 
-def _head(line: bytes) -> tuple[str | None, int | None]:
-    """The vehicle id and event time (epoch ms) of a ping line; None for what is not there."""
+def _head(line: bytes, with_time: bool) -> tuple[str | None, int | None]:
+    """The vehicle id and (when ``with_time``) the event time in epoch ms of a ping line; None
+    for what is not there or not asked for."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -157,6 +158,8 @@ def _head(line: bytes) -> tuple[str | None, int | None]:
     vehicle = obj.get("vehicle")
     if not (isinstance(vehicle, str) and vehicle):
         return None, None
+    if not with_time:
+        return vehicle, None
     try:
         ts = parse_ts(obj.get("ts"))
     except PingError:

@@ -135,6 +135,31 @@ STOPS = pa.schema(
 )
 """Stops the engine reported (at least its ``stop_report_ms``), dated by their start."""
 
+FENCES = pa.schema(
+    [
+        ("id", pa.string()),
+        ("ts", pa.int64()),
+        ("version", pa.string()),
+        ("deleted", pa.bool_()),
+        ("payload", pa.string()),
+    ]
+)
+"""Every version of every fence (the GeoJSON Feature as text; ``deleted`` and no payload for a
+removal), dated by when it took effect: evidence packs and replays use the fences *as they were*."""
+
+REGISTRY = pa.schema(
+    [
+        ("section", pa.string()),
+        ("id", pa.string()),
+        ("ts", pa.int64()),
+        ("version", pa.string()),
+        ("deleted", pa.bool_()),
+        ("payload", pa.string()),
+    ]
+)
+"""Every version of every registry entry (``section``: vehicles, permits, contracts; the entry
+as in registry.json, as text), dated by when it took effect."""
+
 TABLES: dict[str, pa.Schema] = {
     "pings": PINGS,
     "cells": CELLS,
@@ -142,6 +167,8 @@ TABLES: dict[str, pa.Schema] = {
     "trips": TRIPS,
     "fence_events": FENCE_EVENTS,
     "stops": STOPS,
+    "fences": FENCES,
+    "registry": REGISTRY,
 }
 # The sort order of each table's files (issue 12: by vehicle for tracks, by cell for areas).
 SORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -151,6 +178,8 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "trips": ("vehicle", "ts", "id"),
     "fence_events": ("vehicle", "ts", "fence"),
     "stops": ("vehicle", "ts"),
+    "fences": ("id", "ts", "version"),
+    "registry": ("section", "id", "ts", "version"),
 }
 
 _RANGE = re.compile(r"^(?:p(?P<partition>\d+)-|s)(?P<first>\d+)-(?P<last>\d+)\.parquet$")

@@ -23,6 +23,11 @@ ACCEPTED = "accepted"
 # Engine event kinds and the archive table each goes to (``rejected`` events are not archived
 # as events: the rejected ping's own row carries the reason in ``verdict``).
 EVENT_TABLES = {"alert": "alerts", "trip": "trips", "fence": "fence_events", "stop": "stops"}
+# Reference versions travel the same way as ``(kind, payload)`` pairs (issue 12):
+# ``("fence_version", {"id", "ts", "feature"})`` with ``feature`` None for a removal, and
+# ``("registry_version", {"section", "id", "ts", "entry"})`` with ``entry`` None for a removal.
+FENCE_VERSION, REGISTRY_VERSION = "fence_version", "registry_version"
+EVENT_TABLES.update({FENCE_VERSION: "fences", REGISTRY_VERSION: "registry"})
 _TRIP_TIMES = ("ts", "load_ts", "start_ts", "departed_ts", "unload_ts", "delivered_ts")
 
 
@@ -135,14 +140,16 @@ def event_rows(events: Iterable[tuple[str, dict]]) -> dict[str, list[dict[str, A
     (1748869200000, 16, 1748869500000)
     """
     out: dict[str, list[dict[str, Any]]] = {t: [] for t in EVENT_TABLES.values()}
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple] = set()
     for kind, payload in events:
         table = EVENT_TABLES.get(str(kind))
         if table is None:
             continue
         row = _ROW[table](payload)
         if "version" in row:
-            key = (table, row["id"], row["version"])
+            # a reference entry may come back to an earlier version later: keep each time
+            when = row["ts"] if table in ("fences", "registry") else None
+            key = (table, row.get("section"), row["id"], row["version"], when)
             if key in seen:
                 continue
             seen.add(key)
@@ -200,4 +207,36 @@ def _stop(p: dict) -> dict[str, Any]:
     return row
 
 
-_ROW = {"alerts": _alert, "trips": _trip, "fence_events": _fence, "stops": _stop}
+def _fence_version(p: dict) -> dict[str, Any]:
+    feature = p.get("feature")
+    text, version = _versioned(feature) if feature is not None else (None, "deleted")
+    return {
+        "id": p["id"],
+        "ts": _ms(p.get("ts")),
+        "version": version,
+        "deleted": feature is None,
+        "payload": text,
+    }
+
+
+def _registry_version(p: dict) -> dict[str, Any]:
+    entry = p.get("entry")
+    text, version = _versioned(entry) if entry is not None else (None, "deleted")
+    return {
+        "section": p["section"],
+        "id": p["id"],
+        "ts": _ms(p.get("ts")),
+        "version": version,
+        "deleted": entry is None,
+        "payload": text,
+    }
+
+
+_ROW = {
+    "alerts": _alert,
+    "trips": _trip,
+    "fence_events": _fence,
+    "stops": _stop,
+    "fences": _fence_version,
+    "registry": _registry_version,
+}

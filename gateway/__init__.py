@@ -1,0 +1,64 @@
+"""JT/T 808 (2011/2013/2019) codec for the gateway: pure, no sockets, no clock (issue 14).
+
+The TCP server, sessions and Kafka come later (issue 14, second part); this package is the part
+they call, and its public API is shaped for them:
+
+Per connection
+    ``splitter = FrameSplitter()`` (:mod:`gateway.frame`) holds the stream buffer;
+    ``splitter.feed(chunk)`` returns the frames the chunk completes (escaped bytes between two
+    0x7E flags) and, in place of an over-long one, a :class:`CodecError` ``too_long`` (drop the
+    connection). Leading garbage is skipped and counted (``splitter.skipped``); memory is
+    bounded by ``max_frame``.
+    ``reassembler = Reassembler(timeout_ms)`` (:mod:`gateway.reassembly`) joins subpackaged
+    messages; ``add(header, body, now_ms)`` returns ``(Complete | None, expired groups)``.
+
+Per frame
+    ``msg = decode_frame(raw, lenient=terminal.lenient)`` (:mod:`gateway.messages`) gives a
+    :class:`Message`: ``msg.header`` (:class:`Header`: ``msg_id``, ``version`` "2013"/"2019",
+    ``phone`` (the device key: digits, leading zeros stripped), ``phone_bcd`` (echoed in
+    replies), ``serial``, subpackage ``total``/``index``, ``warnings``), ``msg.fields`` (the
+    decoded body: ``{"location": Location}`` for 0x0200, ``{"batch": Batch}`` for 0x0704, plain
+    values for the rest) and ``msg.supported`` (false: reply result 3). A subpackaged frame has
+    empty fields: feed ``msg.header, msg.body`` to the reassembler, then ``decode_body``.
+    Every malformed input raises :class:`CodecError` with ``reason`` (``bad_checksum``,
+    ``bad_escape``, ``truncated``, ``bad_length``, ...) and, when the header was readable,
+    ``header``: reply 0x8001 result 2 to it. Nothing else is ever raised (fuzzed).
+
+Replies (same version and phone bytes as the request; ``serial`` is the platform's counter)
+    ``general_response(msg.header, result, serial)`` (0x8001: 0 ok, 1 failure, 2 bad message,
+    3 unsupported), ``registration_response(msg.header, result, serial, auth_code)`` (0x8100).
+
+Into the stream
+    ``to_ping(location, Terminal(vehicle, gcj02, load_sensor, vendor, lenient), seq=serial,
+    received=now_ms, backfill=batch.backfill)`` (:mod:`gateway.to_ping`) gives the engine's ping
+    dict (docs/formats.md) with ``source: "jt808"``; the server looks the :class:`Terminal` up in
+    the registry by ``header.phone`` and sends the dict through ``PingSender``.
+
+Vendor items
+    ``VendorTable`` (:mod:`gateway.items`) maps a manufacturer id (from 0x0100) to a
+    :class:`VendorProfile` declaring the non-standard items (tipper lift, cover, weight).
+
+See docs/jt808.md for the protocol as landun uses it.
+"""
+
+from gateway.errors import CodecError
+from gateway.frame import FrameSplitter
+from gateway.header import V2013, V2019, Header
+from gateway.items import ItemSpec, VendorProfile, VendorTable
+from gateway.location import Batch, Location
+from gateway.messages import (
+    Message,
+    decode_body,
+    decode_frame,
+    encode_frame,
+    general_response,
+    registration_response,
+)
+from gateway.reassembly import Reassembler
+from gateway.to_ping import Terminal, to_ping
+
+__all__ = [
+    "CodecError", "FrameSplitter", "Header", "V2013", "V2019", "ItemSpec", "VendorProfile",
+    "VendorTable", "Batch", "Location", "Message", "decode_body", "decode_frame", "encode_frame",
+    "general_response", "registration_response", "Reassembler", "Terminal", "to_ping",
+]  # fmt: skip

@@ -1,0 +1,327 @@
+"""Decoding a whole frame into a message, and the platform's replies (issue 14).
+
+:func:`decode_frame` runs unescape -> header -> length -> checksum -> body. Bodies are decoded
+for the messages the gateway handles: 0x0001 terminal response, 0x0002 heartbeat, 0x0003 logout,
+0x0100 registration, 0x0102 authentication, 0x0200 location, 0x0704 batch, and the platform's
+own 0x8001 and 0x8100 (so a capture of both directions decodes). Other ids, encrypted bodies and
+subpackage fragments keep their raw body (``Message.supported`` is false for the first two: the
+gateway answers result 3).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway import frame, header, location
+from gateway.errors import CodecError
+from gateway.header import V2013, V2019, Header
+
+TERMINAL_RESPONSE, HEARTBEAT, LOGOUT = 0x0001, 0x0002, 0x0003
+REGISTER, AUTHENTICATE, LOCATION, BATCH = 0x0100, 0x0102, 0x0200, 0x0704
+GENERAL_RESPONSE, REGISTER_RESPONSE = 0x8001, 0x8100
+
+# Result codes of 0x8001 (and 0x0001, which stops at 3).
+OK, FAILURE, BAD_MESSAGE, UNSUPPORTED, ALARM_CONFIRMED = 0, 1, 2, 3, 4
+# Result codes of 0x8100.
+REG_OK, REG_VEHICLE_TAKEN, REG_NO_VEHICLE, REG_TERMINAL_TAKEN, REG_NO_TERMINAL = 0, 1, 2, 3, 4
+
+_ACK = struct.Struct(">HHB")
+_REG_ACK = struct.Struct(">HB")
+_AREA = struct.Struct(">HH")
+# 0x0100 field widths: manufacturer, model, terminal id (PROTOCOL.md 1.3).
+REGISTRATION_WIDTHS = {"2011": (5, 8, 7), "2013": (5, 20, 7), "2019": (11, 30, 30)}
+
+
+@dataclass(slots=True)
+class Message:
+    """A decoded frame.
+
+    Attributes
+    ----------
+    header : Header
+        Its header (``header.warnings`` lists lenient decisions taken).
+    body : bytes
+        The raw body (after unescaping).
+    fields : dict
+        The decoded body: for 0x0200 ``{"location": Location}``, for 0x0704 ``{"batch": Batch}``,
+        otherwise plain values (see docs/jt808.md); empty for an undecoded body.
+    supported : bool
+        False for a message id this codec does not decode or an encrypted body (reply result 3).
+    """
+
+    header: Header
+    body: bytes
+    fields: dict[str, Any] = field(default_factory=dict)
+    supported: bool = True
+
+
+def decode_frame(raw: bytes, lenient: bool = False) -> Message:
+    """Decode one frame: the escaped bytes between two flags (flags may be included).
+
+    Parameters
+    ----------
+    raw : bytes
+        From :class:`gateway.frame.FrameSplitter`, or a whole ``7E ... 7E`` frame.
+    lenient : bool
+        The per-terminal switch for real-world quirks (docs/jt808.md "Lenient"): a bare 0x7D
+        checksum, a wrong XOR, a body length that disagrees with the bytes present,
+        two's-complement coordinates. Each quirk accepted leaves a warning on the header.
+
+    Raises
+    ------
+    CodecError
+        With the reason (``empty``, ``bad_escape``, ``truncated``, ``bad_length``,
+        ``bad_checksum``, ``bad_body``, ``bad_coordinate``) and, once readable, the header.
+    """
+    if raw[:1] == b"\x7e":
+        raw = raw[1:]
+    if raw[-1:] == b"\x7e":
+        raw = raw[:-1]
+    if not raw:
+        raise CodecError("empty", "no bytes between the flags")
+    if b"\x7e" in raw:
+        raise CodecError("bad_escape", "0x7E inside a frame")
+    bare_escape = lenient and raw[-1] == frame.ESC and frame._stray_escape(raw) == len(raw) - 1
+    data = frame.unescape(raw, lenient)
+    head = header.parse(data, lenient)
+    if bare_escape:
+        head.warnings.append("bare_escape")
+    size = head.size
+    body = data[size : size + head.body_len]
+    if frame.checksum(data[:-1]) != data[-1]:
+        if not lenient:
+            actual = frame.checksum(data[:-1])
+            raise CodecError(
+                "bad_checksum", f"XOR is {actual:02x}, frame says {data[-1]:02x}", head
+            )
+        head.warnings.append("bad_checksum")
+    return decode_body(head, body, lenient)
+
+
+def decode_body(head: Header, body: bytes, lenient: bool = False) -> Message:
+    """Decode ``body`` by ``head.msg_id`` (also for a body rebuilt from subpackages).
+
+    Raises
+    ------
+    CodecError
+        ``truncated``/``bad_body``/``bad_coordinate`` with ``header`` set.
+    """
+    if head.subpackaged or head.encryption:
+        return Message(head, body, {}, supported=not head.encryption)
+    decoder = _DECODERS.get(head.msg_id)
+    if decoder is None:
+        return Message(head, body, {}, supported=False)
+    try:
+        fields = decoder(head, body, lenient)
+    except CodecError as exc:
+        exc.header = head
+        raise
+    except (IndexError, struct.error, ValueError) as exc:
+        raise CodecError("bad_body", f"0x{head.msg_id:04x} body: {exc}", head) from None
+    return Message(head, body, fields)
+
+
+def _text(raw: bytes) -> str:
+    """A fixed-width STRING: GBK, 0x00 padding trimmed at both ends.
+
+    ASCII '0' padding (some libraries, PROTOCOL.md 1.1) is kept: it cannot be told from data.
+    """
+    return raw.strip(b"\x00").decode("gbk", errors="replace")
+
+
+def _ack(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    if len(body) < _ACK.size:
+        raise CodecError("truncated", f"response body of {len(body)} bytes, 5 needed")
+    serial, msg_id, result = _ACK.unpack_from(body)
+    return {"ack_serial": serial, "ack_msg_id": msg_id, "result": result}
+
+
+def _empty(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    # Some vendors append bytes to a heartbeat (battery, signal): kept, not an error.
+    return {"extra": body.hex()} if body else {}
+
+
+def registration_layout(head: Header, body: bytes) -> str:
+    """``2011``, ``2013`` or ``2019``: which 0x0100 field widths ``body`` uses.
+
+    2019 follows the header. 2011 and 2013 share a header; 2013's fixed fields after province
+    and city take 33 bytes (5 + 20 + 7 + colour), 2011's 21, so more than 33 bytes left means
+    2013 (SmallChi's rule, PROTOCOL.md 1.2).
+    """
+    if head.version == V2019:
+        return "2019"
+    return "2013" if len(body) - 4 > 33 else "2011"
+
+
+def _registration(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    layout = registration_layout(head, body)
+    maker_w, model_w, id_w = REGISTRATION_WIDTHS[layout]
+    fixed = 4 + maker_w + model_w + id_w + 1
+    if len(body) < fixed:
+        raise CodecError("truncated", f"registration body of {len(body)} bytes, {fixed} needed")
+    province, city = _AREA.unpack_from(body)
+    pos = 4
+    maker = _text(body[pos : pos + maker_w])
+    pos += maker_w
+    model = _text(body[pos : pos + model_w])
+    pos += model_w
+    terminal_id = _text(body[pos : pos + id_w])
+    pos += id_w
+    return {
+        "layout": layout,
+        "province": province,
+        "city": city,
+        "manufacturer": maker,
+        "model": model,
+        "terminal_id": terminal_id,
+        "plate_color": body[pos],
+        "plate": _text(body[pos + 1 :]),
+    }
+
+
+def _authentication(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    # 2019: code length BYTE, code, IMEI BYTE[15], software version BYTE[20]. A body that does
+    # not add up that way is read as 2013's whole-body code (a terminal lying about bit 14).
+    if head.version == V2019 and body and len(body) == 1 + body[0] + 15 + 20:
+        n = body[0]
+        return {
+            "auth_code": _text(body[1 : 1 + n]),
+            "imei": _text(body[1 + n : 16 + n]),
+            "software_version": _text(body[16 + n :]),
+        }
+    return {"auth_code": _text(body)}
+
+
+def _location(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    return {"location": location.decode(body, lenient)}
+
+
+def _batch(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    return {"batch": location.decode_batch(body, lenient)}
+
+
+def _register_response(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    if len(body) < _REG_ACK.size:
+        raise CodecError("truncated", f"registration response of {len(body)} bytes, 3 needed")
+    serial, result = _REG_ACK.unpack_from(body)
+    out: dict[str, Any] = {"ack_serial": serial, "result": result}
+    if result == REG_OK:
+        out["auth_code"] = _text(body[3:])
+    return out
+
+
+_DECODERS = {
+    TERMINAL_RESPONSE: _ack,
+    HEARTBEAT: _empty,
+    LOGOUT: _empty,
+    REGISTER: _registration,
+    AUTHENTICATE: _authentication,
+    LOCATION: _location,
+    BATCH: _batch,
+    GENERAL_RESPONSE: _ack,
+    REGISTER_RESPONSE: _register_response,
+}
+
+
+# --- encoders --------------------------------------------------------------------------------
+
+
+def encode_frame(
+    msg_id: int,
+    phone: str | bytes,
+    serial: int,
+    body: bytes = b"",
+    version: str = V2013,
+    protocol_version: int = 1,
+) -> bytes:
+    """A whole wire frame (flags, escaping, checksum) for one unsubpackaged message.
+
+    Raises
+    ------
+    CodecError
+        ``bad_value`` for a body over 1023 bytes or a field that does not fit.
+    """
+    head = header.encode(msg_id, phone, serial, len(body), version, protocol_version)
+    return frame.build(head + body)
+
+
+def reply_frame(request: Header, msg_id: int, serial: int, body: bytes) -> bytes:
+    """A platform frame answering ``request``: same version, same phone bytes as it came."""
+    proto = request.protocol_version if request.protocol_version is not None else 1
+    return encode_frame(msg_id, request.phone_bcd, serial, body, request.version, proto)
+
+
+def general_response(request: Header, result: int, serial: int) -> bytes:
+    """0x8001 for ``request``: echoes its serial and id; ``serial`` is the platform's own counter.
+
+    ``result``: 0 ok, 1 failure, 2 bad message, 3 unsupported, 4 alarm confirmed.
+    """
+    return reply_frame(
+        request, GENERAL_RESPONSE, serial, _ACK.pack(request.serial, request.msg_id, result)
+    )
+
+
+def registration_response(
+    request: Header, result: int, serial: int, auth_code: str | None = None
+) -> bytes:
+    """0x8100 for a 0x0100 ``request``: result, and the auth code (GBK) only when result is 0."""
+    body = _REG_ACK.pack(request.serial, result)
+    if result == REG_OK:
+        if not auth_code:
+            raise CodecError("bad_value", "auth_code: required when result is 0")
+        body += auth_code.encode("gbk")
+    return reply_frame(request, REGISTER_RESPONSE, serial, body)
+
+
+def terminal_response_body(ack_serial: int, ack_msg_id: int, result: int) -> bytes:
+    """The 5-byte body of 0x0001 and 0x8001."""
+    return _ACK.pack(ack_serial, ack_msg_id, result)
+
+
+def registration_body(
+    province: int,
+    city: int,
+    manufacturer: str,
+    model: str,
+    terminal_id: str,
+    plate_color: int,
+    plate: str,
+    layout: str = "2013",
+) -> bytes:
+    """A 0x0100 body in the field widths of ``layout`` (``2011``/``2013``/``2019``), 0-padded."""
+    widths = REGISTRATION_WIDTHS[layout]
+    out = bytearray(_AREA.pack(province, city))
+    for value, width in zip((manufacturer, model, terminal_id), widths, strict=True):
+        raw = value.encode("gbk")
+        if len(raw) > width:
+            raise CodecError("bad_value", f"{value!r} longer than {width} bytes")
+        out += raw.ljust(width, b"\x00")
+    out.append(plate_color)
+    out += plate.encode("gbk")
+    return bytes(out)
+
+
+def authentication_body(
+    auth_code: str, version: str = V2013, imei: str = "", software_version: str = ""
+) -> bytes:
+    """A 0x0102 body: the code alone (2013), or length, code, IMEI[15], version[20] (2019)."""
+    code = auth_code.encode("gbk")
+    if version != V2019:
+        return code
+    if len(code) > 0xFF:
+        raise CodecError("bad_value", "auth_code: longer than 255 bytes")
+    return (
+        bytes((len(code),))
+        + code
+        + imei.encode("ascii").ljust(15, b"\x00")[:15]
+        + software_version.encode("ascii").ljust(20, b"\x00")[:20]
+    )
+
+
+__all__ = [
+    "Message", "decode_frame", "decode_body", "encode_frame", "reply_frame", "general_response",
+    "registration_response", "terminal_response_body", "registration_body", "authentication_body",
+    "V2013", "V2019",
+]  # fmt: skip

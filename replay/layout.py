@@ -182,6 +182,20 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "registry": ("section", "id", "ts", "version"),
 }
 
+# The Kafka topic (``{ns}.<name>``) each table's ``p{partition}-{first}-{last}`` files take
+# their offsets from (issue 12): ``DIR/_committed.json`` (``replay.committed``) is keyed by it,
+# and a file is final once its ``last`` is below the committed next offset of that topic.
+SOURCE_TOPIC: dict[str, str] = {
+    "pings": "pings",
+    "cells": "pings",
+    "alerts": "alerts",
+    "trips": "events",
+    "fence_events": "events",
+    "stops": "events",
+    "fences": "fences",
+    "registry": "registry",
+}
+
 _RANGE = re.compile(r"^(?:p(?P<partition>\d+)-|s)(?P<first>\d+)-(?P<last>\d+)\.parquet$")
 
 

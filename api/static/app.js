@@ -62,6 +62,9 @@
       tileUrl: config.tile_url, tileDatum: config.tile_datum, center: config.center, zoom: config.zoom,
       onViewChange: debounce(sendViewport, 250), onVehicleClick: showVehicle,
     });
+    // Replay mode (issue 12, replay.js): a panel over the map; the alert card links to it.
+    state.replay = new root.LandunReplay.Replay({ api, map: state.map, mount: doc.querySelector(".centre"), t });
+    doc.getElementById("replay-open").addEventListener("click", () => state.replay.show());
     drawLegend();
     connect("live", onLive);
     connect("alerts", onAlert);
@@ -187,7 +190,8 @@
     box.replaceChildren(
       el("h3", {}, `${t(alert.type)} · ${alert.id}`),
       el("dl", {}, facts.map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)])),
-      el("div", { class: "actions" }, actions.map((s) => el("button", { type: "button", "data-action": s, onclick: () => act(alert.id, s) }, t("act_" + s)))),
+      el("div", { class: "actions" }, actions.map((s) => el("button", { type: "button", "data-action": s, onclick: () => act(alert.id, s) }, t("act_" + s))),
+        el("button", { type: "button", class: "replay-link", "data-replay": alert.id, onclick: () => state.replay.openAlert(alert) }, t("replay_link"))),
       el("b", {}, t("history")),
       el("ol", { class: "history" }, alert.case.history.map((h) => el("li", {}, `${t("case_" + h.state)} · ${h.by} · ${h.at.slice(0, 19).replace("T", " ")}${h.note ? " · " + h.note : ""}`))),
     );
@@ -235,6 +239,7 @@
     tick();
     renderAlerts();
     if (state.selected) renderDetail(state.alerts.get(state.selected));
+    state.replay.relabel();
   }));
   root.LandunI18n.apply();
   if (state.token) start().catch(() => logout());

@@ -19,6 +19,11 @@
     unregistered_collection: "非法收运", undelivered_collection: "收运不匹配", unsourced_delivery: "来源不明",
     role_admin: "管理员", role_city: "市级监管", role_district: "区级监管", role_enforcement: "执法队员", role_viewer: "只读",
     link_up: "实时连接", link_down: "连接中断", late: "补传",
+    replay: "回放", replay_link: "回放", replay_vehicles: "车辆（可多选，逗号分隔）", replay_from: "开始（北京时间）",
+    replay_to: "结束（北京时间）", replay_load: "加载", replay_close: "退出回放", replay_play: "播放", replay_pause: "暂停",
+    replay_bj: "北京时间", replay_empty: "空车", replay_loaded: "重车", replay_chunks: "已加载", replay_violating: "违规", replay_stop: "停留",
+    replay_buffering: "缓冲中…", replay_none: "无权查看或无记录", replay_bad: "请填写车辆和有效的时间范围",
+    unit_min: "分", unit_s: "秒",
   };
   const en = {
     title: "Blue Shield · Vehicle Supervision Center", subtitle: "Wuxi Urban Management Bureau · construction and kitchen waste transport",
@@ -38,6 +43,11 @@
     unregistered_collection: "Unregistered collection", undelivered_collection: "Undelivered collection", unsourced_delivery: "Unsourced delivery",
     role_admin: "Admin", role_city: "City supervisor", role_district: "District officer", role_enforcement: "Enforcement", role_viewer: "Viewer",
     link_up: "Live", link_down: "Disconnected", late: "late",
+    replay: "Replay", replay_link: "Replay", replay_vehicles: "Vehicles (comma-separated)", replay_from: "From (Beijing time)",
+    replay_to: "To (Beijing time)", replay_load: "Load", replay_close: "Leave replay", replay_play: "Play", replay_pause: "Pause",
+    replay_bj: "Beijing time", replay_empty: "Empty", replay_loaded: "Loaded", replay_chunks: "Fetched", replay_violating: "Violating", replay_stop: "Stop",
+    replay_buffering: "Buffering…", replay_none: "not visible or no record", replay_bad: "Give vehicles and a valid time range",
+    unit_min: " min ", unit_s: " s",
   };
   const DISTRICTS_EN = { 梁溪: "Liangxi", 锡山: "Xishan", 惠山: "Huishan", 滨湖: "Binhu", 新吴: "Xinwu", 经开: "Jingkai", 江阴: "Jiangyin", 宜兴: "Yixing" };
   let lang = root.sessionStorage.getItem("landun.lang") || "zh";

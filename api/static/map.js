@@ -49,6 +49,7 @@
       this.track = [];
       this.selected = null;
       this.highlightFence = null;
+      this.replayLayer = null; // replay mode (api/static/replay.js) draws instead of the live layers
       this.tiles = new Map();
       this.onViewChange = options.onViewChange || function () {};
       this.onVehicleClick = options.onVehicleClick || function () {};
@@ -86,7 +87,13 @@
     }
 
     setFences(features) {
-      this.fences = features.map((f) => {
+      this.fences = this.fenceShapes(features);
+      this.dirty = true;
+    }
+
+    /** GeoJSON fence Features -> the shapes drawFences takes (display datum). */
+    fenceShapes(features) {
+      return features.map((f) => {
         const g = f.geometry || {};
         const polys = g.type === "MultiPolygon" ? g.coordinates : g.type === "Polygon" ? [g.coordinates] : [];
         const rings = [];
@@ -94,6 +101,13 @@
         const p = f.properties || {};
         return { id: f.id, kind: p.kind, name: p.name || f.id, rings };
       });
+    }
+
+    /** Replay mode's hook (issue 12): while ``layer`` is set, each frame draws the background and
+     * then ``layer.draw(map, ctx)`` in place of the live fences, track and vehicles; the layer
+     * draws through this map's projection (screen, toDisplay, worldPixel) and drawFences. */
+    setReplayLayer(layer) {
+      this.replayLayer = layer || null;
       this.dirty = true;
     }
 
@@ -205,6 +219,10 @@
       ctx.fillRect(0, 0, this.width, this.height);
       if (this.tileUrl) this.drawTiles();
       else this.drawGrid();
+      if (this.replayLayer) {
+        this.replayLayer.draw(this, ctx);
+        return;
+      }
       this.drawFences();
       this.drawTrack();
       this.drawVehicles();
@@ -258,9 +276,9 @@
       ctx.stroke();
     }
 
-    drawFences() {
+    drawFences(fences = this.fences) {
       const ctx = this.ctx;
-      for (const f of this.fences) {
+      for (const f of fences) {
         const colour = FENCE_COLOURS[f.kind] || "#e5e7eb";
         const hot = f.id === this.highlightFence;
         ctx.beginPath();
@@ -336,5 +354,5 @@
     ctx.drawImage(img, Math.round(x), Math.round(y), TILE, TILE);
   }
 
-  root.LandunMap = { LiveMap, STATE_COLOURS, FENCE_COLOURS };
+  root.LandunMap = { LiveMap, STATE_COLOURS, FENCE_COLOURS, worldPixel, worldToLatLng };
 })(window);

@@ -1,0 +1,577 @@
+/* The map's replay mode (issue 12): several vehicles on one clock over a chosen range, played,
+ * paused and sought on a time slider at 1x to 1000x. Tracks come from GET /api/replay/track in
+ * chunks of data time fetched ahead of the playhead (never the whole night at once); fences as
+ * they were from GET /api/replay/fences?at=T. It draws through the live map's projection via
+ * LiveMap.setReplayLayer (map.js), so the live map's drawing code is not duplicated here.
+ * Every server string goes into the page as text, never as HTML. */
+(function (root) {
+  "use strict";
+  const L = root.LandunReplayLogic;
+  const doc = root.document;
+  const COLOURS = { empty: "#94a3b8", loaded: "#f59e0b", violating: "#ef4444" };
+  const GAP_COLOUR = "#64748b";
+  const STOP_COLOUR = "#c084fc";
+  const SEGMENT = 256; // fixes per cached track path (one Path2D per state per segment)
+  const PARALLEL = 6; // requests in flight: a browser's connections per host
+  const PAGE_LIMIT = 5000; // fixes per track page (an hour at 1 s; the API allows 10,000)
+  const CHUNK_MS = 60 * 60000; // data time per fetch: 6 s of playback at 1000x
+  const AHEAD_WALL_MS = 15000; // keep this much playback fetched ahead, at any speed
+  const MAX_VEHICLES = 200;
+  const SAMPLES = 20000; // frame-time samples kept for the benchmark
+
+  class Replay {
+    /** ``api(path)``: app.js's authenticated fetch; ``map``: the LiveMap; ``mount``: where the
+     * panel goes (the map's container). */
+    constructor({ api, map, mount, t }) {
+      this.api = api;
+      this.map = map;
+      this.t = t;
+      this.gen = 0;
+      this.session = null;
+      this.chunkMs = CHUNK_MS;
+      this.layer = { draw: (m, ctx) => this.draw(m, ctx) };
+      this.build(mount);
+    }
+
+    // ---- the panel -------------------------------------------------------------------------
+
+    build(mount) {
+      const el = (tag, attrs = {}, ...kids) => {
+        const node = doc.createElement(tag);
+        Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+        kids.forEach((k) => node.append(k));
+        return node;
+      };
+      const label = (key, input) => el("label", {}, el("span", { "data-i18n": key }, this.t(key)), input);
+      const speed = el("select", { id: "replay-speed" });
+      L.SPEEDS.forEach((s) => speed.append(el("option", { value: String(s) }, `${s}×`)));
+      const legend = el("span", { class: "replay-legend" });
+      Object.entries(COLOURS).forEach(([state, colour]) => {
+        const swatch = el("i");
+        swatch.style.background = colour; // CSSOM, allowed by the page's CSP
+        legend.append(swatch, el("span", { "data-i18n": `replay_${state}` }, this.t(`replay_${state}`)));
+      });
+      this.panel = el("div", { id: "replay", class: "replay", hidden: "" },
+        el("ol", { id: "replay-alerts", class: "replay-alerts" }),
+        el("div", { class: "replay-row" },
+          el("b", { "data-i18n": "replay" }, this.t("replay")),
+          label("replay_vehicles", el("input", { id: "replay-vehicles", list: "replay-known", size: "24" })),
+          label("replay_from", el("input", { id: "replay-from", type: "datetime-local", step: "1" })),
+          label("replay_to", el("input", { id: "replay-to", type: "datetime-local", step: "1" })),
+          el("button", { type: "button", id: "replay-load", "data-i18n": "replay_load" }, this.t("replay_load")),
+          el("button", { type: "button", id: "replay-close", "data-i18n": "replay_close" }, this.t("replay_close")),
+          el("datalist", { id: "replay-known" })),
+        el("div", { class: "replay-row" },
+          el("button", { type: "button", id: "replay-play" }, this.t("replay_play")),
+          speed,
+          el("input", { id: "replay-slider", type: "range", min: "0", max: "0", step: "1", value: "0" }),
+          el("span", { class: "replay-time" }, el("span", { "data-i18n": "replay_bj" }, this.t("replay_bj")), " ",
+            el("b", { id: "replay-time" }, "—")),
+          legend,
+          el("span", { id: "replay-status", class: "replay-status" })));
+      mount.append(this.panel);
+      const $ = (id) => doc.getElementById(id);
+      this.dom = { vehicles: $("replay-vehicles"), from: $("replay-from"), to: $("replay-to"),
+        play: $("replay-play"), speed: $("replay-speed"), slider: $("replay-slider"), time: $("replay-time"),
+        status: $("replay-status"), alerts: $("replay-alerts"), known: $("replay-known") };
+      $("replay-load").addEventListener("click", () => this.openFromForm());
+      $("replay-close").addEventListener("click", () => this.close());
+      this.dom.play.addEventListener("click", () => this.toggle());
+      this.dom.speed.addEventListener("change", () => this.setSpeed(Number(this.dom.speed.value)));
+      const slider = this.dom.slider;
+      slider.addEventListener("pointerdown", () => { this.dragging = true; });
+      slider.addEventListener("pointerup", () => { this.dragging = false; });
+      slider.addEventListener("input", () => {
+        if (this.session) this.seek(this.session.plan.from + Number(slider.value) * 1000);
+      });
+    }
+
+    /** Show the panel with a form: the selected vehicle (if any) over the last hour. */
+    show() {
+      this.panel.hidden = false;
+      this.dom.known.replaceChildren(...[...this.map.vehicles.keys()].sort().slice(0, 2000).map((v) => {
+        const option = doc.createElement("option");
+        option.value = v;
+        return option;
+      }));
+      if (!this.session) {
+        const to = Math.floor(Date.now() / 60000) * 60000;
+        this.fillForm(this.map.selected ? [this.map.selected] : [], to - 3600000, to);
+      }
+    }
+
+    fillForm(vehicles, from, to) {
+      this.dom.vehicles.value = vehicles.join(", ");
+      this.dom.from.value = L.beijingInput(from);
+      this.dom.to.value = L.beijingInput(to);
+    }
+
+    openFromForm() {
+      const vehicles = this.dom.vehicles.value.split(/[\s,，;；]+/).filter(Boolean);
+      let from;
+      let to;
+      try {
+        from = L.parseBeijing(this.dom.from.value);
+        to = L.parseBeijing(this.dom.to.value);
+      } catch (err) {
+        this.status(this.t("replay_bad"));
+        return;
+      }
+      if (!vehicles.length || vehicles.length > MAX_VEHICLES || !(to > from)) {
+        this.status(this.t("replay_bad"));
+        return;
+      }
+      this.open({ vehicles, from, to });
+    }
+
+    /** Replay a live alert: its vehicle over its evidence window (replay.window.alert_window). */
+    openAlert(alert) {
+      const [from, to] = L.alertWindow(alert);
+      this.open({ vehicles: [alert.vehicle], from, to });
+    }
+
+    status(text) {
+      this.dom.status.textContent = text;
+    }
+
+    relabel() {
+      if (!this.session) return;
+      this.session.firedShown = -1; // re-render the alert list in the new language
+      this.session.changed = true;
+      this.dom.play.textContent = this.t(this.session.clock.playing ? "replay_pause" : "replay_play");
+    }
+
+    // ---- the session -----------------------------------------------------------------------
+
+    /** Start replaying ``vehicles`` over [from, to] (epoch ms), paused at ``from``. */
+    open({ vehicles, from, to, chunkMs }) {
+      this.gen += 1;
+      const plan = L.chunkPlan(from, to, chunkMs || this.chunkMs);
+      const clock = new L.Clock(from, to);
+      clock.speed = Number(this.dom.speed.value) || 1;
+      this.session = {
+        gen: this.gen, vehicles: [...new Set(vehicles)], plan, clock, playhead: from,
+        tracks: new Map(vehicles.map((v) => [v, { chunks: new Map(), overlays: new Map(), track: null, segments: [] }])),
+        loaded: new Set(), pending: new Map(), queue: [], inflight: 0, failed: new Map(),
+        alerts: [], alertTs: [], stops: [], stopTs: [], firedShown: -1,
+        fences: [], fenceKey: null, fenceBusy: false, fitted: false, changed: true, stalledSince: null,
+        stats: { opened: root.performance.now(), firstData: null, requests: 0, points: 0, stalls: 0,
+          stallMs: 0, draws: [], frames: [], ahead: [], lastFrame: null },
+      };
+      this.fillForm(this.session.vehicles, from, to);
+      this.dom.slider.max = String(Math.round((to - from) / 1000));
+      this.dom.slider.value = "0";
+      this.dom.play.textContent = this.t("replay_play");
+      this.panel.hidden = false;
+      this.map.setReplayLayer(this.layer);
+      const gen = this.gen;
+      const loop = (now) => {
+        if (!this.session || this.session.gen !== gen) return;
+        this.tick(now);
+        root.requestAnimationFrame(loop);
+      };
+      root.requestAnimationFrame(loop);
+    }
+
+    close() {
+      this.gen += 1;
+      this.session = null;
+      this.panel.hidden = true;
+      this.dom.alerts.replaceChildren();
+      this.map.setReplayLayer(null);
+    }
+
+    play() {
+      const s = this.session;
+      if (!s) return;
+      s.clock.play(root.performance.now());
+      s.stats.lastFrame = null;
+      this.dom.play.textContent = this.t("replay_pause");
+    }
+
+    pause() {
+      const s = this.session;
+      if (!s) return;
+      s.clock.pause(root.performance.now());
+      this.dom.play.textContent = this.t("replay_play");
+    }
+
+    toggle() {
+      if (this.session && this.session.clock.playing) this.pause();
+      else this.play();
+    }
+
+    seek(t) {
+      const s = this.session;
+      if (!s) return;
+      s.clock.seek(t, root.performance.now());
+      s.playhead = s.clock.at(root.performance.now());
+      // Requests queued for the old place would delay the new one: drop them (their chunks
+      // are fetched again when wanted; a chunk is stored by index, so never twice).
+      s.queue.forEach((job) => s.pending.delete(job.k));
+      s.queue = [];
+      s.changed = true;
+    }
+
+    setSpeed(speed) {
+      const s = this.session;
+      if (!s) return;
+      s.clock.setSpeed(speed, root.performance.now());
+      this.dom.speed.value = String(speed);
+    }
+
+    /** One animation frame: advance the playhead (held where the data ends while chunks are
+     * still coming), fetch ahead, redraw when anything moved. */
+    tick(now) {
+      const s = this.session;
+      const { clock, plan, stats } = s;
+      let t = clock.at(now);
+      const until = L.bufferedUntil(plan, s.loaded, s.playhead);
+      const stalled = clock.playing && t > until;
+      if (stalled) {
+        if (s.stalledSince === null) {
+          s.stalledSince = now;
+          stats.stalls += 1;
+        }
+        clock.seek(until, now);
+        t = until;
+      } else if (s.stalledSince !== null) {
+        stats.stallMs += now - s.stalledSince;
+        s.stalledSince = null;
+      }
+      if (clock.playing) {
+        if (stats.ahead.length < SAMPLES) stats.ahead.push((until - t) / clock.speed);
+        if (stats.lastFrame !== null && stats.frames.length < SAMPLES) stats.frames.push(now - stats.lastFrame);
+        stats.lastFrame = now;
+      }
+      if (clock.playing && t >= plan.to) this.pause();
+      const moved = t !== s.playhead;
+      s.playhead = t;
+      this.fetchAhead();
+      this.fetchFences();
+      if (moved || s.changed) {
+        s.changed = false;
+        this.renderControls();
+        this.map.draw();
+      }
+    }
+
+    renderControls() {
+      const s = this.session;
+      const t = s.playhead;
+      this.dom.time.textContent = L.beijing(t);
+      if (!this.dragging) this.dom.slider.value = String(Math.round((t - s.plan.from) / 1000));
+      const fired = L.firedCount(s.alertTs, t);
+      if (fired !== s.firedShown) {
+        s.firedShown = fired;
+        this.renderAlerts(s.alerts.slice(0, fired).reverse());
+      }
+      const failed = [...s.failed].map(([v, msg]) => `${v}: ${msg}`);
+      const state = s.stalledSince !== null ? this.t("replay_buffering")
+        : `${this.t("replay_chunks")} ${s.loaded.size}/${s.plan.count}`;
+      this.status([state, ...failed].join(" · "));
+    }
+
+    renderAlerts(alerts) {
+      const { t } = this;
+      const district = root.LandunI18n.district;
+      this.dom.alerts.replaceChildren(...alerts.slice(0, 100).map((a) => {
+        const li = doc.createElement("li");
+        li.className = `replay-alert sev-${a.severity}`;
+        li.dataset.id = a.id;
+        li.textContent = `${L.beijing(a.t).slice(11)} ${t(a.type)} · ${a.vehicle}${a.district ? " · " + district(a.district) : ""}`;
+        li.addEventListener("click", () => this.seek(a.t));
+        return li;
+      }));
+    }
+
+    // ---- fetching --------------------------------------------------------------------------
+
+    fetchAhead() {
+      const s = this.session;
+      const ahead = Math.max(s.plan.chunkMs, s.clock.speed * AHEAD_WALL_MS);
+      const pendingKeys = new Set(s.pending.keys());
+      for (const k of L.wantedChunks(s.plan, s.loaded, pendingKeys, s.playhead, ahead)) {
+        s.pending.set(k, new Set(s.vehicles));
+        s.vehicles.forEach((vehicle) => s.queue.push({ k, vehicle }));
+      }
+      while (s.inflight < PARALLEL && s.queue.length) {
+        const job = s.queue.shift();
+        s.inflight += 1;
+        this.fetchChunk(s, job).finally(() => { s.inflight -= 1; });
+      }
+    }
+
+    /** One vehicle's chunk, page by page (a page holds at most PAGE_LIMIT fixes). */
+    async fetchChunk(s, { k, vehicle }) {
+      const [from, to] = L.chunkSpan(s.plan, k);
+      const points = { t: [], lat: [], lng: [], state: [] };
+      const overlays = { alerts: [], stops: [] };
+      let cursor = null;
+      try {
+        do {
+          const more = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+          const page = await this.api(
+            `/api/replay/track/${encodeURIComponent(vehicle)}?from=${from}&to=${to}&limit=${PAGE_LIMIT}${more}`);
+          if (s.gen !== this.gen) return;
+          s.stats.requests += 1;
+          this.absorb(page, vehicle, points, overlays);
+          cursor = page.next;
+        } while (cursor);
+      } catch (err) {
+        if (s.gen !== this.gen) return;
+        s.failed.set(vehicle, err.message === "Not Found" ? this.t("replay_none") : err.message);
+      }
+      const v = s.tracks.get(vehicle);
+      v.chunks.set(k, points);
+      v.overlays.set(k, overlays);
+      v.track = L.mergeTrack(v.chunks, (lat, lng) => this.map.toDisplay(lat, lng));
+      v.segments = [];
+      s.stats.points += points.t.length;
+      this.collectOverlays(s);
+      const waiting = s.pending.get(k);
+      if (waiting) {
+        waiting.delete(vehicle);
+        if (!waiting.size) {
+          s.pending.delete(k);
+          s.loaded.add(k);
+          if (s.stats.firstData === null) s.stats.firstData = root.performance.now() - s.stats.opened;
+        }
+      }
+      if (!s.fitted && s.loaded.size) this.fit(s);
+      s.changed = true;
+    }
+
+    absorb(page, vehicle, points, overlays) {
+      for (const f of page.features || []) {
+        const p = f.properties || {};
+        if (p.kind === "track") {
+          const got = L.pagePoints(f);
+          ["t", "lat", "lng", "state"].forEach((key) => { for (const x of got[key]) points[key].push(x); });
+        } else if (p.kind === "alert" || p.kind === "stop") {
+          const [lng, lat] = f.geometry.coordinates;
+          const item = { ...p, vehicle, lat, lng, t: L.parseIso(p.ts) };
+          if (p.kind === "stop") {
+            item.ts = item.t;
+            item.ended_ts = p.ended_ts === null || p.ended_ts === undefined ? null : L.parseIso(p.ended_ts);
+          }
+          overlays[p.kind === "alert" ? "alerts" : "stops"].push(item);
+        }
+      }
+    }
+
+    /** The alerts and stops of every vehicle's loaded chunks, each once, in time order. */
+    collectOverlays(s) {
+      const alerts = new Map();
+      const stops = [];
+      s.tracks.forEach((v) => v.overlays.forEach((o) => {
+        o.alerts.forEach((a) => alerts.set(a.id, a));
+        stops.push(...o.stops);
+      }));
+      s.alerts = [...alerts.values()].sort((a, b) => a.t - b.t || (a.id < b.id ? -1 : 1));
+      s.alertTs = s.alerts.map((a) => a.t);
+      s.stops = stops.sort((a, b) => a.t - b.t);
+      s.stopTs = s.stops.map((x) => x.t);
+      s.firedShown = -1;
+    }
+
+    /** The fences as they were at the playhead, read again each second of playback (at least
+     * each minute of data time): a fence changed in between shows up that much later. */
+    fetchFences() {
+      const s = this.session;
+      const step = Math.max(60000, s.clock.speed * 1000);
+      const key = Math.floor(s.playhead / step) * step;
+      if (s.fenceBusy || key === s.fenceKey) return;
+      s.fenceBusy = true;
+      this.api(`/api/replay/fences?at=${Math.max(key, s.plan.from)}`)
+        .then((fc) => {
+          if (s.gen !== this.gen) return;
+          s.fences = this.map.fenceShapes(fc.features || []);
+        })
+        .catch(() => { s.fences = []; }) // never today's fences in place of the night's
+        .finally(() => {
+          s.fenceKey = key;
+          s.fenceBusy = false;
+          s.changed = true;
+        });
+    }
+
+    /** Centre and zoom the map on what the first chunk holds. */
+    fit(s) {
+      const { worldPixel } = root.LandunMap;
+      let box = null;
+      s.tracks.forEach((v) => {
+        const tr = v.track;
+        for (let i = 0; tr && i < tr.n; i++) {
+          const [x, y] = worldPixel(tr.lat[i], tr.lng[i], 0);
+          box = box ? [Math.min(box[0], x), Math.min(box[1], y), Math.max(box[2], x), Math.max(box[3], y)] : [x, y, x, y];
+        }
+      });
+      if (!box) return;
+      s.fitted = true;
+      const span = Math.max(box[2] - box[0], (box[3] - box[1]) * (this.map.width / this.map.height), 1e-9);
+      const zoom = Math.max(3, Math.min(17, Math.floor(Math.log2((this.map.width * 0.7) / span))));
+      const [lat, lng] = root.LandunMap.worldToLatLng((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 0);
+      this.map.focus(lat, lng, zoom);
+    }
+
+    // ---- what the page shows (for people, the browser test and bench/replay_map.py) --------
+
+    /** Each vehicle's position at the playhead: {vehicle, lat, lng (WGS-84), state, held}. */
+    markers() {
+      const s = this.session;
+      if (!s) return [];
+      const out = [];
+      s.tracks.forEach((v, vehicle) => {
+        const p = v.track && L.positionAt(v.track, s.playhead);
+        if (p) out.push({ vehicle, lat: p.lat, lng: p.lng, state: p.state, held: p.held, dlat: p.dlat, dlng: p.dlng });
+      });
+      return out;
+    }
+
+    // ---- drawing (the map's replay layer) --------------------------------------------------
+
+    draw(map, ctx) {
+      const s = this.session;
+      if (!s) return;
+      const started = root.performance.now();
+      map.drawFences(s.fences);
+      s.tracks.forEach((v) => this.drawTrack(map, ctx, v, s.playhead));
+      this.drawStops(map, ctx, s);
+      this.drawAlerts(map, ctx, s);
+      this.drawMarkers(map, ctx, s);
+      if (s.clock.playing && s.stats.draws.length < SAMPLES) s.stats.draws.push(root.performance.now() - started);
+    }
+
+    /** The track up to the playhead, coloured by the state of each stretch's first fix. Whole
+     * segments behind the playhead are Path2Ds cached per zoom (relative to the segment's
+     * first fix, so panning reuses them); the stretch in progress is drawn afresh. */
+    drawTrack(map, ctx, v, t) {
+      const tr = v.track;
+      if (!tr || tr.n === 0) return;
+      const end = L.upper(tr.t, t, tr.n) - 1;
+      if (end < 0) return;
+      const full = Math.floor(end / SEGMENT);
+      for (let k = 0; k < full; k++) {
+        let seg = v.segments[k];
+        if (!seg || seg.zoom !== map.zoom) {
+          const ref = root.LandunMap.worldPixel(tr.dlat[k * SEGMENT], tr.dlng[k * SEGMENT], map.zoom);
+          seg = v.segments[k] = { zoom: map.zoom, ref, paths: this.paths(map, tr, k * SEGMENT, (k + 1) * SEGMENT, ref) };
+        }
+        this.stroke(ctx, seg.paths, seg.ref[0] - map.origin[0], seg.ref[1] - map.origin[1]);
+      }
+      const tail = this.paths(map, tr, full * SEGMENT, end, map.origin);
+      const p = L.positionAt(tr, t);
+      if (p && !p.held && p.index === end) {
+        const [x0, y0] = map.screen(tr.dlat[end], tr.dlng[end]);
+        const [x1, y1] = map.screen(p.dlat, p.dlng);
+        const path = tail[tr.state[end]] || (tail[tr.state[end]] = new root.Path2D());
+        path.moveTo(x0, y0);
+        path.lineTo(x1, y1);
+      }
+      this.stroke(ctx, tail, 0, 0);
+    }
+
+    /** Path2Ds by state for the lines from fix i0 to fix i1, in world pixels minus ``ref``. */
+    paths(map, tr, i0, i1, ref) {
+      const out = {};
+      const pen = {};
+      const { worldPixel } = root.LandunMap;
+      let prev = i0 < tr.n ? worldPixel(tr.dlat[i0], tr.dlng[i0], map.zoom) : null;
+      for (let i = i0; i < i1 && i + 1 < tr.n; i++) {
+        const next = worldPixel(tr.dlat[i + 1], tr.dlng[i + 1], map.zoom);
+        const key = tr.t[i + 1] - tr.t[i] > L.GAP_MS ? "gap" : tr.state[i];
+        const path = out[key] || (out[key] = new root.Path2D());
+        if (pen[key] !== i) path.moveTo(prev[0] - ref[0], prev[1] - ref[1]);
+        path.lineTo(next[0] - ref[0], next[1] - ref[1]);
+        pen[key] = i + 1;
+        prev = next;
+      }
+      return out;
+    }
+
+    stroke(ctx, paths, dx, dy) {
+      ctx.save();
+      ctx.translate(dx, dy);
+      ctx.lineWidth = 3;
+      ctx.lineJoin = "round";
+      for (const key in paths) {
+        ctx.strokeStyle = key === "gap" ? GAP_COLOUR : COLOURS[key] || COLOURS.empty;
+        ctx.setLineDash(key === "gap" ? [5, 5] : []);
+        ctx.stroke(paths[key]);
+      }
+      ctx.restore();
+    }
+
+    drawStops(map, ctx, s) {
+      const t = s.playhead;
+      const count = L.firedCount(s.stopTs, t);
+      const labels = map.zoom >= 13 || count <= 50;
+      ctx.font = "11px sans-serif";
+      for (let i = 0; i < count; i++) {
+        const stop = s.stops[i];
+        const [x, y] = map.screen(...map.toDisplay(stop.lat, stop.lng));
+        if (x < -40 || y < -40 || x > map.width + 40 || y > map.height + 40) continue;
+        ctx.beginPath();
+        ctx.arc(x, y, 6, 0, 2 * Math.PI);
+        ctx.strokeStyle = STOP_COLOUR;
+        ctx.lineWidth = 2;
+        ctx.stroke();
+        if (labels) {
+          ctx.fillStyle = "#f5f3ff";
+          ctx.fillText(`${this.t("replay_stop")} ${this.duration(L.stopSeconds(stop, t))}`, x + 8, y + 4);
+        }
+      }
+    }
+
+    duration(seconds) {
+      const m = Math.floor(seconds / 60);
+      const sec = Math.round(seconds - m * 60);
+      return `${m}${this.t("unit_min")}${sec ? sec + this.t("unit_s") : ""}`;
+    }
+
+    drawAlerts(map, ctx, s) {
+      const count = L.firedCount(s.alertTs, s.playhead);
+      ctx.font = "bold 12px sans-serif";
+      for (let i = 0; i < count; i++) {
+        const a = s.alerts[i];
+        const [x, y] = map.screen(...map.toDisplay(a.lat, a.lng));
+        ctx.beginPath();
+        ctx.moveTo(x, y - 9);
+        ctx.lineTo(x + 8, y + 6);
+        ctx.lineTo(x - 8, y + 6);
+        ctx.closePath();
+        ctx.fillStyle = COLOURS.violating;
+        ctx.fill();
+        ctx.strokeStyle = "#ffffff";
+        ctx.lineWidth = 1;
+        ctx.stroke();
+        ctx.fillStyle = "#fecaca";
+        ctx.fillText(this.t(a.type), x + 10, y - 4);
+      }
+    }
+
+    drawMarkers(map, ctx, s) {
+      const named = s.vehicles.length <= 20 || map.zoom >= 14;
+      ctx.font = "bold 12px sans-serif";
+      for (const m of this.markers()) {
+        const [x, y] = map.screen(m.dlat, m.dlng);
+        ctx.globalAlpha = m.held ? 0.55 : 1;
+        ctx.beginPath();
+        ctx.arc(x, y, 7, 0, 2 * Math.PI);
+        ctx.fillStyle = COLOURS[m.state] || COLOURS.empty;
+        ctx.fill();
+        ctx.strokeStyle = "#ffffff";
+        ctx.lineWidth = 2;
+        ctx.stroke();
+        if (named) {
+          ctx.fillStyle = "#e0f2fe";
+          ctx.fillText(m.vehicle, x + 10, y + 4);
+        }
+        ctx.globalAlpha = 1;
+      }
+    }
+  }
+
+  root.LandunReplay = { Replay, COLOURS };
+})(window);

@@ -14,7 +14,12 @@ its alerts of the fleet run. Outputs (docs/formats.md):
 - ``--warnings``: every line that parsed with a bad optional field dropped, one line each
   (``ref`` = line number, ``vehicle``, ``ts``, ``warnings``). The summary counts them by field
   (issue 11: a gateway sending ``"lift": 1`` would otherwise blind every tipper rule unseen).
+- ``--archive DIR``: the same run also writes the archive (issue 12; docs/formats.md "Archive"):
+  every non-blank line with its verdict, the alerts, trips, stops and fence events, and the
+  fences and registry in force; ``landun replay`` and the investigation commands read it. The
+  other outputs are the same with or without it.
 
+The driver itself is ``replay.offline.detect_file``; this module parses arguments and writes.
 A bad line never aborts the run. Exit codes: 0 done; 2 a fence, registry or pings file cannot be
 read or is invalid (the problems are printed; a permit or contract naming a fence that is not in
 the fences file, or one of the wrong kind, is invalid), or the arguments are wrong.
@@ -30,12 +35,13 @@ from pathlib import Path
 import orjson
 
 from geofence import FenceError, FenceIndex, load_fences
-from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
-from stream.ping import Ping, PingError, iso_ts, parse_ping, parse_ts
+from replay.offline import Detection, detect_file
+from replay.settings import ArchiveSettings
+from stream.engine import EngineContext, Thresholds
+from stream.ping import PingError, iso_ts, parse_ts
 from stream.registry import Registry, RegistryError
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
-CHUNK = 16_384  # pings handed to the engine at a time (results do not depend on it)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,6 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "tick is at the later of it and the last watermark. To replay one truck's log alone "
         "as the fleet run judged it, give the fleet run's end (its summary prints it)",
     )
+    parser.add_argument(
+        "--archive",
+        nargs="?",
+        const=str(ArchiveSettings().dir),
+        help="also write the archive (every line with its verdict, the events, the reference "
+        "data) to this directory, for landun replay and the investigation commands; without a "
+        "value: LANDUN_ARCHIVE_DIR (default var/archive)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -78,127 +92,68 @@ def run(args: argparse.Namespace) -> int:
             until = parse_ts(args.until.strip(), "--until")
         except PingError as exc:
             return _fail(exc.detail)
+    reference = _reference(args) if args.archive else None
     try:
-        handle = Path(args.pings).open("rb")  # noqa: SIM115 - read in chunks below
+        found = detect_file(
+            args.pings, ctx, until_ms=until, archive=args.archive, reference=reference
+        )
     except OSError as exc:
-        return _fail(f"cannot read pings {args.pings}: {exc.strerror or exc}")
-    tally = Tally()
-    states = EngineState()
-    with handle:
-        batch = []
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                tally.blank += 1
-                continue
-            tally.lines += 1
-            try:
-                ping = parse_ping(line, ref=number)
-            except PingError as exc:
-                tally.reject_line(number, exc, line)
-                continue
-            if ping.warnings:
-                tally.warn(ping)
-            batch.append(ping)
-            if len(batch) >= CHUNK:
-                states, events = process(batch, ctx, states)
-                tally.absorb(events)
-                batch = []
-        states, events = process(batch, ctx, states)
-        tally.absorb(events)
-    states, events = finish(ctx, states, until_ms=until)
-    tally.absorb(events)
-    tally.until = states.watermark
+        if exc.filename is not None and str(exc.filename) == str(args.pings):
+            return _fail(f"cannot read pings {args.pings}: {exc.strerror or exc}")
+        return _fail(f"cannot write the archive {args.archive}: {exc.strerror or exc}")
     try:
-        tally.write(args)
+        _write(found, args)
     except OSError as exc:
         return _fail(f"cannot write output: {exc}")
-    tally.summary(sys.stderr)
+    _summary(found, sys.stderr)
     return EXIT_OK
 
 
-class Tally:
-    """Final alerts and trips by id, rejections, and counts for the summary."""
+def _write(found: Detection, args: argparse.Namespace) -> None:
+    _write_lines(args.out, found.sorted_alerts())
+    if args.trips:
+        _write_lines(args.trips, found.sorted_trips())
+    if args.rejected:
+        _write_lines(args.rejected, found.sorted_rejected())
+    if args.warnings:
+        _write_lines(args.warnings, found.warned)  # in line order, as read
 
-    def __init__(self) -> None:
-        self.lines = 0
-        self.blank = 0
-        self.alerts: dict[str, dict] = {}
-        self.trips: dict[str, dict] = {}
-        self.rejected: list[dict] = []
-        self.warned: list[dict] = []  # pings that lost a bad optional field (issue 11)
-        self.warned_fields: Counter[str] = Counter()
-        self.until = -1  # the final tick: the end of the time range processed
 
-    def reject_line(self, number: int, exc: PingError, line: bytes) -> None:
-        raw = line.decode("utf-8", errors="replace").rstrip("\r\n")
-        self.rejected.append(
-            {
-                "line": number,
-                "reason": exc.reason,
-                "detail": exc.detail,
-                "vehicle": exc.vehicle,  # kept whenever the id parsed (issue 11)
-                "raw": raw[:2000],
-            }
-        )
+def _summary(found: Detection, stream) -> None:
+    reasons = Counter(r["reason"] for r in found.rejected)
+    types = Counter(a["type"] for a in found.alerts.values())
+    rejected = sum(reasons.values())
+    print(
+        f"pings: {found.lines} read, {found.lines - rejected} accepted, {rejected} rejected"
+        + (f" ({found.blank} blank lines skipped)" if found.blank else ""),
+        file=stream,
+    )
+    for reason, n in sorted(reasons.items()):
+        print(f"  rejected {reason}: {n}", file=stream)
+    if found.warned:  # parsed, but a field was dropped: say which, however few (issue 11)
+        dropped = f"{len(found.warned)} pings had a bad optional field dropped"
+        print(f"warnings: {dropped}", file=stream)
+        for name, n in sorted(found.warned_fields.items()):
+            print(f"  warning {name}: {n}", file=stream)
+    print(f"alerts: {len(found.alerts)}", file=stream)
+    for kind, n in sorted(types.items()):
+        print(f"  {kind}: {n}", file=stream)
+    print(f"trips and rounds: {len(found.trips)}", file=stream)
+    if found.until >= 0:  # what --until needs to replay part of this input the same way
+        print(f"until: {iso_ts(found.until)} ({found.until})", file=stream)
 
-    def warn(self, ping: Ping) -> None:
-        """Count a ping's warnings by field and keep it for ``--warnings``."""
-        self.warned_fields.update(ping.warned_fields())
-        record = {"ref": ping.ref, "vehicle": ping.vehicle, "ts": iso_ts(ping.ts)}
-        self.warned.append({**record, "warnings": list(ping.warnings or ())})
 
-    def absorb(self, events: list) -> None:
-        for kind, payload in events:
-            if kind == EventKind.ALERT:
-                self.alerts[payload["id"]] = payload
-            elif kind == EventKind.TRIP:
-                self.trips[payload["id"]] = payload
-            elif kind == EventKind.REJECTED:
-                ping = payload["ping"]
-                self.rejected.append(
-                    {
-                        "line": payload["ref"],
-                        "reason": payload["reason"],
-                        "detail": payload["detail"],
-                        "vehicle": ping["vehicle"],
-                        "ping": ping,
-                    }
-                )
-
-    def write(self, args: argparse.Namespace) -> None:
-        alerts = sorted(self.alerts.values(), key=lambda a: (parse_ts(a["ts"]), a["id"]))
-        _write_lines(args.out, alerts)
-        if args.trips:
-            trips = sorted(self.trips.values(), key=lambda t: (_start(t), t["id"]))
-            _write_lines(args.trips, trips)
-        if args.rejected:
-            rejected = sorted(self.rejected, key=lambda r: (r["line"] is None, r["line"] or 0))
-            _write_lines(args.rejected, rejected)
-        if args.warnings:
-            _write_lines(args.warnings, self.warned)  # in line order, as read
-
-    def summary(self, stream) -> None:
-        reasons = Counter(r["reason"] for r in self.rejected)
-        types = Counter(a["type"] for a in self.alerts.values())
-        rejected = sum(reasons.values())
-        print(
-            f"pings: {self.lines} read, {self.lines - rejected} accepted, {rejected} rejected"
-            + (f" ({self.blank} blank lines skipped)" if self.blank else ""),
-            file=stream,
-        )
-        for reason, n in sorted(reasons.items()):
-            print(f"  rejected {reason}: {n}", file=stream)
-        if self.warned:  # parsed, but a field was dropped: say which, however few (issue 11)
-            dropped = f"{len(self.warned)} pings had a bad optional field dropped"
-            print(f"warnings: {dropped}", file=stream)
-            for name, n in sorted(self.warned_fields.items()):
-                print(f"  warning {name}: {n}", file=stream)
-        print(f"alerts: {len(self.alerts)}", file=stream)
-        for kind, n in sorted(types.items()):
-            print(f"  {kind}: {n}", file=stream)
-        print(f"trips and rounds: {len(self.trips)}", file=stream)
-        if self.until >= 0:  # what --until needs to replay part of this input the same way
-            print(f"until: {iso_ts(self.until)} ({self.until})", file=stream)
+def _reference(args: argparse.Namespace) -> tuple[list, dict]:
+    """The fences' Features and the registry as given (both files already validated): the
+    snapshot archived with ``--archive``."""
+    data = orjson.loads(Path(args.fences).read_bytes().decode("utf-8-sig"))
+    if isinstance(data, list):
+        features = data
+    elif data.get("type") == "Feature":
+        features = [data]
+    else:
+        features = data["features"]
+    return features, orjson.loads(Path(args.registry).read_bytes())
 
 
 def _context(args: argparse.Namespace) -> EngineContext | None:
@@ -235,11 +190,6 @@ def _write_lines(path: str, records: list[dict]) -> None:
         for record in records:
             out.write(orjson.dumps(record))
             out.write(b"\n")
-
-
-def _start(trip: dict) -> int:
-    ts = trip.get("load_ts") or trip.get("start_ts")
-    return parse_ts(ts) if ts else 0
 
 
 def _fail(message: str) -> int:

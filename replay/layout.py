@@ -129,7 +129,7 @@ STOPS = pa.schema(
         ("lat", pa.float64()),
         ("lng", pa.float64()),
         ("duration_s", pa.float64()),
-        ("loaded", _LOADED),
+        ("loaded", pa.bool_()),  # the engine's stop: loaded at any of its pings (issue 12)
         ("at_known_place", pa.bool_()),
     ]
 )

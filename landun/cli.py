@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "landun.commands.db",
     "landun.commands.users",
     "landun.commands.alert_sink",
+    "landun.commands.jt808",
 )
 
 

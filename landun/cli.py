@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "landun.commands.fences",
     "landun.commands.sim",
     "landun.commands.detect",
+    "landun.commands.replay",
     "landun.commands.score",
     "landun.commands.demo",
     "landun.commands.services",
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     "landun.commands.db",
     "landun.commands.users",
     "landun.commands.alert_sink",
+    "landun.commands.archive",
     "landun.commands.jt808",
 )
 

@@ -20,10 +20,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from geofence import FenceError, FenceIndex, load_fences
 from replay.embedded_sink import EmbeddedSink
 from replay.reference import reference_events
-from stream.engine import EngineContext, EngineState, EventKind, finish, process
+from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
 from stream.ping import Ping, PingError, iso_ts, parse_ping, parse_ts
+from stream.registry import Registry, RegistryError
 
 CHUNK = 16_384  # pings handed to the engine at a time (results do not depend on it)
 
@@ -180,6 +184,58 @@ def detect_file(
         sink.write_ready()
     found.until = states.watermark
     return found
+
+
+class ReferenceFileError(ValueError):
+    """A fences, registry or thresholds file that cannot be read or is invalid (the message
+    names the file and every problem)."""
+
+
+def context_from_files(
+    fences: str | os.PathLike,
+    registry: str | os.PathLike,
+    thresholds: str | os.PathLike | None = None,
+) -> EngineContext:
+    """The engine context of a fences GeoJSON file, a registry.json and a thresholds file.
+
+    Raises
+    ------
+    ReferenceFileError
+        A file cannot be read or is invalid; a permit or contract naming a fence that is not in
+        the fences file, or one of the wrong kind, is invalid (issue 11).
+    """
+    try:
+        index = load_fences(fences)
+    except OSError as exc:
+        raise ReferenceFileError(f"cannot read fences {fences}: {exc.strerror or exc}") from None
+    except FenceError as exc:
+        raise ReferenceFileError(str(exc)) from None
+    try:
+        # A permit or contract naming a fence that is not in the fences file (or one of the
+        # wrong kind) is refused, as a missing vehicle is (issue 11).
+        known = Registry.load(registry, fences={f.id: f.kind for f in index})
+    except OSError as exc:
+        raise ReferenceFileError(
+            f"cannot read registry {registry}: {exc.strerror or exc}"
+        ) from None
+    except RegistryError as exc:
+        raise ReferenceFileError(str(exc)) from None
+    settings = read_thresholds(thresholds) if thresholds else Thresholds()
+    return EngineContext(FenceIndex(index), known, settings)
+
+
+def read_thresholds(path: str | os.PathLike) -> Thresholds:
+    """Engine settings from a JSON file overriding the defaults (``Thresholds.from_mapping``).
+
+    Raises
+    ------
+    ReferenceFileError
+        The file cannot be read, is not JSON or names a bad setting.
+    """
+    try:
+        return Thresholds.from_mapping(orjson.loads(Path(path).read_bytes()))
+    except (OSError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+        raise ReferenceFileError(f"bad thresholds file {path}: {exc}") from None
 
 
 def _run(

@@ -34,12 +34,10 @@ from pathlib import Path
 
 import orjson
 
-from geofence import FenceError, FenceIndex, load_fences
-from replay.offline import Detection, detect_file
+from replay.offline import Detection, ReferenceFileError, context_from_files, detect_file
 from replay.settings import ArchiveSettings
-from stream.engine import EngineContext, Thresholds
+from stream.engine import EngineContext
 from stream.ping import PingError, iso_ts, parse_ts
-from stream.registry import Registry, RegistryError
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
 
@@ -158,31 +156,10 @@ def _reference(args: argparse.Namespace) -> tuple[list, dict]:
 
 def _context(args: argparse.Namespace) -> EngineContext | None:
     try:
-        fences = load_fences(args.fences)
-    except OSError as exc:
-        _fail(f"cannot read fences {args.fences}: {exc.strerror or exc}")
-        return None
-    except FenceError as exc:
+        return context_from_files(args.fences, args.registry, args.thresholds)
+    except ReferenceFileError as exc:
         _fail(str(exc))
         return None
-    try:
-        # A permit or contract naming a fence that is not in the fences file (or one of the
-        # wrong kind) is refused, as a missing vehicle is (issue 11).
-        registry = Registry.load(args.registry, fences={f.id: f.kind for f in fences})
-    except OSError as exc:
-        _fail(f"cannot read registry {args.registry}: {exc.strerror or exc}")
-        return None
-    except RegistryError as exc:
-        _fail(str(exc))
-        return None
-    thresholds = Thresholds()
-    if args.thresholds:
-        try:
-            thresholds = Thresholds.from_mapping(orjson.loads(Path(args.thresholds).read_bytes()))
-        except (OSError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
-            _fail(f"bad thresholds file {args.thresholds}: {exc}")
-            return None
-    return EngineContext(FenceIndex(fences), registry, thresholds)
 
 
 def _write_lines(path: str, records: list[dict]) -> None:

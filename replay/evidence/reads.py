@@ -1,0 +1,145 @@
+"""What an evidence pack reads from the archive: an alert's versions, trips, a vehicle's pings.
+
+Issue 12. Alerts are few, so an alert is looked up in every day partition; trips and pings only in
+the days a window touches. Versions come back in the order they were archived: by file (the
+source range the writer named it after: partition, then first offset or ingest number), then by
+row within the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from replay.layout import SourceRange, data_files, days_between
+
+
+def all_days(archive: str | os.PathLike, table: str) -> list[str]:
+    """Every ``day`` partition of ``table``, in order."""
+    try:
+        names = os.listdir(Path(archive) / table)
+    except FileNotFoundError:
+        return []
+    return sorted(n.removeprefix("day=") for n in names if n.startswith("day="))
+
+
+def alert_versions(archive: str | os.PathLike, alert_id: str) -> list[dict[str, Any]]:
+    """Every archived version of an alert (its JSON payload), oldest first, each version once.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from replay.layout import SourceRange
+    >>> from replay.writer import write_batch
+    >>> a = {"id": "a1", "type": "overspeed", "vehicle": "V1", "ts": 1748869200000,
+    ...      "ended_ts": None}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = write_batch(tmp, SourceRange(0, 9), events=[("alert", a)])
+    ...     _ = write_batch(tmp, SourceRange(10, 19), events=[("alert", {**a, "ended_ts": 1})])
+    ...     [v["ended_ts"] for v in alert_versions(tmp, "a1")]
+    [None, 1]
+    """
+    files = data_files(archive, "alerts", all_days(archive, "alerts"))
+    rows = _rows(files, "SELECT payload, version, filename, file_row_number", "id = ?", [alert_id])
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for payload, version, *_ in rows:
+        if version not in seen:
+            seen.add(version)
+            out.append(orjson.loads(payload))
+    return out
+
+
+def final_version(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The alert as it stands: the last version, except that an open version archived after an
+    ended one (a re-delivery after a crash or a replay) does not reopen it.
+
+    Examples
+    --------
+    >>> final_version([{"ended_ts": None}, {"ended_ts": 5}, {"ended_ts": None}])
+    {'ended_ts': 5}
+    """
+    current: dict[str, Any] | None = None
+    for version in versions:
+        if current is None or not (current.get("ended_ts") and not version.get("ended_ts")):
+            current = version
+    return current
+
+
+def trip_versions(
+    archive: str | os.PathLike, trip_id: str, from_ms: int, to_ms: int
+) -> list[dict[str, Any]]:
+    """Every archived version of a trip or round dated (by its start) within the window's days."""
+    files = data_files(archive, "trips", days_between(from_ms, to_ms))
+    rows = _rows(files, "SELECT payload, version, filename, file_row_number", "id = ?", [trip_id])
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def vehicle_trips(
+    archive: str | os.PathLike, vehicle: str, from_ms: int, to_ms: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The versions of each trip or round of ``vehicle`` started within ``[from_ms, to_ms]``."""
+    files = data_files(archive, "trips", days_between(from_ms, to_ms))
+    rows = _rows(
+        files,
+        "SELECT payload, id, filename, file_row_number",
+        "vehicle = ? AND ts BETWEEN ? AND ?",
+        [vehicle, from_ms, to_ms],
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for payload, trip_id, *_ in rows:
+        out.setdefault(trip_id, []).append(orjson.loads(payload))
+    return out
+
+
+def vehicle_pings(
+    archive: str | os.PathLike, vehicle: str, from_ms: int, to_ms: int
+) -> list[dict[str, Any]]:
+    """The vehicle's ping rows (every verdict) with event time in the window, in arrival order.
+
+    A row without a parsed time (a ``bad_field`` record whose vehicle id parsed) is taken when
+    its receive time is in the window. Arrival order is the contracts' replay order:
+    ``partition NULLS FIRST, offset, index, ingest``.
+    """
+    files = data_files(archive, "pings", days_between(from_ms, to_ms))
+    if not files:
+        return []
+    sql = (
+        "SELECT raw, received, ts, lat, lng, verdict, speed_kmh, loaded, lift "
+        "FROM read_parquet(?, hive_partitioning=false) "
+        "WHERE vehicle = ? AND (ts BETWEEN ? AND ? OR (ts IS NULL AND received BETWEEN ? AND ?)) "
+        'ORDER BY "partition" NULLS FIRST, "offset", "index", ingest'
+    )
+    with duckdb.connect() as con:
+        rows = con.execute(sql, [files, vehicle, from_ms, to_ms, from_ms, to_ms]).fetchall()
+    keys = ("raw", "received", "ts", "lat", "lng", "verdict", "speed_kmh", "loaded", "lift")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def _rows(files: list[str], select: str, where: str, params: list[Any]) -> list[tuple]:
+    """Rows of ``files`` matching ``where``, in archive order (file by source range, then row);
+    the last two selected columns must be ``filename, file_row_number``."""
+    if not files:
+        return []
+    sql = (
+        f"{select} FROM read_parquet(?, hive_partitioning=false, filename=true, "
+        f"file_row_number=true) WHERE {where}"
+    )
+    with duckdb.connect() as con:
+        rows = con.execute(sql, [files, *params]).fetchall()
+    rank = {f: (_day(f), _order(Path(f).name)) for f in files}
+    return sorted(rows, key=lambda r: (rank[r[-2]], r[-1]))
+
+
+def _day(path: str) -> str:
+    return Path(path).parent.name
+
+
+def _order(name: str) -> tuple[int, int]:
+    source = SourceRange.from_file_name(name)
+    assert source is not None  # data_files lists only such names
+    return (-1 if source.partition is None else source.partition, source.first)

@@ -57,6 +57,12 @@ def rows_of(walks) -> list[dict]:
     ]
 
 
+def line(page: dict) -> dict:
+    """The track feature of a Track JSON page (the first feature, ``kind`` track)."""
+    assert page["features"][0]["properties"]["kind"] == "track"
+    return page["features"][0]
+
+
 def window_ms(window) -> tuple[int, int]:
     start = START + window[0] * 60_000
     return start, start + window[1] * 60_000
@@ -172,7 +178,7 @@ def test_rejected_pings_are_kept_but_never_answered(tmp_path):
     rows = [row("V1", START, at(0, 0), ingest=0, verdict="filter_duplicate")]
     write_batch(tmp_path, SourceRange(0, 0), rows)
     assert who_was_here(tmp_path, *at(0, 0), 300, START, START + 60_000) == []
-    assert track(tmp_path, "V1", START, START + 60_000)["geometry"]["coordinates"] == []
+    assert line(track(tmp_path, "V1", START, START + 60_000))["geometry"]["coordinates"] == []
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -191,19 +197,19 @@ def test_track_pages_give_every_point_once_in_time_order(walks, cuts, limit, win
         while True:
             page = track(archive, "V1", start, end, limit, cursor)
             pages.append(page)
-            cursor = page["properties"]["next"]
+            cursor = page["next"]
             if cursor is None:
                 break
             assert len(pages) <= len(rows) + 1, "pagination does not end"
     want = [r for r in accepted_in(rows, start, end) if r["vehicle"] == "V1"]
     event(f"pages: {min(len(pages), 3)}")
-    coords = [c for p in pages for c in p["geometry"]["coordinates"]]
-    times = [t for p in pages for t in p["properties"]["datetimes"]]
+    coords = [c for p in pages for c in line(p)["geometry"]["coordinates"]]
+    times = [t for p in pages for t in line(p)["properties"]["datetimes"]]
     assert coords == [[r["lng"], r["lat"]] for r in want]
     assert times == [iso_ts(r["ts"]) for r in want]
-    assert all(len(p["geometry"]["coordinates"]) <= limit for p in pages)
-    assert all(len(p["geometry"]["coordinates"]) == limit for p in pages[:-1])
-    assert len(pages) == 1 or pages[-1]["geometry"]["coordinates"], "an empty last page"
+    assert all(len(line(p)["geometry"]["coordinates"]) <= limit for p in pages)
+    assert all(len(line(p)["geometry"]["coordinates"]) == limit for p in pages[:-1])
+    assert len(pages) == 1 or line(pages[-1])["geometry"]["coordinates"], "an empty last page"
 
 
 def test_track_is_a_line_with_a_time_per_point(tmp_path):
@@ -211,12 +217,12 @@ def test_track_is_a_line_with_a_time_per_point(tmp_path):
         row("V1", START + k * 10_000, at(0, 100 * k), ingest=k, loaded="full") for k in range(3)
     ]
     write_batch(tmp_path, SourceRange(0, 2), rows)
-    feature = track(tmp_path, "V1", iso_ts(START), iso_ts(START + 3_600_000))
-    assert feature["type"] == "Feature"
+    page = track(tmp_path, "V1", iso_ts(START), iso_ts(START + 3_600_000))
+    feature = line(page)
+    assert page["type"] == "FeatureCollection" and page["next"] is None
     assert feature["geometry"]["type"] == "LineString"
     assert feature["properties"]["datetimes"][0] == "2025-06-02T23:00:00+08:00"
     assert feature["properties"]["loaded"] == ["full"] * 3
-    assert feature["properties"]["next"] is None
 
 
 BAD_WINDOWS = [
@@ -276,7 +282,7 @@ def test_a_missing_archive_says_how_to_name_one(tmp_path):
 def test_an_empty_window_of_an_existing_archive_is_empty(tmp_path):
     assert who_was_here(tmp_path, 31.49, 120.31, 300, MIDNIGHT, MIDNIGHT + 1) == []
     page = track(tmp_path, "V1", MIDNIGHT, MIDNIGHT + 1)
-    assert page["geometry"]["coordinates"] == [] and page["properties"]["next"] is None
+    assert line(page)["geometry"]["coordinates"] == [] and page["next"] is None
 
 
 def test_the_disk_covers_the_circle():

@@ -1,0 +1,144 @@
+"""Round-trip properties and fuzzing of the frame splitter and decoder (hypothesis).
+
+Fuzzing: whatever bytes arrive, the splitter and the decoder return or raise CodecError, never
+another exception, and never hang (each example must finish within hypothesis's deadline).
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway import header, location
+from gateway.bcd import TIME_RANGE_MS
+from gateway.errors import CodecError
+from gateway.frame import FrameSplitter, build
+from gateway.jsonview import from_dict, to_dict
+from gateway.location import Location
+from gateway.messages import decode_frame, encode_frame
+from tests.gateway.vectors import NEGATIVES, VECTORS
+
+RAW = [bytes.fromhex(v.hex) for v in VECTORS] + [bytes.fromhex(n.hex) for n in NEGATIVES]
+
+items = st.dictionaries(
+    st.integers(0, 255), st.binary(max_size=40), max_size=6
+)  # ids unique per position (a dict), as the decoder keeps them
+positions = st.builds(
+    Location,
+    alarm=st.integers(0, 2**32 - 1),
+    status=st.integers(0, 2**32 - 1),
+    lat=st.integers(-90_000_000, 90_000_000).map(lambda v: v / 1e6),
+    lng=st.integers(-180_000_000, 180_000_000).map(lambda v: v / 1e6),
+    altitude_m=st.integers(-32768, 32767),
+    speed_kmh=st.integers(0, 0xFFFF).map(lambda v: v / 10),
+    heading=st.integers(0, 359),
+    time_ms=st.integers(TIME_RANGE_MS[0] // 1000, TIME_RANGE_MS[1] // 1000 - 1).map(
+        lambda s: s * 1000
+    ),
+    items=items,
+)
+phones = st.from_regex(r"[1-9][0-9]{0,11}", fullmatch=True)
+versions = st.sampled_from(["2013", "2019"])
+
+
+def same(a: Location, b: Location) -> bool:
+    # -0.0 == 0.0: a zero coordinate has no sign on the wire
+    keys = ("alarm", "lat", "lng", "altitude_m", "speed_kmh", "heading", "time_ms", "items")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+@given(positions, phones, st.integers(0, 0xFFFF), versions)
+def test_location_round_trip(loc, phone, serial, version):
+    raw = encode_frame(0x0200, phone, serial, location.encode(loc), version)
+    msg = decode_frame(raw)
+    back = msg.fields["location"]
+    assert (msg.header.phone, msg.header.serial, msg.header.version) == (phone, serial, version)
+    assert same(back, loc)
+    # status: the sign bits are what the coordinates say; the rest as given
+    assert back.status & ~0b1100 == loc.status & ~0b1100
+    assert from_dict(to_dict(msg)) == raw
+
+
+@given(st.lists(positions, max_size=5), st.sampled_from([0, 1]), versions)
+def test_batch_round_trip(batch, kind, version):
+    body = location.encode_batch(batch, kind)
+    if len(body) > header.MAX_BODY:
+        return
+    decoded = decode_frame(encode_frame(0x0704, "1", 1, body, version)).fields["batch"]
+    assert decoded.backfill == (kind == 1) and decoded.rejected == []
+    assert len(decoded.positions) == len(batch)
+    assert all(same(a, b) for a, b in zip(decoded.positions, batch, strict=True))
+
+
+@given(
+    st.integers(0, 0xFFFF),
+    phones,
+    st.integers(0, 0xFFFF),
+    st.binary(max_size=1023),
+    versions,
+    st.one_of(st.none(), st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))),
+)
+def test_header_round_trip(msg_id, phone, serial, body, version, sub):
+    total, index = sub or (None, None)
+    data = header.encode(msg_id, phone, serial, len(body), version, total=total, index=index)
+    head = header.parse(data + body + b"\x00")
+    assert (head.msg_id, head.phone, head.serial, head.version) == (msg_id, phone, serial, version)
+    assert (head.body_len, head.total, head.index, head.warnings) == (len(body), total, index, [])
+
+
+def decode_anything(raw: bytes, lenient: bool) -> None:
+    try:
+        msg = decode_frame(raw, lenient=lenient)
+    except CodecError as exc:
+        assert exc.reason and exc.detail
+        return
+    to_dict(msg)  # the JSON view of whatever decoded must not fail either
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600), st.booleans())
+def test_fuzz_random_bytes(data, lenient):
+    decode_anything(data, lenient)
+    for item in FrameSplitter(max_frame=300).feed(data):
+        if isinstance(item, bytes):
+            decode_anything(item, lenient)
+
+
+@st.composite
+def mutated(draw):
+    raw = bytearray(draw(st.sampled_from(RAW)))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        pos = draw(st.integers(0, max(0, len(raw) - 1)))
+        if op == "flip" and raw:
+            raw[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == "cut":
+            del raw[pos:]
+        elif op == "insert":
+            raw[pos:pos] = draw(st.binary(min_size=1, max_size=4))
+        elif op == "delete" and raw:
+            del raw[pos]
+    return bytes(raw)
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(), st.booleans())
+def test_fuzz_mutated_vectors(raw, lenient):
+    decode_anything(raw, lenient)
+    for item in FrameSplitter().feed(raw):
+        if isinstance(item, bytes):
+            decode_anything(item, lenient)
+
+
+@settings(max_examples=300)
+@given(mutated(), st.booleans())
+def test_fuzz_mutated_bodies_with_a_valid_frame_around_them(raw, lenient):
+    # The checksum is recomputed, so the mutation reaches the body decoders.
+    payload = raw[1:-1] if len(raw) > 2 else raw
+    try:
+        from gateway.frame import unescape
+
+        payload = unescape(payload.replace(b"\x7e", b""), lenient=True)
+    except CodecError:
+        return
+    decode_anything(build(payload[:-1]), lenient)

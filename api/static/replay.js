@@ -28,7 +28,8 @@
       this.t = t;
       this.gen = 0;
       this.session = null;
-      this.chunkMs = CHUNK_MS;
+      this.chunkMs = CHUNK_MS; // the benchmark and the browser test set these two
+      this.pageLimit = PAGE_LIMIT;
       this.layer = { draw: (m, ctx) => this.draw(m, ctx) };
       this.build(mount);
     }
@@ -154,7 +155,7 @@
         tracks: new Map(vehicles.map((v) => [v, { chunks: new Map(), overlays: new Map(), track: null, segments: [] }])),
         loaded: new Set(), pending: new Map(), queue: [], inflight: 0, failed: new Map(),
         alerts: [], alertTs: [], stops: [], stopTs: [], firedShown: -1,
-        fences: [], fenceKey: null, fenceBusy: false, fitted: false, changed: true, stalledSince: null,
+        fences: [], fenceKey: null, fenceBusy: false, box: null, view: null, changed: true, stalledSince: null,
         stats: { opened: root.performance.now(), firstData: null, requests: 0, points: 0, stalls: 0,
           stallMs: 0, draws: [], frames: [], ahead: [], lastFrame: null },
       };
@@ -251,8 +252,11 @@
       this.fetchFences();
       if (moved || s.changed) {
         s.changed = false;
+        const started = root.performance.now();
         this.renderControls();
         this.map.draw();
+        // a frame's own cost: controls, background and the replay layer (bench/replay_map.py)
+        if (clock.playing && stats.draws.length < SAMPLES) stats.draws.push(root.performance.now() - started);
       }
     }
 
@@ -312,7 +316,7 @@
         do {
           const more = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
           const page = await this.api(
-            `/api/replay/track/${encodeURIComponent(vehicle)}?from=${from}&to=${to}&limit=${PAGE_LIMIT}${more}`);
+            `/api/replay/track/${encodeURIComponent(vehicle)}?from=${from}&to=${to}&limit=${this.pageLimit}${more}`);
           if (s.gen !== this.gen) return;
           s.stats.requests += 1;
           this.absorb(page, vehicle, points, overlays);
@@ -338,7 +342,8 @@
           if (s.stats.firstData === null) s.stats.firstData = root.performance.now() - s.stats.opened;
         }
       }
-      if (!s.fitted && s.loaded.size) this.fit(s);
+      this.extend(s, points);
+      if (this.untouched(s)) this.fit(s);
       s.changed = true;
     }
 
@@ -396,23 +401,32 @@
         });
     }
 
-    /** Centre and zoom the map on what the first chunk holds. */
-    fit(s) {
+    /** Grow the box (world pixels at zoom 0) around everything loaded by a chunk's points. */
+    extend(s, points) {
       const { worldPixel } = root.LandunMap;
-      let box = null;
-      s.tracks.forEach((v) => {
-        const tr = v.track;
-        for (let i = 0; tr && i < tr.n; i++) {
-          const [x, y] = worldPixel(tr.lat[i], tr.lng[i], 0);
-          box = box ? [Math.min(box[0], x), Math.min(box[1], y), Math.max(box[2], x), Math.max(box[3], y)] : [x, y, x, y];
-        }
-      });
+      for (let i = 0; i < points.t.length; i++) {
+        const [x, y] = worldPixel(points.lat[i], points.lng[i], 0);
+        const b = s.box;
+        s.box = b ? [Math.min(b[0], x), Math.min(b[1], y), Math.max(b[2], x), Math.max(b[3], y)] : [x, y, x, y];
+      }
+    }
+
+    /** True until the user pans or zooms: the view is still the one the replay chose. */
+    untouched(s) {
+      const m = this.map;
+      return !s.view || (s.view[0] === m.center[0] && s.view[1] === m.center[1] && s.view[2] === m.zoom);
+    }
+
+    /** Centre and zoom the map on all the data loaded (again as chunks come, until the user
+     * moves the map). */
+    fit(s) {
+      const box = s.box;
       if (!box) return;
-      s.fitted = true;
       const span = Math.max(box[2] - box[0], (box[3] - box[1]) * (this.map.width / this.map.height), 1e-9);
       const zoom = Math.max(3, Math.min(17, Math.floor(Math.log2((this.map.width * 0.7) / span))));
       const [lat, lng] = root.LandunMap.worldToLatLng((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 0);
       this.map.focus(lat, lng, zoom);
+      s.view = [this.map.center[0], this.map.center[1], this.map.zoom];
     }
 
     // ---- what the page shows (for people, the browser test and bench/replay_map.py) --------
@@ -434,13 +448,11 @@
     draw(map, ctx) {
       const s = this.session;
       if (!s) return;
-      const started = root.performance.now();
       map.drawFences(s.fences);
       s.tracks.forEach((v) => this.drawTrack(map, ctx, v, s.playhead));
       this.drawStops(map, ctx, s);
       this.drawAlerts(map, ctx, s);
       this.drawMarkers(map, ctx, s);
-      if (s.clock.playing && s.stats.draws.length < SAMPLES) s.stats.draws.push(root.performance.now() - started);
     }
 
     /** The track up to the playhead, coloured by the state of each stretch's first fix. Whole

@@ -127,16 +127,16 @@
   }
 
   /** The chunks a replay fetches: ``[from, to]`` cut into ``chunkMs`` of data time. Chunk k
-   * covers [from + k*chunkMs, from + (k+1)*chunkMs - 1] (inclusive windows that do not overlap,
-   * so a fix or overlay on a boundary is fetched once). */
+   * covers [from + k*chunkMs, from + (k+1)*chunkMs - 1], the last one up to ``to`` included
+   * (inclusive windows that do not overlap, so a fix or overlay on a boundary is fetched once). */
   function chunkPlan(from, to, chunkMs) {
     const size = Math.max(1, Math.min(chunkMs, to - from + 1));
-    return { from, to, chunkMs: size, count: Math.ceil((to - from + 1) / size) };
+    return { from, to, chunkMs: size, count: Math.max(1, Math.ceil((to - from) / size)) };
   }
 
   function chunkSpan(plan, k) {
     const start = plan.from + k * plan.chunkMs;
-    return [start, Math.min(plan.to, start + plan.chunkMs - 1)];
+    return [start, k >= plan.count - 1 ? plan.to : start + plan.chunkMs - 1];
   }
 
   function chunkOf(plan, t) {

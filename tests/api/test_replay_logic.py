@@ -136,11 +136,13 @@ def test_wanted_chunks_run_from_the_playhead_to_the_lookahead_nearest_first():
         "const plan = R.chunkPlan(T0, T0 + 10 * H - 1, H);"
         "return [R.wantedChunks(plan, new Set([3]), new Set([4]), T0 + 3 * H + 1, 3 * H),"
         " R.wantedChunks(plan, new Set(), new Set(), T0 + 9 * H, 5 * H),"
-        " R.chunkPlan(T0, T0 + 10 * H - 1, 100 * H).count];",
+        " R.chunkPlan(T0, T0 + 10 * H - 1, 100 * H).count,"
+        " R.chunkSpan(R.chunkPlan(T0, T0 + 2 * H, H), 1).map((x) => x - T0)];",
         T0=T0,
         H=HOUR,
     )
-    assert got == [[5, 6], [9], 1]  # one chunk when it is larger than the range (one fetch)
+    assert got[:3] == [[5, 6], [9], 1]  # one chunk when it is larger than the range (one fetch)
+    assert got[3] == [HOUR, 2 * HOUR]  # the last chunk holds the range's last instant
 
 
 def test_an_alert_is_shown_only_from_its_time_on():

@@ -12,6 +12,12 @@ TIME_RANGE_MS = (946_656_000_000, 4_102_416_000_000)
 # Days before each month in a non-leap year (index 1..12).
 _CUM_DAYS = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# Byte -> its two BCD digits as a number (0..99), or 0xFF when a nibble is above 9.
+_BCD_VALUE = bytes(
+    (b >> 4) * 10 + (b & 15) if b >> 4 < 10 and b & 15 < 10 else 0xFF for b in range(256)
+)
+# Decoded (yy, mm, dd) bytes -> days since 1970 (valid dates only; bounded cache).
+_DAYS: dict[bytes, int] = {}
 
 
 def phone_digits(raw: bytes) -> str:
@@ -54,19 +60,29 @@ def time_ms(raw: bytes) -> int:
     CodecError
         ``bad_time`` when a nibble is not a decimal digit or the fields make no date.
     """
-    text = raw.hex()
-    if not text.isdigit() or len(text) != 12:
-        raise CodecError("bad_time", f"time: not BCD YYMMDDhhmmss, got {text}")
-    year = 2000 + int(text[0:2])
-    month, day = int(text[2:4]), int(text[4:6])
-    hour, minute, second = int(text[6:8]), int(text[8:10]), int(text[10:12])
-    if not (1 <= month <= 12 and 1 <= day <= _MONTH_DAYS[month] and hour < 24):
-        raise CodecError("bad_time", f"time: no such date, got {text}")
-    if minute > 59 or second > 59 or (month == 2 and day == 29 and year % 4 != 0):
-        raise CodecError("bad_time", f"time: no such date, got {text}")
-    days = _days_from_civil(year, month, day)
-    local = ((days * 24 + hour) * 60 + minute) * 60 + second
-    return local * 1000 - BEIJING_OFFSET_MS
+    values = raw.translate(_BCD_VALUE)
+    if len(values) != 6 or 0xFF in values:
+        raise CodecError("bad_time", f"time: not BCD YYMMDDhhmmss, got {raw.hex()}")
+    yy, month, day, hour, minute, second = values
+    days = _DAYS.get(values[:3])
+    if days is None:
+        days = _date_days(2000 + yy, month, day, raw)
+    if hour > 23 or minute > 59 or second > 59:
+        raise CodecError("bad_time", f"time: no such date, got {raw.hex()}")
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 - BEIJING_OFFSET_MS
+
+
+def _date_days(year: int, month: int, day: int, raw: bytes) -> int:
+    """Days since 1970 of a BCD date, checked and cached (positions of one night share dates)."""
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not (1 <= month <= 12 and 1 <= day <= _MONTH_DAYS[month]) or (
+        month == 2 and day == 29 and not leap
+    ):
+        raise CodecError("bad_time", f"time: no such date, got {raw.hex()}")
+    if len(_DAYS) >= 10_000:
+        _DAYS.clear()
+    days = _DAYS[raw[:3].translate(_BCD_VALUE)] = _days_from_civil(year, month, day)
+    return days
 
 
 def encode_time(ms: int) -> bytes:

@@ -27,6 +27,9 @@ MAX_BODY = LEN_MASK
 _HEAD4 = struct.Struct(">HH")
 _SUB = struct.Struct(">HH")
 _SERIAL = struct.Struct(">H")
+# Phone BCD bytes to key (bounded: cleared when full).
+_PHONES: dict[bytes, str] = {}
+_PHONES_MAX = 100_000
 
 
 @dataclass(slots=True)
@@ -106,26 +109,43 @@ def parse(data: bytes, lenient: bool = False) -> Header:
         ``truncated`` when ``data`` is shorter than the header (+ checksum) it announces,
         ``bad_length`` as above; the error's ``header`` is set when the header was readable.
     """
+    if type(data) is not bytes:
+        data = bytes(data)
     n = len(data)
     if n < 13:
         raise CodecError("truncated", f"{n} bytes: shorter than a header and checksum")
     msg_id, props = _HEAD4.unpack_from(data)
     body_len = props & LEN_MASK
-    sub = bool(props & SUBPACKAGE_BIT)
     flag = bool(props & VERSION_BIT)
-    first, second = (V2019, V2013) if flag else (V2013, V2019)
-    version, warning = first, None
-    if header_size(first, sub) + body_len + 1 != n:
-        if header_size(second, sub) + body_len + 1 == n:
-            version, warning = second, "version_flag_mismatch"
+    extra = 4 if props & SUBPACKAGE_BIT else 0
+    size = (17 if flag else 12) + extra
+    warning = None
+    if size + body_len + 1 != n:
+        other = (12 if flag else 17) + extra
+        if other + body_len + 1 == n:
+            size, warning = other, "version_flag_mismatch"
         else:
             warning = "bad_length"
-    size = header_size(version, sub)
+    version = V2019 if size - extra == 17 else V2013
     if n < size + 1:
         raise CodecError(
             "truncated", f"{n} bytes: shorter than a {version} header ({size}) and checksum"
         )
-    header = _read(data, msg_id, props, version, sub, flag)
+    if version == V2019:
+        proto, phone_bcd, pos = data[4], data[5:15], 15
+    else:
+        proto, phone_bcd, pos = None, data[4:10], 10
+    (serial,) = _SERIAL.unpack_from(data, pos)
+    total = index = None
+    if extra:
+        total, index = _SUB.unpack_from(data, pos + 2)
+    phone = _PHONES.get(phone_bcd)
+    if phone is None:
+        phone = _remember_phone(phone_bcd)
+    header = Header(
+        msg_id, version, phone, phone_bcd, serial, body_len,
+        (props >> ENCRYPTION_SHIFT) & 0b111, proto, total, index, flag, [],
+    )  # fmt: skip
     if warning == "bad_length":
         present = n - size - 1
         if not lenient:
@@ -138,28 +158,12 @@ def parse(data: bytes, lenient: bool = False) -> Header:
     return header
 
 
-def _read(data: bytes, msg_id: int, props: int, version: str, sub: bool, flag: bool) -> Header:
-    if version == V2019:
-        proto, phone_bcd, pos = data[4], data[5:15], 15
-    else:
-        proto, phone_bcd, pos = None, data[4:10], 10
-    (serial,) = _SERIAL.unpack_from(data, pos)
-    total = index = None
-    if sub:
-        total, index = _SUB.unpack_from(data, pos + 2)
-    return Header(
-        msg_id=msg_id,
-        version=version,
-        phone=phone_digits(phone_bcd),
-        phone_bcd=bytes(phone_bcd),
-        serial=serial,
-        body_len=props & LEN_MASK,
-        encryption=(props >> ENCRYPTION_SHIFT) & 0b111,
-        protocol_version=proto,
-        total=total,
-        index=index,
-        version_flag=flag,
-    )
+def _remember_phone(phone_bcd: bytes) -> str:
+    """The phone key of ``phone_bcd``, cached: a gateway sees the same terminals all day."""
+    if len(_PHONES) >= _PHONES_MAX:
+        _PHONES.clear()
+    phone = _PHONES[phone_bcd] = phone_digits(phone_bcd)
+    return phone
 
 
 def encode(

@@ -75,28 +75,36 @@ def decode_frame(raw: bytes, lenient: bool = False) -> Message:
         With the reason (``empty``, ``bad_escape``, ``truncated``, ``bad_length``,
         ``bad_checksum``, ``bad_body``, ``bad_coordinate``) and, once readable, the header.
     """
-    if raw[:1] == b"\x7e":
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    if raw and raw[0] == 0x7E:
         raw = raw[1:]
-    if raw[-1:] == b"\x7e":
+    if raw and raw[-1] == 0x7E:
         raw = raw[:-1]
     if not raw:
         raise CodecError("empty", "no bytes between the flags")
     if b"\x7e" in raw:
         raise CodecError("bad_escape", "0x7E inside a frame")
     bare_escape = lenient and raw[-1] == frame.ESC and frame._stray_escape(raw) == len(raw) - 1
-    data = frame.unescape(raw, lenient)
+    data = frame.unescape(raw, lenient) if b"\x7d" in raw else raw
     head = header.parse(data, lenient)
     if bare_escape:
         head.warnings.append("bare_escape")
     size = head.size
     body = data[size : size + head.body_len]
-    if frame.checksum(data[:-1]) != data[-1]:
+    actual = frame.checksum(data[:-1])
+    if actual != data[-1]:
         if not lenient:
-            actual = frame.checksum(data[:-1])
             raise CodecError(
                 "bad_checksum", f"XOR is {actual:02x}, frame says {data[-1]:02x}", head
             )
         head.warnings.append("bad_checksum")
+    if head.msg_id == LOCATION and not head.encryption and head.total is None:
+        try:  # the hot path: skip the dispatch table
+            return Message(head, body, {"location": location.decode(body, lenient)})
+        except CodecError as exc:
+            exc.header = head
+            raise
     return decode_body(head, body, lenient)
 
 

@@ -5,6 +5,13 @@ same app over its in-memory ports. Simulated pings are replayed in arrival order
 faster than real time; each wall-clock step hands the due pings to the engine (in a worker thread,
 so the event loop keeps serving websockets) and feeds positions and alerts to the API.
 When a simulated night ends, the next one starts with the next seed.
+
+The first night is archived as it runs (issue 12; ``replay.embedded_sink``): every ping with
+its verdict, the events and the reference data, so that ``landun replay`` and the map's replay
+mode can play it back. Batches are cut every :data:`ARCHIVE_LINES` pings and written from a
+worker thread at most every :data:`ARCHIVE_EVERY_S` seconds, never on the event loop. The
+nights after it replay the same hours with another seed: archived too, they would lay a second
+fleet over the first one's tracks, so they are not.
 """
 
 from __future__ import annotations
@@ -14,8 +21,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import orjson
+
 from api.feed import Feed, FeedError
 from geofence import FenceIndex, load_fences
+from replay.embedded_sink import EmbeddedSink
+from replay.reference import reference_events
 from sim import simulate, writer
 from sim.feed import arrivals
 from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
@@ -25,6 +36,8 @@ from stream.registry import Registry
 
 log = logging.getLogger("landun.demo")
 STEP_S = 0.5  # wall-clock seconds between engine steps
+ARCHIVE_LINES = 8_192  # pings per archive batch (one file per table and day)
+ARCHIVE_EVERY_S = 3.0  # wall-clock seconds between archive writes, at most one at a time
 
 
 @dataclass
@@ -38,6 +51,12 @@ class Night:
     states: EngineState = field(default_factory=EngineState)
     arrived: int = 0  # pings handed to the engine so far: their refs, unique over the night
     shown: dict[str, int] = field(default_factory=dict)  # vehicle -> ts of the position shown
+    sink: EmbeddedSink | None = None  # the night's archive writer (issue 12), if archived
+
+    def archive_to(self, archive) -> None:
+        """Archive this night to ``archive``: its pings from arrival 0, its reference data."""
+        snapshot = reference_events(self.fences["features"], self.registry, 0)
+        self.sink = EmbeddedSink(archive, snapshot, ref_base=0, lines_per_batch=ARCHIVE_LINES)
 
 
 def prepare(vehicles: int, hours: float, seed: int, start: str) -> Night:
@@ -62,13 +81,22 @@ def step(night: Night, batch: list[dict], feed: Feed) -> dict[str, int]:
     pings, counts = [], {"pings": 0, "rejected": 0, "alerts": 0, "positions": 0}
     # Refs unique over the night: a rejection can be of a ping of an earlier step (released
     # from the reorder buffer now) and must not count against this step's ping of that index.
+    sink = night.sink
     for k, raw in enumerate(batch, start=night.arrived):
         try:
-            pings.append(parse_ping(raw, k))
-        except PingError:
+            ping = parse_ping(raw, k)
+        except PingError as exc:
             counts["rejected"] += 1
+            if sink is not None:
+                sink.line(k, _text(raw), error=exc)
+            continue
+        pings.append(ping)
+        if sink is not None:
+            sink.line(k, _text(raw), ping=ping)
     night.arrived += len(batch)
     night.states, events = process(pings, night.ctx, night.states)
+    if sink is not None:
+        sink.settle(events, night.states)
     rejected = {p["ref"] for kind, p in events if kind == EventKind.REJECTED}
     counts["rejected"] += len(rejected)
     counts["pings"] = sum(1 for p in pings if p.ref not in rejected)
@@ -79,6 +107,13 @@ def step(night: Night, batch: list[dict], feed: Feed) -> dict[str, int]:
     if night.states.watermark >= 0:
         feed.mark_offline(night.states.watermark)
     return counts
+
+
+def _text(raw) -> str:
+    """A simulated ping (a dict) as the JSON text a gateway would have received."""
+    if isinstance(raw, bytes | str):
+        return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return orjson.dumps(raw).decode()
 
 
 def _feed_events(events: list, feed: Feed) -> int:
@@ -115,30 +150,53 @@ async def run(
     start: str,
     rate: float,
     nights: int | None = None,
+    archive=None,
 ) -> None:
-    """Replay nights forever (or ``nights`` of them), ``rate`` times faster than real time."""
+    """Replay nights forever (or ``nights`` of them), ``rate`` times faster than real time;
+    the first one archived to ``archive`` when given (issue 12)."""
     done = 0
     while nights is None or done < nights:
         night = await asyncio.to_thread(prepare, vehicles, hours, seed + done, start)
+        if archive is not None and done == 0:
+            night.archive_to(archive)
+            log.info("night 1 archived to %s (landun replay --archive %s)", archive, archive)
+        elif archive is not None and done == 1:
+            log.info("night 2 and later replay the same hours: not archived")
         feed.load_reference(night.fences, night.registry)
         log.info("night %d: %d vehicles, %d pings", done + 1, vehicles, len(night.pings))
         await _replay(night, feed, rate)
         night.states, events = finish(night.ctx, night.states)
         _feed_events(events, feed)
         show_positions(night, feed, set())
+        if night.sink is not None:
+            night.sink.settle(events, None, final=True)
+            await asyncio.to_thread(night.sink.write_ready)
+            log.info("night 1 archived: %d pings", night.sink.counts.rows)
         done += 1
 
 
 async def _replay(night: Night, feed: Feed, rate: float) -> None:
     first = night.pings[0][0] if night.pings else 0
     t0, k = time.monotonic(), 0
-    while k < len(night.pings):
-        due = first + (time.monotonic() - t0) * rate * 1000.0
-        end = k
-        while end < len(night.pings) and night.pings[end][0] <= due:
-            end += 1
-        if end > k:
-            batch = [p for _, p in night.pings[k:end]]
-            await asyncio.to_thread(step, night, batch, feed)
-            k = end
-        await asyncio.sleep(STEP_S)
+    writing: asyncio.Task | None = None
+    wrote = time.monotonic()
+    try:
+        while k < len(night.pings):
+            due = first + (time.monotonic() - t0) * rate * 1000.0
+            end = k
+            while end < len(night.pings) and night.pings[end][0] <= due:
+                end += 1
+            if end > k:
+                batch = [p for _, p in night.pings[k:end]]
+                await asyncio.to_thread(step, night, batch, feed)
+                k = end
+            idle = writing is None or writing.done()
+            if night.sink is not None and idle and time.monotonic() - wrote >= ARCHIVE_EVERY_S:
+                if writing is not None:
+                    writing.result()  # a failed write stops the demo with its reason
+                writing = asyncio.create_task(asyncio.to_thread(night.sink.write_ready))
+                wrote = time.monotonic()
+            await asyncio.sleep(STEP_S)
+    finally:
+        if writing is not None:
+            await writing  # the night's last write waits for this one

@@ -157,8 +157,8 @@ class EmbeddedSink:
             self._queue(oldest)
         self._held = keep
         if final:
-            self._done = True
             with self._lock:
+                self._done = True
                 if self._ready:  # the run's last events go with its last batch (kept unwritten)
                     self._ready[-1][2].extend(self._take_events())
                 elif self._events or self._snapshot:  # no line at all: the snapshot still goes in

@@ -3,6 +3,12 @@
 First it checks the bundled Wuxi demo fences and prints a short geofence benchmark; then it
 simulates a Wuxi fleet, runs the engine on it in accelerated time, and serves the API and the live
 map. It prints the URL and the demo logins, and runs until interrupted.
+
+The first simulated night is archived to ``--archive`` (default ``LANDUN_ARCHIVE_DIR``,
+var/archive; issue 12): replay it with ``landun replay --archive DIR --from T0 --to T1``, or in
+the map's replay mode (the demo's API reads the same directory). A demo writes its batches
+under the same names every run (``s{first}-{last}``): an earlier demo's files in that
+directory are replaced, or mixed in when the fleet differs; use a fresh directory for that.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import webbrowser
 from importlib import resources
 
@@ -29,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1, help="first simulated night's seed")
     p.add_argument("--start", default=DEFAULT_START, help="simulated start time (ISO 8601)")
     p.add_argument("--no-bench", action="store_true", help="skip the geofence benchmark")
+    p.add_argument(
+        "--archive",
+        help="archive the first night here (default LANDUN_ARCHIVE_DIR, var/archive)",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     _check_fences()
     if not args.no_bench:
         _bench()
+    from replay.settings import ArchiveSettings
+
+    if args.archive is None:
+        args.archive = str(ArchiveSettings().dir)
+    # The API in this process reads the archive from the setting: the same directory (issue 12).
+    os.environ["LANDUN_ARCHIVE_DIR"] = args.archive
     return asyncio.run(_serve(args))
 
 
@@ -95,11 +112,20 @@ async def _serve(args: argparse.Namespace) -> int:
         )
     )
     driver = asyncio.create_task(
-        embedded.run(app.state.feed, args.vehicles, args.hours, args.seed, args.start, args.rate)
+        embedded.run(
+            app.state.feed,
+            args.vehicles,
+            args.hours,
+            args.seed,
+            args.start,
+            args.rate,
+            archive=args.archive,
+        )
     )
     driver.add_done_callback(_report_failure(server))
     print(f"\n== landun demo: {args.vehicles} vehicles, {args.rate:g}x real time")
     print(f"   open {url}")
+    print(f"   archive: {args.archive} (the first night; landun replay --archive {args.archive})")
     for name, role, district, password, _ in DEMO_USERS:
         print(f"   login {name} / {password}  ({role.value}{', ' + district if district else ''})")
     if not args.no_browser:

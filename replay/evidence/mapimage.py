@@ -85,6 +85,7 @@ def map_shapes(
     width: float = 480.0,
     height: float = 320.0,
     violating: tuple[int, int] | None = None,
+    labelled: frozenset[str] = frozenset(),
 ) -> MapImage:
     """The map of a pack (module docstring).
 
@@ -100,6 +101,9 @@ def map_shapes(
         The box, in points.
     violating : (from_ms, to_ms), optional
         The part of the track drawn in red (the alert's start to its end).
+    labelled : frozenset of str
+        Fences named on the map (the alert's, its permit's); restricted zones always are. The
+        many other places around stay unnamed, or their names would cover the track.
 
     Examples
     --------
@@ -113,7 +117,7 @@ def map_shapes(
     lngs = [p["lng"] for p in points] + [alert["lng"]]
     view = _View.around(min(lats), min(lngs), max(lats), max(lngs), width, height)
     image = MapImage(width, height)
-    _fences(image, view, features)
+    _fences(image, view, features, labelled)
     line = [view.xy(p["lat"], p["lng"]) for p in points]
     if len(line) >= 2:
         image.shapes.append(Shape("line", tuple(line), stroke=TRACK, width=1.6))
@@ -162,7 +166,9 @@ class _View:
         return box(self.lng0 - half_w, self.lat0 - half_h, self.lng0 + half_w, self.lat0 + half_h)
 
 
-def _fences(image: MapImage, view: _View, features: Iterable[Mapping[str, Any]]) -> None:
+def _fences(
+    image: MapImage, view: _View, features: Iterable[Mapping[str, Any]], labelled: frozenset[str]
+) -> None:
     frame = view.degrees()
     fences, _ = check_fences([dict(f) for f in features])
     order = {k: i for i, k in enumerate(KIND_STYLE)}
@@ -180,8 +186,10 @@ def _fences(image: MapImage, view: _View, features: Iterable[Mapping[str, Any]])
             )
         if kind not in image.kinds:
             image.kinds.append(kind)
-        label = view.xy(part.representative_point().y, part.representative_point().x)
-        image.shapes.append(Shape("text", (label,), text=fence.name or fence.id, size=6.5))
+        if fence.id in labelled or kind == "restricted":
+            spot = part.representative_point()
+            label = view.xy(spot.y, spot.x)
+            image.shapes.append(Shape("text", (label,), text=fence.name or fence.id, size=6.5))
 
 
 def _polygons(geom: BaseGeometry) -> list:

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from replay import queries
 from replay.evidence import reads
 from replay.evidence.document import case_document
 from replay.evidence.manifest import file_entry, write_manifest
@@ -82,8 +83,8 @@ def build_pack(
     folder = _out_folder(out_dir)
     if not Path(archive).is_dir():
         raise ArchiveQueryError(f"archive {str(archive)!r} is not a directory")
+    alert = queries.alert(archive, alert_id)  # the final version, as the replay API shows it
     versions = reads.alert_versions(archive, alert_id)
-    alert = reads.final_version(versions)
     if alert is None:
         raise AlertNotArchived(f"alert {alert_id!r} is not in the archive {str(archive)!r}")
     th = thresholds or Thresholds()
@@ -117,7 +118,9 @@ def build_pack(
     }
     doc = case_document(alert, ref.registry, ref.features, th.to_dict(), audit_doc, facts)
     end = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else at
-    image = map_shapes(points, alert, ref.features, violating=(at, end))
+    image = map_shapes(
+        points, alert, ref.features, violating=(at, end), labelled=_named(alert, ref)
+    )
     (folder / "report.html").write_text(report_html(doc, image), "utf-8")
     (folder / "report.pdf").write_bytes(report_pdf(doc, image))
     names += ["report.html", "report.pdf"]
@@ -206,7 +209,7 @@ def ping_line(row: dict[str, Any]) -> bytes:
 
 def _audit(case: dict[str, Any] | None, note: str | None) -> dict[str, Any]:
     if case is None:
-        why = note or "no case audit trail was given when the pack was built"
+        why = note or "未提供案件流转记录 (no case audit trail was given when the pack was built)"
         return {"available": False, "case": None, "note": why}
     return {"available": True, "case": case, "note": note or ""}
 
@@ -274,6 +277,20 @@ def _write_reproduce(
     ]
     (folder / "README.txt").write_text("\n".join(lines), "utf-8")
     return ["reproduce.sh", "README.txt"]
+
+
+def _named(alert: dict[str, Any], ref: Reference) -> frozenset[str]:
+    """The fences the map names: the alert's and those of its permit and the vehicle's contracts."""
+    out = {str(alert.get("fence"))}
+    for permit in ref.registry["permits"]:
+        if permit.get("id") == alert.get("permit"):
+            out.update(
+                [permit.get("site"), *permit.get("terminals", ()), *permit.get("corridors", ())]
+            )
+    for contract in ref.registry["contracts"]:
+        if contract.get("vehicle") == alert.get("vehicle"):
+            out.update([*contract.get("producers", ()), *contract.get("plants", ())])
+    return frozenset(str(i) for i in out)
 
 
 def _json(value: Any) -> bytes:

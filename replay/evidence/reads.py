@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 
+from replay import duck
 from replay.layout import SourceRange, data_files, days_between
 
 
@@ -52,22 +52,6 @@ def alert_versions(archive: str | os.PathLike, alert_id: str) -> list[dict[str, 
             seen.add(version)
             out.append(orjson.loads(payload))
     return out
-
-
-def final_version(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The alert as it stands: the last version, except that an open version archived after an
-    ended one (a re-delivery after a crash or a replay) does not reopen it.
-
-    Examples
-    --------
-    >>> final_version([{"ended_ts": None}, {"ended_ts": 5}, {"ended_ts": None}])
-    {'ended_ts': 5}
-    """
-    current: dict[str, Any] | None = None
-    for version in versions:
-        if current is None or not (current.get("ended_ts") and not version.get("ended_ts")):
-            current = version
-    return current
 
 
 def trip_versions(
@@ -114,7 +98,7 @@ def vehicle_pings(
         "WHERE vehicle = ? AND (ts BETWEEN ? AND ? OR (ts IS NULL AND received BETWEEN ? AND ?)) "
         'ORDER BY "partition" NULLS FIRST, "offset", "index", ingest'
     )
-    with duckdb.connect() as con:
+    with duck.cursor() as con:
         rows = con.execute(sql, [files, vehicle, from_ms, to_ms, from_ms, to_ms]).fetchall()
     keys = ("raw", "received", "ts", "lat", "lng", "verdict", "speed_kmh", "loaded", "lift")
     return [dict(zip(keys, r, strict=True)) for r in rows]
@@ -129,7 +113,7 @@ def _rows(files: list[str], select: str, where: str, params: list[Any]) -> list[
         f"{select} FROM read_parquet(?, hive_partitioning=false, filename=true, "
         f"file_row_number=true) WHERE {where}"
     )
-    with duckdb.connect() as con:
+    with duck.cursor() as con:
         rows = con.execute(sql, [files, *params]).fetchall()
     rank = {f: (_day(f), _order(Path(f).name)) for f in files}
     return sorted(rows, key=lambda r: (rank[r[-2]], r[-1]))

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from replay.consumer import ArchiveLocked, hold_archive
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise
     if args.batch < 1 or args.linger < 0 or (args.idle_exit is not None and args.idle_exit < 0):
         return _fail("archive", "--batch must be at least 1, --linger and --idle-exit >= 0")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import reduce
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway.errors import CodecError
@@ -21,10 +21,22 @@ def test_checksum_is_the_xor_of_every_byte(data):
 
 
 @given(st.binary(max_size=300))
+@example(b"\x7d\x02")  # escaped as 7D 01 02: unescaping 7D 02 first would make it 0x7E
+@example(b"\x7d\x01")
+@example(b"\x7e\x02\x7d\x01\x7d")
 def test_escape_round_trips_and_leaves_no_flag(data):
     escaped = escape(data)
     assert 0x7E not in escaped
     assert unescape(escaped) == data
+
+
+@pytest.mark.parametrize(
+    "escaped, plain",
+    [("7d0102", "7d02"), ("7d0101", "7d01"), ("7d027d01", "7e7d"), ("7d017d02", "7d7e")],
+)
+def test_unescape_table(escaped, plain):
+    assert unescape(bytes.fromhex(escaped)) == bytes.fromhex(plain)
+    assert escape(bytes.fromhex(plain)) == bytes.fromhex(escaped)
 
 
 @pytest.mark.parametrize(

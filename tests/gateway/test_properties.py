@@ -104,6 +104,25 @@ def test_fuzz_random_bytes(data, lenient):
             decode_anything(item, lenient)
 
 
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([0x0001, 0x0002, 0x0100, 0x0102, 0x0200, 0x0704, 0x8001, 0x8100]),
+    versions,
+    st.binary(max_size=300),
+    st.booleans(),
+)
+def test_fuzz_body_decoders_behind_a_valid_header(msg_id, version, body, lenient):
+    # A random body behind a consistent header and checksum reaches the body decoders.
+    decode_anything(encode_frame(msg_id, "1", 1, body, version), lenient)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(positions, st.binary(min_size=1, max_size=3), st.booleans())
+def test_fuzz_location_with_a_cut_item(loc, tail, lenient):
+    body = location.encode(loc) + tail  # an item header without its whole value
+    decode_anything(encode_frame(0x0200, "1", 1, body), lenient)
+
+
 @st.composite
 def mutated(draw):
     raw = bytearray(draw(st.sampled_from(RAW)))

@@ -146,6 +146,23 @@ def test_negative_vectors_give_their_reason(negative):
         assert info.value.reason == negative.lenient
 
 
+@pytest.mark.parametrize(
+    "hexdata",
+    [
+        "0200400001" + "00" * 10,  # 2019 flag, 15 bytes: shorter than a 2019 header
+        "02002000" + "00" * 9,  # subpackage bit, 13 bytes: no room for total/index
+        "02006000" + "00" * 16,  # 2019 + subpackage, 20 bytes: 21 needed
+    ],
+)
+def test_frames_shorter_than_the_header_they_announce_are_truncated(hexdata):
+    from gateway.frame import build
+
+    for lenient in (False, True):
+        with pytest.raises(CodecError) as info:
+            decode_frame(build(bytes.fromhex(hexdata)), lenient=lenient)
+        assert info.value.reason == "truncated"
+
+
 def test_n1_error_carries_the_readable_header_for_a_result_2_reply():
     with pytest.raises(CodecError) as info:
         decode_frame(bytes.fromhex(NEGATIVES[0].hex))

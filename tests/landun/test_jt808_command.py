@@ -39,6 +39,19 @@ def test_decode_location_prints_the_fields_engineers_need(capsys):
     assert p["extras"]["0x31"] == {"name": "satellites", "value": 9, "raw": "09"}
 
 
+def test_time_is_utc_whatever_the_machine_time_zone(capsys, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        _, out, _ = run(capsys, "decode", BY_NAME["V01"].hex)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert json.loads(out)["positions"][0]["time"] == "2018-07-15T02:10:10Z"
+
+
 def test_decode_batch_with_spaces_in_the_hex(capsys):
     spaced = " ".join(BY_NAME["V02"].hex[i : i + 2] for i in range(0, len(BY_NAME["V02"].hex), 2))
     code, out, _ = run(capsys, "decode", *spaced.split(" "))

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "landun.commands.users",
     "landun.commands.alert_sink",
     "landun.commands.archive",
+    "landun.commands.evidence",
     "landun.commands.jt808",
 )
 

@@ -5,7 +5,9 @@ and an index from 1 (PROTOCOL.md 1.2, V14). Packets are grouped by (phone, msg i
 of packet 1); when every index is in, the bodies are joined in index order. A group that has not
 completed ``timeout_ms`` after its first packet expires; :meth:`Reassembler.expire` returns it
 with the indices still missing, for a 0x8003 request or a log line. Memory is capped: at most
-``max_groups`` open groups (the oldest is expired to make room).
+``max_groups`` open groups (the oldest is expired to make room) and ``max_bytes`` of bodies held
+(a message whose parts would pass it is dropped as expired: a header may announce 65,535
+packets of 1,023 bytes, and a terminal is not trusted with 64 MiB of the gateway's memory).
 """
 
 from __future__ import annotations
@@ -59,11 +61,15 @@ class Reassembler:
         A group incomplete this long after its first packet expires.
     max_groups : int
         Open groups kept at most (per connection, in the gateway).
+    max_bytes : int
+        Body bytes held at most, all groups together.
     """
 
-    def __init__(self, timeout_ms: int = 60_000, max_groups: int = 64):
+    def __init__(self, timeout_ms: int = 60_000, max_groups: int = 64, max_bytes: int = 1 << 20):
         self.timeout_ms = timeout_ms
         self.max_groups = max_groups
+        self.max_bytes = max_bytes
+        self.held = 0  # body bytes held now
         self._groups: dict[tuple[str, int, int, int], Pending] = {}
         self._first: dict[tuple[str, int, int, int], Header] = {}
 
@@ -86,7 +92,11 @@ class Reassembler:
                 expired.append(self._drop(oldest))
             group = Pending(head.phone, head.msg_id, total, first_serial, now_ms)
             self._groups[key] = group
+        self.held += len(body) - len(group.parts.get(index, b""))
         group.parts[index] = body
+        if self.held > self.max_bytes:
+            expired.append(self._drop(key))
+            return None, expired
         if index == 1 or key not in self._first:
             self._first[key] = head
         if len(group.parts) < total:
@@ -115,7 +125,9 @@ class Reassembler:
 
     def _drop(self, key: tuple[str, int, int, int]) -> Pending:
         self._first.pop(key, None)
-        return self._groups.pop(key)
+        group = self._groups.pop(key)
+        self.held -= sum(map(len, group.parts.values()))
+        return group
 
     def __len__(self) -> int:
         return len(self._groups)

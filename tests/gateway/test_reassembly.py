@@ -92,3 +92,16 @@ def test_different_terminals_do_not_mix():
     r.add(*packet(1, 2, 1, b"a", phone="1"), now_ms=0)
     assert r.add(*packet(2, 2, 2, b"b", phone="2"), now_ms=0)[0] is None
     assert len(r) == 2
+
+
+def test_held_bytes_are_capped_and_counted_back_when_groups_end():
+    r = Reassembler(max_bytes=100)
+    r.add(*packet(1, 3, 1, b"a" * 60), now_ms=0)
+    assert r.held == 60
+    _, expired = r.add(*packet(2, 3, 2, b"b" * 60), now_ms=1)  # 120 > 100: dropped
+    assert [g.first_serial for g in expired] == [1] and r.held == 0 and len(r) == 0
+    r.add(*packet(10, 2, 1, b"c" * 50), now_ms=2)
+    r.add(*packet(10, 2, 1, b"d" * 40), now_ms=3)  # a retransmission replaces, not adds
+    assert r.held == 40
+    done, _ = r.add(*packet(11, 2, 2, b"e" * 10), now_ms=4)
+    assert done.body == b"d" * 40 + b"e" * 10 and r.held == 0

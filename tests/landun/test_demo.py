@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -10,9 +11,14 @@ import sys
 import time
 import urllib.request
 
+import duckdb
+
 from api.app import create_app
 from api.settings import Settings
 from landun import embedded
+from replay.layout import SourceRange
+from replay.reference import reference_as_of
+from replay.rerun import replay
 from stream.eventtime import parse_ts, to_iso
 
 
@@ -61,6 +67,57 @@ def test_the_map_shows_accepted_pings_only():
     }
 
 
+def test_the_demo_archives_its_first_night_and_replay_gives_its_alerts(tmp_path, monkeypatch):
+    """A night played at 1,200x in several engine steps, archived in small batches from the
+    writer thread: every ping is in the archive once with its verdict, the reference is, and
+    re-running the archive gives the alerts the demo raised, ids and contents included. The
+    second night (the same hours, another seed) is not archived."""
+    monkeypatch.setattr(embedded, "ARCHIVE_LINES", 100)
+    monkeypatch.setattr(embedded, "ARCHIVE_EVERY_S", 0.2)
+    monkeypatch.setattr(embedded, "STEP_S", 0.05)
+    app = create_app(Settings(demo=True))
+    nights: list[embedded.Night] = []
+    raised: dict[int, dict[str, dict]] = {1: {}, 2: {}}  # night -> alert id -> latest version
+    feed_alert = app.state.feed.alert
+
+    def record(alert):
+        raised[len(nights)][alert["id"]] = alert
+        return feed_alert(alert)
+
+    monkeypatch.setattr(app.state.feed, "alert", record)
+    prepare = embedded.prepare
+    monkeypatch.setattr(embedded, "prepare", lambda *a: nights.append(prepare(*a)) or nights[-1])
+    written_before_the_end: list[int] = []  # pings files on disk when a night finishes
+    night_finish = embedded.finish
+
+    def finish(*a, **kw):
+        written_before_the_end.append(len(list(tmp_path.glob("pings/*/*.parquet"))))
+        return night_finish(*a, **kw)
+
+    monkeypatch.setattr(embedded, "finish", finish)
+    start = "2025-06-02T18:00:00+08:00"
+    asyncio.run(embedded.run(app.state.feed, 12, 1.5, 3, start, 3000.0, nights=2, archive=tmp_path))
+    first, second = nights
+    assert first.sink is not None and second.sink is None
+    assert written_before_the_end[0] > 0  # written from the thread while the night played
+    files = sorted(str(p) for p in tmp_path.glob("pings/*/*.parquet"))
+    with duckdb.connect() as con:
+        rows = con.sql(f"SELECT ingest, verdict FROM read_parquet({files!r})").fetchall()
+    assert sorted(i for i, _ in rows) == list(range(len(first.pings)))
+    assert len({SourceRange.from_file_name(p.rsplit("/", 1)[1]) for p in files}) > 3
+    assert {v for _, v in rows} >= {"accepted"}
+    alert_files = sorted(str(p) for p in tmp_path.glob("alerts/*/*.parquet"))
+    with duckdb.connect() as con:
+        ids = con.sql(f"SELECT DISTINCT id FROM read_parquet({alert_files!r})").fetchall()
+    assert {i for (i,) in ids} == set(raised[1])
+    features, registry = reference_as_of(tmp_path, parse_ts(start))
+    assert len(features) == len(first.fences["features"])
+    assert registry["vehicles"] == sorted(first.registry["vehicles"], key=lambda v: v["id"])
+    again = replay(tmp_path, parse_ts(start) - 3_600_000, first.states.watermark)
+    assert again["alerts"] and again["pings"] == len(first.pings)
+    assert again["alerts"] == sorted(raised[1].values(), key=lambda a: (parse_ts(a["ts"]), a["id"]))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -76,7 +133,7 @@ def _get(url: str, token: str | None = None, data: dict | None = None):
         return json.load(resp)
 
 
-def test_landun_demo_serves_a_moving_fleet():
+def test_landun_demo_serves_a_moving_fleet(tmp_path):
     port = _free_port()
     cmd = [
         sys.executable,
@@ -93,6 +150,8 @@ def test_landun_demo_serves_a_moving_fleet():
         "3",
         "--rate",
         "600",
+        "--archive",
+        str(tmp_path / "archive"),  # never the checkout's var/archive
     ]
     proc = subprocess.Popen(
         cmd,
@@ -120,3 +179,4 @@ def test_landun_demo_serves_a_moving_fleet():
         proc.terminate()
         out = proc.communicate(timeout=20)[0].decode()
     assert "login city / city-demo" in out and f"http://127.0.0.1:{port}/" in out
+    assert f"archive: {tmp_path / 'archive'}" in out

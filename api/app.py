@@ -19,7 +19,19 @@ from api.hub import Hub
 from api.memory import memory_ports
 from api.passwords import PasswordPool
 from api.ports import Ports, RecordRejected
-from api.routes import alerts, auth, fences, health, live, map, metrics, registry, trips, vehicles
+from api.routes import (
+    alerts,
+    auth,
+    evidence,
+    fences,
+    health,
+    live,
+    map,
+    metrics,
+    registry,
+    trips,
+    vehicles,
+)
 from api.security import TokenIssuer, User, demo_users, users_from_file
 from api.sessions import AccountCache
 from api.settings import Settings
@@ -167,6 +179,7 @@ def create_app(
     app.state.accounts = AccountCache(ports.users, settings.ws_recheck_s)
     for module in (health, auth, map, fences, vehicles, registry, live, trips, alerts, metrics):
         app.include_router(module.router)
+    app.include_router(evidence.router)  # the evidence pack download (issue 12)
     app.include_router(ws.router)
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -2,8 +2,8 @@
 
 A record is one ping (a JSON object) or a batch (a JSON array of pings, ``stream.kafka.codec``).
 It is decoded here with the worker's own codec, so the parsed fields are the worker's (datum
-converted to WGS-84, ``received`` stamped from the record's timestamp as
-``stream.kafka.step.stamp_received`` does), and every ping gets one row:
+converted to WGS-84; ``received``, when the ping carries none, the record's timestamp as
+``stream.kafka.step.stamp_received`` stamps it), and every ping gets one row:
 
 - ``partition``, ``offset`` of the record and ``index`` of the ping in it (0 for a single ping);
 - ``raw``: the ping's own JSON text as received (for a batch, its slice of the array);
@@ -121,9 +121,6 @@ def record_rows(
         row = ping_row(None, verdict.reason, raw=text_of(value), detail=verdict.detail,
                        vehicle=vehicle, received=stamp, index=0, **where)  # fmt: skip
         return [row]
-    for ping in decoded.pings:
-        if ping.received is None:
-            ping.received = stamp
     dead = {d.index: d for d in decoded.dead}
     count = len(decoded.pings) + len(dead)
     raws = [value] if single else split_array(value or b"")

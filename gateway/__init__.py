@@ -13,7 +13,9 @@ Per connection
     messages; ``add(header, body, now_ms)`` returns ``(Complete | None, expired groups)``.
 
 Per frame
-    ``msg = decode_frame(raw, lenient=terminal.lenient)`` (:mod:`gateway.messages`) gives a
+    ``msg = decode_for_terminal(raw, lenient_of)`` (:mod:`gateway.messages`; strict, then
+    lenient only if ``lenient_of(phone)``: the terminal is known only once its frame is read)
+    or ``decode_frame(raw, lenient=...)`` gives a
     :class:`Message`: ``msg.header`` (:class:`Header`: ``msg_id``, ``version`` "2013"/"2019",
     ``phone`` (the device key: digits, leading zeros stripped), ``phone_bcd`` (echoed in
     replies), ``serial``, subpackage ``total``/``index``, ``warnings``), ``msg.fields`` (the
@@ -49,6 +51,7 @@ from gateway.location import Batch, Location
 from gateway.messages import (
     Message,
     decode_body,
+    decode_for_terminal,
     decode_frame,
     encode_frame,
     general_response,
@@ -58,7 +61,24 @@ from gateway.reassembly import Reassembler
 from gateway.to_ping import Terminal, to_ping
 
 __all__ = [
-    "CodecError", "FrameSplitter", "Header", "V2013", "V2019", "ItemSpec", "VendorProfile",
-    "VendorTable", "Batch", "Location", "Message", "decode_body", "decode_frame", "encode_frame",
-    "general_response", "registration_response", "Reassembler", "Terminal", "to_ping",
-]  # fmt: skip
+    "CodecError",
+    "FrameSplitter",
+    "Header",
+    "V2013",
+    "V2019",
+    "ItemSpec",
+    "VendorProfile",
+    "VendorTable",
+    "Batch",
+    "Location",
+    "Message",
+    "decode_body",
+    "decode_for_terminal",
+    "decode_frame",
+    "encode_frame",
+    "general_response",
+    "registration_response",
+    "Reassembler",
+    "Terminal",
+    "to_ping",
+]

@@ -11,6 +11,7 @@ gateway answers result 3).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,32 @@ def decode_frame(raw: bytes, lenient: bool = False) -> Message:
             exc.header = head
             raise
     return decode_body(head, body, lenient)
+
+
+def decode_for_terminal(raw: bytes, lenient_of: Callable[[str], bool]) -> Message:
+    """Decode strictly; a frame that fails is accepted leniently only from a lenient terminal.
+
+    The gateway does not know which terminal a frame is from before decoding it, so the
+    per-terminal switch is applied after the fact: a frame that decodes strictly is returned
+    as is; one that does not is decoded again with ``lenient=True`` and returned only when
+    ``lenient_of(phone)`` says its terminal is lenient. The lenient pass costs nothing on good
+    frames.
+
+    Raises
+    ------
+    CodecError
+        The strict error, when the frame fails leniently too or its terminal is not lenient.
+    """
+    try:
+        return decode_frame(raw)
+    except CodecError as strict:
+        try:
+            msg = decode_frame(raw, lenient=True)
+        except CodecError:
+            raise strict from None
+        if lenient_of(msg.header.phone):
+            return msg
+        raise strict from None
 
 
 def decode_body(head: Header, body: bytes, lenient: bool = False) -> Message:
@@ -329,7 +356,17 @@ def authentication_body(
 
 
 __all__ = [
-    "Message", "decode_frame", "decode_body", "encode_frame", "reply_frame", "general_response",
-    "registration_response", "terminal_response_body", "registration_body", "authentication_body",
-    "V2013", "V2019",
-]  # fmt: skip
+    "Message",
+    "decode_frame",
+    "decode_for_terminal",
+    "decode_body",
+    "encode_frame",
+    "reply_frame",
+    "general_response",
+    "registration_response",
+    "terminal_response_body",
+    "registration_body",
+    "authentication_body",
+    "V2013",
+    "V2019",
+]

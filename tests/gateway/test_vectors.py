@@ -259,3 +259,29 @@ def test_0102_body_2019():
         "imei": "1234567890abcde",
         "software_version": "v2.0.0",
     }
+
+
+@pytest.mark.parametrize("negative", [n for n in NEGATIVES if n.lenient is None], ids=str)
+def test_a_quirky_frame_is_accepted_only_from_a_lenient_terminal(negative):
+    from gateway.messages import decode_for_terminal
+
+    raw = bytes.fromhex(negative.hex)
+    asked = []
+
+    def lenient_of(phone):
+        asked.append(phone)
+        return phone == lenient_phone
+
+    lenient_phone = decode_frame(raw, lenient=True).header.phone
+    assert decode_for_terminal(raw, lenient_of).header.warnings
+    lenient_phone = "someone else"
+    with pytest.raises(CodecError) as info:
+        decode_for_terminal(raw, lenient_of)
+    assert info.value.reason == negative.reason and len(asked) == 2
+
+
+def test_a_good_frame_never_asks_about_the_terminal():
+    from gateway.messages import decode_for_terminal
+
+    msg = decode_for_terminal(bytes.fromhex(BY_NAME["V01"].hex), lambda phone: 1 / 0)
+    assert msg.header.serial == 8888

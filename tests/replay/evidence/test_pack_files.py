@@ -1,0 +1,149 @@
+"""The files of an evidence pack (issue 12): the manifest checks every byte, the case document
+(HTML and PDF) states the facts in Chinese, the track has a time per point, the pack is
+deterministic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+
+import pypdf
+import pytest
+
+from replay.evidence import build_pack, verify_pack
+from replay.evidence.manifest import MANIFEST
+from replay.evidence.rules import RULES
+from tests.replay.evidence.test_reproduce import first_of
+
+BUILT = 1_748_905_200_000  # 2025-06-03T07:00:00+08:00, the morning after
+
+
+@pytest.fixture(scope="module")
+def pack(night, tmp_path_factory):
+    """``(folder, manifest, alert, registry)``: the pack of the night's first route deviation."""
+    archive, alerts = night
+    alert = first_of(alerts, "route_deviation")
+    folder = tmp_path_factory.mktemp("pack") / "p"
+    manifest = build_pack(archive, alert["id"], folder, built_at_ms=BUILT)
+    registry = json.loads((folder / "registry.json").read_text())
+    return folder, manifest, alert, registry
+
+
+EXPECTED = {
+    "pings.jsonl", "fences.geojson", "registry.json", "thresholds.json", "alert.json",
+    "alert_versions.jsonl", "rule.md", "audit.json", "track.geojson", "track.kml",
+    "report.html", "report.pdf", "reproduce.sh", "README.txt",
+}  # fmt: skip
+
+
+def test_the_manifest_lists_every_other_file_with_its_hash(pack):
+    folder, manifest, alert, _ = pack
+    assert set(manifest["files"]) == EXPECTED
+    assert {p.name for p in folder.iterdir()} == EXPECTED | {MANIFEST}
+    for name, entry in manifest["files"].items():
+        data = (folder / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    assert manifest["alert"] == alert["id"]
+    assert manifest["built_at"] == "2025-06-03T07:00:00+08:00"
+    assert manifest["landun_version"]
+    assert verify_pack(folder) == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_one_changed_byte_in_any_file_is_a_mismatch(pack, name, tmp_path):
+    folder, *_ = pack
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in folder.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    data = bytearray((copy / name).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / name).write_bytes(bytes(data))
+    assert verify_pack(copy) == [f"{name}: SHA-256 differs from the manifest"]
+    (copy / name).unlink()
+    assert verify_pack(copy) == [f"{name}: missing"]
+
+
+def test_the_same_alert_gives_the_same_bytes(pack, night, tmp_path):
+    """Nothing random or clock-dependent inside (the PDF is built ``invariant``)."""
+    folder, manifest, alert, _ = pack
+    again = build_pack(night[0], alert["id"], tmp_path / "again", built_at_ms=BUILT)
+    assert again == manifest
+
+
+def test_the_pings_are_the_vehicles_as_received_in_arrival_order(pack):
+    folder, manifest, alert, _ = pack
+    lines = (folder / "pings.jsonl").read_bytes().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == manifest["pings"] > 0
+    assert {r["vehicle"] for r in records} == {alert["vehicle"]}
+    received = [r["received"] for r in records]
+    assert received == sorted(received)  # landun sim's received never decreases down the file
+    evidence = {(p["lat"], p["lng"]) for p in alert["evidence"]["pings"]}
+    assert evidence <= {(r["lat"], r["lng"]) for r in records}  # the gcj02 fixes, converted
+
+
+def test_the_reference_is_trimmed_to_the_vehicle(pack, night):
+    folder, _, alert, registry = pack
+    assert alert["vehicle"] in {v["id"] for v in registry["vehicles"]}
+    assert all(alert["vehicle"] in p["vehicles"] for p in registry["permits"])
+    fences = {f["id"] for f in json.loads((folder / "fences.geojson").read_text())["features"]}
+    permit = next(p for p in registry["permits"] if p["id"] == alert["permit"])
+    assert {permit["site"], *permit["terminals"], *permit["corridors"]} <= fences
+    everything = json.loads((night[0].parent / "night" / "fences.geojson").read_text())
+    assert len(fences) < len(everything["features"])
+
+
+def test_the_case_document_states_the_facts_in_chinese(pack):
+    folder, manifest, alert, registry = pack
+    vehicle = registry["vehicles"][[v["id"] for v in registry["vehicles"]].index(alert["vehicle"])]
+    sha = manifest["files"]["pings.jsonl"]["sha256"]
+    facts = [
+        vehicle["plate"],
+        vehicle["company"],
+        RULES["route_deviation"].zh_name,
+        alert["ts"],  # Beijing time, +08:00
+        alert["permit"],
+        f"{alert['evidence']['peak_m']}",  # metres off the corridor
+        "deviation_m",
+        sha,
+    ]
+    html = (folder / "report.html").read_text()
+    for fact in facts:
+        assert fact in html, fact
+    assert "<svg" in html and "<polyline" in html and "<script" not in html
+    pdf = (folder / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    reader = pypdf.PdfReader(folder / "report.pdf")
+    assert len(reader.pages) >= 1
+    text = "".join(page.extract_text() for page in reader.pages).replace("\n", "")
+    for fact in facts:
+        assert fact in text, fact
+    fonts = reader.pages[0]["/Resources"]["/Font"].get_object().values()
+    assert any("STSong-Light" in str(f.get_object()["/BaseFont"]) for f in fonts)
+
+
+def test_the_track_has_a_time_per_point(pack):
+    folder, manifest, alert, _ = pack
+    track = json.loads((folder / "track.geojson").read_text())
+    line, mark = track["features"]
+    coords, times = line["geometry"]["coordinates"], line["properties"]["datetimes"]
+    assert len(coords) == len(times) > 1 and times == sorted(times)
+    assert mark["properties"]["id"] == alert["id"]
+    ns = {"k": "http://www.opengis.net/kml/2.2", "gx": "http://www.google.com/kml/ext/2.2"}
+    kml = ET.parse(folder / "track.kml").getroot()
+    gx = kml.find(".//gx:Track", ns)
+    whens = [w.text for w in gx.findall("k:when", ns)]
+    points = [c.text.split() for c in gx.findall("gx:coord", ns)]
+    assert whens == times
+    assert [[float(x), float(y)] for x, y, _ in points] == coords
+    stamp = kml.find(".//k:Placemark/k:TimeStamp/k:when", ns)
+    assert stamp.text == alert["ts"]
+
+
+def test_the_rule_is_stated_in_both_languages_with_the_thresholds(pack):
+    folder, *_ = pack
+    rule = (folder / "rule.md").read_text()
+    assert RULES["route_deviation"].zh in rule and RULES["route_deviation"].en in rule
+    assert "- deviation_m: 150.0 m" in rule and "- deviation_ms: 60000 ms (1 min)" in rule

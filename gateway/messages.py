@@ -181,13 +181,28 @@ def _empty(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
 def registration_layout(head: Header, body: bytes) -> str:
     """``2011``, ``2013`` or ``2019``: which 0x0100 field widths ``body`` uses.
 
-    2019 follows the header. 2011 and 2013 share a header; 2013's fixed fields after province
-    and city take 33 bytes (5 + 20 + 7 + colour), 2011's 21, so more than 33 bytes left means
-    2013 (SmallChi's rule, PROTOCOL.md 1.2).
+    2019 follows the header. 2011 and 2013 share a header and differ in the model's width, so
+    the body tells: after province and city, 2013's fixed fields take 33 bytes (5 + 20 + 7 +
+    colour) and 2011's 21. Size alone (SmallChi's "more than 33 bytes left is 2013",
+    PROTOCOL.md 1.2) misreads a 2011 body with a long plate (an unplated truck sends its
+    17-character VIN) and a 2013 body with an empty plate, so the plate colour byte decides
+    first: 2013 when its colour byte holds a colour code, else 2011 when 2011's does; size only
+    when neither does. A plate's text (GBK or ASCII) never holds a byte 0-9.
     """
     if head.version == V2019:
         return "2019"
-    return "2013" if len(body) - 4 > 33 else "2011"
+    rest = len(body) - 4
+    if rest >= 33 and _is_colour(body[4 + 5 + 20 + 7]):
+        return "2013"
+    if rest >= 21 and _is_colour(body[4 + 5 + 8 + 7]):
+        return "2011"
+    return "2013" if rest > 33 else "2011"
+
+
+def _is_colour(byte: int) -> bool:
+    """A plate colour code (0 none, 1 blue, 2 yellow, 3 black, 4 white, 5 green, 9 other), which
+    no character of a plate or VIN is."""
+    return byte <= 9
 
 
 def _registration(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:

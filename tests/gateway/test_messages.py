@@ -145,3 +145,27 @@ def test_malformed_bodies_carry_the_reason_and_the_header(msg_id, body, reason):
         decode_frame(encode_frame(msg_id, "13912344329", 77, body))
     assert info.value.reason == reason
     assert (info.value.header.msg_id, info.value.header.serial) == (msg_id, 77)
+
+
+@pytest.mark.parametrize(
+    "layout, plate_color, plate",
+    [
+        ("2011", 0, "LGAX2A136J1234567"),  # an unplated truck: its VIN, 38 bytes after the area
+        ("2011", 2, "苏B12345"),
+        ("2011", 10, "苏B12345"),  # a colour code beyond the known ones: size decides
+        ("2013", 0, "LGAX2A136J1234567"),
+        ("2013", 2, ""),
+        ("2013", 1, "苏B12345"),
+    ],
+)
+def test_2011_and_2013_registrations_are_told_apart(layout, plate_color, plate):
+    body = registration_body(32, 200, "70111", "ZT-1", "T0001", plate_color, plate, layout)
+    fields = decode_frame(encode_frame(0x0100, "13912344329", 1, body)).fields
+    assert (fields["layout"], fields["plate_color"], fields["plate"]) == (
+        layout,
+        plate_color,
+        plate,
+    )
+    assert (fields["manufacturer"], fields["model"], fields["terminal_id"]) == (
+        "70111", "ZT-1", "T0001",
+    )  # fmt: skip

@@ -161,3 +161,79 @@ def test_fuzz_mutated_bodies_with_a_valid_frame_around_them(raw, lenient):
     except CodecError:
         return
     decode_anything(build(payload[:-1]), lenient)
+
+
+# --- more round trips and oracles ------------------------------------------------------------
+
+text = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", max_size=5)
+
+
+@given(
+    st.sampled_from(["2011", "2013", "2019"]),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    text,
+    text,
+    text,
+    st.integers(0, 9),
+    st.text(alphabet="苏锡京沪ABCDEFGHJK0123456789", max_size=17),
+)
+def test_registration_round_trip(layout, province, city, maker, model, tid, colour, plate):
+    from gateway.messages import registration_body
+
+    version = "2019" if layout == "2019" else "2013"
+    body = registration_body(province, city, maker, model, tid, colour, plate, layout)
+    fields = decode_frame(encode_frame(0x0100, "1", 1, body, version)).fields
+    assert fields == {
+        "layout": layout, "province": province, "city": city, "manufacturer": maker,
+        "model": model, "terminal_id": tid, "plate_color": colour, "plate": plate,
+    }  # fmt: skip
+
+
+@given(versions, text, st.text(alphabet="0123456789abcdef", max_size=15), text)
+def test_authentication_round_trip(version, code, imei, software):
+    from gateway.messages import authentication_body
+
+    body = authentication_body(code, version, imei, software)
+    fields = decode_frame(encode_frame(0x0102, "1", 1, body, version)).fields
+    expected = {"auth_code": code}
+    if version == "2019":
+        expected.update(imei=imei, software_version=software)
+    assert fields == expected
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 4), versions)
+def test_general_response_round_trip(ack_serial, ack_id, result, version):
+    from gateway.header import Header
+    from gateway.messages import general_response
+
+    req = Header(ack_id, version, "1", bytes(10 if version == "2019" else 6), ack_serial, 0)
+    reply = decode_frame(general_response(req, result, 9))
+    assert reply.header.version == version and reply.header.serial == 9
+    assert reply.fields == {"ack_serial": ack_serial, "ack_msg_id": ack_id, "result": result}
+
+
+@given(st.integers(TIME_RANGE_MS[0] // 1000, TIME_RANGE_MS[1] // 1000 - 1))
+def test_bcd_time_against_datetime(seconds):
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.bcd import encode_time, time_ms
+
+    beijing = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(hours=8)
+    raw = encode_time(seconds * 1000)
+    assert raw.hex() == beijing.strftime("%y%m%d%H%M%S")
+    assert time_ms(raw) == seconds * 1000
+
+
+@given(positions, st.booleans(), st.booleans(), st.booleans())
+def test_every_ping_parses_cleanly_with_the_engine_parser(loc, gcj02, load_sensor, backfill):
+    import orjson
+
+    from gateway.to_ping import Terminal, to_ping
+    from stream.ping import parse_ping
+
+    ping = to_ping(loc, Terminal("V1", gcj02, load_sensor), 65535, loc.time_ms, backfill)
+    parsed = parse_ping(orjson.dumps(ping))
+    assert parsed.warnings is None
+    assert (parsed.ts, parsed.seq, parsed.source) == (loc.time_ms, 65535, "jt808")
+    assert bool(parsed.backfill) == backfill

@@ -94,11 +94,14 @@ def fence_probes(fences: list[Fence], seed: int) -> tuple[np.ndarray, np.ndarray
 
 def exact_pairs(fences: list[Fence], lats, lngs) -> set[tuple[int, str]]:
     """Every (probe, fence id) the exact oracle says is covered."""
+    lats, lngs = np.asarray(lats, dtype=float), np.asarray(lngs, dtype=float)
     pairs = set()
     for f in fences:
         area = ExactArea(f.area)
-        for k, (lat, lng) in enumerate(zip(lats.tolist(), lngs.tolist(), strict=True)):
-            if area.covers(lng, lat):
+        x0, y0, x1, y1 = f.area.bounds  # float comparisons are exact: a safe prefilter
+        box = np.flatnonzero((lngs >= x0) & (lngs <= x1) & (lats >= y0) & (lats <= y1))
+        for k in box.tolist():
+            if area.covers(float(lngs[k]), float(lats[k])):
                 pairs.add((k, f.id))
     return pairs
 

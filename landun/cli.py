@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "landun.commands.sim",
     "landun.commands.detect",
     "landun.commands.replay",
+    "landun.commands.investigate",
     "landun.commands.score",
     "landun.commands.demo",
     "landun.commands.services",

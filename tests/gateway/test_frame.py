@@ -5,21 +5,28 @@ from __future__ import annotations
 from functools import reduce
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import CodecError
 from gateway.frame import MAX_FRAME, FrameSplitter, build, checksum, escape, unescape
 from tests.gateway.vectors import VECTORS
+from tests.gateway.watchdog import watchdog
 
 FRAMES = [bytes.fromhex(v.hex) for v in VECTORS]
 
+# A generous per-example deadline: examples take microseconds, so only an accidentally
+# quadratic path reaches it, even on a loaded CI machine (a hang is tests.gateway.watchdog's).
+SLOWEST_MS = 2000
 
+
+@settings(deadline=SLOWEST_MS)
 @given(st.binary(max_size=2100))
 def test_checksum_is_the_xor_of_every_byte(data):
     assert checksum(data) == reduce(lambda a, b: a ^ b, data, 0)
 
 
+@settings(deadline=SLOWEST_MS)
 @given(st.binary(max_size=300))
 @example(b"\x7d\x02")  # escaped as 7D 01 02: unescaping 7D 02 first would make it 0x7E
 @example(b"\x7d\x01")
@@ -69,8 +76,9 @@ def test_build_appends_the_checksum_and_escapes_it():
 def split_all(chunks, **kw):
     splitter = FrameSplitter(**kw)
     out = []
-    for chunk in chunks:
-        out += splitter.feed(chunk)
+    with watchdog():
+        for chunk in chunks:
+            out += splitter.feed(chunk)
     return out, splitter
 
 
@@ -81,6 +89,7 @@ def test_several_frames_in_one_read_and_garbage_before_the_first_flag():
     assert splitter.skipped == 6 and splitter.pending == 0
 
 
+@settings(deadline=SLOWEST_MS)
 @given(st.lists(st.integers(min_value=0, max_value=1500), max_size=12))
 def test_any_cut_of_the_stream_gives_the_same_frames(cuts):
     stream = b"\x00\x01" + b"".join(FRAMES)

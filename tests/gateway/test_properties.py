@@ -17,6 +17,7 @@ from gateway.jsonview import from_dict, to_dict
 from gateway.location import Location
 from gateway.messages import decode_frame, encode_frame
 from tests.gateway.vectors import NEGATIVES, VECTORS
+from tests.gateway.watchdog import watchdog
 
 RAW = [bytes.fromhex(v.hex) for v in VECTORS] + [bytes.fromhex(n.hex) for n in NEGATIVES]
 
@@ -40,6 +41,10 @@ positions = st.builds(
 phones = st.from_regex(r"[1-9][0-9]{0,11}", fullmatch=True)
 versions = st.sampled_from(["2013", "2019"])
 
+# A generous per-example deadline: examples take microseconds, so only an accidentally
+# quadratic path reaches it, even on a loaded CI machine (a hang is tests.gateway.watchdog's).
+SLOWEST_MS = 2000
+
 
 def same(a: Location, b: Location) -> bool:
     # -0.0 == 0.0: a zero coordinate has no sign on the wire
@@ -47,6 +52,7 @@ def same(a: Location, b: Location) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
+@settings(deadline=SLOWEST_MS)
 @given(positions, phones, st.integers(0, 0xFFFF), versions)
 def test_location_round_trip(loc, phone, serial, version):
     raw = encode_frame(0x0200, phone, serial, location.encode(loc), version)
@@ -59,6 +65,7 @@ def test_location_round_trip(loc, phone, serial, version):
     assert from_dict(to_dict(msg)) == raw
 
 
+@settings(deadline=SLOWEST_MS)
 @given(st.lists(positions, max_size=5), st.sampled_from([0, 1]), versions)
 def test_batch_round_trip(batch, kind, version):
     body = location.encode_batch(batch, kind)
@@ -70,6 +77,7 @@ def test_batch_round_trip(batch, kind, version):
     assert all(same(a, b) for a, b in zip(decoded.positions, batch, strict=True))
 
 
+@settings(deadline=SLOWEST_MS)
 @given(
     st.integers(0, 0xFFFF),
     phones,
@@ -87,24 +95,30 @@ def test_header_round_trip(msg_id, phone, serial, body, version, sub):
 
 
 def decode_anything(raw: bytes, lenient: bool) -> None:
-    try:
-        msg = decode_frame(raw, lenient=lenient)
-    except CodecError as exc:
-        assert exc.reason and exc.detail
-        return
-    to_dict(msg)  # the JSON view of whatever decoded must not fail either
+    with watchdog():
+        try:
+            msg = decode_frame(raw, lenient=lenient)
+        except CodecError as exc:
+            assert exc.reason and exc.detail
+            return
+        to_dict(msg)  # the JSON view of whatever decoded must not fail either
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def split(data: bytes, **kw) -> list:
+    with watchdog():
+        return FrameSplitter(**kw).feed(data)
+
+
+@settings(deadline=SLOWEST_MS, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600), st.booleans())
 def test_fuzz_random_bytes(data, lenient):
     decode_anything(data, lenient)
-    for item in FrameSplitter(max_frame=300).feed(data):
+    for item in split(data, max_frame=300):
         if isinstance(item, bytes):
             decode_anything(item, lenient)
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=SLOWEST_MS, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from([0x0001, 0x0002, 0x0100, 0x0102, 0x0200, 0x0704, 0x8001, 0x8100]),
     versions,
@@ -116,7 +130,7 @@ def test_fuzz_body_decoders_behind_a_valid_header(msg_id, version, body, lenient
     decode_anything(encode_frame(msg_id, "1", 1, body, version), lenient)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=SLOWEST_MS, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(positions, st.binary(min_size=1, max_size=3), st.booleans())
 def test_fuzz_location_with_a_cut_item(loc, tail, lenient):
     body = location.encode(loc) + tail  # an item header without its whole value
@@ -140,16 +154,16 @@ def mutated(draw):
     return bytes(raw)
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=SLOWEST_MS, max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(), st.booleans())
 def test_fuzz_mutated_vectors(raw, lenient):
     decode_anything(raw, lenient)
-    for item in FrameSplitter().feed(raw):
+    for item in split(raw):
         if isinstance(item, bytes):
             decode_anything(item, lenient)
 
 
-@settings(max_examples=300)
+@settings(deadline=SLOWEST_MS, max_examples=300)
 @given(mutated(), st.booleans())
 def test_fuzz_mutated_bodies_with_a_valid_frame_around_them(raw, lenient):
     # The checksum is recomputed, so the mutation reaches the body decoders.
@@ -168,6 +182,7 @@ def test_fuzz_mutated_bodies_with_a_valid_frame_around_them(raw, lenient):
 text = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", max_size=5)
 
 
+@settings(deadline=SLOWEST_MS)
 @given(
     st.sampled_from(["2011", "2013", "2019"]),
     st.integers(0, 0xFFFF),
@@ -190,6 +205,7 @@ def test_registration_round_trip(layout, province, city, maker, model, tid, colo
     }  # fmt: skip
 
 
+@settings(deadline=SLOWEST_MS)
 @given(versions, text, st.text(alphabet="0123456789abcdef", max_size=15), text)
 def test_authentication_round_trip(version, code, imei, software):
     from gateway.messages import authentication_body
@@ -202,6 +218,7 @@ def test_authentication_round_trip(version, code, imei, software):
     assert fields == expected
 
 
+@settings(deadline=SLOWEST_MS)
 @given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(0, 4), versions)
 def test_general_response_round_trip(ack_serial, ack_id, result, version):
     from gateway.header import Header
@@ -213,6 +230,7 @@ def test_general_response_round_trip(ack_serial, ack_id, result, version):
     assert reply.fields == {"ack_serial": ack_serial, "ack_msg_id": ack_id, "result": result}
 
 
+@settings(deadline=SLOWEST_MS)
 @given(st.integers(TIME_RANGE_MS[0] // 1000, TIME_RANGE_MS[1] // 1000 - 1))
 def test_bcd_time_against_datetime(seconds):
     from datetime import UTC, datetime, timedelta
@@ -225,6 +243,7 @@ def test_bcd_time_against_datetime(seconds):
     assert time_ms(raw) == seconds * 1000
 
 
+@settings(deadline=SLOWEST_MS)
 @given(positions, st.booleans(), st.booleans(), st.booleans())
 def test_every_ping_parses_cleanly_with_the_engine_parser(loc, gcj02, load_sensor, backfill):
     import orjson

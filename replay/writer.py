@@ -19,30 +19,31 @@ directory the new batch also writes: the writer lists no other directory.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from replay.layout import (
+    DAY_MS,
     SORT_KEYS,
     TABLES,
     TMP_SUFFIX,
     SourceRange,
     day_dir,
     day_of,
+    parquet_options,
 )
 from replay.rows import ACCEPTED, event_rows
+from stream.ping import BEIJING_OFFSET_MS
 
-# Row groups small enough that the cell-sorted copy prunes well on ``cell`` min/max statistics
-# and a vehicle-day track reads one or two groups (16k rows: a vehicle-day at 10 s is ~8,600);
-# zstd for the bytes-per-ping target (issue 12).
-ROW_GROUP_ROWS = 16 * 1024
-COMPRESSION = "zstd"
+PING_COLUMNS = tuple(TABLES["pings"].names)
 CELL_COLUMNS = tuple(TABLES["cells"].names)
+_PING_STRUCT = pa.struct(list(TABLES["pings"]))
 
 
 def write_batch(
@@ -81,19 +82,49 @@ def write_batch(
     ...     sorted(p.relative_to(tmp).as_posix() for p in paths)
     ['cells/day=2025-06-02/s0-0.parquet', 'pings/day=2025-06-02/s0-0.parquet']
     """
-    pings = list(pings)
-    by_table: dict[str, list[dict[str, Any]]] = {"pings": pings}
-    by_table["cells"] = [
-        {c: r.get(c) for c in CELL_COLUMNS}
-        for r in pings
-        if r.get("verdict") == ACCEPTED and r.get("cell") is not None and r.get("ts") is not None
-    ]
-    by_table.update(event_rows(events))
+    return write_columns(archive, source, ping_table(pings), events)
+
+
+def ping_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    """The ``pings`` rows as one Arrow table of the archive schema (missing keys are null).
+
+    Arrow reads the dicts itself (as a struct array): the write path spent most of its Python
+    time transposing rows into columns before (issue 12: 200,000 pings/s per core).
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    return pa.Table.from_struct_array(pa.array(rows, type=_PING_STRUCT))
+
+
+def write_columns(
+    archive: str | os.PathLike,
+    source: SourceRange,
+    pings: pa.Table | None = None,
+    events: Iterable[tuple[str, dict]] = (),
+) -> list[Path]:
+    """:func:`write_batch` for pings already in columns: the columnar entry point (issue 12).
+
+    ``pings`` is an Arrow table with the ``pings`` columns (any order; missing ones are null),
+    as a consumer that decodes records column-wise builds it; the ``cells`` copy and the day
+    split are computed on the columns. Same files, same atomicity, same idempotence.
+    """
+    tables: dict[str, pa.Table] = {}
+    if pings is not None and pings.num_rows:
+        pings = _conform(pings, TABLES["pings"])
+        tables["pings"] = pings
+        keep = pc.and_(
+            pc.equal(pings["verdict"], ACCEPTED),
+            pc.and_(pc.is_valid(pings["cell"]), pc.is_valid(pings["ts"])),
+        )
+        tables["cells"] = pings.filter(pc.fill_null(keep, False)).select(list(CELL_COLUMNS))
+    for table, rows in event_rows(events).items():
+        if rows:
+            schema = TABLES[table]
+            tables[table] = pa.table({n: [r.get(n) for r in rows] for n in schema.names}, schema)
     staged: list[tuple[Path, Path]] = []
     try:
-        for table, rows in by_table.items():
-            for day, day_rows in _by_day(rows).items():
-                staged.append(_stage(archive, table, day, source, day_rows))
+        for table, data in tables.items():
+            for day, part in _by_day(data).items():
+                staged.append(_stage(archive, table, day, source, part))
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -106,15 +137,33 @@ def write_batch(
     return [final for _, final in staged]
 
 
-def _by_day(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Rows by their ``day`` partition: the Beijing day of ``ts``, else of ``received``, else
-    1970-01-01 (a record that did not parse and carries no receive time)."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        ms = row.get("ts")
-        if ms is None:
-            ms = row.get("received")
-        out[day_of(ms if ms is not None else 0)].append(row)
+def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``data`` with exactly ``schema``'s columns, in order and type (missing ones null)."""
+    if data.schema.equals(schema):
+        return data
+    cols = [
+        data[f.name].cast(f.type) if f.name in data.column_names else pa.nulls(len(data), f.type)
+        for f in schema
+    ]
+    return pa.table(cols, schema=schema)
+
+
+def _by_day(data: pa.Table) -> dict[str, pa.Table]:
+    """Rows by their ``day`` partition: the Beijing day of ``ts``, else of ``received`` (if the
+    table has it), else 1970-01-01 (a record that did not parse and carries no receive time)."""
+    if not data.num_rows:
+        return {}
+    ms = data["ts"]
+    if "received" in data.column_names:
+        ms = pc.coalesce(ms, data["received"])
+    ms = pc.fill_null(ms, 0).to_numpy()
+    index = (ms + BEIJING_OFFSET_MS) // DAY_MS
+    first = int(index[0])
+    if (index == first).all():  # the usual batch: one day
+        return {day_of(first * DAY_MS - BEIJING_OFFSET_MS): data}
+    out: dict[str, pa.Table] = {}
+    for d in np.unique(index).tolist():
+        out[day_of(d * DAY_MS - BEIJING_OFFSET_MS)] = data.filter(pa.array(index == d))
     return out
 
 
@@ -123,25 +172,29 @@ def _stage(
     table: str,
     day: str,
     source: SourceRange,
-    rows: list[dict[str, Any]],
+    data: pa.Table,
 ) -> tuple[Path, Path]:
-    """Write ``rows`` sorted to a fsynced temp file beside its final name; return both."""
-    schema = TABLES[table]
-    data = pa.table({n: [r.get(n) for r in rows] for n in schema.names}, schema=schema)
-    data = data.sort_by([(k, "ascending") for k in SORT_KEYS[table]])  # nulls last
+    """Write ``data`` sorted to a fsynced temp file beside its final name; return both."""
     folder = day_dir(archive, table, day)
     _make_dir(folder)
     final = folder / source.file_name()
     tmp = folder / f".{final.name}.{os.getpid()}{TMP_SUFFIX}"
+    write_sorted(tmp, table, data, compacted=False)
+    return tmp, final
+
+
+def write_sorted(path: Path, table: str, data: pa.Table, *, compacted: bool) -> None:
+    """Write ``data`` sorted by ``table``'s sort key to ``path`` and fsync it (removed on any
+    failure). ``compacted`` picks the long-lived file settings (``layout.parquet_options``)."""
+    data = data.sort_by([(k, "ascending") for k in SORT_KEYS[table]])  # nulls last
     try:
-        with open(tmp, "wb") as f:
-            pq.write_table(data, f, row_group_size=ROW_GROUP_ROWS, compression=COMPRESSION)
+        with open(path, "wb") as f:
+            pq.write_table(data, f, **parquet_options(table, compacted=compacted))
             f.flush()
             os.fsync(f.fileno())
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
-    return tmp, final
 
 
 def _drop_overlapping(folder: Path, source: SourceRange, keep: str) -> None:

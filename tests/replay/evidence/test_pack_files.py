@@ -72,6 +72,15 @@ def test_the_same_alert_gives_the_same_bytes(pack, night, tmp_path):
     assert again == manifest
 
 
+def test_the_alert_and_its_versions_oldest_first(pack):
+    folder, _, alert, _ = pack
+    assert json.loads((folder / "alert.json").read_text()) == alert
+    lines = (folder / "alert_versions.jsonl").read_bytes().splitlines()
+    versions = [json.loads(line) for line in lines]
+    assert len(versions) >= 2 and versions[-1] == alert  # raised, then ended
+    assert versions[0]["ended_ts"] is None and alert["ended_ts"] is not None
+
+
 def test_the_pings_are_the_vehicles_as_received_in_arrival_order(pack):
     folder, manifest, alert, _ = pack
     lines = (folder / "pings.jsonl").read_bytes().splitlines()

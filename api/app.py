@@ -32,6 +32,7 @@ from api.routes import (
     trips,
     vehicles,
 )
+from api.routes import replay as replay_routes
 from api.security import TokenIssuer, User, demo_users, users_from_file
 from api.sessions import AccountCache
 from api.settings import Settings
@@ -180,6 +181,7 @@ def create_app(
     for module in (health, auth, map, fences, vehicles, registry, live, trips, alerts, metrics):
         app.include_router(module.router)
     app.include_router(evidence.router)  # the evidence pack download (issue 12)
+    app.include_router(replay_routes.router)  # investigation queries over the archive (issue 12)
     app.include_router(ws.router)
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

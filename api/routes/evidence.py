@@ -5,7 +5,7 @@ The pack is built from the archive (``app.state.archive_dir``, else ``ArchiveSet
 LANDUN_ARCHIVE_DIR) by ``replay.evidence.build_pack``, with the case audit trail from the API's
 alert store. Access as for the alert itself (``/api/alerts/{id}``): a caller with a district
 gets the packs of alerts raised in that district only; an alert not archived or out of scope is
-the same 404, so ids leak nothing.
+the same 404, so ids leak nothing; no archive at all is a 503.
 """
 
 from __future__ import annotations
@@ -35,9 +35,16 @@ NOT_IN_STORE = "告警系统中没有该告警的案件记录 (the API's alert s
 
 def archive_dir(request: Request) -> Path:
     """The archive the API reads: ``app.state.archive_dir`` when set (tests, embedded), else
-    the LANDUN_ARCHIVE_DIR setting."""
+    the LANDUN_ARCHIVE_DIR setting; 503 when it is not there (a deployment without one), as
+    the other ``/api/replay`` routes answer."""
     configured = getattr(request.app.state, "archive_dir", None)
-    return Path(configured) if configured is not None else ArchiveSettings().dir
+    folder = Path(configured) if configured is not None else ArchiveSettings().dir
+    if not folder.is_dir():
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the trace archive is not available here (LANDUN_ARCHIVE_DIR)",
+        )
+    return folder
 
 
 @router.get(

@@ -79,3 +79,14 @@ def test_unknown_alert_is_404_and_anonymous_is_401(served):
 def test_a_malformed_id_is_422(served):
     app, client, _ = served
     assert client.get(url("-bad"), headers=auth(app, "admin")).status_code == 422
+
+
+def test_no_archive_is_503(served, tmp_path):
+    app, client, alerts = served
+    before, app.state.archive_dir = app.state.archive_dir, tmp_path / "none"
+    try:
+        response = client.get(url(alerts["LX-1"]["id"]), headers=auth(app, "admin"))
+    finally:
+        app.state.archive_dir = before
+    assert response.status_code == 503
+    assert "archive is not available" in response.json()["detail"]

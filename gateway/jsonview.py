@@ -26,6 +26,7 @@ MSG_NAMES = {
     messages.BATCH: "batch",
     messages.GENERAL_RESPONSE: "general_response",
     messages.REGISTER_RESPONSE: "registration_response",
+    messages.RETRANSMIT_REQUEST: "retransmit_request",
 }
 _HEX_FIELDS = ("ack_msg_id",)
 
@@ -212,6 +213,12 @@ def body_from_dict(msg_id: int, version: str, d: dict[str, Any]) -> bytes:
         body = _int(d.get("ack_serial"), "ack_serial").to_bytes(2, "big") + bytes((result,))
         code = d.get("auth_code") if result == 0 else None
         return body + (str(code).encode("gbk") if code else b"")
+    if msg_id == messages.RETRANSMIT_REQUEST:
+        indices = [_int(i, "indices") for i in d.get("indices") or []]
+        width = 2 if version == V2019 else 1
+        body = _int(d.get("first_serial"), "first_serial").to_bytes(2, "big")
+        body += len(indices).to_bytes(width, "big")
+        return body + b"".join(i.to_bytes(2, "big") for i in indices)
     raise CodecError("bad_value", f"0x{msg_id:04X}: no fields known; give its body as hex")
 
 

@@ -21,7 +21,7 @@ from gateway.header import V2013, V2019, Header
 
 TERMINAL_RESPONSE, HEARTBEAT, LOGOUT = 0x0001, 0x0002, 0x0003
 REGISTER, AUTHENTICATE, LOCATION, BATCH = 0x0100, 0x0102, 0x0200, 0x0704
-GENERAL_RESPONSE, REGISTER_RESPONSE = 0x8001, 0x8100
+GENERAL_RESPONSE, REGISTER_RESPONSE, RETRANSMIT_REQUEST = 0x8001, 0x8100, 0x8003
 
 # Result codes of 0x8001 (and 0x0001, which stops at 3).
 OK, FAILURE, BAD_MESSAGE, UNSUPPORTED, ALARM_CONFIRMED = 0, 1, 2, 3, 4
@@ -262,6 +262,20 @@ def _register_response(head: Header, body: bytes, lenient: bool) -> dict[str, An
     return out
 
 
+def _retransmit(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
+    width = 2 if head.version == V2019 else 1
+    if len(body) < 2 + width:
+        raise CodecError("truncated", f"retransmission request of {len(body)} bytes")
+    count = int.from_bytes(body[2 : 2 + width], "big")
+    indices = body[2 + width :]
+    if len(indices) != 2 * count:
+        raise CodecError("bad_body", f"{count} indices declared, {len(indices)} bytes present")
+    return {
+        "first_serial": int.from_bytes(body[:2], "big"),
+        "indices": [int.from_bytes(indices[i : i + 2], "big") for i in range(0, len(indices), 2)],
+    }
+
+
 _DECODERS = {
     TERMINAL_RESPONSE: _ack,
     HEARTBEAT: _empty,
@@ -272,6 +286,7 @@ _DECODERS = {
     BATCH: _batch,
     GENERAL_RESPONSE: _ack,
     REGISTER_RESPONSE: _register_response,
+    RETRANSMIT_REQUEST: _retransmit,
 }
 
 
@@ -323,6 +338,24 @@ def registration_response(
             raise CodecError("bad_value", "auth_code: required when result is 0")
         body += auth_code.encode("gbk")
     return reply_frame(request, REGISTER_RESPONSE, serial, body)
+
+
+def retransmit_request(
+    request: Header, first_serial: int, missing: list[int], serial: int
+) -> bytes:
+    """0x8003: ask the terminal to resend packets ``missing`` of the message whose packet 1 had
+    serial ``first_serial`` (from an expired :class:`gateway.reassembly.Pending`).
+
+    The count is a BYTE in 2011/2013 and a WORD in 2019 (PROTOCOL.md 1.2); indices are WORDs.
+    """
+    width = 2 if request.version == V2019 else 1
+    if not 0 < len(missing) < (1 << 8 * width):
+        raise CodecError(
+            "bad_value", f"missing: 1..{(1 << 8 * width) - 1} indices, got {len(missing)}"
+        )
+    body = first_serial.to_bytes(2, "big") + len(missing).to_bytes(width, "big")
+    body += b"".join(i.to_bytes(2, "big") for i in missing)
+    return reply_frame(request, RETRANSMIT_REQUEST, serial, body)
 
 
 def terminal_response_body(ack_serial: int, ack_msg_id: int, result: int) -> bytes:
@@ -379,6 +412,7 @@ __all__ = [
     "reply_frame",
     "general_response",
     "registration_response",
+    "retransmit_request",
     "terminal_response_body",
     "registration_body",
     "authentication_body",

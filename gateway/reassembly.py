@@ -27,6 +27,9 @@ class Pending:
         which a 0x8003 retransmission request names).
     started_ms : int
         When its first packet arrived.
+    header : Header
+        The header of the first packet that came: its version and phone bytes address a 0x8003
+        retransmission request (:func:`gateway.messages.retransmit_request`).
     parts : dict of int to bytes
         Body by index.
     """
@@ -36,6 +39,7 @@ class Pending:
     total: int
     first_serial: int
     started_ms: int
+    header: Header
     parts: dict[int, bytes] = field(default_factory=dict)
 
     @property
@@ -71,7 +75,6 @@ class Reassembler:
         self.max_bytes = max_bytes
         self.held = 0  # body bytes held now
         self._groups: dict[tuple[str, int, int, int], Pending] = {}
-        self._first: dict[tuple[str, int, int, int], Header] = {}
 
     def add(self, head: Header, body: bytes, now_ms: int) -> tuple[Complete | None, list[Pending]]:
         """Take one packet; return the completed message (or None) and the groups it expired.
@@ -90,19 +93,17 @@ class Reassembler:
             if len(self._groups) >= self.max_groups:
                 oldest = min(self._groups, key=lambda k: self._groups[k].started_ms)
                 expired.append(self._drop(oldest))
-            group = Pending(head.phone, head.msg_id, total, first_serial, now_ms)
+            group = Pending(head.phone, head.msg_id, total, first_serial, now_ms, head)
             self._groups[key] = group
         self.held += len(body) - len(group.parts.get(index, b""))
         group.parts[index] = body
         if self.held > self.max_bytes:
             expired.append(self._drop(key))
             return None, expired
-        if index == 1 or key not in self._first:
-            self._first[key] = head
         if len(group.parts) < total:
             return None, expired
         self._drop(key)
-        first = self._first.pop(key, head)
+        first = group.header
         joined = b"".join(group.parts[i] for i in range(1, total + 1))
         whole = Header(
             msg_id=first.msg_id,
@@ -124,7 +125,6 @@ class Reassembler:
         return [self._drop(k) for k in old]
 
     def _drop(self, key: tuple[str, int, int, int]) -> Pending:
-        self._first.pop(key, None)
         group = self._groups.pop(key)
         self.held -= sum(map(len, group.parts.values()))
         return group

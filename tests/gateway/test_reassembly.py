@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway import frame, header
-from gateway.messages import decode_body, decode_frame
+from gateway.errors import CodecError
+from gateway.jsonview import from_dict, to_dict
+from gateway.messages import decode_body, decode_frame, retransmit_request
 from gateway.reassembly import Reassembler
 from tests.gateway.vectors import BY_NAME
 
@@ -105,3 +109,38 @@ def test_held_bytes_are_capped_and_counted_back_when_groups_end():
     assert r.held == 40
     done, _ = r.add(*packet(11, 2, 2, b"e" * 10), now_ms=4)
     assert done.body == b"d" * 40 + b"e" * 10 and r.held == 0
+
+
+@pytest.mark.parametrize("version, count_hex", [("2013", "03"), ("2019", "0003")])
+def test_an_expired_group_becomes_a_retransmission_request_in_the_terminal_version(
+    version, count_hex
+):
+    r = Reassembler(timeout_ms=10)
+    raw = frame.build(
+        header.encode(0x0801, "13912344329", 301, 3, version, total=4, index=2) + b"abc"
+    )
+    msg = decode_frame(raw)
+    r.add(msg.header, msg.body, now_ms=0)
+    (gone,) = r.expire(10)
+    request = retransmit_request(gone.header, gone.first_serial, gone.missing, serial=5)
+    reply = decode_frame(request)
+    assert (reply.header.msg_id, reply.header.version, reply.header.serial) == (0x8003, version, 5)
+    assert reply.header.phone_bcd == msg.header.phone_bcd
+    assert reply.body.hex() == "012c" + count_hex + "000100030004"  # serial 300; 1, 3, 4
+    assert reply.fields == {"first_serial": 300, "indices": [1, 3, 4]}
+    assert from_dict(to_dict(reply)) == request
+
+
+def test_the_whole_message_takes_packet_1s_serial_whatever_came_first():
+    r = Reassembler()
+    second = packet(41, 2, 2, b"b")
+    r.add(*second, now_ms=0)
+    first_head, first_body = packet(40, 2, 1, b"a")
+    done, _ = r.add(first_head, first_body, now_ms=1)
+    assert done.header.serial == 40 and done.body == b"ab"
+
+
+def test_retransmit_request_needs_indices():
+    with pytest.raises(CodecError) as info:
+        retransmit_request(packet(1, 2, 1, b"a")[0], 1, [], 1)
+    assert info.value.reason == "bad_value"

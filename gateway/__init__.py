@@ -28,7 +28,9 @@ Per frame
 
 Replies (same version and phone bytes as the request; ``serial`` is the platform's counter)
     ``general_response(msg.header, result, serial)`` (0x8001: 0 ok, 1 failure, 2 bad message,
-    3 unsupported), ``registration_response(msg.header, result, serial, auth_code)`` (0x8100).
+    3 unsupported), ``registration_response(msg.header, result, serial, auth_code)`` (0x8100),
+    ``retransmit_request(pending.header, pending.first_serial, pending.missing, serial)``
+    (0x8003, for a reassembly group that expired).
 
 Into the stream
     ``to_ping(location, Terminal(vehicle, gcj02, load_sensor, vendor, lenient), seq=serial,

@@ -133,7 +133,7 @@ def write_columns(
         _drop_overlapping(final.parent, source, keep=tmp.name)
         os.replace(tmp, final)
     for folder in {final.parent for _, final in staged}:
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return [final for _, final in staged]
 
 
@@ -223,10 +223,11 @@ def _make_dir(folder: Path) -> None:
             new.mkdir()
         except FileExistsError:  # another writer (another partition) made it meanwhile
             continue
-        _fsync_dir(new.parent)
+        fsync_dir(new.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """fsync a directory: its new, renamed and removed entries survive a power cut."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

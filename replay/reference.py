@@ -140,6 +140,7 @@ def _latest(archive: str | os.PathLike, table: str, ts_ms: int) -> list[tuple[st
         f") WHERE rn = 1 ORDER BY {part}"
     )
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")  # never on a CLI's stdout
         rows = con.execute(sql, [int(ts_ms)]).fetchall()
     return [(k, payload) for k, payload, deleted in rows if not deleted]
 

@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from replay import duck
-from replay.layout import SourceRange, data_files, days_between
+from replay.layout import DAY_MS, SourceRange, data_files, days_between
+
+LATE_REACH_MS = DAY_MS  # how far past a pack's range a fix that arrived before its end may lie
+# A ping's place in arrival order (contracts): Kafka partition, offset, index; embedded ingest.
+_ARRIVAL = (
+    'row(coalesce("partition", -1), coalesce("offset", -1), coalesce("index", 0), '
+    "coalesce(ingest, -1))"
+)
 
 
 def all_days(archive: str | os.PathLike, table: str) -> list[str]:
@@ -83,23 +90,30 @@ def vehicle_trips(
 def vehicle_pings(
     archive: str | os.PathLike, vehicle: str, from_ms: int, to_ms: int
 ) -> list[dict[str, Any]]:
-    """The vehicle's ping rows (every verdict) with event time in the window, in arrival order.
+    """The vehicle's ping rows (every verdict) with event time in the window, in arrival order,
+    and the later ones that arrived before the last of those.
 
     A row without a parsed time (a ``bad_field`` record whose vehicle id parsed) is taken when
-    its receive time is in the window. Arrival order is the contracts' replay order:
-    ``partition NULLS FIRST, offset, index, ingest``.
+    its receive time is in the window. A blind-area batch arrives after live fixes dated past
+    the window; the engine judged the batch against that live stream, so those fixes (up to
+    :data:`LATE_REACH_MS` past the window) are taken too. Arrival order is the contracts' replay
+    order: ``partition NULLS FIRST, offset, index, ingest``.
     """
-    files = data_files(archive, "pings", days_between(from_ms, to_ms))
+    files = data_files(archive, "pings", days_between(from_ms, to_ms + LATE_REACH_MS))
     if not files:
         return []
+    within = "(ts BETWEEN $lo AND $hi OR (ts IS NULL AND received BETWEEN $lo AND $hi))"
     sql = (
-        "SELECT raw, received, ts, lat, lng, verdict, speed_kmh, loaded, lift "
-        "FROM read_parquet(?, hive_partitioning=false) "
-        "WHERE vehicle = ? AND (ts BETWEEN ? AND ? OR (ts IS NULL AND received BETWEEN ? AND ?)) "
-        'ORDER BY "partition" NULLS FIRST, "offset", "index", ingest'
+        f"WITH mine AS (SELECT *, {_ARRIVAL} AS arrival FROM read_parquet($files, "
+        "hive_partitioning=false) WHERE vehicle = $vehicle), "
+        f"last AS (SELECT max(arrival) AS arrival FROM mine WHERE {within}) "
+        "SELECT raw, received, ts, lat, lng, verdict, speed_kmh, loaded, lift FROM mine "
+        f"WHERE {within} OR (ts > $hi AND ts <= $late "
+        "AND arrival < (SELECT arrival FROM last)) ORDER BY arrival"
     )
+    params = {"files": files, "vehicle": vehicle, "lo": from_ms, "hi": to_ms}
     with duck.cursor() as con:
-        rows = con.execute(sql, [files, vehicle, from_ms, to_ms, from_ms, to_ms]).fetchall()
+        rows = con.execute(sql, {**params, "late": to_ms + LATE_REACH_MS}).fetchall()
     keys = ("raw", "received", "ts", "lat", "lng", "verdict", "speed_kmh", "loaded", "lift")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 

@@ -30,6 +30,20 @@ def test_pings_come_in_arrival_order_with_every_verdict(tmp_path):
     assert [(r["ts"] - MIDNIGHT) // MIN for r in narrow] == [4, 5, 5]  # event time in the range
 
 
+def test_the_live_fixes_a_late_batch_was_judged_against_come_too(tmp_path):
+    """Fixes dated after the range that arrived before a batch dated in it: the engine saw them
+    first (the batch is a backfill because of them); fixes that arrived after it are left out."""
+    live = [row("V1", MIDNIGHT + k * MIN, at(0, 100 * k), ingest=k) for k in range(6)]
+    batch = [row("V1", MIDNIGHT - 20 * MIN + k * MIN, at(0, -100 + 10 * k), ingest=6 + k)
+             for k in range(2)]  # fmt: skip
+    after = row("V1", MIDNIGHT + 6 * MIN, at(0, 600), ingest=8)
+    write_batch(tmp_path, SourceRange(0, 8), [*live, *batch, after])
+    got = vehicle_pings(tmp_path, "V1", MIDNIGHT - 30 * MIN, MIDNIGHT + MIN)
+    assert [(r["ts"] - MIDNIGHT) // MIN for r in got] == [0, 1, 2, 3, 4, 5, -20, -19]
+    plain = vehicle_pings(tmp_path, "V1", MIDNIGHT, MIDNIGHT + 2 * MIN)  # nothing arrives late
+    assert [(r["ts"] - MIDNIGHT) // MIN for r in plain] == [0, 1, 2]
+
+
 def test_alert_versions_in_archive_order_each_once(tmp_path):
     alert = {"id": "a1", "type": "overspeed", "vehicle": "V1", "district": "梁溪",
              "ts": MIDNIGHT, "ended_ts": None}  # fmt: skip

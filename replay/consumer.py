@@ -120,6 +120,12 @@ class ArchiveMetrics:
             "Pings records with dead letters read but not archived yet",
             registry=r,
         )
+        self.gaps = Counter(
+            "landun_archive_gaps_total",
+            "Offsets of a non-compacted topic gone before they were archived (retention)",
+            ["topic"],
+            registry=r,
+        )
         self.watermark = Gauge(
             "landun_archive_worker_watermark",
             "Next pings offset not yet covered by a durable worker checkpoint",
@@ -208,6 +214,8 @@ class Archiver:
             committed = self.consumer.committed(tp)
             self.next[tp] = self.consumer.position(tp)
             self.committed[tp] = committed or 0
+            if committed is not None:
+                self._gap(tp, committed, self.next[tp])
             if self.kind[tp.topic] == "pings":
                 self.book.archived(tp.partition, self.next[tp])
                 self.allowed[tp.partition] = 0
@@ -319,6 +327,7 @@ class Archiver:
         for rec in records:
             if rec.offset < self.next[tp]:
                 continue  # read again after a seek: already buffered
+            self._gap(tp, self.next[tp], rec.offset)
             if kind == "pings" and rec.offset >= self.allowed.get(tp.partition, 0):
                 self.consumer.seek(tp, rec.offset)  # its verdicts are not all in yet
                 break
@@ -334,6 +343,14 @@ class Archiver:
             batch.size += _pings_in(rec.value) if kind == "pings" else 1
         self.metrics.letters.set(len(self.book))
         return taken
+
+    def _gap(self, tp: TopicPartition, expected: int, got: int) -> None:
+        """Offsets skipped on a topic that is not compacted: its retention deleted them before
+        they were archived (the consumer was down too long). Said loudly, never silently."""
+        if got > expected and self.kind[tp.topic] not in ("fences", "registry"):
+            self.metrics.gaps.labels(self.kind[tp.topic]).inc(got - expected)
+            log.error("archive: %s:%d offsets %d..%d are gone (retention) and not archived",
+                      tp.topic, tp.partition, expected, got - 1)  # fmt: skip
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class FakeKafka:
         self.group: dict[TopicPartition, int] = {}
         self.order: list[str] = []  # topics in the order the test wants them read
         self.per_poll: dict[str, int] = {TOPICS.rejected: 1}
+        self.start: dict[TopicPartition, int] = {}  # log start offsets (retention)
 
     def produce(self, topic, value, headers=(), key=None):
         log = self.logs[TopicPartition(topic, 0)]
@@ -61,8 +62,8 @@ class FakeKafka:
     def partitions_for_topic(self, topic):
         return {tp.partition for tp in self.logs if tp.topic == topic}
 
-    def assign(self, tps):
-        self.pos = {tp: self.group.get(tp, 0) for tp in tps}
+    def assign(self, tps):  # from the committed offset, or the log start when it is gone
+        self.pos = {tp: max(self.group.get(tp, 0), self.start.get(tp, 0)) for tp in tps}
 
     def committed(self, tp):
         return self.group.get(tp)
@@ -90,6 +91,7 @@ class FakeKafka:
         if not ready:
             return {}
         tp = ready[0]
+        self.pos[tp] = max(self.pos[tp], self.start.get(tp, 0))  # auto_offset_reset=earliest
         n = min(max_records, self.per_poll.get(tp.topic, max_records))
         records = self.logs[tp][self.pos[tp] : self.pos[tp] + n]
         self.pos[tp] += len(records)
@@ -230,3 +232,33 @@ def test_records_that_make_no_row_are_kept_with_their_reason(world):
     (version,) = table(archive, "fences")  # as the workers treat it: the fence is absent
     assert (version["id"], version["deleted"]) == ("F1", True)
     assert read_committed(archive)["events"] == {0: 2}
+
+
+def test_offsets_gone_before_they_were_archived_are_reported(world, caplog):
+    kafka, mark, archiver, _, archive = world
+    pings = TopicPartition(TOPICS.pings, 0)
+    for n in range(8):
+        kafka.produce(TOPICS.pings, ping(n))
+    kafka.group[pings] = 2  # archived up to 2, then down for longer than the retention
+    kafka.start[pings] = 3  # one record gone
+    mark.mark = 8
+    archiver.start()
+    steps(archiver)
+    assert sorted(verdicts(archive)) == [3, 4, 5, 6, 7]
+    assert archiver.metrics.gaps.labels("pings")._value.get() == 1
+    assert "offsets 2..2 are gone" in caplog.text
+
+
+def test_offsets_gone_while_running_are_reported(world):
+    kafka, mark, archiver, _, archive = world
+    pings = TopicPartition(TOPICS.pings, 0)
+    for n in range(6):
+        kafka.produce(TOPICS.pings, ping(n))
+    mark.mark = 2
+    archiver.start()
+    steps(archiver)
+    kafka.start[pings] = 3  # offset 2 deleted by retention while the worker was behind
+    mark.mark = 6
+    steps(archiver)
+    assert sorted(verdicts(archive)) == [0, 1, 3, 4, 5]
+    assert archiver.metrics.gaps.labels("pings")._value.get() == 1

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from replay.evidence.mapimage import KIND_ZH as PLACE_ZH
 from replay.evidence.rules import rule_of, threshold_lines
 from stream.ping import iso_ts, parse_ts
 
@@ -236,7 +237,8 @@ def _value(key: str, value: Any, names: Mapping[str, Any]) -> str:
         return _named(value, names)
     if isinstance(value, Mapping):
         if "fence" in value and "distance_m" in value:  # nearest_place
-            return f"{_named(value['fence'], names)}，{value.get('kind')}，{value['distance_m']} 米"
+            kind = PLACE_ZH.get(str(value.get("kind")), str(value.get("kind")))
+            return f"{_named(value['fence'], names)}，{kind}，{value['distance_m']} 米"
         return "，".join(f"{k}: {_value(k, v, names)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return "、".join(_value(key, v, names) for v in value) or "无"

@@ -266,7 +266,8 @@ def _write_reproduce(
         "",
         f"pings.jsonl holds the vehicle's pings from {iso_ts(span.from_ms)} to "
         f"{iso_ts(span.to_ms)} (event time),",
-        "in the order they arrived, every verdict included, each as received. The range is:",
+        "and later ones that arrived before the last of them, in the order they arrived, every",
+        "verdict included, each as received. The range is:",
         *(f"  - {reason}" for reason in span.reasons),
         "",
         "fences.geojson and registry.json are the reference data in force at the alert's time,",

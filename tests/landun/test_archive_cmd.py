@@ -1,10 +1,8 @@
-"""`landun archive` and `landun archive compact` as commands (issue 12): what they refuse, and how
-compaction is called (the consumer itself: tests/replay/test_consumer_*.py)."""
+"""`landun archive` and `landun archive compact` as commands (issue 12): what they refuse, and
+compaction run from the command with the consumer's committed offsets and the retention setting
+(the consumer itself: tests/replay/test_consumer_*.py; compaction itself: its own tests)."""
 
 from __future__ import annotations
-
-import sys
-import types
 
 import orjson
 import pytest
@@ -12,6 +10,12 @@ import pytest
 from landun.cli import main as landun
 from replay.committed import write_committed
 from replay.consumer import hold_archive
+from replay.layout import SourceRange
+from replay.rows import ping_row
+from replay.writer import write_batch
+from stream.ping import Ping
+
+T0 = 1748869200000  # 2025-06-02T21:00:00+08:00
 
 
 @pytest.mark.parametrize(
@@ -40,37 +44,49 @@ def test_one_consumer_per_archive_directory(tmp_path, capsys):
     again.close()
 
 
-@pytest.fixture
-def compact_calls(monkeypatch):
-    """A stand-in `replay.compact` recording its calls (the real one is H6's, tested there)."""
-    calls = []
-
-    def compact(archive, *, now_ms, retention_days, committed=None):
-        calls.append((str(archive), now_ms, retention_days, committed))
-        return {"merged": 3, "deleted_days": []}
-
-    module = types.ModuleType("replay.compact")
-    module.compact = compact
-    monkeypatch.setitem(sys.modules, "replay.compact", module)
-    return calls
+def batches(archive, partition: int | None, cuts: list[tuple[int, int]]) -> None:
+    """Pings batches of one source, ``(first, last)`` each, on 2025-06-02 (Beijing)."""
+    for first, last in cuts:
+        rows = [
+            ping_row(Ping("V1", T0 + k * 1000, 31.49, 120.31), "accepted", raw="{}",
+                     partition=partition, offset=k if partition is not None else None,
+                     ingest=k if partition is None else None)
+            for k in range(first, last + 1)
+        ]  # fmt: skip
+        write_batch(archive, SourceRange(first, last, partition), rows)
 
 
-def test_compact_is_called_with_the_committed_offsets_and_the_retention(
-    compact_calls, tmp_path, capsys, monkeypatch
-):
+def names(archive, table="pings") -> list[str]:
+    return sorted(p.name for p in (archive / table / "day=2025-06-02").glob("*.parquet"))
+
+
+def test_compact_merges_only_what_the_consumer_committed(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LANDUN_ARCHIVE_RETENTION_DAYS", "30")
-    write_committed(tmp_path, {"pings": {0: 120, 1: 7}, "alerts": {0: 3}})
+    batches(tmp_path, 0, [(0, 9), (10, 19), (20, 29)])
+    write_committed(tmp_path, {"pings": {0: 20}})  # 20..29 may still be rewritten
     now = "2025-06-03T06:00:00+08:00"
     assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", now]) == 0
-    assert orjson.loads(capsys.readouterr().out) == {"merged": 3, "deleted_days": []}
-    ((archive, now_ms, retention, committed),) = compact_calls
-    assert (archive, now_ms, retention) == (str(tmp_path), 1748901600000, 30)
-    assert committed["pings"] == {0: 120, 1: 7} and committed["alerts"] == {0: 3}
+    report = orjson.loads(capsys.readouterr().out)
+    assert names(tmp_path) == ["p0-0-19.parquet", "p0-20-29.parquet"]
+    assert names(tmp_path, "cells") == ["p0-0-19.parquet", "p0-20-29.parquet"]
+    assert {(m["table"], m["files"], m["rows"]) for m in report["merged"]} == {
+        ("pings", 2, 20),
+        ("cells", 2, 20),
+    }
+    assert report["retention_days"] == 30 and report["expired"] == []
 
 
-def test_compact_of_an_embedded_archive_has_no_committed_offsets(compact_calls, tmp_path):
-    assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", "0"]) == 0
-    assert compact_calls[0][3] is None  # s-files only: all final
+def test_compact_deletes_days_beyond_the_retention(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LANDUN_ARCHIVE_RETENTION_DAYS", "30")
+    batches(tmp_path, None, [(0, 9), (10, 19)])  # an embedded archive: no _committed.json
+    later = str(T0 + 29 * 86_400_000)
+    assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", later]) == 0
+    assert names(tmp_path) == ["s0-19.parquet"]  # embedded files are always final
+    capsys.readouterr()
+    much_later = str(T0 + 32 * 86_400_000)
+    assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", much_later]) == 0
+    assert "pings/day=2025-06-02" in orjson.loads(capsys.readouterr().out)["expired"]
+    assert names(tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -80,11 +96,12 @@ def test_compact_of_an_embedded_archive_has_no_committed_offsets(compact_calls, 
         (["--archive", "/nonexistent/archive"], "no such archive directory"),
     ],
 )
-def test_compact_refuses_a_bad_request(args, message, compact_calls, tmp_path, capsys):
+def test_compact_refuses_a_bad_request(args, message, tmp_path, capsys):
+    batches(tmp_path, None, [(0, 9), (10, 19)])
     argv = ["archive", "compact", *args]
     if "--archive" not in args:
         argv += ["--archive", str(tmp_path)]
     assert landun(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("landun archive compact: ") and message in err
-    assert compact_calls == []
+    assert names(tmp_path) == ["s0-9.parquet", "s10-19.parquet"]  # nothing touched

@@ -53,7 +53,8 @@ def ring_probes(ring: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     crossing ray exactly through the vertex, the classic parity trap) and in a random
     direction, and a point 1e-6..1e-4° due west, whose ray runs through the vertex from
     farther away. For a quarter of the edges and vertices, a point a hair (< 5e-10°) off the
-    edge and the vertex itself: these exercise the GEOS fallback.
+    edge, a point on the edge up to float rounding, and the vertex itself: these exercise the
+    GEOS fallback.
     """
     a, b = ring[:-1], ring[1:]
     keep = np.flatnonzero(np.any(a != b, axis=1))
@@ -72,6 +73,7 @@ def ring_probes(ring: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     t = rng.uniform(0.02, 0.98, (few.shape[0], 1))
     hair = rng.choice([-1.0, 1.0], few.shape[0]) * _log_uniform(rng, HAIR_D, few.shape[0])
     out.append(a[few] + t * d[few] + hair[:, None] * normal[few])
+    out.append(a[few] + t * d[few])  # on the edge up to rounding (~1e-14° off, either side)
     v = a  # the vertices of the sampled edges
     for ux, uy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
         step = _log_uniform(rng, NEAR_D, v.shape[0])

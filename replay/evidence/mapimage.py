@@ -113,10 +113,15 @@ def map_shapes(
     >>> sorted({s.kind for s in image.shapes})
     ['circle', 'line', 'text']
     """
-    lats = [p["lat"] for p in points] + [alert["lat"]]
-    lngs = [p["lng"] for p in points] + [alert["lng"]]
-    view = _View.around(min(lats), min(lngs), max(lats), max(lngs), width, height)
+    spot = (alert.get("lat"), alert.get("lng"))
+    known = spot[0] is not None and spot[1] is not None
+    lats = [p["lat"] for p in points] + ([spot[0]] if known else [])
+    lngs = [p["lng"] for p in points] + ([spot[1]] if known else [])
     image = MapImage(width, height)
+    if not lats:  # nothing archived to draw: say so rather than draw an empty frame
+        image.shapes.append(Shape("text", ((12.0, 20.0),), text="无定位数据 no positions", size=9))
+        return image
+    view = _View.around(min(lats), min(lngs), max(lats), max(lngs), width, height)
     _fences(image, view, features, labelled)
     line = [view.xy(p["lat"], p["lng"]) for p in points]
     if len(line) >= 2:
@@ -130,9 +135,10 @@ def map_shapes(
     if line:
         image.shapes.append(Shape("circle", (line[0],), fill="#ffffff", stroke=TRACK, radius=3.5))
         image.shapes.append(Shape("circle", (line[-1],), fill=TRACK, stroke=TRACK, radius=3.5))
-    spot = view.xy(alert["lat"], alert["lng"])
-    image.shapes.append(Shape("circle", (spot,), fill=VIOLATING, stroke="#ffffff", radius=6.0))
-    image.shapes.append(Shape("text", ((spot[0] + 8, spot[1] - 8),), text="告警 alert", size=9))
+    if known:
+        x, y = view.xy(*spot)
+        image.shapes.append(Shape("circle", ((x, y),), fill=VIOLATING, stroke="#ffffff", radius=6))
+        image.shapes.append(Shape("text", ((x + 8, y - 8),), text="告警 alert", size=9))
     _scale_bar(image, view)
     return image
 

@@ -43,6 +43,8 @@ def track_geojson(
     ('MultiPoint', 'alert')
     """
     coords = [[p["lng"], p["lat"]] for p in points]
+    start = parse_ts(alert["ts"])
+    end = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else start
     track = {
         "type": "Feature",
         "geometry": {
@@ -56,11 +58,15 @@ def track_geojson(
             "speed_kmh": [p.get("speed_kmh") for p in points],
             "loaded": [p.get("loaded") for p in points],
             "lift": [p.get("lift") for p in points],
+            "state": [_state(p, start, end) for p in points],
         },
     }
+    known = alert.get("lat") is not None and alert.get("lng") is not None
     mark = {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [alert.get("lng"), alert.get("lat")]},
+        "geometry": {"type": "Point", "coordinates": [alert["lng"], alert["lat"]]}
+        if known
+        else None,
         "properties": {
             "kind": "alert",
             "id": alert.get("id"),
@@ -77,6 +83,14 @@ def track_geojson(
         "to": iso_ts(span[1]),
         "features": [track, mark],
     }
+
+
+def _state(point: Mapping[str, Any], start: int, end: int) -> str:
+    """The Track JSON's point state: ``violating`` from the alert's start to its end, else
+    ``loaded`` (``half``/``full``) or ``empty``."""
+    if start <= point["ts"] <= end:
+        return "violating"
+    return "loaded" if point.get("loaded") in ("half", "full") else "empty"
 
 
 def track_kml(vehicle: str, points: Sequence[Mapping[str, Any]], alert: Mapping[str, Any]) -> bytes:
@@ -105,17 +119,20 @@ def track_kml(vehicle: str, points: Sequence[Mapping[str, Any]], alert: Mapping[
         _sub(track, "when", iso_ts(p["ts"]))
     for p in points:
         ET.SubElement(track, f"{{{GX_NS}}}coord").text = f"{_num(p['lng'])} {_num(p['lat'])} 0"
-    path = _sub(doc, "Placemark")
-    _sub(path, "name", f"{vehicle} 路径 path")
-    line = _sub(path, "LineString")
-    _sub(line, "coordinates", " ".join(f"{_num(p['lng'])},{_num(p['lat'])},0" for p in points))
+    if len(points) >= 2:  # a LineString needs two positions
+        path = _sub(doc, "Placemark")
+        _sub(path, "name", f"{vehicle} 路径 path")
+        line = _sub(path, "LineString")
+        text = " ".join(f"{_num(p['lng'])},{_num(p['lat'])},0" for p in points)
+        _sub(line, "coordinates", text)
     mark = _sub(doc, "Placemark")
     _sub(mark, "name", f"{rule_of(str(alert.get('type'))).zh_name} {alert.get('type')}")
     _sub(mark, "description", f"alert {alert.get('id')}")
     stamp = _sub(mark, "TimeStamp")
     _sub(stamp, "when", iso_ts(parse_ts(alert["ts"])))
-    point = _sub(mark, "Point")
-    _sub(point, "coordinates", f"{_num(alert.get('lng'))},{_num(alert.get('lat'))},0")
+    if alert.get("lat") is not None and alert.get("lng") is not None:
+        point = _sub(mark, "Point")
+        _sub(point, "coordinates", f"{_num(alert['lng'])},{_num(alert['lat'])},0")
     return ET.tostring(kml, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
@@ -127,4 +144,4 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
 
 
 def _num(value: Any) -> str:
-    return repr(float(value)) if value is not None else "0"
+    return repr(float(value))

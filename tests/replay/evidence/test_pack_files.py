@@ -14,6 +14,9 @@ import pytest
 from replay.evidence import build_pack, verify_pack
 from replay.evidence.manifest import MANIFEST
 from replay.evidence.rules import RULES
+from replay.layout import SourceRange
+from replay.reference import reference_events
+from replay.writer import write_batch
 from tests.replay.evidence.test_reproduce import first_of
 
 BUILT = 1_748_905_200_000  # 2025-06-03T07:00:00+08:00, the morning after
@@ -140,6 +143,11 @@ def test_the_track_has_a_time_per_point(pack):
     coords, times = line["geometry"]["coordinates"], line["properties"]["datetimes"]
     assert len(coords) == len(times) > 1 and times == sorted(times)
     assert mark["properties"]["id"] == alert["id"]
+    start, end = alert["ts"], alert["ended_ts"]
+    states = line["properties"]["state"]
+    hot = [t for t, s in zip(times, states, strict=True) if s == "violating"]
+    assert hot and all(start <= t <= end for t in hot)  # same offset: ISO strings compare
+    assert set(states) - {"violating"} <= {"loaded", "empty"}
     ns = {"k": "http://www.opengis.net/kml/2.2", "gx": "http://www.google.com/kml/ext/2.2"}
     kml = ET.parse(folder / "track.kml").getroot()
     gx = kml.find(".//gx:Track", ns)
@@ -156,3 +164,31 @@ def test_the_rule_is_stated_in_both_languages_with_the_thresholds(pack):
     rule = (folder / "rule.md").read_text()
     assert RULES["route_deviation"].zh in rule and RULES["route_deviation"].en in rule
     assert "- deviation_m: 150.0 m" in rule and "- deviation_ms: 60000 ms (1 min)" in rule
+
+
+@pytest.mark.parametrize("where", [(31.49, 120.31), (None, None)])
+def test_an_alert_without_archived_pings_still_gets_a_pack(tmp_path, where):
+    """The alerts table holds it, the pings were never archived (or the alert has no point):
+    the pack says what it has, nothing breaks."""
+    features = [square_feature("site-1", "site")]
+    registry = {"vehicles": [{"id": "V1", "kind": "muck", "company": "甲", "district": "梁溪",
+                              "terminal_phone": "1", "plate": "苏B00001"}],
+                "permits": [], "contracts": []}  # fmt: skip
+    alert = {"id": "a1", "type": "overspeed", "vehicle": "V1", "district": "梁溪",
+             "severity": "medium", "ts": "2025-06-02T21:00:00+08:00", "ended_ts": None,
+             "lat": where[0], "lng": where[1], "fence": None, "permit": None, "trip": None,
+             "late": False, "evidence": {"rule": "r", "thresholds": {}, "pings": []}}  # fmt: skip
+    events = [*reference_events(features, registry, 0), ("alert", alert)]
+    write_batch(tmp_path / "archive", SourceRange(0, 0), events=events)
+    manifest = build_pack(tmp_path / "archive", "a1", tmp_path / "pack", built_at_ms=BUILT)
+    assert manifest["pings"] == 0 and (tmp_path / "pack" / "pings.jsonl").read_bytes() == b""
+    assert verify_pack(tmp_path / "pack") == []
+    assert "苏B00001" in (tmp_path / "pack" / "report.html").read_text()
+    if where[0] is None:
+        assert "无定位数据" in (tmp_path / "pack" / "report.html").read_text()
+
+
+def square_feature(fid: str, kind: str) -> dict:
+    ring = [[120.30, 31.48], [120.301, 31.48], [120.301, 31.481], [120.30, 31.481], [120.30, 31.48]]
+    return {"type": "Feature", "id": fid, "properties": {"kind": kind, "name": fid},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}  # fmt: skip

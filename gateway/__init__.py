@@ -40,7 +40,9 @@ Into the stream
 
 Vendor items
     ``VendorTable`` (:mod:`gateway.items`) maps a manufacturer id (from 0x0100) to a
-    :class:`VendorProfile` declaring the non-standard items (tipper lift, cover, weight).
+    :class:`VendorProfile` declaring the non-standard items (tipper lift, cover, weight);
+    :func:`gateway.vendors.table_from_dict` builds the table from a JSON document, so a city's
+    standard is a file.
 
 See docs/jt808.md for the protocol as landun uses it.
 """

@@ -2,8 +2,10 @@
 
 decode HEX...   Decode frames given in hex (spaces allowed; ``-`` reads stdin). Several frames
                 (``7E..7E7E..7E``) give one JSON object per line; bytes before the first flag are
-                skipped. Each object has ``msg_id``, ``version``, ``phone``, ``serial``, the body
-                fields and, for 0x0200/0x0704, ``positions`` with ``lat``, ``lng``,
+                skipped; ``--vendors FILE --manufacturer ID`` names a city's or vendor's
+                custom items (docs/jt808.md). Each object has ``msg_id``, ``version``,
+                ``phone``, ``serial``, the body fields and, for 0x0200/0x0704, ``positions``
+                with ``lat``, ``lng``,
                 ``speed_kmh``, ``heading``, ``altitude_m``, ``time`` (ISO 8601 UTC), ``alarm``,
                 ``status``, named ``alarms`` and ``flags``, and ``extras`` (docs/jt808.md).
 encode          Build a frame and print its hex: from options (``--msg 0x0200 --phone ...
@@ -23,9 +25,11 @@ from pathlib import Path
 
 from gateway.errors import CodecError
 from gateway.frame import FrameSplitter
+from gateway.items import VendorProfile
 from gateway.jsonview import from_dict, to_dict
 from gateway.location import LOAD_STATES
 from gateway.messages import decode_frame
+from gateway.vendors import table_from_dict
 
 EXIT_OK, EXIT_BAD = 0, 2
 _LOAD_BITS = {name: value for value, name in LOAD_STATES.items()}
@@ -47,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lenient", action="store_true", help="accept the real-world quirks (docs/jt808.md)"
     )
     dec.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
+    dec.add_argument(
+        "--vendors", help="vendor/city item profiles (JSON, docs/jt808.md) to name custom items"
+    )
+    dec.add_argument("--manufacturer", help="with --vendors: the terminal's manufacturer id")
     dec.set_defaults(func=run_decode)
 
     enc = sub.add_parser("encode", help="build frames, print hex")
@@ -73,7 +81,26 @@ def _read_text(source: str) -> str:
     return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
 
 
+def _vendor(args: argparse.Namespace) -> VendorProfile | None:
+    """The profile --vendors/--manufacturer name, or None; ValueError/OSError when they can't."""
+    if not args.vendors:
+        return None
+    table = table_from_dict(json.loads(Path(args.vendors).read_text(encoding="utf-8")))
+    profile = table.get(args.manufacturer)
+    if profile is None:
+        raise ValueError(f"{args.vendors}: no profile for manufacturer {args.manufacturer!r}")
+    return profile
+
+
 def run_decode(args: argparse.Namespace) -> int:
+    try:
+        vendor = _vendor(args)
+    except OSError as exc:
+        print(f"landun jt808 decode: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD
+    except ValueError as exc:
+        print(f"landun jt808 decode: {exc}", file=sys.stderr)
+        return EXIT_BAD
     text = _read_text("-") if args.hex == ["-"] else " ".join(args.hex)
     try:
         data = bytes.fromhex("".join(text.split()))
@@ -92,7 +119,7 @@ def run_decode(args: argparse.Namespace) -> int:
         try:
             if isinstance(item, CodecError):
                 raise item
-            out = to_dict(decode_frame(item, lenient=args.lenient))
+            out = to_dict(decode_frame(item, lenient=args.lenient), vendor)
         except CodecError as exc:
             where = f" (0x{exc.header.msg_id:04X} serial {exc.header.serial})" if exc.header else ""
             print(f"landun jt808 decode: bad frame{where}: {exc}", file=sys.stderr)

@@ -132,3 +132,20 @@ def test_encode_an_indented_object_from_stdin(capsys, monkeypatch):
 def test_encode_refusals_exit_2(capsys, args):
     code, out, err = run(capsys, "encode", *args)
     assert code == 2 and out == "" and err.startswith("landun jt808 encode:")
+
+
+def test_decode_with_a_city_profile_names_its_items(capsys, tmp_path):
+    from gateway import location
+    from gateway.messages import encode_frame
+    from tests.gateway.test_location import body
+    from tests.gateway.test_vendors import CITY
+
+    vendors = tmp_path / "vendors.json"
+    vendors.write_text(json.dumps(CITY), encoding="utf-8")
+    loc = location.decode(body(items={0xF1: b"\x02"}))
+    raw = encode_frame(0x0200, "13912344329", 1, location.encode(loc)).hex()
+    code, out, _ = run(capsys, "decode", "--vendors", str(vendors), "--manufacturer", "70111", raw)
+    assert code == 0
+    assert json.loads(out)["positions"][0]["extras"]["0xF1"]["value"] == {"lift": True}
+    code, _, err = run(capsys, "decode", "--vendors", str(vendors), "--manufacturer", "X", raw)
+    assert code == 2 and "no profile for manufacturer 'X'" in err

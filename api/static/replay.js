@@ -11,10 +11,12 @@
   const COLOURS = { empty: "#94a3b8", loaded: "#f59e0b", violating: "#ef4444" };
   const GAP_COLOUR = "#64748b";
   const STOP_COLOUR = "#c084fc";
-  const SEGMENT = 256; // fixes per cached track path (one Path2D per state per segment)
   const PARALLEL = 6; // requests in flight: a browser's connections per host
   const PAGE_LIMIT = 5000; // fixes per track page (an hour at 1 s; the API allows 10,000)
-  const CHUNK_MS = 60 * 60000; // data time per fetch: 6 s of playback at 1000x
+  // Data time per fetch: 7.2 s of playback at 1000x. bench/replay_map.py, 100 trucks x 10 h at
+  // 1000x on a 2-core box: 30 and 60 min chunks stalled (one request per vehicle per chunk was
+  // more requests than the API served in time), 120 min kept ahead with a growing lead.
+  const CHUNK_MS = 120 * 60000;
   const AHEAD_WALL_MS = 15000; // keep this much playback fetched ahead, at any speed
   const MAX_VEHICLES = 200;
   const SAMPLES = 20000; // frame-time samples kept for the benchmark
@@ -150,12 +152,14 @@
       const plan = L.chunkPlan(from, to, chunkMs || this.chunkMs);
       const clock = new L.Clock(from, to);
       clock.speed = Number(this.dom.speed.value) || 1;
+      const unique = [...new Set(vehicles)];
       this.session = {
-        gen: this.gen, vehicles: [...new Set(vehicles)], plan, clock, playhead: from,
-        tracks: new Map(vehicles.map((v) => [v, { chunks: new Map(), overlays: new Map(), track: null, segments: [] }])),
+        gen: this.gen, vehicles: unique, plan, clock, playhead: from,
+        tracks: new Map(unique.map((v) => [v, { chunks: new Map(), overlays: new Map(), track: null }])),
         loaded: new Set(), pending: new Map(), queue: [], inflight: 0, failed: new Map(),
         alerts: [], alertTs: [], stops: [], stopTs: [], firedShown: -1,
-        fences: [], fenceKey: null, fenceBusy: false, box: null, view: null, changed: true, stalledSince: null,
+        fences: [], fenceKey: null, fenceBusy: false, box: null, view: null, trailVersion: 0,
+        changed: true, stalledSince: null,
         stats: { opened: root.performance.now(), firstData: null, requests: 0, points: 0, stalls: 0,
           stallMs: 0, draws: [], frames: [], ahead: [], lastFrame: null },
       };
@@ -241,7 +245,8 @@
         s.stalledSince = null;
       }
       if (clock.playing) {
-        if (stats.ahead.length < SAMPLES) stats.ahead.push((until - t) / clock.speed);
+        // the lead of the fetched data over the playhead, while there is more to fetch
+        if (until < plan.to && stats.ahead.length < SAMPLES) stats.ahead.push((until - t) / clock.speed);
         if (stats.lastFrame !== null && stats.frames.length < SAMPLES) stats.frames.push(now - stats.lastFrame);
         stats.lastFrame = now;
       }
@@ -330,7 +335,8 @@
       v.chunks.set(k, points);
       v.overlays.set(k, overlays);
       v.track = L.mergeTrack(v.chunks, (lat, lng) => this.map.toDisplay(lat, lng));
-      v.segments = [];
+      // the trail bitmap holds what is behind the playhead: redraw it if this chunk reaches there
+      if (L.chunkSpan(s.plan, k)[0] <= s.playhead) s.trailVersion += 1;
       s.stats.points += points.t.length;
       this.collectOverlays(s);
       const waiting = s.pending.get(k);
@@ -411,10 +417,18 @@
       }
     }
 
-    /** True until the user pans or zooms: the view is still the one the replay chose. */
+    /** True until the user pans or zooms (the view is still the one the replay chose) while
+     * some data loaded lies outside the view: refitting moves the view, and a moved view
+     * redraws every trail, so it happens only when needed. */
     untouched(s) {
       const m = this.map;
-      return !s.view || (s.view[0] === m.center[0] && s.view[1] === m.center[1] && s.view[2] === m.zoom);
+      if (s.view && (s.view[0] !== m.center[0] || s.view[1] !== m.center[1] || s.view[2] !== m.zoom)) return false;
+      if (!s.view || !s.box) return true;
+      const scale = Math.pow(2, m.zoom);
+      const [cx, cy] = root.LandunMap.worldPixel(m.center[0], m.center[1], 0);
+      const [hw, hh] = [m.width / 2 / scale, m.height / 2 / scale];
+      const b = s.box;
+      return b[0] < cx - hw || b[2] > cx + hw || b[1] < cy - hh || b[3] > cy + hh;
     }
 
     /** Centre and zoom the map on all the data loaded (again as chunks come, until the user
@@ -449,64 +463,76 @@
       const s = this.session;
       if (!s) return;
       map.drawFences(s.fences);
-      s.tracks.forEach((v) => this.drawTrack(map, ctx, v, s.playhead));
+      this.drawTrails(map, ctx, s);
       this.drawStops(map, ctx, s);
       this.drawAlerts(map, ctx, s);
       this.drawMarkers(map, ctx, s);
     }
 
-    /** The track up to the playhead, coloured by the state of each stretch's first fix. Whole
-     * segments behind the playhead are Path2Ds cached per zoom (relative to the segment's
-     * first fix, so panning reuses them); the stretch in progress is drawn afresh. */
-    drawTrack(map, ctx, v, t) {
-      const tr = v.track;
-      if (!tr || tr.n === 0) return;
-      const end = L.upper(tr.t, t, tr.n) - 1;
-      if (end < 0) return;
-      const full = Math.floor(end / SEGMENT);
-      for (let k = 0; k < full; k++) {
-        let seg = v.segments[k];
-        if (!seg || seg.zoom !== map.zoom) {
-          const ref = root.LandunMap.worldPixel(tr.dlat[k * SEGMENT], tr.dlng[k * SEGMENT], map.zoom);
-          seg = v.segments[k] = { zoom: map.zoom, ref, paths: this.paths(map, tr, k * SEGMENT, (k + 1) * SEGMENT, ref) };
-        }
-        this.stroke(ctx, seg.paths, seg.ref[0] - map.origin[0], seg.ref[1] - map.origin[1]);
+    /** The tracks up to the playhead, each stretch in the state of its first fix (dashed grey
+     * across a signal gap). Rasterising a night of 100 tracks takes a software canvas ~250 ms,
+     * so the stretches behind the playhead live in an offscreen "trail" bitmap to which each
+     * frame adds only the stretches that ended since the last one; it is redrawn whole only
+     * when the view moves, the playhead goes back, or data at or before the playhead arrives.
+     * The stretch from each vehicle's last fix to its moving marker is drawn afresh. */
+    drawTrails(map, ctx, s) {
+      const trail = this.trail || (this.trail = { canvas: doc.createElement("canvas"), key: null, upto: 0 });
+      const key = [s.gen, s.trailVersion, map.zoom, map.origin[0], map.origin[1], map.canvas.width, map.canvas.height].join(":");
+      const t = s.playhead;
+      if (trail.key !== key || t < trail.upto) {
+        trail.canvas.width = map.canvas.width; // also clears it
+        trail.canvas.height = map.canvas.height;
+        trail.key = key;
+        trail.upto = -Infinity;
       }
-      const tail = this.paths(map, tr, full * SEGMENT, end, map.origin);
-      const p = L.positionAt(tr, t);
-      if (p && !p.held && p.index === end) {
-        const [x0, y0] = map.screen(tr.dlat[end], tr.dlng[end]);
-        const [x1, y1] = map.screen(p.dlat, p.dlng);
-        const path = tail[tr.state[end]] || (tail[tr.state[end]] = new root.Path2D());
-        path.moveTo(x0, y0);
-        path.lineTo(x1, y1);
+      if (t > trail.upto) {
+        const tctx = trail.canvas.getContext("2d");
+        tctx.setTransform(map.canvas.width / map.width, 0, 0, map.canvas.height / map.height, 0, 0);
+        this.stroke(tctx, this.stretches(map, s, trail.upto, t));
+        trail.upto = t;
       }
-      this.stroke(ctx, tail, 0, 0);
+      ctx.drawImage(trail.canvas, 0, 0, map.width, map.height);
+      const moving = {};
+      s.tracks.forEach((v) => {
+        const tr = v.track;
+        const p = tr && L.positionAt(tr, t);
+        if (!p || p.held) return;
+        const i = p.index;
+        const path = moving[tr.state[i]] || (moving[tr.state[i]] = new root.Path2D());
+        path.moveTo(...map.screen(tr.dlat[i], tr.dlng[i]));
+        path.lineTo(...map.screen(p.dlat, p.dlng));
+      });
+      this.stroke(ctx, moving);
     }
 
-    /** Path2Ds by state for the lines from fix i0 to fix i1, in world pixels minus ``ref``. */
-    paths(map, tr, i0, i1, ref) {
+    /** Path2Ds by state (and "gap") in screen pixels of every stretch from one fix to the
+     * next whose later fix is in (lo, hi]. */
+    stretches(map, s, lo, hi) {
       const out = {};
-      const pen = {};
-      const { worldPixel } = root.LandunMap;
-      let prev = i0 < tr.n ? worldPixel(tr.dlat[i0], tr.dlng[i0], map.zoom) : null;
-      for (let i = i0; i < i1 && i + 1 < tr.n; i++) {
-        const next = worldPixel(tr.dlat[i + 1], tr.dlng[i + 1], map.zoom);
-        const key = tr.t[i + 1] - tr.t[i] > L.GAP_MS ? "gap" : tr.state[i];
-        const path = out[key] || (out[key] = new root.Path2D());
-        if (pen[key] !== i) path.moveTo(prev[0] - ref[0], prev[1] - ref[1]);
-        path.lineTo(next[0] - ref[0], next[1] - ref[1]);
-        pen[key] = i + 1;
-        prev = next;
-      }
+      s.tracks.forEach((v) => {
+        const tr = v.track;
+        if (!tr || tr.n < 2) return;
+        const first = Math.max(1, lo === -Infinity ? 1 : L.upper(tr.t, lo, tr.n));
+        const last = L.upper(tr.t, hi, tr.n) - 1;
+        let pen = -1;
+        let penKey = null;
+        for (let j = first; j <= last; j++) {
+          const key = tr.t[j] - tr.t[j - 1] > L.GAP_MS ? "gap" : tr.state[j - 1];
+          const path = out[key] || (out[key] = new root.Path2D());
+          if (pen !== j - 1 || penKey !== key) path.moveTo(...map.screen(tr.dlat[j - 1], tr.dlng[j - 1]));
+          path.lineTo(...map.screen(tr.dlat[j], tr.dlng[j]));
+          pen = j;
+          penKey = key;
+        }
+      });
       return out;
     }
 
-    stroke(ctx, paths, dx, dy) {
+    stroke(ctx, paths) {
       ctx.save();
-      ctx.translate(dx, dy);
       ctx.lineWidth = 3;
       ctx.lineJoin = "round";
+      ctx.lineCap = "round"; // stretches added frame by frame join without notches
       for (const key in paths) {
         ctx.strokeStyle = key === "gap" ? GAP_COLOUR : COLOURS[key] || COLOURS.empty;
         ctx.setLineDash(key === "gap" ? [5, 5] : []);

@@ -66,7 +66,11 @@ POSITIONS = [
     ("a third of the way to the next fix", 5 * S, (31.50, 120.301, "empty", False)),
     ("half way, by time", 22_500, (31.505, 120.3045, "loaded", False)),
     ("at a fix, exactly there", 30 * S, (31.51, 120.306, "loaded", False)),
-    ("dark for 10 min: waits at the last fix seen", 30 * S + 5 * MIN, (31.51, 120.306, "loaded", True)),
+    (
+        "dark for 10 min: waits at the last fix seen",
+        30 * S + 5 * MIN,
+        (31.51, 120.306, "loaded", True),
+    ),
     ("seen again: there", 30 * S + 10 * MIN, (31.52, 120.400, "violating", False)),
     ("after the last fix: waits there", 31 * S + 10 * MIN, (31.52, 120.400, "violating", True)),
 ]

@@ -43,11 +43,25 @@ class Overlays:
 
 
 def page_overlays(
-    archive: Path, vehicle: str, lo: int, hi: int, within: list[Interval] | None = None
+    archive: Path,
+    vehicle: str,
+    lo: int,
+    hi: int,
+    within: list[Interval] | None = None,
+    points: Interval | None = None,
 ) -> Overlays:
-    """The overlays of ``vehicle`` dated in ``[lo, hi]`` (and inside ``within`` when given)."""
+    """The overlays of ``vehicle`` dated in ``[lo, hi]`` (and inside ``within`` when given),
+    and the alerts open around the page's ``points`` (first and last time) for their states.
+
+    The span may be empty (``lo > hi``) while the page holds points: a page after a cut
+    between two fixes of the same time starts with a point dated before its span.
+    """
+    if points is None:
+        points = (lo, hi)
+    alerts = vehicle_alerts(archive, vehicle, min(lo, points[0]) - LOOKBACK_MS, max(hi, points[1]))
+    if lo > hi:
+        return Overlays([], [], alerts)
     days = days_between(lo, hi)
-    alerts = vehicle_alerts(archive, vehicle, lo - LOOKBACK_MS, hi)
 
     def shown(ts: int | None) -> bool:
         return ts is not None and lo <= ts <= hi and _inside(ts, within)

@@ -20,6 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from geofence.metric import distance_m
 from replay import duck
 from replay.areas import MAX_RADIUS_M, disk_cells  # noqa: F401 - re-exported
@@ -128,7 +130,8 @@ def track(
     nxt = ":".join(str(v) for v in rows[-1][6:]) if more else None  # the last (ts, arrival)
     lo = start if after is None else after[0] + 1  # just after the previous page's last point
     hi = rows[-1][0] if more else end
-    extra = page_overlays(Path(archive), vehicle, lo, hi, within) if lo <= hi else None
+    points = (rows[0][0], rows[-1][0]) if rows else None
+    extra = page_overlays(Path(archive), vehicle, lo, hi, within, points)
     ts = [r[0] for r in rows]
     line = {
         "kind": "track",
@@ -137,7 +140,7 @@ def track(
         "loaded": [r[3] for r in rows],
         "lift": [r[4] for r in rows],
         "speed_kmh": _speeds(rows, previous),
-        "state": point_states(ts, [r[3] for r in rows], extra.alerts if extra else []),
+        "state": point_states(ts, [r[3] for r in rows], extra.alerts),
     }
     coords = [[r[2], r[1]] for r in rows]
     shape = "LineString" if len(coords) >= 2 else "MultiPoint"  # a line needs two positions
@@ -153,9 +156,9 @@ def track(
                 "geometry": {"type": shape, "coordinates": coords},
                 "properties": line,
             },
-            *(extra.features if extra else []),
+            *extra.features,
         ],
-        "trips": extra.trips if extra else [],
+        "trips": extra.trips,
     }
 
 
@@ -190,17 +193,27 @@ def _track_rows(archive: Path, vehicle, start, end, limit, after, within):
 
 
 def _speeds(rows: list[tuple], previous: tuple | None) -> list[float | None]:
-    """Reported km/h, else the speed implied by the previous fix (0.1 km/h), else null."""
-    out: list[float | None] = []
-    before = previous
-    for row in rows:
-        speed = row[5]
-        if speed is None and before is not None and row[0] > before[0]:
-            metres = distance_m(before[1], before[2], row[1], row[2])
-            speed = round(metres / (row[0] - before[0]) * 3600.0, 1)
-        out.append(speed)
-        before = row
-    return out
+    """Reported km/h, else the speed implied by the previous fix (0.1 km/h), else null.
+
+    Vectorised: a vehicle-day page is ~8,600 points, and one distance call per point cost
+    ~0.4 s where the page's query costs ~50 ms.
+    """
+    if not rows:
+        return []
+    chain = ([previous] if previous is not None else []) + rows
+    ts = np.array([r[0] for r in chain], dtype=np.int64)
+    lat = np.array([r[1] for r in chain], dtype=float)
+    lng = np.array([r[2] for r in chain], dtype=float)
+    metres = distance_m(lat[:-1], lng[:-1], lat[1:], lng[1:])
+    dt = np.diff(ts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        implied = np.where(dt > 0, np.round(metres / dt * 3600.0, 1), np.nan).tolist()
+    if previous is None:
+        implied = [float("nan"), *implied]
+    return [
+        row[5] if row[5] is not None else (None if speed != speed else speed)
+        for row, speed in zip(rows, implied, strict=True)
+    ]
 
 
 def stops(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from replay.layout import SourceRange
@@ -240,6 +240,8 @@ def test_an_open_trip_is_on_every_page_after_it_started(tmp_path):
     window=st.tuples(st.integers(-10, 100), st.integers(0, 120)),
     ties=st.booleans(),
 )
+# the second of two fixes at 23:30 alone on the last page, its span empty: still violating
+@example(limit=1, window=(0, 30), ties=True)
 def test_pages_add_up_to_the_one_page(limit, window, ties):
     """Points, speeds, states, and each overlay once, whatever the page size (cut anywhere,
     even between two fixes of the same time) and the window."""

@@ -88,6 +88,10 @@ def trim_reference(
             keep.update(i for ids in entry_fence_refs(section, entry).values() for i in ids)
     if alert.get("fence") in kinds:
         keep.add(str(alert["fence"]))
+    if not keep and fences:
+        # landun detect refuses a fence file without features; one far beyond the engine's
+        # reach changes nothing (the first by id, so the choice is the same on every build)
+        keep.add(min(f.id for f in fences))
     named = {vehicle}
     named.update(v for p in permits for v in p.get("vehicles") or ())
     named.update(str(c.get("vehicle")) for c in contracts)

@@ -100,3 +100,12 @@ def test_the_reach_is_measured_from_the_segments_between_fixes():
     beyond = square("restricted-beyond", "restricted", REACH_M + 200, 10_000)
     kept = trim_reference([beside, beyond], REGISTRY, "V1", ends, ALERT).features
     assert [f["id"] for f in kept] == ["restricted-beside"]
+
+
+def test_a_drive_far_from_every_place_keeps_one_fence_for_landun_detect():
+    """landun detect refuses a fence file without features; one far away changes nothing."""
+    far = [at(60_000, 60_000), at(60_000, 61_000)]
+    alone = {"vehicles": [vehicle("V9", "戊公司")], "permits": [], "contracts": []}
+    ref = trim_reference(FEATURES, alone, "V9", far, {"lat": far[0][0], "lng": far[0][1]})
+    assert [f["id"] for f in ref.features] == ["depot-far"]  # the first id of all
+    assert ref.registry == alone

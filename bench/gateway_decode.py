@@ -26,9 +26,10 @@ import time
 import orjson
 
 from gateway import location
+from gateway.encoders import encode_frame
 from gateway.frame import FrameSplitter
 from gateway.location import Location
-from gateway.messages import decode_frame, encode_frame
+from gateway.messages import decode_frame
 from gateway.to_ping import Terminal, to_ping
 from stream.ping import parse_ping
 

@@ -26,11 +26,13 @@ Per frame
     ``bad_escape``, ``truncated``, ``bad_length``, ...) and, when the header was readable,
     ``header``: reply 0x8001 result 2 to it. Nothing else is ever raised (fuzzed).
 
-Replies (same version and phone bytes as the request; ``serial`` is the platform's counter)
+Replies (:mod:`gateway.encoders`; same version and phone bytes as the request; ``serial`` is
+the platform's counter)
     ``general_response(msg.header, result, serial)`` (0x8001: 0 ok, 1 failure, 2 bad message,
     3 unsupported), ``registration_response(msg.header, result, serial, auth_code)`` (0x8100),
     ``retransmit_request(pending.header, pending.first_serial, pending.missing, serial)``
-    (0x8003, for a reassembly group that expired).
+    (0x8003, for a reassembly group that expired). ``encode_frame`` and the terminal-side bodies
+    (``registration_body``, ``authentication_body``) serve the terminal simulator.
 
 Into the stream
     ``to_ping(location, Terminal(vehicle, gcj02, load_sensor, vendor, lenient), seq=serial,
@@ -47,20 +49,13 @@ Vendor items
 See docs/jt808.md for the protocol as landun uses it.
 """
 
+from gateway.encoders import encode_frame, general_response, registration_response
 from gateway.errors import CodecError
 from gateway.frame import FrameSplitter
 from gateway.header import V2013, V2019, Header
 from gateway.items import ItemSpec, VendorProfile, VendorTable
 from gateway.location import Batch, Location
-from gateway.messages import (
-    Message,
-    decode_body,
-    decode_for_terminal,
-    decode_frame,
-    encode_frame,
-    general_response,
-    registration_response,
-)
+from gateway.messages import Message, decode_body, decode_for_terminal, decode_frame
 from gateway.reassembly import Reassembler
 from gateway.to_ping import Terminal, to_ping
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway import frame, header, location, messages
+from gateway import encoders, frame, header, location, messages
 from gateway.errors import CodecError
 from gateway.header import V2013, V2019, Header
 from gateway.items import VendorProfile, named_extras
@@ -182,7 +182,7 @@ def body_from_dict(msg_id: int, version: str, d: dict[str, Any]) -> bytes:
         positions = [position_from_dict(p) for p in d.get("positions") or []]
         return location.encode_batch(positions, _int(d.get("batch_type", 0), "batch_type"))
     if msg_id in (messages.TERMINAL_RESPONSE, messages.GENERAL_RESPONSE):
-        return messages.terminal_response_body(
+        return encoders.terminal_response_body(
             _int(d.get("ack_serial"), "ack_serial"),
             _int(d.get("ack_msg_id"), "ack_msg_id"),
             _int(d.get("result", 0), "result"),
@@ -190,7 +190,7 @@ def body_from_dict(msg_id: int, version: str, d: dict[str, Any]) -> bytes:
     if msg_id in (messages.HEARTBEAT, messages.LOGOUT):
         return bytes.fromhex(d.get("extra") or "")
     if msg_id == messages.REGISTER:
-        return messages.registration_body(
+        return encoders.registration_body(
             _int(d.get("province", 0), "province"),
             _int(d.get("city", 0), "city"),
             str(d.get("manufacturer", "")),
@@ -202,7 +202,7 @@ def body_from_dict(msg_id: int, version: str, d: dict[str, Any]) -> bytes:
         )
     if msg_id == messages.AUTHENTICATE:
         two019 = version == V2019 and "imei" in d
-        return messages.authentication_body(
+        return encoders.authentication_body(
             str(d.get("auth_code", "")),
             V2019 if two019 else V2013,
             str(d.get("imei", "")),

@@ -1,9 +1,9 @@
-"""Decoding a whole frame into a message, and the platform's replies (issue 14).
+"""Decoding a whole frame into a message (issue 14; encoding is :mod:`gateway.encoders`).
 
 :func:`decode_frame` runs unescape -> header -> length -> checksum -> body. Bodies are decoded
 for the messages the gateway handles: 0x0001 terminal response, 0x0002 heartbeat, 0x0003 logout,
 0x0100 registration, 0x0102 authentication, 0x0200 location, 0x0704 batch, and the platform's
-own 0x8001 and 0x8100 (so a capture of both directions decodes). Other ids, encrypted bodies and
+own 0x8001, 0x8003 and 0x8100 (so a capture of both directions decodes). Other ids, encrypted bodies and
 subpackage fragments keep their raw body (``Message.supported`` is false for the first two: the
 gateway answers result 3).
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway import frame, header, location
 from gateway.errors import CodecError
-from gateway.header import V2013, V2019, Header
+from gateway.header import V2019, Header
 
 TERMINAL_RESPONSE, HEARTBEAT, LOGOUT = 0x0001, 0x0002, 0x0003
 REGISTER, AUTHENTICATE, LOCATION, BATCH = 0x0100, 0x0102, 0x0200, 0x0704
@@ -28,9 +28,11 @@ OK, FAILURE, BAD_MESSAGE, UNSUPPORTED, ALARM_CONFIRMED = 0, 1, 2, 3, 4
 # Result codes of 0x8100.
 REG_OK, REG_VEHICLE_TAKEN, REG_NO_VEHICLE, REG_TERMINAL_TAKEN, REG_NO_TERMINAL = 0, 1, 2, 3, 4
 
-_ACK = struct.Struct(">HHB")
-_REG_ACK = struct.Struct(">HB")
-_AREA = struct.Struct(">HH")
+# Body layouts shared with gateway.encoders: ack serial, ack id, result (0x0001/0x8001); ack
+# serial, result (0x8100); province, city (0x0100).
+ACK_BODY = struct.Struct(">HHB")
+REG_ACK_BODY = struct.Struct(">HB")
+AREA_IDS = struct.Struct(">HH")
 # 0x0100 field widths: manufacturer, model, terminal id (PROTOCOL.md 1.3).
 REGISTRATION_WIDTHS = {"2011": (5, 8, 7), "2013": (5, 20, 7), "2019": (11, 30, 30)}
 
@@ -167,9 +169,9 @@ def _text(raw: bytes) -> str:
 
 
 def _ack(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
-    if len(body) < _ACK.size:
+    if len(body) < ACK_BODY.size:
         raise CodecError("truncated", f"response body of {len(body)} bytes, 5 needed")
-    serial, msg_id, result = _ACK.unpack_from(body)
+    serial, msg_id, result = ACK_BODY.unpack_from(body)
     return {"ack_serial": serial, "ack_msg_id": msg_id, "result": result}
 
 
@@ -211,7 +213,7 @@ def _registration(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
     fixed = 4 + maker_w + model_w + id_w + 1
     if len(body) < fixed:
         raise CodecError("truncated", f"registration body of {len(body)} bytes, {fixed} needed")
-    province, city = _AREA.unpack_from(body)
+    province, city = AREA_IDS.unpack_from(body)
     pos = 4
     maker = _text(body[pos : pos + maker_w])
     pos += maker_w
@@ -253,9 +255,9 @@ def _batch(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
 
 
 def _register_response(head: Header, body: bytes, lenient: bool) -> dict[str, Any]:
-    if len(body) < _REG_ACK.size:
+    if len(body) < REG_ACK_BODY.size:
         raise CodecError("truncated", f"registration response of {len(body)} bytes, 3 needed")
-    serial, result = _REG_ACK.unpack_from(body)
+    serial, result = REG_ACK_BODY.unpack_from(body)
     out: dict[str, Any] = {"ack_serial": serial, "result": result}
     if result == REG_OK:
         out["auth_code"] = _text(body[3:])
@@ -290,132 +292,4 @@ _DECODERS = {
 }
 
 
-# --- encoders --------------------------------------------------------------------------------
-
-
-def encode_frame(
-    msg_id: int,
-    phone: str | bytes,
-    serial: int,
-    body: bytes = b"",
-    version: str = V2013,
-    protocol_version: int = 1,
-) -> bytes:
-    """A whole wire frame (flags, escaping, checksum) for one unsubpackaged message.
-
-    Raises
-    ------
-    CodecError
-        ``bad_value`` for a body over 1023 bytes or a field that does not fit.
-    """
-    head = header.encode(msg_id, phone, serial, len(body), version, protocol_version)
-    return frame.build(head + body)
-
-
-def reply_frame(request: Header, msg_id: int, serial: int, body: bytes) -> bytes:
-    """A platform frame answering ``request``: same version, same phone bytes as it came."""
-    proto = request.protocol_version if request.protocol_version is not None else 1
-    return encode_frame(msg_id, request.phone_bcd, serial, body, request.version, proto)
-
-
-def general_response(request: Header, result: int, serial: int) -> bytes:
-    """0x8001 for ``request``: echoes its serial and id; ``serial`` is the platform's own counter.
-
-    ``result``: 0 ok, 1 failure, 2 bad message, 3 unsupported, 4 alarm confirmed.
-    """
-    return reply_frame(
-        request, GENERAL_RESPONSE, serial, _ACK.pack(request.serial, request.msg_id, result)
-    )
-
-
-def registration_response(
-    request: Header, result: int, serial: int, auth_code: str | None = None
-) -> bytes:
-    """0x8100 for a 0x0100 ``request``: result, and the auth code (GBK) only when result is 0."""
-    body = _REG_ACK.pack(request.serial, result)
-    if result == REG_OK:
-        if not auth_code:
-            raise CodecError("bad_value", "auth_code: required when result is 0")
-        body += auth_code.encode("gbk")
-    return reply_frame(request, REGISTER_RESPONSE, serial, body)
-
-
-def retransmit_request(
-    request: Header, first_serial: int, missing: list[int], serial: int
-) -> bytes:
-    """0x8003: ask the terminal to resend packets ``missing`` of the message whose packet 1 had
-    serial ``first_serial`` (from an expired :class:`gateway.reassembly.Pending`).
-
-    The count is a BYTE in 2011/2013 and a WORD in 2019 (PROTOCOL.md 1.2); indices are WORDs.
-    """
-    width = 2 if request.version == V2019 else 1
-    if not 0 < len(missing) < (1 << 8 * width):
-        raise CodecError(
-            "bad_value", f"missing: 1..{(1 << 8 * width) - 1} indices, got {len(missing)}"
-        )
-    body = first_serial.to_bytes(2, "big") + len(missing).to_bytes(width, "big")
-    body += b"".join(i.to_bytes(2, "big") for i in missing)
-    return reply_frame(request, RETRANSMIT_REQUEST, serial, body)
-
-
-def terminal_response_body(ack_serial: int, ack_msg_id: int, result: int) -> bytes:
-    """The 5-byte body of 0x0001 and 0x8001."""
-    return _ACK.pack(ack_serial, ack_msg_id, result)
-
-
-def registration_body(
-    province: int,
-    city: int,
-    manufacturer: str,
-    model: str,
-    terminal_id: str,
-    plate_color: int,
-    plate: str,
-    layout: str = "2013",
-) -> bytes:
-    """A 0x0100 body in the field widths of ``layout`` (``2011``/``2013``/``2019``), 0-padded."""
-    widths = REGISTRATION_WIDTHS[layout]
-    out = bytearray(_AREA.pack(province, city))
-    for value, width in zip((manufacturer, model, terminal_id), widths, strict=True):
-        raw = value.encode("gbk")
-        if len(raw) > width:
-            raise CodecError("bad_value", f"{value!r} longer than {width} bytes")
-        out += raw.ljust(width, b"\x00")
-    out.append(plate_color)
-    out += plate.encode("gbk")
-    return bytes(out)
-
-
-def authentication_body(
-    auth_code: str, version: str = V2013, imei: str = "", software_version: str = ""
-) -> bytes:
-    """A 0x0102 body: the code alone (2013), or length, code, IMEI[15], version[20] (2019)."""
-    code = auth_code.encode("gbk")
-    if version != V2019:
-        return code
-    if len(code) > 0xFF:
-        raise CodecError("bad_value", "auth_code: longer than 255 bytes")
-    return (
-        bytes((len(code),))
-        + code
-        + imei.encode("ascii").ljust(15, b"\x00")[:15]
-        + software_version.encode("ascii").ljust(20, b"\x00")[:20]
-    )
-
-
-__all__ = [
-    "Message",
-    "decode_frame",
-    "decode_for_terminal",
-    "decode_body",
-    "encode_frame",
-    "reply_frame",
-    "general_response",
-    "registration_response",
-    "retransmit_request",
-    "terminal_response_body",
-    "registration_body",
-    "authentication_body",
-    "V2013",
-    "V2019",
-]
+__all__ = ["Message", "decode_frame", "decode_for_terminal", "decode_body", "registration_layout"]

@@ -29,7 +29,7 @@ class Pending:
         When its first packet arrived.
     header : Header
         The header of the first packet that came: its version and phone bytes address a 0x8003
-        retransmission request (:func:`gateway.messages.retransmit_request`).
+        retransmission request (:func:`gateway.encoders.retransmit_request`).
     parts : dict of int to bytes
         Body by index.
     """

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import messages
-from gateway.errors import CodecError
-from gateway.header import Header
-from gateway.messages import (
+from gateway import encoders, messages
+from gateway.encoders import (
     authentication_body,
-    decode_frame,
     encode_frame,
     general_response,
     registration_body,
     registration_response,
 )
+from gateway.errors import CodecError
+from gateway.header import Header
+from gateway.messages import decode_frame
 from tests.gateway.vectors import BY_NAME
 
 
@@ -88,7 +88,7 @@ def test_registration_body_in_each_layout(name, phone, serial, fields, version):
         ("V03", 0x0002, "40021679287", 43, b""),  # checksum 0x7E goes out escaped
         ("V04", 0x0002, "12345678900", 10, b""),
         ("V05", 0x0003, "12345678900", 1, b""),
-        ("V06", 0x0001, "12345678900", 1203, messages.terminal_response_body(1000, 2, 0)),
+        ("V06", 0x0001, "12345678900", 1203, encoders.terminal_response_body(1000, 2, 0)),
         ("V13", 0x0102, "12345678900", 12345, authentication_body("456121111")),
     ],
 )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gateway import frame, header
+from gateway.encoders import retransmit_request
 from gateway.errors import CodecError
 from gateway.jsonview import from_dict, to_dict
-from gateway.messages import decode_body, decode_frame, retransmit_request
+from gateway.messages import decode_body, decode_frame
 from gateway.reassembly import Reassembler
 from tests.gateway.vectors import BY_NAME
 

@@ -50,7 +50,7 @@ def test_backfill_only_for_blind_area_positions():
 
 def test_blind_area_batch_positions_become_backfill_pings():
     from gateway import location
-    from gateway.messages import encode_frame
+    from gateway.encoders import encode_frame
 
     batch_body = location.encode_batch([decode(body()), decode(body(time_ms=T0 + 10_000))], 1)
     batch = decode_frame(encode_frame(0x0704, "1", 9, batch_body)).fields["batch"]

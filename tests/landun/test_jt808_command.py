@@ -136,7 +136,7 @@ def test_encode_refusals_exit_2(capsys, args):
 
 def test_decode_with_a_city_profile_names_its_items(capsys, tmp_path):
     from gateway import location
-    from gateway.messages import encode_frame
+    from gateway.encoders import encode_frame
     from tests.gateway.test_location import body
     from tests.gateway.test_vendors import CITY
 

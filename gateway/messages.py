@@ -3,9 +3,9 @@
 :func:`decode_frame` runs unescape -> header -> length -> checksum -> body. Bodies are decoded
 for the messages the gateway handles: 0x0001 terminal response, 0x0002 heartbeat, 0x0003 logout,
 0x0100 registration, 0x0102 authentication, 0x0200 location, 0x0704 batch, and the platform's
-own 0x8001, 0x8003 and 0x8100 (so a capture of both directions decodes). Other ids, encrypted bodies and
-subpackage fragments keep their raw body (``Message.supported`` is false for the first two: the
-gateway answers result 3).
+own 0x8001, 0x8003 and 0x8100 (so a capture of both directions decodes). Other ids, encrypted
+bodies and subpackage fragments keep their raw body (``Message.supported`` is false for the
+first two: the gateway answers result 3).
 """
 
 from __future__ import annotations

@@ -79,9 +79,19 @@ def context_as_of(
     and the live worker judges such a reference as missing (issue 11) rather than refusing it.
     """
     features, registry = reference_as_of(archive, ts_ms)
+    return engine_context(features, registry, thresholds)
+
+
+def engine_context(
+    features: Sequence[Mapping[str, Any]],
+    registry: Mapping[str, Any],
+    thresholds: Thresholds | None = None,
+) -> EngineContext:
+    """An :class:`EngineContext` on archived reference data (:func:`reference_as_of`'s pair),
+    the registry not checked against the fences (see :func:`context_as_of`)."""
     return EngineContext(
-        FenceIndex(load_fences(features)) if features else FenceIndex([]),
-        Registry.from_mapping(registry, source=f"archive registry as of {ts_ms}"),
+        FenceIndex(load_fences(list(features))) if features else FenceIndex([]),
+        Registry.from_mapping(registry, source="archive registry"),
         thresholds or Thresholds(),
     )
 

@@ -28,7 +28,7 @@ import orjson
 from replay.layout import DAY_MS, data_files, days_between
 from replay.offline import CHUNK, Detection
 from replay.queries import ArchiveQueryError
-from replay.reference import context_as_of
+from replay.reference import engine_context, reference_as_of
 from stream.engine import EngineContext, EngineState, finish, process
 from stream.ping import Ping, PingError, iso_ts, loads_json, parse_ts, read_ping
 
@@ -79,16 +79,23 @@ def replay(
     Raises
     ------
     ArchiveQueryError
-        A malformed, reversed or too long window, or an empty vehicle list.
+        A malformed, reversed or too long window, an empty vehicle list, or (without ``ctx``)
+        pings in the window but no registry in force at ``from`` in the archive.
     """
     start, end = _window(from_ms, to_ms)
     if vehicles is not None:
         vehicles = sorted({v.strip() for v in vehicles if v.strip()})
         if not vehicles:
             raise ArchiveQueryError("vehicles: give at least one vehicle id, or none for all")
-    if ctx is None:
-        ctx = context_as_of(archive, start)
     files = data_files(archive, "pings", days_between(start, end))
+    if ctx is None:
+        features, registry = reference_as_of(archive, start)
+        if files and not registry.get("vehicles"):  # every ping would be an unknown vehicle
+            raise ArchiveQueryError(
+                f"the archive has no registry in force at {iso_ts(start)} (reference versions "
+                "are dated when the platform got them): give --fences and --registry"
+            )
+        ctx = engine_context(features, registry)
     found, states, pings = Detection(), EngineState(), 0
     unparsed = 0
     if files:

@@ -167,6 +167,18 @@ def test_rows_that_never_parsed_are_counted_not_rerun(tmp_path):
     )
 
 
+def test_pings_without_reference_data_in_force_are_refused_not_all_unknown(tmp_path):
+    """A past night published now has its reference dated now: as of its own time there is
+    none, and re-running it would reject every ping as an unknown vehicle."""
+    t0 = parse_ts(START)
+    good = Ping("M1", t0 + 60_000, 31.49, 120.31)
+    raw = orjson.dumps(good.to_dict()).decode()
+    write_batch(tmp_path, SourceRange(0, 0), [ping_row(good, "accepted", raw=raw, ingest=0)])
+    with pytest.raises(ArchiveQueryError, match="--fences and --registry"):
+        rerun.replay(tmp_path, t0, t0 + 3_600_000)
+    assert rerun.replay(tmp_path, t0, t0 + 3_600_000, ctx=context())["accepted"] == 1
+
+
 def test_an_empty_archive_replays_to_nothing(tmp_path):
     got = rerun.replay(tmp_path, START, "2025-06-03T06:00:00+08:00")
     assert {k: got[k] for k in ("pings", "accepted", "rejected", "unparsed", "trips")} == dict(

@@ -170,9 +170,21 @@ async def run(
         show_positions(night, feed, set())
         if night.sink is not None:
             night.sink.settle(events, None, final=True)
-            await asyncio.to_thread(night.sink.write_ready)
-            log.info("night 1 archived: %d pings", night.sink.counts.rows)
+            if await _write(night):
+                log.info("night 1 archived: %d pings", night.sink.counts.rows)
         done += 1
+
+
+async def _write(night: Night) -> bool:
+    """Write the night's finished archive batches in a worker thread. A failure (a full disk)
+    stops archiving, with its reason in the log, not the demo: the live map goes on."""
+    try:
+        await asyncio.to_thread(night.sink.write_ready)
+    except OSError as exc:
+        log.error("archive write failed, archiving stopped: %s", exc)
+        night.sink = None
+        return False
+    return True
 
 
 async def _replay(night: Night, feed: Feed, rate: float) -> None:
@@ -192,9 +204,7 @@ async def _replay(night: Night, feed: Feed, rate: float) -> None:
                 k = end
             idle = writing is None or writing.done()
             if night.sink is not None and idle and time.monotonic() - wrote >= ARCHIVE_EVERY_S:
-                if writing is not None:
-                    writing.result()  # a failed write stops the demo with its reason
-                writing = asyncio.create_task(asyncio.to_thread(night.sink.write_ready))
+                writing = asyncio.create_task(_write(night))
                 wrote = time.monotonic()
             await asyncio.sleep(STEP_S)
     finally:

@@ -118,6 +118,21 @@ def test_the_demo_archives_its_first_night_and_replay_gives_its_alerts(tmp_path,
     assert again["alerts"] == sorted(raised[1].values(), key=lambda a: (parse_ts(a["ts"]), a["id"]))
 
 
+def test_an_archive_that_cannot_be_written_stops_archiving_not_the_demo(
+    tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(embedded, "ARCHIVE_LINES", 100)
+    monkeypatch.setattr(embedded, "ARCHIVE_EVERY_S", 0.2)
+    monkeypatch.setattr(embedded, "STEP_S", 0.05)
+    (tmp_path / "taken").write_text("a file where the archive should be")
+    app = create_app(Settings(demo=True))
+    start = "2025-06-02T18:00:00+08:00"
+    run = embedded.run(app.state.feed, 8, 1, 3, start, 3000.0, nights=1, archive=tmp_path / "taken")
+    asyncio.run(run)  # the night is played to its end
+    assert "archiving stopped" in caplog.text
+    assert len(app.state.ports.live.query()) >= 5
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -19,6 +19,7 @@ SOURCE = "jt808"
 # Status bits 8-9 as the ping's `loaded`; 0b10 is reserved and says nothing.
 _LOADED = {0b00: "empty", 0b01: "half", 0b11: "full"}
 _ACC = 1
+_COORDS_ENCRYPTED = 1 << 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,14 @@ def to_ping(
     Raises
     ------
     CodecError
-        ``bad_time`` when the position has no valid fix time (a ping needs ``ts``).
+        ``bad_time`` when the position has no valid fix time (a ping needs ``ts``);
+        ``bad_coordinate`` when status bit 5 says the coordinates are encrypted.
     """
     if loc.time_ms is None:
         raise CodecError("bad_time", f"position time {loc.time_raw.hex()} is no date")
+    if loc.status & _COORDS_ENCRYPTED:
+        # A secrecy plug-in scrambled the coordinates: no engine rule may see them as a place.
+        raise CodecError("bad_coordinate", "coordinates encrypted (status bit 5)")
     lng, lat = loc.lng, loc.lat
     if terminal.gcj02:
         lng, lat = gcj02_to_wgs84_point(lng, lat)

@@ -95,3 +95,9 @@ def test_a_position_without_a_valid_time_is_no_ping():
     with pytest.raises(CodecError) as info:
         to_ping(decode(bytes.fromhex("0" * 56)), TRUCK, 1, T0)
     assert info.value.reason == "bad_time"
+
+
+def test_encrypted_coordinates_make_no_ping():
+    with pytest.raises(CodecError) as info:
+        to_ping(decode(body(status=0x3 | 1 << 5)), TRUCK, 1, T0)
+    assert info.value.reason == "bad_coordinate"

@@ -98,7 +98,8 @@ def case_document(
         The pack's ``audit.json`` (``{"available": bool, "case": {...} | None, "note"}``).
     pack : dict
         ``pings_sha256``, ``pings`` (count), ``from``, ``to`` (ISO), ``built_at`` (ISO),
-        ``reproduce`` (the command line), ``alert_versions`` (count).
+        ``reproduce`` (the command line), ``alert_versions`` (count), ``near`` (the nearest
+        registered place to the alert's point: ``(fence, kind, metres)``, or None).
     """
     rule = rule_of(str(alert.get("type")))
     names = {str(f.get("id")): (f.get("properties") or {}).get("name") for f in features}
@@ -108,7 +109,7 @@ def case_document(
         subtitle=f"{rule.zh_name}（{alert.get('type')}） 告警编号 {alert.get('id')}",
     )
     doc.sections.append(("一、当事车辆", _vehicle_rows(alert, vehicle)))
-    doc.sections.append(("二、违规事实", _fact_rows(alert, rule, names)))
+    doc.sections.append(("二、违规事实", _fact_rows(alert, rule, names, pack.get("near"))))
     doc.sections.append(("三、证据数值", _evidence_rows(alert.get("evidence") or {}, names)))
     doc.sections.append(("四、相关许可", _permit_rows(alert, registry, names)))
     doc.sections.append(("五、判定规则与阈值", _rule_rows(alert, rule, thresholds)))
@@ -139,7 +140,9 @@ def _vehicle_rows(alert: Mapping[str, Any], vehicle: Mapping[str, Any]) -> list[
     ]
 
 
-def _fact_rows(alert: Mapping[str, Any], rule, names: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _fact_rows(
+    alert: Mapping[str, Any], rule, names: Mapping[str, Any], near: Any
+) -> list[tuple[str, str]]:
     rows = [
         ("违规类型", f"{rule.zh_name}（{alert.get('type')}）"),
         ("严重程度", SEVERITY_ZH.get(str(alert.get("severity")), str(alert.get("severity")))),
@@ -148,6 +151,10 @@ def _fact_rows(alert: Mapping[str, Any], rule, names: Mapping[str, Any]) -> list
         ("发生辖区", str(alert.get("district") or "")),
         ("发生地点（WGS-84）", f"北纬 {_num(alert.get('lat'))}，东经 {_num(alert.get('lng'))}"),
     ]
+    if near is not None:  # where, in words: the nearest registered place
+        fence, kind, metres = near
+        where = "位于其内" if metres == 0 else f"距其边界约 {metres:.0f} 米"
+        rows.append(("附近场所", f"{_named(fence, names)}（{PLACE_ZH.get(kind, kind)}），{where}"))
     if alert.get("fence"):
         rows.append(("相关场所/区域", _named(alert["fence"], names)))
     if alert.get("trip"):

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from geofence.loader import check_fences
+from geofence.metric import distance_to_m
 from replay import queries
 from replay.evidence import reads
 from replay.evidence.document import case_document
@@ -31,6 +33,7 @@ from replay.evidence.trim import Reference, trim_reference
 from replay.queries import ArchiveQueryError
 from replay.reference import reference_as_of
 from stream.engine import Thresholds
+from stream.engine.nearby import NEAREST_REACH_M
 from stream.ping import iso_ts, parse_ts
 
 DAY_MS = 86_400_000
@@ -115,6 +118,7 @@ def build_pack(
         "alert_versions": len(versions),
         "built_at": iso_ts(built_at_ms),
         "reproduce": shlex.join(reproduce),
+        "near": nearest_place(ref.features, alert),
     }
     doc = case_document(alert, ref.registry, ref.features, th.to_dict(), audit_doc, facts)
     end = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else at
@@ -278,6 +282,36 @@ def _write_reproduce(
     ]
     (folder / "README.txt").write_text("\n".join(lines), "utf-8")
     return ["reproduce.sh", "README.txt"]
+
+
+def nearest_place(features: list[dict[str, Any]], alert: dict[str, Any]) -> tuple | None:
+    """``(fence, kind, metres)``: the registered place (not a corridor or zone) nearest the
+    alert's point among the pack's fences (0 inside), within the engine's reach; else None.
+
+    Examples
+    --------
+    >>> ring = [[120.31, 31.49], [120.311, 31.49], [120.311, 31.491], [120.31, 31.49]]
+    >>> site = {"type": "Feature", "id": "S1", "properties": {"kind": "site"},
+    ...         "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    >>> nearest_place([site], {"lat": 31.4902, "lng": 120.3108})
+    ('S1', 'site', 0.0)
+    >>> nearest_place([site], {"lat": None, "lng": None}) is None
+    True
+    """
+    lat, lng = alert.get("lat"), alert.get("lng")
+    if lat is None or lng is None:
+        return None
+    fences, _ = check_fences(features)
+    found = [
+        (round(float(distance_to_m(f.area, lat, lng)), 1), f.id, str(f.kind))
+        for f in fences
+        if str(f.kind) not in ("corridor", "restricted")
+    ]
+    found = [x for x in found if x[0] <= NEAREST_REACH_M]
+    if not found:
+        return None
+    metres, fence, kind = min(found)
+    return fence, kind, metres
 
 
 def _named(alert: dict[str, Any], ref: Reference) -> frozenset[str]:

@@ -13,6 +13,7 @@ import pytest
 
 from replay.evidence import build_pack, verify_pack
 from replay.evidence.manifest import MANIFEST
+from replay.evidence.pack import nearest_place
 from replay.evidence.rules import RULES
 from replay.layout import SourceRange
 from replay.reference import reference_events
@@ -124,6 +125,11 @@ def test_the_case_document_states_the_facts_in_chinese(pack):
     html = (folder / "report.html").read_text()
     for fact in facts:
         assert fact in html, fact
+    features = json.loads((folder / "fences.geojson").read_text())["features"]
+    near = nearest_place(features, alert)  # where, in words
+    assert near is not None
+    name = next(f["properties"]["name"] for f in features if f["id"] == near[0])
+    assert f"<th>附近场所</th><td>{name}（{near[0]}）" in html
     assert "<svg" in html and "<polyline" in html and "<script" not in html
     pdf = (folder / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-")

@@ -5,9 +5,9 @@ decode HEX...   Decode frames given in hex (spaces allowed; ``-`` reads stdin). 
                 skipped; ``--vendors FILE --manufacturer ID`` names a city's or vendor's
                 custom items (docs/jt808.md). Each object has ``msg_id``, ``version``,
                 ``phone``, ``serial``, the body fields and, for 0x0200/0x0704, ``positions``
-                with ``lat``, ``lng``,
-                ``speed_kmh``, ``heading``, ``altitude_m``, ``time`` (ISO 8601 UTC), ``alarm``,
-                ``status``, named ``alarms`` and ``flags``, and ``extras`` (docs/jt808.md).
+                with ``lat``, ``lng``, ``speed_kmh``, ``heading``, ``altitude_m``, ``time``
+                (ISO 8601 UTC), ``alarm``, ``status``, named ``alarms`` and ``flags``, and
+                ``extras``.
 encode          Build a frame and print its hex: from options (``--msg 0x0200 --phone ...
                 --lat --lng --speed --time ...``) or from ``--json FILE|-`` holding objects of
                 the decode output's shape (one per line, or one object), one frame per line.

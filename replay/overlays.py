@@ -11,6 +11,7 @@ page their time overlaps (a trip is longer than a page; the map keys them by id)
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,11 @@ def page_overlays(
     hi: int,
     within: list[Interval] | None = None,
     points: Interval | None = None,
+    districts: Collection[str] | None = None,
 ) -> Overlays:
     """The overlays of ``vehicle`` dated in ``[lo, hi]`` (and inside ``within`` when given),
-    and the alerts open around the page's ``points`` (first and last time) for their states.
+    and the alerts open around the page's ``points`` (first and last time) for their states;
+    with ``districts``, only the alerts raised there count (a caller's access scope).
 
     The span may be empty (``lo > hi``) while the page holds points: a page after a cut
     between two fixes of the same time starts with a point dated before its span.
@@ -59,6 +62,8 @@ def page_overlays(
     if points is None:
         points = (lo, hi)
     alerts = vehicle_alerts(archive, vehicle, min(lo, points[0]) - LOOKBACK_MS, max(hi, points[1]))
+    if districts is not None:
+        alerts = [a for a in alerts if a.get("district") in districts]
     if lo > hi:
         return Overlays([], [], alerts)
     days = days_between(lo, hi)

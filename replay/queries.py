@@ -17,6 +17,7 @@ rule itself is the API's (``api/routes/replay.py``, ``replay.access``).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def track(
     cursor: str | None = None,
     *,
     within: list[Interval] | None = None,
+    districts: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """One vehicle's accepted positions in a window with what happened along them, by pages.
 
@@ -76,6 +78,9 @@ def track(
     within : list of (from_ms, to_ms), optional
         Only points and overlays inside these intervals (the caller's access scope); the
         window is clipped to their hull.
+    districts : collection of str, optional
+        Only alerts raised in these districts are overlaid and colour points ``violating``
+        (the caller's access scope: alerts of other districts are not theirs to see).
 
     Returns
     -------
@@ -131,7 +136,7 @@ def track(
     lo = start if after is None else after[0] + 1  # just after the previous page's last point
     hi = rows[-1][0] if more else end
     points = (rows[0][0], rows[-1][0]) if rows else None
-    extra = page_overlays(Path(archive), vehicle, lo, hi, within, points)
+    extra = page_overlays(Path(archive), vehicle, lo, hi, within, points, districts)
     ts = [r[0] for r in rows]
     line = {
         "kind": "track",

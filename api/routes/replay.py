@@ -77,7 +77,11 @@ def replay_track(
     archive = archive_dir(request)
     lo, hi = _window(start, end)
     sight = _sight(who, ports, archive, vehicle_id, lo, hi)
-    return _asked(lambda: queries.track(archive, vehicle_id, lo, hi, limit, cursor, within=sight))
+    return _asked(
+        lambda: queries.track(
+            archive, vehicle_id, lo, hi, limit, cursor, within=sight, districts=_own(who)
+        )
+    )
 
 
 @router.get("/who-was-here")
@@ -161,6 +165,11 @@ def fences_at(
     features, _ = reference_as_of(archive, moment)
     shown = [f for f in features if kind is None or (f.get("properties") or {}).get("kind") == kind]
     return {"type": "FeatureCollection", "at": iso_ts(moment), "features": shown}
+
+
+def _own(who: Principal) -> set[str] | None:
+    """The districts whose alerts the caller sees (None: all), as ``/api/alerts`` scopes them."""
+    return None if who.district is None else {who.district}
 
 
 def _window(start: str | int, end: str | int) -> tuple[int, int]:

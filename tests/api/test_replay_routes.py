@@ -50,6 +50,10 @@ SEES = {
 }
 
 
+# (id, vehicle, district, minute) of the alerts only the archive holds (no end: one point each)
+ARCHIVED_ALERTS = [("A-XS2-LX", "XS-2", LX, 120), ("A-MOVED", "XS-2", LX, 150)]
+
+
 def sees(user: str, vid: str) -> tuple[int, int] | None:
     return SEES[ROLES[user][1]][vid]
 
@@ -76,9 +80,8 @@ def write_archive(folder) -> None:
         events.append(
             ("registry_version", {"section": "vehicles", "id": vid, "ts": 0, "entry": entry})
         )
+    events += [("alert", alert(a, v, d, minute=m)) for a, v, d, m in ARCHIVED_ALERTS]
     events += [
-        ("alert", alert("A-XS2-LX", "XS-2", LX, minute=120)),
-        ("alert", alert("A-MOVED", "XS-2", LX, minute=150)),
         ("fence_version", {"id": "F1", "ts": 0, "feature": fence("F1", 120.30)}),
         ("fence_version", {"id": "F1", "ts": BASE_MS + 60 * MIN, "feature": fence("F1", 120.31)}),
         ("fence_version", {"id": "F2", "ts": BASE_MS + 90 * MIN, "feature": fence("F2", 120.32)}),
@@ -177,8 +180,25 @@ def test_track_shows_what_the_caller_may_see(world, user, vid):
     assert (body["from"], body["to"]) == (at_minute(span[0]), at_minute(span[1]))
     stops = [f for f in body["features"] if f["properties"]["kind"] == "stop"]
     assert len(stops) == (1 if span[0] <= 60 <= span[1] else 0)
-    shown = {f["properties"]["id"] for f in body["features"] if f["properties"]["kind"] == "alert"}
-    assert shown <= {"A-XS2-LX", "A-MOVED"}  # only the archive's alerts are overlays
+    # the archive's alerts, those raised where the caller sees, in what the caller sees
+    own = ROLES[user][1]
+    want = {
+        (aid, m)
+        for aid, v, district, m in ARCHIVED_ALERTS
+        if v == vid and own in (None, district) and span[0] <= m <= span[1]
+    }
+    shown = {
+        (f["properties"]["id"], minutes([f["properties"]["ts"]])[0])
+        for f in body["features"]
+        if f["properties"]["kind"] == "alert"
+    }
+    assert shown == want
+    violating = [
+        m
+        for m, s in zip(minutes(line["datetimes"]), line["state"], strict=True)
+        if s == "violating"
+    ]
+    assert violating == sorted(m for _, m in want)
 
 
 @pytest.mark.parametrize("user", ("liangxi", "enforce_lx"))

@@ -292,3 +292,14 @@ def test_within_keeps_only_the_intervals(tmp_path):
     nothing = track(tmp_path, "V1", START, END, within=[(END + 1, END + 60_000)])
     assert nothing["features"][0]["geometry"]["coordinates"] == [] and nothing["trips"] == []
     assert len(nothing["features"]) == 1
+
+
+def test_districts_keep_only_their_alerts(tmp_path):
+    """A caller of another district (issue 12): the 梁溪 alert is neither drawn nor colours."""
+    write_night(tmp_path)
+    theirs = track(tmp_path, "V1", START, END, districts={"锡山"})
+    kinds = {f["properties"]["kind"] for f in theirs["features"][1:]}
+    assert kinds == {"stop", "fence_event"}
+    assert "violating" not in theirs["features"][0]["properties"]["state"]
+    ours = track(tmp_path, "V1", START, END, districts={"梁溪"})
+    assert ours["features"][0]["properties"]["state"].count("violating") == 6

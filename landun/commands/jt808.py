@@ -7,7 +7,7 @@ decode HEX...   Decode frames given in hex (spaces allowed; ``-`` reads stdin). 
                 ``phone``, ``serial``, the body fields and, for 0x0200/0x0704, ``positions``
                 with ``lat``, ``lng``, ``speed_kmh``, ``heading``, ``altitude_m``, ``time``
                 (ISO 8601 UTC), ``alarm``, ``status``, named ``alarms`` and ``flags``, and
-                ``extras``.
+                ``extras``; ``--ping VEHICLE`` adds the engine's ``pings`` (docs/formats.md).
 encode          Build a frame and print its hex: from options (``--msg 0x0200 --phone ...
                 --lat --lng --speed --time ...``) or from ``--json FILE|-`` holding objects of
                 the decode output's shape (one per line, or one object), one frame per line.
@@ -28,7 +28,8 @@ from gateway.frame import FrameSplitter
 from gateway.items import VendorProfile
 from gateway.jsonview import from_dict, to_dict
 from gateway.location import LOAD_STATES
-from gateway.messages import decode_frame
+from gateway.messages import Message, decode_frame
+from gateway.to_ping import Terminal, to_ping
 from gateway.vendors import table_from_dict
 
 EXIT_OK, EXIT_BAD = 0, 2
@@ -55,6 +56,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--vendors", help="vendor/city item profiles (JSON, docs/jt808.md) to name custom items"
     )
     dec.add_argument("--manufacturer", help="with --vendors: the terminal's manufacturer id")
+    dec.add_argument(
+        "--ping",
+        metavar="VEHICLE",
+        help="add `pings`: the engine's pings for this vehicle id (docs/formats.md), received "
+        "stamped with each fix time",
+    )
+    dec.add_argument("--gcj02", action="store_true", help="with --ping: the terminal sends GCJ-02")
+    dec.add_argument(
+        "--no-load-sensor", action="store_true", help="with --ping: ignore status bits 8-9"
+    )
     dec.set_defaults(func=run_decode)
 
     enc = sub.add_parser("encode", help="build frames, print hex")
@@ -119,7 +130,10 @@ def run_decode(args: argparse.Namespace) -> int:
         try:
             if isinstance(item, CodecError):
                 raise item
-            out = to_dict(decode_frame(item, lenient=args.lenient), vendor)
+            msg = decode_frame(item, lenient=args.lenient)
+            out = to_dict(msg, vendor)
+            if args.ping:
+                out["pings"] = _pings(msg, args, vendor)
         except CodecError as exc:
             where = f" (0x{exc.header.msg_id:04X} serial {exc.header.serial})" if exc.header else ""
             print(f"landun jt808 decode: bad frame{where}: {exc}", file=sys.stderr)
@@ -127,6 +141,25 @@ def run_decode(args: argparse.Namespace) -> int:
             continue
         print(json.dumps(out, ensure_ascii=False, indent=args.indent))
     return status
+
+
+def _pings(msg: Message, args: argparse.Namespace, vendor: VendorProfile | None) -> list:
+    """The pings of a decoded 0x0200/0x0704 (none for other messages); a position that makes
+    no ping (no valid time, encrypted coordinates) is left out with a note on stderr."""
+    terminal = Terminal(args.ping, args.gcj02, not args.no_load_sensor, vendor, args.lenient)
+    if "location" in msg.fields:
+        positions, backfill = [msg.fields["location"]], False
+    elif "batch" in msg.fields:
+        positions, backfill = msg.fields["batch"].positions, msg.fields["batch"].backfill
+    else:
+        return []
+    pings = []
+    for i, loc in enumerate(positions):
+        try:
+            pings.append(to_ping(loc, terminal, msg.header.serial, loc.time_ms or 0, backfill))
+        except CodecError as exc:
+            print(f"landun jt808 decode: position {i} makes no ping: {exc}", file=sys.stderr)
+    return pings
 
 
 def _from_options(args: argparse.Namespace) -> dict:

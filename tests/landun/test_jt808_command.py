@@ -149,3 +149,31 @@ def test_decode_with_a_city_profile_names_its_items(capsys, tmp_path):
     assert json.loads(out)["positions"][0]["extras"]["0xF1"]["value"] == {"lift": True}
     code, _, err = run(capsys, "decode", "--vendors", str(vendors), "--manufacturer", "X", raw)
     assert code == 2 and "no profile for manufacturer 'X'" in err
+
+
+def test_decode_ping_shows_what_the_engine_gets(capsys):
+    code, out, err = run(
+        capsys, "decode", "--ping", "SU-B1", "--no-load-sensor", BY_NAME["V19"].hex
+    )
+    (ping,) = json.loads(out)["pings"]
+    assert code == 0 and err == ""
+    assert ping == {
+        "vehicle": "SU-B1", "ts": 1_738_161_224_000, "lat": -31.234567, "lng": 121.987654,
+        "speed_kmh": 6.6, "heading": 3, "acc": False, "source": "jt808", "seq": 0,
+        "received": 1_738_161_224_000,
+    }  # fmt: skip
+
+
+def test_decode_ping_of_a_blind_area_batch_is_backfill(capsys, tmp_path):
+    _, out, _ = run(capsys, "decode", BY_NAME["V18"].hex)
+    d = json.loads(out)
+    d["batch_type"] = 1
+    d["positions"][1]["time"] = None
+    d["positions"][1]["time_raw"] = "000000000000"  # no fix time: no ping
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(d), encoding="utf-8")
+    _, raw, _ = run(capsys, "encode", "--json", str(path))
+    code, out, err = run(capsys, "decode", "--ping", "SU-B1", raw.strip())
+    pings = json.loads(out)["pings"]
+    assert code == 0 and [p["backfill"] for p in pings] == [True]
+    assert "position 1 makes no ping: bad_time" in err

@@ -258,7 +258,7 @@ def from_dict(d: dict[str, Any]) -> bytes:
         _int(d.get("serial", 0), "serial"),
         len(body),
         version,
-        _int(d.get("protocol_version") or 1, "protocol_version"),
+        _int(1 if d.get("protocol_version") is None else d["protocol_version"], "protocol_version"),
         total=_int(sub["total"], "total") if sub else None,
         index=_int(sub["index"], "index") if sub else None,
         encryption=_int(d.get("encryption", 0), "encryption"),

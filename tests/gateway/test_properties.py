@@ -54,9 +54,9 @@ def same(a: Location, b: Location) -> bool:
 
 
 @settings(deadline=SLOWEST_MS)
-@given(positions, phones, st.integers(0, 0xFFFF), versions)
-def test_location_round_trip(loc, phone, serial, version):
-    raw = encode_frame(0x0200, phone, serial, location.encode(loc), version)
+@given(positions, phones, st.integers(0, 0xFFFF), versions, st.integers(0, 255))
+def test_location_round_trip(loc, phone, serial, version, protocol_version):
+    raw = encode_frame(0x0200, phone, serial, location.encode(loc), version, protocol_version)
     msg = decode_frame(raw)
     back = msg.fields["location"]
     assert (msg.header.phone, msg.header.serial, msg.header.version) == (phone, serial, version)

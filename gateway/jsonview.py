@@ -167,7 +167,8 @@ def position_from_dict(d: dict[str, Any]) -> Location:
 
 
 def body_from_dict(msg_id: int, version: str, d: dict[str, Any]) -> bytes:
-    """The body bytes a dict of :func:`to_dict`'s shape describes."""
+    """The body bytes a dict of :func:`to_dict`'s shape describes (``version``: 2011, 2013 or
+    2019; a registration without ``layout`` takes the version's field widths)."""
     if d.get("body") is not None:
         try:
             return bytes.fromhex(d["body"])
@@ -198,7 +199,7 @@ def body_from_dict(msg_id: int, version: str, d: dict[str, Any]) -> bytes:
             str(d.get("terminal_id", "")),
             _int(d.get("plate_color", 0), "plate_color"),
             str(d.get("plate", "")),
-            d.get("layout") or ("2019" if version == V2019 else "2013"),
+            d.get("layout") or version,
         )
     if msg_id == messages.AUTHENTICATE:
         two019 = version == V2019 and "imei" in d
@@ -239,6 +240,7 @@ def from_dict(d: dict[str, Any]) -> bytes:
     version = str(d.get("version") or V2013)
     if version not in (V2013, V2019, "2011"):
         raise CodecError("bad_value", f"version: expected 2011, 2013 or 2019, got {version!r}")
+    layout_version = version  # "2011" only tells a registration body's widths
     version = V2019 if version == V2019 else V2013
     phone: str | bytes
     if d.get("phone_bcd"):
@@ -250,7 +252,7 @@ def from_dict(d: dict[str, Any]) -> bytes:
             ) from None
     else:
         phone = str(d.get("phone", ""))
-    body = body_from_dict(msg_id, version, d)
+    body = body_from_dict(msg_id, layout_version, d)
     sub = d.get("subpackage") or {}
     head = header.encode(
         msg_id,

@@ -177,3 +177,16 @@ def test_decode_ping_of_a_blind_area_batch_is_backfill(capsys, tmp_path):
     pings = json.loads(out)["pings"]
     assert code == 0 and [p["backfill"] for p in pings] == [True]
     assert "position 1 makes no ping: bad_time" in err
+
+
+@pytest.mark.parametrize("version", ["2011", "2013", "2019"])
+def test_encode_a_registration_in_each_version(capsys, monkeypatch, version):
+    obj = {
+        "msg_id": "0x0100", "version": version, "phone": "13912344329", "serial": 3,
+        "province": 32, "city": 200, "manufacturer": "70111", "model": "ZT-1",
+        "terminal_id": "T0001", "plate_color": 2, "plate": "苏B12345",
+    }  # fmt: skip
+    _, raw, _ = run(capsys, "encode", "--json", "-", stdin=json.dumps(obj), monkeypatch=monkeypatch)
+    _, out, _ = run(capsys, "decode", raw.strip())
+    d = json.loads(out)
+    assert (d["layout"], d["plate"], d["model"]) == (version, "苏B12345", "ZT-1")

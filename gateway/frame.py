@@ -104,7 +104,7 @@ class FrameSplitter:
     Attributes
     ----------
     skipped : int
-        Garbage bytes skipped so far (before the first flag, or after an over-long frame).
+        Bytes dropped so far: before the first flag, and those of over-long frames.
     """
 
     __slots__ = ("max_frame", "skipped", "_buf", "_open", "_dropping")
@@ -135,6 +135,7 @@ class FrameSplitter:
                 self._buf += data[start:end]
                 if len(self._buf) > self.max_frame:
                     out.append(CodecError("too_long", f"frame longer than {self.max_frame} bytes"))
+                    self.skipped += len(self._buf)
                     self._buf.clear()
                     self._dropping = True
             if i == -1:

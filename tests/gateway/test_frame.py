@@ -115,7 +115,7 @@ def test_an_overlong_frame_is_reported_once_and_the_next_frame_survives():
     out, splitter = split_all([b"\x7e" + b"\x01" * 500, b"\x02" * 500, good], max_frame=600)
     assert [type(x) for x in out] == [CodecError, bytes]
     assert out[0].reason == "too_long" and out[1] == good[1:-1]
-    assert splitter.pending == 0
+    assert splitter.pending == 0 and splitter.skipped == 1000
 
 
 def test_memory_stays_bounded_without_any_flag():

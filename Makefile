@@ -30,3 +30,4 @@ clean:
 
 include mk/services.mk
 include mk/web.mk
+include mk/bench.mk

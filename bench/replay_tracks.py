@@ -130,6 +130,10 @@ def rows(
     """Archive rows (``replay.rows.ping_row`` shape, verdict accepted) of fixes ``lo:hi``."""
     from replay.rows import cell_of
 
+    cells = [
+        cell_of(la, ln)
+        for la, ln in zip(cols["lat"][lo:hi].tolist(), cols["lng"][lo:hi].tolist(), strict=True)
+    ]
     ts = cols["ts"][lo:hi].tolist()
     lat, lng = cols["lat"][lo:hi].tolist(), cols["lng"][lo:hi].tolist()
     speed, heading = cols["speed_kmh"][lo:hi].tolist(), cols["heading"][lo:hi].tolist()
@@ -153,7 +157,7 @@ def rows(
             "source": "jt808",
             "seq": seq[i],
             "received": ts[i] + lag_ms,
-            "cell": cell_of(lat[i], lng[i]),
+            "cell": cells[i],
             "verdict": "accepted",
             "detail": None,
             "partition": None,

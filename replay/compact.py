@@ -29,6 +29,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def compact(
     retention_days: int | None,
     committed: dict[str, dict[str, int]] | None = None,
     grace_s: float = 0.0,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Merge each table-day-source's final files into one sorted file; drop expired days.
 
@@ -80,6 +82,9 @@ def compact(
         Keep the files a merge replaced until the merged file is this many seconds old (wall
         clock), so that a query that listed them just before the rename can still open them;
         the next run deletes them. 0 deletes them at once.
+    workers : int, default 1
+        Day folders merged at once (threads: reading, sorting, compressing and writing run in
+        Arrow without the GIL). Each holds one table-day-source in memory while it merges.
 
     Returns
     -------
@@ -119,15 +124,29 @@ def compact(
         return report
     final = committed if committed is not None else read_committed(folder)
     with _locked(folder):
+        todo: list[tuple[Path, str]] = []
         for table in TABLES:
             for day_folder in _day_folders(folder / table):
                 if retention_days is not None and _expired(day_folder.name, now_ms, retention_days):
                     _expire(day_folder)
                     report["expired"].append(f"{table}/{day_folder.name}")
-                    continue
-                _compact_day(day_folder, table, final.get(SOURCE_TOPIC[table], {}), grace_s,
-                             report)  # fmt: skip
+                else:
+                    todo.append((day_folder, table))
             _remove_expired_leftovers(folder / table)
+
+        def one(job: tuple[Path, str]) -> dict[str, Any]:
+            day_folder, table = job
+            return _compact_day(day_folder, table, final.get(SOURCE_TOPIC[table], {}), grace_s)
+
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = list(pool.map(one, todo))
+        else:
+            done = [one(job) for job in todo]
+    for part in done:
+        report["merged"].extend(part["merged"])
+        report["removed"] += part["removed"]
+        report["temp_removed"] += part["temp_removed"]
     return report
 
 
@@ -140,11 +159,10 @@ def read_committed(archive: str | os.PathLike) -> dict[str, dict[str, int]]:
     return {str(t): {str(p): int(o) for p, o in parts.items()} for t, parts in data.items()}
 
 
-def _compact_day(
-    folder: Path, table: str, offsets: dict[str, int], grace_s: float, report: dict
-) -> None:
+def _compact_day(folder: Path, table: str, offsets: dict[str, int], grace_s: float) -> dict:
     """Repair what a killed run left in one ``table/day=…`` folder, then merge its final
     files, source by source."""
+    report: dict[str, Any] = {"merged": [], "removed": 0, "temp_removed": 0}
     names = os.listdir(folder)
     for name in names:
         if name.startswith(".") and name.endswith(COMPACT_TMP):  # a killed merge (we hold the lock)
@@ -156,6 +174,7 @@ def _compact_day(
         if len(files) >= 2:
             report["merged"].append(_merge(folder, table, source, files, grace_s))
     fsync_dir(folder)
+    return report
 
 
 def _final_by_source(names: list[str], offsets: dict[str, int]) -> dict[int | None, list]:

@@ -81,10 +81,11 @@ def snapshot(archive: Path) -> dict[str, list[tuple]]:
     return {t: rows_of(archive, t) for t in ("pings", "cells", "alerts")}
 
 
-def test_compaction_keeps_every_row_and_merges_only_final_files(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_compaction_keeps_every_row_and_merges_only_final_files(tmp_path, workers):
     night(tmp_path)
     before = snapshot(tmp_path)
-    report = compact(tmp_path, now_ms=NOW, retention_days=30, committed=COMMITTED)
+    report = compact(tmp_path, now_ms=NOW, retention_days=30, committed=COMMITTED, workers=workers)
     assert snapshot(tmp_path) == before
     assert names(tmp_path) == {
         # 23:55-00:04: offsets 0-4 of each partition before midnight, the rest after; the

@@ -191,6 +191,7 @@ async def _replay(night: Night, feed: Feed, rate: float) -> None:
     first = night.pings[0][0] if night.pings else 0
     t0, k = time.monotonic(), 0
     writing: asyncio.Task | None = None
+    stepping: asyncio.Future | None = None
     wrote = time.monotonic()
     try:
         while k < len(night.pings):
@@ -200,13 +201,33 @@ async def _replay(night: Night, feed: Feed, rate: float) -> None:
                 end += 1
             if end > k:
                 batch = [p for _, p in night.pings[k:end]]
-                await asyncio.to_thread(step, night, batch, feed)
+                # shielded: a stop waits for the step's thread (see _stop_archiving)
+                stepping = asyncio.ensure_future(asyncio.to_thread(step, night, batch, feed))
+                await asyncio.shield(stepping)
                 k = end
             idle = writing is None or writing.done()
             if night.sink is not None and idle and time.monotonic() - wrote >= ARCHIVE_EVERY_S:
                 writing = asyncio.create_task(_write(night))
                 wrote = time.monotonic()
             await asyncio.sleep(STEP_S)
+    except asyncio.CancelledError:
+        await _stop_archiving(night, stepping, writing)
+        raise
     finally:
         if writing is not None:
             await writing  # the night's last write waits for this one
+
+
+async def _stop_archiving(
+    night: Night, stepping: asyncio.Future | None, writing: asyncio.Task | None
+) -> None:
+    """The demo stopped mid-night: archive what it has seen, up to its last ping (the pings
+    the engine had not decided yet with the verdict ``held``), so the night so far can be
+    replayed."""
+    pending = [f for f in (stepping, writing) if f is not None and not f.done()]
+    if pending:
+        await asyncio.wait(pending)  # the step's thread and the write in flight finish first
+    if night.sink is not None:
+        night.sink.close(night.states)
+        if await _write(night):
+            log.info("demo stopped: night 1 archived up to arrival %d", night.arrived - 1)

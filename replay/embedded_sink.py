@@ -19,6 +19,9 @@ after it do not wait for it. So that a vehicle holding a ping until the end of a
 pile chunks up in memory, at most :data:`MAX_HELD` chunks wait: beyond that the oldest is
 written with its undecided pings' verdict :data:`HELD` (still buffered when archived).
 
+A run stopped before its end (the demo interrupted) calls :meth:`EmbeddedSink.close`: what
+was collected goes out, the pings not decided yet marked :data:`HELD`.
+
 Writing is separate from collecting: :meth:`EmbeddedSink.settle` (after each engine call)
 queues finished batches, :meth:`EmbeddedSink.write_ready` writes them, and may run in another
 thread (the demo writes from a worker thread every few seconds).
@@ -102,25 +105,28 @@ class EmbeddedSink:
         self._ready: list[tuple[SourceRange, list[dict], list[tuple[str, dict]]]] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._collect = threading.RLock()  # line/settle/close: the demo may close from the loop
         self._done = False
+        self._last_line = -1  # the last line given
+        self._settled = -1  # the last line given before the latest settle: handed to the engine
 
     def line(
         self, ingest: int, raw: str, ping: Ping | None = None, error: PingError | None = None
     ) -> None:
         """One non-blank input line: its parsed ping (verdict ``accepted`` until the engine
         rejects it) or the parse error (``bad_json`` / ``bad_field``)."""
-        if self._open is None:
-            self._open = _Chunk(ingest)
-        chunk = self._open
-        chunk.last = ingest
         if ping is not None:
-            chunk.rows[ingest] = ping_row(ping, ACCEPTED, raw=raw, ingest=ingest)
+            row = ping_row(ping, ACCEPTED, raw=raw, ingest=ingest)
         else:
             reason = error.reason if error is not None else "bad_json"
             detail = error.detail if error is not None else None
             vehicle = error.vehicle if error is not None else None
             row = ping_row(None, reason, raw=raw, detail=detail, ingest=ingest, vehicle=vehicle)
-            chunk.rows[ingest] = row
+        with self._collect:
+            if self._open is None:
+                self._open = _Chunk(ingest)
+            self._open.last = self._last_line = ingest
+            self._open.rows[ingest] = row
 
     def settle(self, events: Iterable, states: EngineState | None, final: bool = False) -> None:
         """After an engine call: take its verdicts and events, queue the chunks now decided.
@@ -135,6 +141,24 @@ class EmbeddedSink:
         final : bool
             The run is over: everything goes out, these events in the last batch.
         """
+        with self._collect:
+            self._settled = self._last_line
+            self._settle(events, states, final)
+
+    def close(self, states: EngineState | None) -> None:
+        """The run stops before its end (the demo interrupted): everything collected goes out,
+        each ping the engine has not decided (still buffered, or not yet handed to it) with the
+        verdict :data:`HELD`. Then :meth:`write_ready` writes it all."""
+        with self._collect:
+            undecided = set() if states is None else _buffered(states, self.ref_base)
+            for chunk in (*self._held, self._open):
+                for i, row in (chunk.rows if chunk is not None else {}).items():
+                    if (i in undecided or i > self._settled) and row["verdict"] == ACCEPTED:
+                        row["verdict"], row["detail"] = HELD, "still buffered when the run stopped"
+                        self.counts.held += 1
+            self._settle([], None, final=True)
+
+    def _settle(self, events: Iterable, states: EngineState | None, final: bool) -> None:
         self._take(events)
         chunk = self._open
         if chunk is not None and (final or len(chunk.rows) >= self.lines_per_batch):

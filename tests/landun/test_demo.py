@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import duckdb
+import pytest
 
 from api.app import create_app
 from api.settings import Settings
@@ -131,6 +132,37 @@ def test_an_archive_that_cannot_be_written_stops_archiving_not_the_demo(
     asyncio.run(run)  # the night is played to its end
     assert "archiving stopped" in caplog.text
     assert len(app.state.ports.live.query()) >= 5
+
+
+def test_a_demo_stopped_mid_night_archives_every_ping_it_saw(tmp_path, monkeypatch):
+    """Stopped (Ctrl-C) before the night ends, the demo writes what it has: every ping handed
+    to it, those the engine had not decided yet marked ``held``."""
+    monkeypatch.setattr(embedded, "STEP_S", 0.05)
+    app = create_app(Settings(demo=True))
+    nights: list[embedded.Night] = []
+    prepare = embedded.prepare
+    monkeypatch.setattr(embedded, "prepare", lambda *a: nights.append(prepare(*a)) or nights[-1])
+    start = "2025-06-02T18:00:00+08:00"
+
+    async def play_then_stop():
+        task = asyncio.create_task(
+            embedded.run(app.state.feed, 12, 3, 3, start, 300.0, nights=1, archive=tmp_path)
+        )
+        while not nights or nights[0].arrived < 200:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(play_then_stop())
+    night = nights[0]
+    assert 200 <= night.arrived < len(night.pings)  # stopped mid-night
+    files = sorted(str(p) for p in tmp_path.glob("pings/*/*.parquet"))
+    with duckdb.connect() as con:
+        rows = con.sql(f"SELECT ingest, verdict FROM read_parquet({files!r})").fetchall()
+    assert sorted(i for i, _ in rows) == list(range(night.arrived))
+    verdicts = {v for _, v in rows}
+    assert "accepted" in verdicts and "held" in verdicts  # the vehicles' newest fixes
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ page their time overlaps (a trip is longer than a page; the map keys them by id)
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,13 @@ Interval = tuple[int, int]
 
 @dataclass(frozen=True, slots=True)
 class Overlays:
-    """The overlay features of a page, its trips, and the alerts open around it."""
+    """The overlay features of a page, its trips, and for the states of its points the alerts
+    and the loaded spans of the trips around it."""
 
     features: list[dict[str, Any]]
     trips: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
+    carrying: list[Interval]
 
 
 def page_overlays(
@@ -61,11 +63,14 @@ def page_overlays(
     """
     if points is None:
         points = (lo, hi)
-    alerts = vehicle_alerts(archive, vehicle, min(lo, points[0]) - LOOKBACK_MS, max(hi, points[1]))
+    around = (min(lo, points[0]), max(hi, points[1]))
+    alerts = vehicle_alerts(archive, vehicle, around[0] - LOOKBACK_MS, around[1])
     if districts is not None:
         alerts = [a for a in alerts if a.get("district") in districts]
+    every_trip = _trips(archive, vehicle, *around)
+    carrying = [load_span(t) for t in every_trip]
     if lo > hi:
-        return Overlays([], [], alerts)
+        return Overlays([], [], alerts, carrying)
     days = days_between(lo, hi)
 
     def shown(ts: int | None) -> bool:
@@ -84,11 +89,11 @@ def page_overlays(
             if shown(parse_ts(f["properties"]["ts"]))
         ),
     ]
-    trips = [t for t in _trips(archive, vehicle, lo, hi) if _overlaps(trip_span(t), lo, hi)]
+    trips = [t for t in every_trip if _overlaps(trip_span(t), lo, hi)]
     if within is not None:
         trips = [t for t in trips if any(_overlaps(trip_span(t), a, b) for a, b in within)]
     trips.sort(key=lambda t: (trip_span(t)[0], t.get("id", "")))
-    return Overlays(features, trips, alerts)
+    return Overlays(features, trips, alerts, carrying)
 
 
 def vehicle_alerts(archive: Path, vehicle: str, lo: int, hi: int) -> list[dict[str, Any]]:
@@ -100,9 +105,16 @@ def vehicle_alerts(archive: Path, vehicle: str, lo: int, hi: int) -> list[dict[s
     return sorted(found.values(), key=lambda a: (parse_ts(a["ts"]), a["id"]))
 
 
-def point_states(ts: list[int], loaded: list[str | None], alerts: list[dict]) -> list[str]:
+def point_states(
+    ts: list[int],
+    loaded: list[str | None],
+    alerts: list[dict],
+    carrying: Sequence[Interval] = (),
+) -> list[str]:
     """``violating`` while an alert is open (its ts to its ended_ts, or the point at its ts when
-    it has no end), else ``loaded`` for ``half``/``full``, else ``empty``.
+    it has no end), else ``loaded`` for ``half``/``full``, or for a point with no load reading
+    inside a ``carrying`` span (:func:`load_span`: a truck without a load sensor carries its load
+    from loading to unloading), else ``empty``.
 
     Examples
     --------
@@ -110,6 +122,8 @@ def point_states(ts: list[int], loaded: list[str | None], alerts: list[dict]) ->
     >>> t0 = 1748869200000  # 21:00:00
     >>> point_states([t0, t0 + 10_000, t0 + 20_000], ["full", "full", None], [a])
     ['loaded', 'violating', 'empty']
+    >>> point_states([t0, t0 + 20_000], [None, "empty"], [], [(t0, t0 + 60_000)])
+    ['loaded', 'empty']
     """
     times = np.asarray(ts, dtype=np.int64)
     violating = np.zeros(len(times), dtype=bool)
@@ -117,10 +131,34 @@ def point_states(ts: list[int], loaded: list[str | None], alerts: list[dict]) ->
         start = parse_ts(alert["ts"])
         end = parse_ts(alert["ended_ts"]) if alert.get("ended_ts") else start
         violating |= (times >= start) & (times <= end)
+    carried = np.zeros(len(times), dtype=bool)
+    for start, end in carrying:
+        carried |= (times >= start) & (times <= end)
     return [
-        "violating" if bad else ("loaded" if load in LOADED else "empty")
-        for bad, load in zip(violating.tolist(), loaded, strict=True)
+        "violating" if bad else ("loaded" if load in LOADED or (load is None and held) else "empty")
+        for bad, load, held in zip(violating.tolist(), loaded, carried.tolist(), strict=True)
     ]
+
+
+def load_span(trip: dict[str, Any]) -> Interval:
+    """When a trip carries its load: a muck trip from ``load_ts`` to ``unload_ts``, a kitchen or
+    oil round from ``start_ts`` (its first collection) to ``delivered_ts``; without that end, an
+    ``open`` trip carries on (to the end of time) and a closed one (unmatched) to its last time.
+
+    Examples
+    --------
+    >>> load_span({"status": "delivered", "load_ts": 1000, "departed_ts": 2000, "unload_ts": 5000})
+    (1000, 5000)
+    >>> load_span({"status": "unmatched", "load_ts": 1000, "departed_ts": 2000})
+    (1000, 2000)
+    """
+    start = trip.get("load_ts") or trip.get("start_ts")
+    end = trip.get("unload_ts") or trip.get("delivered_ts")
+    if start is None:
+        return (0, -1)  # nothing carried
+    if end is None:
+        return (parse_ts(start), trip_span(trip)[1])
+    return (parse_ts(start), parse_ts(end))
 
 
 def trip_span(trip: dict[str, Any]) -> Interval:

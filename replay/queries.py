@@ -90,7 +90,8 @@ def track(
         page), ``features``: first the track (``LineString`` of ``[lng, lat]``, a ``MultiPoint``
         below two points; properties ``kind`` "track", ``vehicle``, and per point
         ``datetimes``, ``loaded``, ``lift``, ``speed_kmh`` (reported, else implied by the
-        previous fix, null for the first), ``state`` (``empty`` | ``loaded`` | ``violating``)),
+        previous fix, null for the first), ``state`` (``empty`` | ``loaded`` | ``violating``:
+        :func:`replay.overlays.point_states`)),
         then Point features of ``kind`` ``stop``, ``alert``, ``fence_event`` dated in the page's
         span (:mod:`replay.overlays`); and ``trips``: the trip payloads the span overlaps.
 
@@ -145,7 +146,7 @@ def track(
         "loaded": [r[3] for r in rows],
         "lift": [r[4] for r in rows],
         "speed_kmh": _speeds(rows, previous),
-        "state": point_states(ts, [r[3] for r in rows], extra.alerts),
+        "state": point_states(ts, [r[3] for r in rows], extra.alerts, extra.carrying),
     }
     coords = [[r[2], r[1]] for r in rows]
     shape = "LineString" if len(coords) >= 2 else "MultiPoint"  # a line needs two positions

@@ -303,3 +303,26 @@ def test_districts_keep_only_their_alerts(tmp_path):
     assert "violating" not in theirs["features"][0]["properties"]["state"]
     ours = track(tmp_path, "V1", START, END, districts={"梁溪"})
     assert ours["features"][0]["properties"]["state"].count("violating") == 6
+
+
+@pytest.mark.parametrize(
+    ("status", "loaded_minutes"),
+    [
+        ("delivered", (10, 70)),  # loaded 23:10, unloaded 00:10
+        ("open", (10, 100)),  # still carrying at the end of the window
+    ],
+)
+def test_a_truck_without_a_load_sensor_is_loaded_from_loading_to_unloading(
+    tmp_path, status, loaded_minutes
+):
+    """Many muck trucks report no load at all: the map colours them by their trip."""
+    pings = [
+        row("V1", minute(m), at(0, 100 * m), ingest=m, loaded="empty" if m == 40 else None)
+        for m in range(101)
+    ]
+    write_batch(tmp_path, SourceRange(0, 100), pings, [("trip", trip(status))])
+    states = track(tmp_path, "V1", START, END)["features"][0]["properties"]["state"]
+    lo, hi = loaded_minutes
+    want = ["loaded" if lo <= m <= hi else "empty" for m in range(101)]
+    want[40] = "empty"  # a reading wins over the trip
+    assert states == want

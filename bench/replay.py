@@ -85,6 +85,8 @@ def write_partition(part: int, a: argparse.Namespace, archive: str, pg_file: str
             wall_s += time.perf_counter() - t
             cpu_s += time.process_time() - c
             offset += len(rows)
+        _say({"partition": part, "night": k, "pings": offset, "gen_s": round(gen_s),
+              "write_cpu_s": round(cpu_s), "write_wall_s": round(wall_s)})  # fmt: skip
     if out is not None:
         out.close()
     return {"partition": part, "pings": offset, "gen_s": gen_s, "write_wall_s": wall_s,
@@ -161,9 +163,13 @@ def timed(fn, calls: list[tuple]) -> dict:
 
 
 def _size(result) -> int:
-    if isinstance(result, dict):  # a track page
-        return len(result.get("geometry", {}).get("coordinates", [])) or len(
-            result.get("features", [])
+    """Points of a track page (a Feature, or the FeatureCollection's track), vehicles else."""
+    if isinstance(result, dict):
+        features = result.get("features", [result])
+        return sum(
+            len(f["geometry"]["coordinates"])
+            for f in features
+            if f.get("properties", {}).get("kind", "track") == "track"
         )
     return len(result)
 
@@ -206,7 +212,7 @@ def meta() -> dict:
 
 
 def run(a: argparse.Namespace) -> dict:
-    result: dict = {"meta": meta(), "args": vars(a)}
+    result: dict = {"meta": meta(), "args": {k: str(v) for k, v in vars(a).items()}}
     archive = a.archive or tempfile.mkdtemp(prefix="landun-bench-archive-", dir=a.workdir)
     pg_files = [os.path.join(archive, f"_pg-{k}.tsv") for k in range(a.workers)]
     t = time.perf_counter()

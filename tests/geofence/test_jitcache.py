@@ -71,8 +71,11 @@ def test_an_edited_callee_reaches_its_caller_only_through_refresh(tmp_path):
     assert run(tmp_path, "refresh") == "False 30"  # unchanged sources: the cache is kept
 
 
-def test_importing_geofence_stamps_its_kernel_caches():
-    cache_dir = Path(geofence.query.match_kernel._cache.cache_path)
-    stamp = cache_dir / f"geofence{jitcache.STAMP_SUFFIX}"
-    assert stamp.read_text() == jitcache.sources_digest(geofence.KERNEL_MODULES)
-    assert not jitcache.refresh(geofence.KERNEL_MODULES, "geofence")  # nothing changed since
+def test_importing_geofence_refreshes_its_kernel_caches(tmp_path):
+    """A fresh process importing geofence stamps its cache directory (numba's, moved to tmp_path)
+    with the digest of the kernel modules: the refresh runs on import, before any kernel."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", "import geofence"], env=env, check=True, timeout=120)
+    stamps = list(tmp_path.rglob(f"geofence{jitcache.STAMP_SUFFIX}"))
+    assert len(stamps) == 1, stamps
+    assert stamps[0].read_text() == jitcache.sources_digest(geofence.KERNEL_MODULES)

@@ -1,11 +1,12 @@
 """The evidence pack of an alert as a zip download (issue 12): ``GET
 /api/replay/alerts/{alert_id}/evidence``.
 
-The pack is built from the archive (``app.state.archive_dir``, else ``ArchiveSettings().dir``,
-LANDUN_ARCHIVE_DIR) by ``replay.evidence.build_pack``, with the case audit trail from the API's
-alert store. Access as for the alert itself (``/api/alerts/{id}``): a caller with a district
-gets the packs of alerts raised in that district only; an alert not archived or out of scope is
-the same 404, so ids leak nothing; no archive at all is a 503.
+The pack is built by ``replay.evidence.build_pack`` from the archive the other ``/api/replay``
+routes read (``api.routes.replay.archive_dir``: ``app.state.archive_dir``, else
+LANDUN_ARCHIVE_DIR), with the case audit trail from the API's alert store. Access as for the
+alert itself (``/api/alerts/{id}``): a caller with a district gets the packs of alerts raised in
+that district only; an alert not archived or out of scope is the same 404, so ids leak nothing;
+no archive at all is a 503.
 """
 
 from __future__ import annotations
@@ -22,29 +23,15 @@ from fastapi.responses import Response
 
 from api.deps import CurrentUser, PortsDep, not_found
 from api.ids import id_path
+from api.routes.replay import archive_dir
 from replay import queries
 from replay.evidence import AlertNotArchived, build_pack
 from replay.queries import ArchiveQueryError
-from replay.settings import ArchiveSettings
 
 router = APIRouter(prefix="/api/replay", tags=["replay"])
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # entries carry no build time: the manifest has it
 FROM_STORE = "告警系统的案件记录 (the case as the API's alert store holds it)"
 NOT_IN_STORE = "告警系统中没有该告警的案件记录 (the API's alert store holds no case for this alert)"
-
-
-def archive_dir(request: Request) -> Path:
-    """The archive the API reads: ``app.state.archive_dir`` when set (tests, embedded), else
-    the LANDUN_ARCHIVE_DIR setting; 503 when it is not there (a deployment without one), as
-    the other ``/api/replay`` routes answer."""
-    configured = getattr(request.app.state, "archive_dir", None)
-    folder = Path(configured) if configured is not None else ArchiveSettings().dir
-    if not folder.is_dir():
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the trace archive is not available here (LANDUN_ARCHIVE_DIR)",
-        )
-    return folder
 
 
 @router.get(

@@ -156,7 +156,7 @@
       this.session = {
         gen: this.gen, vehicles: unique, plan, clock, playhead: from,
         tracks: new Map(unique.map((v) => [v, { chunks: new Map(), overlays: new Map(), track: null }])),
-        loaded: new Set(), pending: new Map(), queue: [], inflight: 0, failed: new Map(),
+        loaded: new Set(), pending: new Map(), queue: [], queuedFor: null, inflight: 0, failed: new Map(),
         alerts: [], alertTs: [], stops: [], stopTs: [], firedShown: -1,
         fences: [], fenceKey: null, fenceBusy: false, box: null, view: null, trailVersion: 0,
         changed: true, stalledSince: null,
@@ -211,11 +211,7 @@
       if (!s) return;
       s.clock.seek(t, root.performance.now());
       s.playhead = s.clock.at(root.performance.now());
-      // Requests queued for the old place would delay the new one: drop them (their chunks
-      // are fetched again when wanted; a chunk is stored by index, so never twice).
-      s.queue.forEach((job) => s.pending.delete(job.k));
-      s.queue = [];
-      s.changed = true;
+      s.changed = true; // the queued fetches are re-ordered for the new place by fetchAhead
     }
 
     setSpeed(speed) {
@@ -300,9 +296,15 @@
       const s = this.session;
       const ahead = Math.max(s.plan.chunkMs, s.clock.speed * AHEAD_WALL_MS);
       const pendingKeys = new Set(s.pending.keys());
-      for (const k of L.wantedChunks(s.plan, s.loaded, pendingKeys, s.playhead, ahead)) {
+      const wanted = L.wantedChunks(s.plan, s.loaded, pendingKeys, s.playhead, ahead);
+      for (const k of wanted) {
         s.pending.set(k, new Set(s.vehicles));
         s.vehicles.forEach((vehicle) => s.queue.push({ k, vehicle }));
+      }
+      const first = L.chunkOf(s.plan, s.playhead);
+      if (wanted.length || first !== s.queuedFor) {
+        s.queuedFor = first;
+        s.queue.sort((a, b) => L.urgency(a.k, first) - L.urgency(b.k, first));
       }
       while (s.inflight < PARALLEL && s.queue.length) {
         const job = s.queue.shift();

@@ -152,13 +152,23 @@
     return chunkSpan(plan, k)[1];
   }
 
-  /** The chunk indices to fetch now, nearest first: from the playhead's chunk to the one that
-   * holds ``t + aheadMs``, except those loaded or being fetched. */
+  /** The chunk indices to fetch, most urgent first, except those loaded or being fetched: from
+   * the playhead's chunk to the one that holds ``t + aheadMs``, then those behind the playhead,
+   * nearest first (after a seek forward, the track so far and the alerts already fired). */
   function wantedChunks(plan, loaded, pending, t, aheadMs) {
     const out = [];
+    const first = chunkOf(plan, t);
     const last = chunkOf(plan, t + aheadMs);
-    for (let k = chunkOf(plan, t); k <= last; k++) if (!loaded.has(k) && !pending.has(k)) out.push(k);
+    const want = (k) => { if (!loaded.has(k) && !pending.has(k)) out.push(k); };
+    for (let k = first; k <= last; k++) want(k);
+    for (let k = first - 1; k >= 0; k--) want(k);
     return out;
+  }
+
+  /** Sort key of a chunk's fetch: the order :func:`wantedChunks` gives, for the playhead at
+   * chunk ``first`` (queued fetches are re-ordered when the playhead moves). */
+  function urgency(k, first) {
+    return k >= first ? k - first : 1e9 + first - k;
   }
 
   /** How many of the ``ts``-sorted items had happened by ``t`` (the alerts to show). */
@@ -219,7 +229,7 @@
   const api = {
     BEFORE_MS, AFTER_MS, LONGEST_MS, GAP_MS, SPEEDS, BEIJING_MS,
     parseIso, beijing, beijingInput, parseBeijing, alertWindow, upper, pagePoints, mergeTrack,
-    positionAt, chunkPlan, chunkSpan, chunkOf, bufferedUntil, wantedChunks, firedCount,
+    positionAt, chunkPlan, chunkSpan, chunkOf, bufferedUntil, wantedChunks, urgency, firedCount,
     stopSeconds, Clock,
   };
   root.LandunReplayLogic = api;

@@ -39,6 +39,8 @@ STOP = (120, 144)  # LX-1 stands still from 20:30 to 20:36
 ALERT_TS = BASE_MS + 20 * 60_000  # a route deviation from 20:20 to 20:25
 LIVE_MINUTE = 22  # a live alert on LX-1 at 20:22, whose card links to replay
 COLOURS = {"empty": (148, 163, 184), "loaded": (245, 158, 11), "violating": (239, 68, 68)}
+STOP_COLOUR = (192, 132, 252)
+NEW_FENCE_TS = BASE_MS + 25 * 60_000  # a terminal drawn in at 20:25
 
 
 def lx1(k: int) -> tuple[float, float]:
@@ -86,10 +88,12 @@ def build_archive(folder) -> dict:
         "at_known_place": False,
     }
     fence = fence_feature("site-lx", "site", LX, lng=120.30, lat=31.575)
+    terminal = fence_feature("term-new", "terminal", LX, lng=120.33, lat=31.58)
     events = [
         ("alert", deviation),
         ("stop", stop),
         ("fence_version", {"id": "site-lx", "ts": 0, "feature": fence}),
+        ("fence_version", {"id": "term-new", "ts": NEW_FENCE_TS, "feature": terminal}),
     ]
     write_batch(folder, SourceRange(0, ingest - 1), pings, events)
     return deviation
@@ -138,12 +142,37 @@ SAMPLE = """(() => {
   return { t: r.session.playhead, playing: r.session.clock.playing, markers: r.markers(),
     shown: [...document.querySelectorAll('#replay-alerts li')].map((li) => li.dataset.id) };
 })()"""
-PIXEL = """(([lat, lng]) => {
+PIXEL = """(([lat, lng, dy]) => {
   const map = window.landun.map;
-  const [x, y] = map.screen(...map.toDisplay(lat, lng));
+  const [x, y0] = map.screen(...map.toDisplay(lat, lng));
+  const y = y0 + (dy || 0);
   const ratio = window.devicePixelRatio || 1;
-  return Array.from(map.ctx.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data);
+  return Array.from(map.ctx.getImageData(Math.floor(x * ratio), Math.floor(y * ratio), 1, 1).data);
 })"""
+
+
+FENCES_READ = """(() => {
+  const s = window.landun.replay.session;
+  const step = Math.max(60000, s.clock.speed * 1000);
+  return !s.fenceBusy && s.fenceKey === Math.floor(s.playhead / step) * step;
+})()"""
+
+
+def near(pixel: list[int], colour: tuple[int, int, int]) -> bool:
+    """A canvas pixel of ``colour`` (a copied bitmap may shift a channel by a few units)."""
+    return all(abs(a - b) <= 12 for a, b in zip(pixel[:3], colour, strict=True))
+
+
+def midway(k: int) -> list[float]:
+    """Half way between LX-1's fixes k and k + 1: on the stretch drawn between them."""
+    (lat0, lng0), (lat1, lng1) = lx1(k), lx1(k + 1)
+    return [(lat0 + lat1) / 2, (lng0 + lng1) / 2]
+
+
+def fences_as_read(page) -> list[str]:
+    """The ids of the fences drawn, once those as of the playhead are in."""
+    wait_until(page, FENCES_READ)
+    return page.evaluate("window.landun.replay.session.fences.map((f) => f.id).sort()")
 
 
 def seek(page, seconds: int) -> dict:
@@ -209,20 +238,30 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
         ahead = seek(page, 22 * 60 + 7)  # 20:22:07, between two fixes, during the deviation
         truck = next(m for m in ahead["markers"] if m["vehicle"] == "LX-1")
         colour = page.evaluate(PIXEL, [truck["lat"], truck["lng"]])
+        # The track so far in its states; nothing yet where the truck will stop at 20:30.
+        trail = [page.evaluate(PIXEL, midway(k)) for k in (10, 30)]
+        stop_then = [page.evaluate(PIXEL, [*lx1(STOP[0]), dy]) for dy in (0, 6)]
+        fences_then = fences_as_read(page)
         page.screenshot(path=str(OUTPUT / "replay.png"))
+        page.select_option("#replay-speed", "1")  # at 1x the fences are re-read each minute
+        seek(page, 38 * 60)  # 20:38: the stop is over, the new terminal is there
+        stop_later = page.evaluate(PIXEL, [*lx1(STOP[0]), 6])
+        fences_later = fences_as_read(page)
+        page.screenshot(path=str(OUTPUT / "replay-later.png"))
 
         app.state.feed.alert(alert("A-RP", "LX-1", LX, minute=LIVE_MINUTE))
         page.click('.alert-item[data-id="A-RP"]')
         page.click("#detail .replay-link")
-        wait_until(
-            page,
-            "window.landun.replay.session.loaded.size === window.landun.replay.session.plan.count",
-        )
+        wait_until(page, "window.landun.replay.session.loaded.size >= 1")
         opened = page.evaluate(
             "(() => { const s = window.landun.replay.session;"
             " return [s.vehicles, s.plan.from, s.plan.to, window.landun.replay.markers()]; })()"
         )
-        at_alert = seek(page, 30 * 60)  # the window starts 30 min before the alert
+        seek(page, 30 * 60)  # the window starts 30 min before the alert
+        wait_until(page, "window.landun.replay.markers().length === 1")  # its chunk fetched
+        # and the chunk behind, which holds the deviation at 20:20 (fetched after a seek too)
+        wait_until(page, "document.querySelector('#replay-alerts li') !== null")
+        at_alert = page.evaluate(SAMPLE)
         browser.close()
 
     archived = [[f[0] for f in fixes(v)] for v in ("LX-1", "LX-2")]
@@ -249,7 +288,11 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
     assert ahead["t"] == BASE_MS + (22 * 60 + 7) * 1000 and ahead["shown"] == ["RP-1"]
     check_markers(ahead)
     assert truck["state"] == "violating"
-    assert tuple(colour[:3]) == COLOURS["violating"]  # drawn on the canvas, in its colour
+    assert near(colour, COLOURS["violating"])  # drawn on the canvas, in its colour
+    assert near(trail[0], COLOURS["empty"]) and near(trail[1], COLOURS["loaded"]), trail
+    assert not any(near(c, x) for c in stop_then for x in (*COLOURS.values(), STOP_COLOUR))
+    assert near(stop_later, STOP_COLOUR)  # the stop's ring, once it has begun
+    assert fences_then == ["site-lx"] and fences_later == ["site-lx", "term-new"]
 
     # The live alert card's replay link opens the alert's evidence window on its vehicle.
     live = app.state.ports.alerts.get("A-RP")

@@ -135,17 +135,21 @@ def test_buffered_until_is_the_end_of_the_chunks_loaded_without_a_hole():
         assert value == want, why
 
 
-def test_wanted_chunks_run_from_the_playhead_to_the_lookahead_nearest_first():
+def test_wanted_chunks_run_from_the_playhead_to_the_lookahead_then_back_to_the_start():
     got = run_js(
         "const plan = R.chunkPlan(T0, T0 + 10 * H - 1, H);"
         "return [R.wantedChunks(plan, new Set([3]), new Set([4]), T0 + 3 * H + 1, 3 * H),"
         " R.wantedChunks(plan, new Set(), new Set(), T0 + 9 * H, 5 * H),"
         " R.chunkPlan(T0, T0 + 10 * H - 1, 100 * H).count,"
-        " R.chunkSpan(R.chunkPlan(T0, T0 + 2 * H, H), 1).map((x) => x - T0)];",
+        " R.chunkSpan(R.chunkPlan(T0, T0 + 2 * H, H), 1).map((x) => x - T0),"
+        " [3, 4, 5, 6, 2, 0].map((k) => R.urgency(k, 3))];",
         T0=T0,
         H=HOUR,
     )
-    assert got[:3] == [[5, 6], [9], 1]  # one chunk when it is larger than the range (one fetch)
+    # ahead of the playhead (chunk 3, loaded; 4 being fetched) first, then behind it; and one
+    # chunk for a range shorter than a chunk (one fetch)
+    assert got[:3] == [[5, 6, 2, 1, 0], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0], 1]
+    assert got[4] == [0, 1, 2, 3, 1e9 + 1, 1e9 + 3]
     assert got[3] == [HOUR, 2 * HOUR]  # the last chunk holds the range's last instant
 
 

@@ -331,7 +331,8 @@
         } while (cursor);
       } catch (err) {
         if (s.gen !== this.gen) return;
-        s.failed.set(vehicle, err.message === "Not Found" ? this.t("replay_none") : err.message);
+        // a 404 says only that this caller sees no such vehicle (the API never says more)
+        s.failed.set(vehicle, /not found/i.test(err.message) ? this.t("replay_none") : err.message);
       }
       const v = s.tracks.get(vehicle);
       v.chunks.set(k, points);

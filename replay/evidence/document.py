@@ -17,6 +17,7 @@ from typing import Any
 
 from replay.evidence.mapimage import KIND_ZH as PLACE_ZH
 from replay.evidence.rules import rule_of, threshold_lines
+from replay.evidence.summary import summary
 from stream.ping import iso_ts, parse_ts
 
 SEVERITY_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
@@ -110,7 +111,9 @@ def case_document(
     )
     doc.sections.append(("一、当事车辆", _vehicle_rows(alert, vehicle)))
     doc.sections.append(("二、违规事实", _fact_rows(alert, rule, names, pack.get("near"))))
-    doc.sections.append(("三、证据数值", _evidence_rows(alert.get("evidence") or {}, names)))
+    brief = summary(alert, names)
+    rows = _evidence_rows(alert.get("evidence") or {}, names)
+    doc.sections.append(("三、证据数值", ([("证据摘要", brief)] if brief else []) + rows))
     doc.sections.append(("四、相关许可", _permit_rows(alert, registry, names)))
     doc.sections.append(("五、判定规则与阈值", _rule_rows(alert, rule, thresholds)))
     doc.sections.append(("六、数据完整性与复核", _pack_rows(pack)))

@@ -15,6 +15,7 @@ from replay.evidence import build_pack, verify_pack
 from replay.evidence.manifest import MANIFEST
 from replay.evidence.pack import nearest_place
 from replay.evidence.rules import RULES
+from replay.evidence.summary import summary
 from replay.layout import SourceRange
 from replay.reference import reference_events
 from replay.writer import write_batch
@@ -113,6 +114,7 @@ def test_the_case_document_states_the_facts_in_chinese(pack):
     vehicle = registry["vehicles"][[v["id"] for v in registry["vehicles"]].index(alert["vehicle"])]
     sha = manifest["files"]["pings.jsonl"]["sha256"]
     facts = [
+        summary(alert, {f["id"]: f["properties"]["name"] for f in _features(folder)}),
         vehicle["plate"],
         vehicle["company"],
         RULES["route_deviation"].zh_name,
@@ -125,7 +127,7 @@ def test_the_case_document_states_the_facts_in_chinese(pack):
     html = (folder / "report.html").read_text()
     for fact in facts:
         assert fact in html, fact
-    features = json.loads((folder / "fences.geojson").read_text())["features"]
+    features = _features(folder)
     near = nearest_place(features, alert)  # where, in words
     assert near is not None
     name = next(f["properties"]["name"] for f in features if f["id"] == near[0])
@@ -140,6 +142,10 @@ def test_the_case_document_states_the_facts_in_chinese(pack):
         assert fact in text, fact
     fonts = reader.pages[0]["/Resources"]["/Font"].get_object().values()
     assert any("STSong-Light" in str(f.get_object()["/BaseFont"]) for f in fonts)
+
+
+def _features(folder) -> list[dict]:
+    return json.loads((folder / "fences.geojson").read_text())["features"]
 
 
 def test_the_track_has_a_time_per_point(pack):

@@ -135,6 +135,12 @@ def map_shapes(
     if line:
         image.shapes.append(Shape("circle", (line[0],), fill="#ffffff", stroke=TRACK, radius=3.5))
         image.shapes.append(Shape("circle", (line[-1],), fill=TRACK, stroke=TRACK, radius=3.5))
+    for ping in (alert.get("evidence") or {}).get("pings") or ():  # the positions it cites
+        if ping.get("lat") is not None and ping.get("lng") is not None:
+            at = view.xy(ping["lat"], ping["lng"])
+            image.shapes.append(
+                Shape("circle", (at,), fill="#ffffff", stroke=VIOLATING, radius=2.5)
+            )
     if known:
         x, y = view.xy(*spot)
         image.shapes.append(Shape("circle", ((x, y),), fill=VIOLATING, stroke="#ffffff", radius=6))

@@ -141,6 +141,7 @@ def _shape(s: Shape, height: float, font: str):
 
 def _legend(image: MapImage) -> str:
     kinds = "、".join(KIND_ZH.get(k, k) for k in image.kinds if k in KIND_STYLE)
-    return "图例：蓝线为轨迹，红线为违规时段，红点为告警点（白点起点，蓝点终点）" + (
-        f"；围栏：{kinds}" if kinds else ""
+    return (
+        "图例：蓝线为轨迹，红线为违规时段，红点为告警点，红圈为证据定位点（白点起点，蓝点终点）"
+        + (f"；围栏：{kinds}" if kinds else "")
     )

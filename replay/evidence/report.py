@@ -84,8 +84,11 @@ def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 
 def _legend(image: MapImage) -> str:
-    items = ['<span><i style="background:#1f4e79"></i>轨迹</span>',
-             '<span><i style="background:#c0392b"></i>告警点/违规段</span>']  # fmt: skip
+    items = [
+        '<span><i style="background:#1f4e79"></i>轨迹</span>',
+        '<span><i style="background:#c0392b"></i>告警点/违规段</span>',
+        '<span><i style="background:#fff;border-color:#c0392b"></i>证据定位点</span>',
+    ]
     for kind in image.kinds:
         fill, _ = KIND_STYLE.get(kind, ("#eeeeee", "#888888"))
         items.append(

@@ -14,6 +14,10 @@ The file name is the source range the rows came from: ``p{partition}-{first}-{la
 for Kafka offsets, ``s{first}-{last}.parquet`` for the ingest sequence of an embedded run. A
 batch re-written after a crash therefore replaces the same files instead of adding a copy.
 Files in flight are ``.<name>.tmp`` in the same directory; readers list ``*.parquet`` only.
+Compaction (``replay.compact``) merges final files into one named after their whole range
+(``p3-0-999`` for ``p3-0-499`` and ``p3-500-999``); a reader skips a file whose range lies inside
+another file's of the same source (:func:`visible`), so a listing between the merged file's
+rename and the deletes counts each row once.
 """
 
 from __future__ import annotations

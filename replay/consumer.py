@@ -373,7 +373,7 @@ class Archiver:
                 return False
             del self.batches[tp]
             self.uncommitted[tp] = batch.records[-1].offset + 1
-            self.progress_at = now
+            self.progress_at = self.clock()  # after the write: a long one is no idle time
         if self.failure is not None:
             log.info("archive: writes work again")
             self.failure, self._backoff = None, 0.0

@@ -262,3 +262,32 @@ def test_offsets_gone_while_running_are_reported(world):
     steps(archiver)
     assert sorted(verdicts(archive)) == [0, 1, 3, 4, 5]
     assert archiver.metrics.gaps.labels("pings")._value.get() == 1
+
+
+def test_idle_exit_counts_from_the_end_of_a_long_write(tmp_path, monkeypatch):
+    """`--idle-exit` means nothing new came for that long; a batch that took longer to write
+    than that is no idle time (a 300-vehicle night once left every ping unarchived so)."""
+    kafka, now = FakeKafka(), [0.0]
+    for n in range(3):
+        kafka.produce(TOPICS.pings, ping(n))
+    kafka.produce(TOPICS.events, orjson.dumps({"event": "stop", "vehicle": "V1", "ts": T0}))
+    kafka.order = [TOPICS.events]  # the events first, then the pings
+    mark = Watermark(kafka)
+    mark.mark = 3
+    real = consumer_module.write_batch
+
+    def slow_write(*args, **kwargs):
+        now[0] += 10.0  # a big batch on a slow disk
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(consumer_module, "write_batch", slow_write)
+    options = ArchiveOptions(batch=2, linger_s=0.0, watermark_every_s=0.0)
+    archiver = Archiver(kafka, mark, tmp_path, TOPICS, options, clock=lambda: now[0])
+    archiver.start()
+
+    def stop() -> bool:  # never asked to stop; each round (a poll) takes 0.5 s
+        now[0] += 0.5
+        return False
+
+    archiver.run(stop, idle_exit_s=5.0)
+    assert sorted(verdicts(tmp_path)) == [0, 1, 2]

@@ -38,6 +38,7 @@ from stream.ping import iso_ts, parse_ts
 
 DAY_MS = 86_400_000
 RERUN_OUT = "alerts.rerun.jsonl"
+LATEST_MS = 253_402_300_799_999  # 9999-12-31: "as of" the latest archived version
 _JSON = orjson.OPT_INDENT_2
 
 
@@ -104,7 +105,7 @@ def build_pack(
     )
     rows = reads.vehicle_pings(archive, vehicle, span.from_ms, span.to_ms)
     points = fixes(rows)
-    features, registry = reference_as_of(archive, at)
+    as_of, features, registry = reference_for(archive, vehicle, (at, span.to_ms))
     ref = trim_reference(features, registry, vehicle, [(p["lat"], p["lng"]) for p in points], alert)
     audit_doc = _audit(audit, audit_note)
     names = _write_files(folder, alert, versions, rows, points, ref, th, span, audit_doc)
@@ -128,7 +129,7 @@ def build_pack(
     (folder / "report.html").write_text(report_html(doc, image), "utf-8")
     (folder / "report.pdf").write_bytes(report_pdf(doc, image))
     names += ["report.html", "report.pdf"]
-    names += _write_reproduce(folder, alert, span, reproduce, ref)
+    names += _write_reproduce(folder, alert, span, reproduce, ref, as_of)
     header = {
         "alert": alert["id"],
         "type": alert.get("type"),
@@ -137,10 +138,31 @@ def build_pack(
         "from": iso_ts(span.from_ms),
         "to": iso_ts(span.to_ms),
         "pings": len(rows),
+        "reference_as_of": None if as_of is None else iso_ts(as_of),
         "built_at": iso_ts(built_at_ms),
         "reproduce": reproduce,
     }
     return write_manifest(folder, names, header)
+
+
+def reference_for(
+    archive: str | os.PathLike, vehicle: str, times: tuple[int, ...]
+) -> tuple[int | None, list[dict[str, Any]], dict[str, Any]]:
+    """``(as_of, features, registry)``: the reference in force at the first of ``times`` (the
+    alert's time, then the end of the range) whose registry holds the vehicle, else the latest
+    archived (``as_of`` None).
+
+    A Kafka archive dates each reference version by when it was published: data that arrives
+    late (a blind-area batch right after a deployment started) or a past night fed through
+    Kafka is dated before the reference the live engine judged it with, and "as of the alert"
+    would hold no vehicle at all — whose every ping the re-run would reject.
+    """
+    for ts in times:
+        features, registry = reference_as_of(archive, ts)
+        if any(v.get("id") == vehicle for v in registry.get("vehicles") or ()):
+            return ts, features, registry
+    features, registry = reference_as_of(archive, LATEST_MS)
+    return None, features, registry
 
 
 def _out_folder(out_dir: str | os.PathLike) -> Path:
@@ -232,7 +254,12 @@ def _reproduce(span: Span) -> list[str]:
 
 
 def _write_reproduce(
-    folder: Path, alert: dict[str, Any], span: Span, command: list[str], ref: Reference
+    folder: Path,
+    alert: dict[str, Any],
+    span: Span,
+    command: list[str],
+    ref: Reference,
+    as_of: int | None,
 ) -> list[str]:
     """``reproduce.sh`` and ``README.txt``."""
     alert_id = str(alert["id"])
@@ -274,8 +301,10 @@ def _write_reproduce(
         "verdict included, each as received. The range is:",
         *(f"  - {reason}" for reason in span.reasons),
         "",
-        "fences.geojson and registry.json are the reference data in force at the alert's time,",
-        "trimmed to what concerns the vehicle (docs/formats.md).",
+        "fences.geojson and registry.json are the reference data in force at "
+        f"{iso_ts(as_of) if as_of is not None else 'the latest archived version'}",
+        "(the alert's time unless the vehicle was not registered yet then), trimmed to what",
+        "concerns the vehicle (docs/formats.md).",
         *(f"  - dropped: {note}" for note in ref.notes),
         "thresholds.json: the engine settings the pack was judged with.",
         "",

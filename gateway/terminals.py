@@ -60,7 +60,9 @@ class TerminalError(RuntimeError):
 def location_of(ping: dict[str, Any]) -> Location:
     """The 0x0200 position of a ping dict (its datum as written: a GCJ-02 terminal sends GCJ-02)."""
     status = _FIXED | (_ACC if ping.get("acc") else 0)
-    status |= _LOAD_BITS.get(ping.get("loaded"), 0) << 8
+    if "loaded" in ping:
+        # No reading (null): 10, the reserved value, which says nothing of the load.
+        status |= _LOAD_BITS.get(ping["loaded"], 0b10) << 8
     items: dict[int, bytes] = {}
     if "lift" in ping:
         items[0xF1] = bytes((2 if ping["lift"] else 1,))

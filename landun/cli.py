@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "landun.commands.archive",
     "landun.commands.evidence",
     "landun.commands.jt808",
+    "landun.commands.gateway",
+    "landun.commands.sim_terminals",
 )
 
 

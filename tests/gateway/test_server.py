@@ -162,10 +162,7 @@ def test_sink_down_means_no_acknowledgement_and_not_ready():
         assert len(sink.pings) == 1 and server.stats.c["pings_unacknowledged"] == 1
         await t.close()
 
-    async def short(server, port, sink):
-        await test(server, port, sink)
-
-    serve(short)
+    serve(test)
 
 
 @pytest.mark.parametrize(

@@ -57,11 +57,11 @@ def ring_probes(ring: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     GEOS fallback.
     """
     a, b = ring[:-1], ring[1:]
-    keep = np.flatnonzero(np.any(a != b, axis=1))
-    # EDGES_PER_RING edges: a sample of a long ring, every edge of a short one several times.
-    big = keep.shape[0] > EDGES_PER_RING
-    keep = rng.choice(keep, EDGES_PER_RING - (0 if big else keep.shape[0]), replace=not big)
-    keep = keep if big else np.concatenate([np.flatnonzero(np.any(a != b, axis=1)), keep])
+    edges = np.flatnonzero(np.any(a != b, axis=1))
+    if edges.shape[0] > EDGES_PER_RING:  # a sample of a long ring's edges
+        keep = rng.choice(edges, EDGES_PER_RING, replace=False)
+    else:  # every edge of a short ring, then random ones again up to EDGES_PER_RING
+        keep = np.concatenate([edges, rng.choice(edges, EDGES_PER_RING - edges.shape[0])])
     a, b = a[keep], b[keep]
     d = b - a
     normal = np.column_stack([-d[:, 1], d[:, 0]]) / np.hypot(d[:, 0], d[:, 1])[:, None]

@@ -475,26 +475,33 @@
     /** The tracks up to the playhead, each stretch in the state of its first fix (dashed grey
      * across a signal gap). Rasterising a night of 100 tracks takes a software canvas ~250 ms,
      * so the stretches behind the playhead live in an offscreen "trail" bitmap to which each
-     * frame adds only the stretches that ended since the last one; it is redrawn whole only
-     * when the view moves, the playhead goes back, or data at or before the playhead arrives.
-     * The stretch from each vehicle's last fix to its moving marker is drawn afresh. */
+     * frame adds only the stretches that ended since the last one. The bitmap reaches a quarter
+     * of the view beyond each edge, so panning that far only moves it; it is redrawn whole when
+     * the view zooms or pans further, the playhead goes back, or data at or before the playhead
+     * arrives. The stretch from each vehicle's last fix to its moving marker is drawn afresh. */
     drawTrails(map, ctx, s) {
       const trail = this.trail || (this.trail = { canvas: doc.createElement("canvas"), key: null, upto: 0 });
-      const key = [s.gen, s.trailVersion, map.zoom, map.origin[0], map.origin[1], map.canvas.width, map.canvas.height].join(":");
+      const ratio = map.canvas.width / map.width;
+      const pad = [Math.round(map.width / 4), Math.round(map.height / 4)];
+      const key = [s.gen, s.trailVersion, map.zoom, map.canvas.width, map.canvas.height].join(":");
       const t = s.playhead;
-      if (trail.key !== key || t < trail.upto) {
-        trail.canvas.width = map.canvas.width; // also clears it
-        trail.canvas.height = map.canvas.height;
+      const far = !trail.origin || Math.abs(map.origin[0] - pad[0] - trail.origin[0]) > pad[0] ||
+        Math.abs(map.origin[1] - pad[1] - trail.origin[1]) > pad[1];
+      if (trail.key !== key || far || t < trail.upto) {
+        trail.canvas.width = Math.round((map.width + 2 * pad[0]) * ratio); // also clears it
+        trail.canvas.height = Math.round((map.height + 2 * pad[1]) * ratio);
+        trail.origin = [map.origin[0] - pad[0], map.origin[1] - pad[1]]; // world px of its corner
         trail.key = key;
         trail.upto = -Infinity;
       }
+      const [dx, dy] = [map.origin[0] - trail.origin[0], map.origin[1] - trail.origin[1]];
       if (t > trail.upto) {
         const tctx = trail.canvas.getContext("2d");
-        tctx.setTransform(map.canvas.width / map.width, 0, 0, map.canvas.height / map.height, 0, 0);
+        tctx.setTransform(ratio, 0, 0, ratio, dx * ratio, dy * ratio); // map.screen -> the bitmap
         this.stroke(tctx, this.stretches(map, s, trail.upto, t));
         trail.upto = t;
       }
-      ctx.drawImage(trail.canvas, 0, 0, map.width, map.height);
+      ctx.drawImage(trail.canvas, -dx, -dy, trail.canvas.width / ratio, trail.canvas.height / ratio);
       const moving = {};
       s.tracks.forEach((v) => {
         const tr = v.track;

@@ -163,6 +163,12 @@ def near(pixel: list[int], colour: tuple[int, int, int]) -> bool:
     return all(abs(a - b) <= 12 for a, b in zip(pixel[:3], colour, strict=True))
 
 
+PLAYHEAD_LOADED = """(() => {
+  const s = window.landun.replay.session;
+  return s.loaded.has(LandunReplayLogic.chunkOf(s.plan, s.playhead));
+})()"""
+
+
 def midway(k: int) -> list[float]:
     """Half way between LX-1's fixes k and k + 1: on the stretch drawn between them."""
     (lat0, lng0), (lat1, lng1) = lx1(k), lx1(k + 1)
@@ -176,12 +182,14 @@ def fences_as_read(page) -> list[str]:
 
 
 def seek(page, seconds: int) -> dict:
-    """Drag the slider to ``seconds`` after the range's start; the page's state after a frame."""
+    """Drag the slider to ``seconds`` after the range's start; the page's state once the
+    playhead's chunk is in and a frame or two have shown it."""
     page.evaluate(
         "(v) => { const s = document.getElementById('replay-slider');"
         " s.value = String(v); s.dispatchEvent(new Event('input')); }",
         seconds,
     )
+    wait_until(page, PLAYHEAD_LOADED)
     page.wait_for_timeout(150)
     return page.evaluate(SAMPLE)
 
@@ -251,6 +259,13 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
         trail = [page.evaluate(PIXEL, midway(k)) for k in (10, 30)]
         stop_then = [page.evaluate(PIXEL, [*lx1(STOP[0]), dy]) for dy in (0, 6)]
         fences_then = fences_as_read(page)
+        page.mouse.move(700, 400)  # drag the map 60 px right, 40 px down
+        page.mouse.down()
+        page.mouse.move(730, 420)
+        page.mouse.move(760, 440)
+        page.mouse.up()
+        page.wait_for_timeout(150)
+        panned = [page.evaluate(PIXEL, midway(k)) for k in (10, 30)]
         page.screenshot(path=str(OUTPUT / "replay.png"))
         page.select_option("#replay-speed", "1")  # at 1x the fences are re-read each minute
         seek(page, 38 * 60)  # 20:38: the stop is over, the new terminal is there
@@ -267,7 +282,6 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
             " return [s.vehicles, s.plan.from, s.plan.to, window.landun.replay.markers()]; })()"
         )
         seek(page, 30 * 60)  # the window starts 30 min before the alert
-        wait_until(page, "window.landun.replay.markers().length === 1")  # its chunk fetched
         # and the chunk behind, which holds the deviation at 20:20 (fetched after a seek too)
         wait_until(page, "document.querySelector('#replay-alerts li') !== null")
         at_alert = page.evaluate(SAMPLE)
@@ -299,6 +313,7 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
     assert truck["state"] == "violating"
     assert near(colour, COLOURS["violating"])  # drawn on the canvas, in its colour
     assert near(trail[0], COLOURS["empty"]) and near(trail[1], COLOURS["loaded"]), trail
+    assert near(panned[0], COLOURS["empty"]) and near(panned[1], COLOURS["loaded"]), panned
     assert not any(near(c, x) for c in stop_then for x in (*COLOURS.values(), STOP_COLOUR))
     assert near(stop_later, STOP_COLOUR)  # the stop's ring, once it has begun
     assert fences_then == ["site-lx"] and fences_later == ["site-lx", "term-new"]

@@ -121,7 +121,7 @@ def track(
     """
     start, end = window(from_ms, to_ms)
     _check_limit(limit)
-    after = _read_cursor(cursor)
+    after = _read_cursor(cursor, start, end)
     if within is not None:
         within = clip(within, start, end)
         if within:
@@ -309,14 +309,17 @@ def _check_limit(limit: Any) -> None:
         )
 
 
-def _read_cursor(cursor: str | None) -> tuple[int, int, int, int] | None:
+def _read_cursor(cursor: str | None, start: int, end: int) -> tuple[int, int, int, int] | None:
+    """The cursor's (ts, partition, offset, index). A page's ``next`` is its last point, so its
+    time lies in the window: one crafted by hand outside it (or beyond int64) is refused, as it
+    would date the overlay span back to 1970 or overflow (review R1, issue 12)."""
     if cursor is None:
         return None
     try:
         parts = tuple(int(p) for p in str(cursor).split(":"))
     except ValueError:
         parts = ()
-    if len(parts) != 4:
+    if len(parts) != 4 or not start <= parts[0] <= end or any(abs(p) >= 2**63 for p in parts):
         raise ArchiveQueryError(
             f"cursor {cursor!r} is not one a track page returned; start again without a cursor"
         )

@@ -252,6 +252,12 @@ def test_a_bad_window_is_refused_with_what_to_do(tmp_path, start, end, hint):
         ({"limit": True}, "integer"),
         ({"cursor": "not-a-cursor"}, "without a cursor"),
         ({"cursor": "1:2:3"}, "without a cursor"),
+        # crafted by hand (review R1): a time outside the window, a number beyond int64; each
+        # crashed (date overflow, DuckDB's integer range) or read every day since 1970
+        ({"cursor": "-99999999999999:0:0:0"}, "without a cursor"),
+        ({"cursor": "0:0:0:0"}, "without a cursor"),
+        ({"cursor": f"{MIDNIGHT + 2}:-1:0:0"}, "without a cursor"),
+        ({"cursor": f"{MIDNIGHT}:-1:0:{2**80}"}, "without a cursor"),
     ],
 )
 def test_a_bad_page_is_refused(tmp_path, kwargs, hint):

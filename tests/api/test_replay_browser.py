@@ -285,6 +285,12 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
         # and the chunk behind, which holds the deviation at 20:20 (fetched after a seek too)
         wait_until(page, "document.querySelector('#replay-alerts li') !== null")
         at_alert = page.evaluate(SAMPLE)
+        chinese = page.inner_text("#replay-alerts li")
+        page.click("#app [data-lang-toggle]")
+        page.wait_for_timeout(150)
+        english = [
+            page.inner_text(q) for q in ("#replay-alerts li", ".replay-time", "#replay-play")
+        ]
         browser.close()
 
     archived = [[f[0] for f in fixes(v)] for v in ("LX-1", "LX-2")]
@@ -328,6 +334,12 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
         "LX-1",
         *expected("LX-1", at_alert["t"]),
     )
+    assert chinese == f"20:20:00 偏离核准路线 · LX-1 · {LX}"  # Beijing time, Chinese first
+    assert english == [
+        "20:20:00 Route deviation · LX-1 · Liangxi",
+        "Beijing time 2025-06-01 20:22:00",
+        "Play",
+    ]
     assert problems == []
 
 

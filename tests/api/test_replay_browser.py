@@ -355,5 +355,9 @@ def test_a_truck_of_another_district_is_not_shown_to_a_district_officer(server):
         seek(page, 20 * 60)
         status = page.inner_text("#replay-status")
         markers = page.evaluate("window.landun.replay.markers()")
+        page.click("#replay-close")  # back to the live map
+        live = page.evaluate("[window.landun.map.replayLayer, window.landun.replay.session]")
+        hidden = page.is_hidden("#replay")
         browser.close()
     assert status.endswith("LX-1: 无权查看或无记录") and markers == []
+    assert live == [None, None] and hidden

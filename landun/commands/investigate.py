@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 
 from replay.duck import folder
@@ -219,6 +220,9 @@ def _answer(command: str, ask) -> int:
         result = ask()
     except (ArchiveQueryError, BadRequest) as exc:
         print(f"landun {command}: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    except duckdb.Error as exc:  # a damaged file under a final name: DuckDB names it (review R1)
+        print(f"landun {command}: cannot read the archive: {exc}", file=sys.stderr)
         return EXIT_BAD
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     return EXIT_OK

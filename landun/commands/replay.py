@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import duckdb
 import orjson
 
 from replay.offline import ReferenceFileError, context_from_files, read_thresholds
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except ArchiveQueryError as exc:
         return _fail(str(exc))
+    except duckdb.Error as exc:  # a damaged file under a final name: DuckDB names it (review R1)
+        return _fail(f"cannot read the archive: {exc}")
     if args.out:
         try:
             write_alerts(args.out, result["alerts"])

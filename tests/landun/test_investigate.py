@@ -335,3 +335,28 @@ def test_a_missing_archive_is_named(tmp_path, capsys):
             capsys, *args, "--from", FROM, "--to", TO, "--archive", str(tmp_path / "none")
         )
         assert code == 2 and "LANDUN_ARCHIVE_DIR" in err
+
+
+def damage(archive) -> None:
+    """A truncated copy of each table's file under a final name (a copy cut short on its way to
+    object storage, a bad disk): not a file the writer would leave (it renames only whole ones)."""
+    for table in ("pings", "cells", "stops", "alerts", "trips", "fence_events", "registry"):
+        for path in sorted(archive.glob(f"{table}/day=*/s0-*.parquet")):
+            (path.parent / "s9000-9001.parquet").write_bytes(path.read_bytes()[:300])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["track", "V1"],
+        ["who-was-here", "--lat", str(DUMP[0]), "--lng", str(DUMP[1]), "--radius-m", "300"],
+        ["stops", "--vehicle", "V1"],
+        ["replay"],
+    ],
+)
+def test_a_damaged_file_is_named_not_a_traceback(archive, capsys, args):
+    """Review R1: a damaged Parquet file under a final name exits 2 naming it, no traceback."""
+    damage(archive)
+    code, out, err = landun(capsys, *args, "--from", FROM, "--to", TO, "--archive", str(archive))
+    assert (code, out) == (2, None)
+    assert err.startswith(f"landun {args[0]}: cannot read the archive") and "s9000-9001" in err

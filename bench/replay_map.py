@@ -59,10 +59,10 @@ def build_archive(folder: Path, vehicles: int, hours: float, every_s: int, seed:
     from replay.layout import SourceRange
     from replay.rows import ping_row
     from replay.writer import write_batch
-    from stream.ping import Ping, iso_ts
+    from stream.ping import Ping
 
     rng = random.Random(seed)
-    rows, events, ingest = [], [], 0
+    rows, events = [], []
     fixes = int(hours * 3600 / every_s) + 1
     for v in range(vehicles):
         vid = vehicle_id(v)
@@ -75,21 +75,7 @@ def build_archive(folder: Path, vehicles: int, hours: float, every_s: int, seed:
             ts = START_MS + k * every_s * 1000
             if k in stop_at:  # a 10-minute stop, reported as the engine does
                 standing = 600 // every_s
-                events.append(
-                    (
-                        "stop",
-                        {
-                            "vehicle": vid,
-                            "ts": ts,
-                            "ended_ts": ts + 600_000,
-                            "lat": lat,
-                            "lng": lng,
-                            "duration_s": 600.0,
-                            "loaded": True,
-                            "at_known_place": False,
-                        },
-                    )
-                )
+                events.append(("stop", _stop(vid, ts, lat, lng)))
             if standing:
                 standing -= 1
             else:
@@ -97,29 +83,26 @@ def build_archive(folder: Path, vehicles: int, hours: float, every_s: int, seed:
                 step = rng.uniform(5, 15) * every_s  # 18-54 km/h
                 lat += step * math.sin(heading) / M_PER_DEG
                 lng += step * math.cos(heading) / (M_PER_DEG * math.cos(math.radians(lat)))
-            loaded = "full" if (k * every_s // 3600) % 2 else "empty"
+            loaded = "full" if (k * every_s // 3600) % 2 else "empty"  # hour by hour
             ping = Ping(vid, ts, lat, lng, loaded=loaded)
-            rows.append(ping_row(ping, "accepted", raw="{}", ingest=ingest))
-            ingest += 1
+            rows.append(ping_row(ping, "accepted", raw="{}", ingest=len(rows)))
             if k == fixes // 2:
-                events.append(
-                    (
-                        "alert",
-                        {
-                            "id": f"BA{v:05d}",
-                            "type": "route_deviation",
-                            "vehicle": vid,
-                            "district": DISTRICT,
-                            "severity": "high",
-                            "ts": iso_ts(ts),
-                            "ended_ts": iso_ts(ts + 300_000),
-                            "lat": lat,
-                            "lng": lng,
-                        },
-                    )
-                )
-    write_batch(folder, SourceRange(0, ingest - 1), rows, events)
-    return ingest
+                events.append(("alert", _alert(f"BA{v:05d}", vid, ts, lat, lng)))
+    write_batch(folder, SourceRange(0, len(rows) - 1), rows, events)
+    return len(rows)
+
+
+def _stop(vehicle: str, ts: int, lat: float, lng: float) -> dict:
+    return {"vehicle": vehicle, "ts": ts, "ended_ts": ts + 600_000, "lat": lat, "lng": lng,
+            "duration_s": 600.0, "loaded": True, "at_known_place": False}  # fmt: skip
+
+
+def _alert(aid: str, vehicle: str, ts: int, lat: float, lng: float) -> dict:
+    from stream.ping import iso_ts
+
+    return {"id": aid, "type": "route_deviation", "vehicle": vehicle, "district": DISTRICT,
+            "severity": "high", "ts": iso_ts(ts), "ended_ts": iso_ts(ts + 300_000),
+            "lat": lat, "lng": lng}  # fmt: skip
 
 
 def serve(archive: str, port: int, vehicles: int) -> None:

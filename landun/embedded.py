@@ -151,9 +151,11 @@ async def run(
     rate: float,
     nights: int | None = None,
     archive=None,
+    jt808=None,
 ) -> None:
     """Replay nights forever (or ``nights`` of them), ``rate`` times faster than real time;
-    the first one archived to ``archive`` when given (issue 12)."""
+    the first one archived to ``archive`` when given (issue 12). ``jt808``: the JT/T 808 hook
+    of ``landun demo --jt808-port`` (issue 14; ``landun.commands.gateway.EmbeddedGateway``)."""
     done = 0
     while nights is None or done < nights:
         night = await asyncio.to_thread(prepare, vehicles, hours, seed + done, start)
@@ -163,8 +165,10 @@ async def run(
         elif archive is not None and done == 1:
             log.info("night 2 and later replay the same hours: not archived")
         feed.load_reference(night.fences, night.registry)
+        if jt808 is not None:  # issue 14 hook: terminals of this night's vehicles may connect
+            jt808.registry(night.registry)
         log.info("night %d: %d vehicles, %d pings", done + 1, vehicles, len(night.pings))
-        await _replay(night, feed, rate)
+        await _replay(night, feed, rate, jt808)
         night.states, events = finish(night.ctx, night.states)
         _feed_events(events, feed)
         show_positions(night, feed, set())
@@ -187,7 +191,7 @@ async def _write(night: Night) -> bool:
     return True
 
 
-async def _replay(night: Night, feed: Feed, rate: float) -> None:
+async def _replay(night: Night, feed: Feed, rate: float, jt808=None) -> None:
     first = night.pings[0][0] if night.pings else 0
     t0, k = time.monotonic(), 0
     writing: asyncio.Task | None = None
@@ -199,8 +203,9 @@ async def _replay(night: Night, feed: Feed, rate: float) -> None:
             end = k
             while end < len(night.pings) and night.pings[end][0] <= due:
                 end += 1
-            if end > k:
-                batch = [p for _, p in night.pings[k:end]]
+            terminals = jt808.drain() if jt808 is not None else []  # issue 14 hook
+            if end > k or terminals:
+                batch = [p for _, p in night.pings[k:end]] + terminals
                 # shielded: a stop waits for the step's thread (see _stop_archiving)
                 stepping = asyncio.ensure_future(asyncio.to_thread(step, night, batch, feed))
                 await asyncio.shield(stepping)

@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--archive",
         help="archive the first night here (default LANDUN_ARCHIVE_DIR, var/archive)",
     )
+    p.add_argument(  # issue 14 hook: JT/T 808 terminals drive the map (landun sim-terminals)
+        "--jt808-port", type=int, help="also accept JT/T 808 terminals on this TCP port"
+    )
     p.set_defaults(func=run)
 
 
@@ -111,6 +114,14 @@ async def _serve(args: argparse.Namespace) -> int:
             ws_max_size=settings.ws_max_frame_bytes,
         )
     )
+    jt808 = None
+    if args.jt808_port is not None:  # issue 14 hook (landun.commands.gateway.EmbeddedGateway)
+        from landun.commands.gateway import EmbeddedGateway
+
+        jt808 = EmbeddedGateway()
+        port = await jt808.start(args.host, args.jt808_port)
+        print(f"   JT/T 808 terminals: {args.host}:{port} (landun sim-terminals --gateway "
+              f"{args.host}:{port} --start {args.start} --rate {args.rate:g})")  # fmt: skip
     driver = asyncio.create_task(
         embedded.run(
             app.state.feed,
@@ -120,6 +131,7 @@ async def _serve(args: argparse.Namespace) -> int:
             args.start,
             args.rate,
             archive=args.archive,
+            jt808=jt808,
         )
     )
     driver.add_done_callback(_report_failure(server))

@@ -193,3 +193,43 @@ def serve_probes(host: str, port: int, server):
     httpd = ThreadingHTTPServer((host, port), Probes)
     threading.Thread(target=httpd.serve_forever, name="gateway-probes", daemon=True).start()
     return httpd
+
+
+class EmbeddedGateway:
+    """`landun demo --jt808-port PORT`: a gateway whose pings drive the demo's in-process engine.
+
+    Its sink is a callback (:class:`gateway.sink.CallbackSink`) into an inbox the demo drains at
+    each engine step (``landun.embedded``); its registry is the night's, loaded when the night
+    starts. The demo's engine runs on the simulated night's clock, so the pings carry no
+    wall-clock ``received``, and a terminal's positions are placed by their own times: drive the
+    demo with ``landun sim-terminals --start`` and ``--rate`` equal to the demo's.
+    """
+
+    def __init__(self, secret: bytes | None = None):
+        from gateway.directory import Directory
+        from gateway.server import GatewayServer
+        from gateway.sink import CallbackSink
+        from gateway.terminals import SIM_VENDOR
+        from gateway.vendors import table_from_dict
+
+        self.directory = Directory(table_from_dict(SIM_VENDOR))
+        self.server = GatewayServer(self.directory, CallbackSink(self._take), secret=secret)
+        self._inbox: list[dict] = []
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen for terminals; returns the port."""
+        return await self.server.start(host, port)
+
+    def registry(self, registry: dict) -> None:
+        """The night's registry (its vehicles' ``terminal_phone``) decides who may connect."""
+        self.directory.load(registry)
+
+    def drain(self) -> list[dict]:
+        """The terminals' pings since the last call, for the next engine step."""
+        out, self._inbox = self._inbox, []
+        return out
+
+    def _take(self, pings: list[dict]) -> None:
+        for p in pings:
+            p.pop("received", None)
+        self._inbox.extend(pings)

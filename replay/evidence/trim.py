@@ -27,7 +27,7 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from geofence.loader import check_fences
-from geofence.metric import LocalProjection
+from geofence.metric import LocalProjection, distance_to_m
 from stream.engine.nearby import NEAREST_REACH_M
 from stream.registry import FENCE_FIELDS, entry_fence_refs
 
@@ -153,3 +153,33 @@ def _mend(
             return None
         out[field] = [i for i in out.get(field) or () if i not in bad]
     return out
+
+
+def nearest_place(features: list[dict[str, Any]], alert: dict[str, Any]) -> tuple | None:
+    """``(fence, kind, metres)``: the registered place (not a corridor or zone) nearest the
+    alert's point among the pack's fences (0 inside), within the engine's reach; else None.
+
+    Examples
+    --------
+    >>> ring = [[120.31, 31.49], [120.311, 31.49], [120.311, 31.491], [120.31, 31.49]]
+    >>> site = {"type": "Feature", "id": "S1", "properties": {"kind": "site"},
+    ...         "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    >>> nearest_place([site], {"lat": 31.4902, "lng": 120.3108})
+    ('S1', 'site', 0.0)
+    >>> nearest_place([site], {"lat": None, "lng": None}) is None
+    True
+    """
+    lat, lng = alert.get("lat"), alert.get("lng")
+    if lat is None or lng is None:
+        return None
+    fences, _ = check_fences(features)
+    found = [
+        (round(float(distance_to_m(f.area, lat, lng)), 1), f.id, str(f.kind))
+        for f in fences
+        if str(f.kind) not in ("corridor", "restricted")
+    ]
+    found = [x for x in found if x[0] <= NEAREST_REACH_M]
+    if not found:
+        return None
+    metres, fence, kind = min(found)
+    return fence, kind, metres

@@ -13,9 +13,9 @@ import pytest
 
 from replay.evidence import build_pack, verify_pack
 from replay.evidence.manifest import MANIFEST
-from replay.evidence.pack import nearest_place
 from replay.evidence.rules import RULES
 from replay.evidence.summary import summary
+from replay.evidence.trim import nearest_place
 from replay.layout import SourceRange
 from replay.reference import reference_events
 from replay.writer import write_batch

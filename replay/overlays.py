@@ -91,7 +91,9 @@ def page_overlays(
     ]
     trips = [t for t in every_trip if _overlaps(trip_span(t), lo, hi)]
     if within is not None:
-        trips = [t for t in trips if any(_overlaps(trip_span(t), a, b) for a, b in within)]
+        # a scoped caller gets a trip only when it lies wholly in what they may see: its payload
+        # says where and when the truck loaded and unloaded (review R1: nothing beyond that)
+        trips = [t for t in trips if any(_holds(a, b, trip_span(t)) for a, b in within)]
     trips.sort(key=lambda t: (trip_span(t)[0], t.get("id", "")))
     return Overlays(features, trips, alerts, carrying)
 
@@ -258,6 +260,10 @@ def _alert_final(alert: dict[str, Any]) -> bool:
 
 def _inside(ts: int, within: list[Interval] | None) -> bool:
     return within is None or any(a <= ts <= b for a, b in within)
+
+
+def _holds(lo: int, hi: int, span: Interval) -> bool:
+    return lo <= span[0] and span[1] <= hi
 
 
 def _overlaps(span: Interval, lo: int, hi: int) -> bool:

@@ -294,6 +294,18 @@ def test_within_keeps_only_the_intervals(tmp_path):
     assert len(nothing["features"]) == 1
 
 
+def test_within_shows_a_trip_only_when_it_lies_wholly_inside(tmp_path):
+    """Review R1: a trip payload says where and when the truck loaded and unloaded, so a caller
+    who may see only an alert's window (minutes 28-31) does not get a trip running from 10 to
+    70 (it would give the loading place and time, and the terminal, beyond the window); one
+    whose scope holds the whole trip does."""
+    write_night(tmp_path)
+    part = track(tmp_path, "V1", START, END, within=[(minute(28), minute(31))])
+    assert part["features"][0]["properties"]["datetimes"] and part["trips"] == []
+    whole = track(tmp_path, "V1", START, END, within=[(minute(5), minute(75))])
+    assert [t["id"] for t in whole["trips"]] == ["T-1"]
+
+
 def test_districts_keep_only_their_alerts(tmp_path):
     """A caller of another district (issue 12): the 梁溪 alert is neither drawn nor colours."""
     write_night(tmp_path)

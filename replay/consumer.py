@@ -37,6 +37,7 @@ redo each other's batches.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import logging
 import os
@@ -56,7 +57,14 @@ from replay.layout import SourceRange
 from replay.ping_records import received_ms, record_rows, text_of
 from replay.refused import write_refused
 from replay.rows import ping_row
-from replay.topic_events import Refused, alert_event, engine_event, fence_version, registry_version
+from replay.topic_events import (
+    Refused,
+    alert_event,
+    check_rows,
+    engine_event,
+    fence_version,
+    registry_version,
+)
 from replay.verdicts import DeadLetterBook
 from replay.writer import write_batch
 from stream.kafka.records import CONTROL_HEADER
@@ -384,7 +392,7 @@ class Archiver:
         kind = self.kind[tp.topic]
         source = SourceRange(batch.records[0].offset, batch.records[-1].offset, tp.partition)
         rows: list[dict[str, Any]] = []
-        events: list[tuple[str, dict]] = []
+        made: list[tuple[Any, list[tuple[str, dict]]]] = []  # (record, its events)
         refused: list[dict[str, Any]] = []
         for rec in batch.records:
             if _control(rec):
@@ -393,16 +401,27 @@ class Archiver:
                 rows += self._rows(tp.partition, rec)
                 continue
             out, why = self._events(kind, rec)
-            events += out
-            if why is not None:
-                refused.append(_refused_item(rec, why))
+            if why is not None:  # kept with its reason; a refused reference entry still
+                refused.append(_refused_item(rec, why))  # counts as a removal (its events)
+            if out:
+                made.append((rec, out))
+        events = [e for _, out in made for e in out]
+        if events and check_rows(events) is not None:  # find the culprits, record by record
+            events = []
+            for rec, out in made:
+                why = check_rows(out)
+                if why is None:
+                    events += out
+                else:
+                    refused.append(_refused_item(rec, why))
         if kind != "pings":
+            refused.sort(key=lambda item: item["offset"])
             write_refused(self.archive, kind, source, refused)
         write_batch(self.archive, source, rows, events)
         if kind == "pings":
             self.book.archived(tp.partition, source.last + 1)
-            for row in rows:
-                self.metrics.pings.labels(row["verdict"]).inc()
+            for verdict, n in collections.Counter(row["verdict"] for row in rows).items():
+                self.metrics.pings.labels(verdict).inc(n)
         self.metrics.records.labels(kind, "archived").inc(len(batch.records) - len(refused))
         self.metrics.records.labels(kind, "refused").inc(len(refused))
         self.metrics.batches.labels("written").inc()

@@ -47,7 +47,7 @@ def alert_event(value: bytes | None) -> Outcome:
     payload, refused = _object(value)
     if refused is not None:
         return [], refused
-    return _checked([("alert", payload)])
+    return [("alert", payload)], None
 
 
 def engine_event(value: bytes | None) -> Outcome:
@@ -58,7 +58,7 @@ def engine_event(value: bytes | None) -> Outcome:
     kind = payload.pop("event", None)
     if kind not in ENGINE_EVENTS:
         return [], Refused("unknown_event", f"event {kind!r}, expected one of {ENGINE_EVENTS}")
-    return _checked([(kind, payload)])
+    return [(kind, payload)], None
 
 
 def fence_version(book: ReferenceBook, key: bytes | None, value: bytes | None, ts: int) -> Outcome:
@@ -99,13 +99,15 @@ def _object(value: bytes | None) -> tuple[dict, Refused | None]:
     return payload, None
 
 
-def _checked(events: list[tuple[str, dict]]) -> Outcome:
-    """The events when they make archive rows (what ``write_batch`` will do with them), else
-    why not: a record the writer would choke on must not stop the batch it is in."""
+def check_rows(events: list[tuple[str, dict]]) -> Refused | None:
+    """None when the events make archive rows (what ``write_batch`` will do with them), else
+    why not: a record the writer would choke on (a field missing or of the wrong type) must
+    not stop the batch it is in. The consumer checks a whole batch at once, and record by
+    record only when that fails (issue 12: per record it was a third of the write time)."""
     try:
         for table, rows in event_rows(events).items():
             if rows:
                 pa.Table.from_pylist(rows, schema=TABLES[table])
     except (KeyError, TypeError, ValueError, pa.ArrowException) as exc:  # missing, wrong type
-        return [], Refused("bad_field", f"{type(exc).__name__}: {exc}")
-    return events, None
+        return Refused("bad_field", f"{type(exc).__name__}: {exc}")
+    return None

@@ -219,6 +219,8 @@ def test_the_rejected_topic_is_committed_only_up_to_letters_still_needed(world):
 
 def test_records_that_make_no_row_are_kept_with_their_reason(world):
     kafka, mark, archiver, _, archive = world
+    stop = {"event": "stop", "vehicle": "V1", "ts": T0, "ended_ts": T0 + 1, "duration_s": 400}
+    kafka.produce(TOPICS.events, orjson.dumps(stop))  # a good one in the same batch
     kafka.produce(TOPICS.events, b'{"event": "trip"}')  # a trip without an id
     kafka.produce(TOPICS.events, b'{"event": "party", "vehicle": "V1"}')
     kafka.produce(TOPICS.fences, b"{not a feature", key=b"F1")
@@ -231,7 +233,8 @@ def test_records_that_make_no_row_are_kept_with_their_reason(world):
     assert (fence["key"], fence["value"], fence["reason"]) == ("F1", "{not a feature", "refused")
     (version,) = table(archive, "fences")  # as the workers treat it: the fence is absent
     assert (version["id"], version["deleted"]) == ("F1", True)
-    assert read_committed(archive)["events"] == {0: 2}
+    assert len(table(archive, "stops")) == 1
+    assert read_committed(archive)["events"] == {0: 3}
 
 
 def test_offsets_gone_before_they_were_archived_are_reported(world, caplog):

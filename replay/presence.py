@@ -11,6 +11,7 @@ a brute-force scan of every fix.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,12 @@ from replay.layout import data_files, days_between
 from replay.overlays import LOADED
 from replay.rows import ACCEPTED
 from stream.ping import iso_ts
+
+# Fixes of the candidates' spans are read in Arrow batches of this many rows and judged one
+# vehicle at a time: a 5 km circle over a month spans most of a city's pings, which as one
+# Python list would not fit in memory (review R1, issue 12: never an out-of-memory).
+BATCH = 65_536
+_FIX_COLUMNS = ("vehicle", "k", "ts", "lat", "lng", "loaded", "lift")
 
 
 def who_was_here(
@@ -108,34 +115,36 @@ def who_was_here(
     cell_files = data_files(base, "cells", days)
     if not cell_files:
         return []
-    near = _candidates(cell_files, area.cells(), start, end, parts)
-    inside = area.inside(near["lat"], near["lng"])
-    spans = _spans(near["vehicle"][inside], near["k"][inside], near["ts"][inside])
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for near in _candidates(cell_files, area.cells(), start, end, parts):
+        inside = area.inside(near["lat"], near["lng"])
+        _spans(spans, near["vehicle"][inside], near["k"][inside], near["ts"][inside])
     if not spans:
         return []
     keys = list(spans)
     with duck.cursor() as con:
-        fixes = con.execute(
+        reader = con.sql(
             f"SELECT p.vehicle, s.k, p.ts, p.lat, p.lng, p.loaded, p.lift FROM read_parquet("
             f"{sql_list(data_files(base, 'pings', days))}, hive_partitioning=true) p "
             "JOIN (SELECT unnest(?) AS vehicle, unnest(?) AS k, unnest(?) AS lo, unnest(?) AS hi) "
             "s ON p.vehicle = s.vehicle AND p.ts BETWEEN s.lo AND s.hi "
             f"WHERE p.verdict = ? ORDER BY p.vehicle, {ORDER.replace('ts', 'p.ts', 1)}",
-            [
+            params=[
                 [v for v, _ in keys],
                 [k for _, k in keys],
                 [spans[key][0] for key in keys],
                 [spans[key][1] for key in keys],
                 ACCEPTED,
             ],
-        ).fetchall()
-    hits = [_visit(v, rows, area) for v, rows in _group(fixes).items()]
+        ).to_arrow_reader(BATCH)
+        hits = [_visit(v, fixes, area) for v, fixes in _by_vehicle(reader)]
     hits.sort(key=lambda h: (h["closest_m"], h["vehicle"]))
     return hits
 
 
-def _candidates(files, cells, start, end, pieces) -> dict[str, np.ndarray]:
-    """The fixes of the cover's cells in the window (of the pieces, when given)."""
+def _candidates(files, cells, start, end, pieces) -> Iterator[dict[str, np.ndarray]]:
+    """The fixes of the cover's cells in the window (of the pieces, when given), as columns,
+    :data:`BATCH` rows at a time."""
     sql = (
         f"SELECT c.vehicle, c.ts, c.lat, c.lng, {'w.k' if pieces else '0'} AS k "
         f"FROM read_parquet({sql_list(files)}, hive_partitioning=true) c "
@@ -149,36 +158,54 @@ def _candidates(files, cells, start, end, pieces) -> dict[str, np.ndarray]:
         params += [list(col) for col in zip(*pieces, strict=True)]
     sql += "WHERE c.cell IN (SELECT unnest(?)) AND c.ts BETWEEN ? AND ?"
     params += [cells, start, end]
+    names = ("vehicle", "ts", "lat", "lng", "k")
     with duck.cursor() as con:
-        return con.execute(sql, params).fetchnumpy()
+        for batch in con.sql(sql, params=params).to_arrow_reader(BATCH):
+            yield {n: batch.column(i).to_numpy(zero_copy_only=False) for i, n in enumerate(names)}
 
 
-def _spans(vehicles: np.ndarray, pieces: np.ndarray, ts: np.ndarray) -> dict:
-    """First and last inside time per (vehicle, piece)."""
-    spans: dict[tuple[str, int], tuple[int, int]] = {}
+def _spans(spans: dict, vehicles: np.ndarray, pieces: np.ndarray, ts: np.ndarray) -> None:
+    """Widen ``spans`` (first and last inside time per (vehicle, piece)) by these fixes."""
     for v, k, t in zip(vehicles.tolist(), pieces.tolist(), ts.tolist(), strict=True):
         lo, hi = spans.get((v, k), (t, t))
         spans[(v, k)] = (min(lo, t), max(hi, t))
-    return spans
 
 
-def _group(rows: list[tuple]) -> dict[str, list[tuple]]:
-    out: dict[str, list[tuple]] = {}
-    for row in rows:
-        out.setdefault(row[0], []).append(row)
-    return out
+def _by_vehicle(reader) -> Iterator[tuple[str, dict[str, list]]]:
+    """``(vehicle, columns)`` of each vehicle's fixes from record batches sorted by vehicle:
+    only one vehicle's fixes (and one batch) are held at a time."""
+    current: str | None = None
+    held: dict[str, list] = {c: [] for c in _FIX_COLUMNS[1:]}
+    for batch in reader:
+        cols = {c: batch.column(i).to_pylist() for i, c in enumerate(_FIX_COLUMNS)}
+        vehicles = cols["vehicle"]
+        start = 0
+        while start < len(vehicles):
+            end = start
+            while end < len(vehicles) and vehicles[end] == vehicles[start]:
+                end += 1
+            if vehicles[start] != current:
+                if current is not None:
+                    yield current, held
+                current, held = vehicles[start], {c: [] for c in _FIX_COLUMNS[1:]}
+            for c in _FIX_COLUMNS[1:]:
+                held[c].extend(cols[c][start:end])
+            start = end
+    if current is not None:
+        yield current, held
 
 
-def _visit(vehicle: str, rows: list[tuple], area: Area) -> dict:
-    """The who-was-here record of one vehicle from its fixes ``(vehicle, k, ts, lat, lng,
-    loaded, lift)`` in time order."""
-    ts = np.array([r[2] for r in rows], dtype=np.int64)
-    lat = np.array([r[3] for r in rows], dtype=float)
-    lng = np.array([r[4] for r in rows], dtype=float)
-    piece = np.array([r[1] for r in rows])
+def _visit(vehicle: str, fixes: dict[str, list], area: Area) -> dict:
+    """The who-was-here record of one vehicle from its fixes (columns ``k``, ``ts``, ``lat``,
+    ``lng``, ``loaded``, ``lift``) in time order."""
+    ts = np.array(fixes["ts"], dtype=np.int64)
+    lat = np.array(fixes["lat"], dtype=float)
+    lng = np.array(fixes["lng"], dtype=float)
+    piece = np.array(fixes["k"])
     dist = area.distance(lat, lng)
     inside = area.inside(lat, lng)
     both = inside[1:] & inside[:-1] & (piece[1:] == piece[:-1])
+    rows = list(zip(fixes["loaded"], fixes["lift"], strict=True))
     sensed = [r for r, ok in zip(rows, inside, strict=True) if ok]
     return {
         "vehicle": vehicle,
@@ -187,8 +214,8 @@ def _visit(vehicle: str, rows: list[tuple], area: Area) -> dict:
         "fixes": int(inside.sum()),
         "first": iso_ts(int(ts[inside][0])),
         "last": iso_ts(int(ts[inside][-1])),
-        "loaded": _any_state([r[5] for r in sensed], lambda s: s in LOADED),
-        "lift": _any_state([r[6] for r in sensed], bool),
+        "loaded": _any_state([r[0] for r in sensed], lambda s: s in LOADED),
+        "lift": _any_state([r[1] for r in sensed], bool),
     }
 
 

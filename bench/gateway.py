@@ -67,11 +67,12 @@ def serve(args) -> None:
         limits = Limits(max_connections=100_000, max_per_address=100_000, idle_timeout_s=600)
         server = GatewayServer(Directory.from_mapping(registry(args.connections)), sink, limits)
         port = await server.start("127.0.0.1", args.port)
+        cpu0 = time.process_time()
         print(json.dumps({"port": port}), flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
-        stats = {"frames": server.stats.c["frames"], "pings": server.stats.c["pings"],
+        stats = {"cpu_s": round(time.process_time() - cpu0, 2), "frames": server.stats.c["frames"], "pings": server.stats.c["pings"],
                  "bad": dict(server.stats.bad), "refused": dict(server.stats.refused),
                  "unacknowledged": server.stats.c["pings_unacknowledged"]}  # fmt: skip
         await server.close()
@@ -183,9 +184,9 @@ def run_one(sink: str, args) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
     try:
         port = json.loads(proc.stdout.readline())["port"]
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         load = asyncio.run(drive(port, args))
-        wall = time.perf_counter() - started
+        wall, client_cpu = time.perf_counter() - started, time.process_time() - cpu0
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
@@ -203,8 +204,14 @@ def run_one(sink: str, args) -> dict:
         "dropped": load.dropped,
         "positions_acked": load.positions_acked,
         "wall_s": round(wall, 1),
+        "client_cpu_s": round(client_cpu, 1),
         "server": server,
     }
+    if server.get("frames"):
+        # CPU the gateway process spent per frame (Kafka client thread included): what bounds
+        # its capacity whatever else runs on the machine.
+        row["server_cpu_us_per_frame"] = round(server["cpu_s"] / server["frames"] * 1e6)
+        row["server_cpu_share"] = round(server["cpu_s"] / wall, 3)
     if sink == "kafka":
         row["pings_in_topic"] = count_topic(args.bootstrap, f"{ns}.pings")
         delete_namespace(args.bootstrap, ns)

@@ -6,7 +6,7 @@ Each prints one JSON document on stdout (docs/formats.md, "Archive"):
   (``next`` is the ``--cursor`` of the following page, null on the last);
 - ``landun who-was-here (--lat X --lng Y --radius-m R | --polygon FILE) --from T --to T
   [--vehicles V1,V2]``: ``{"vehicles": [...]}``, nearest first; FILE is a GeoJSON Polygon
-  geometry or a Feature holding one (WGS-84);
+  geometry, a Feature holding one, or a FeatureCollection of that one Feature (WGS-84);
 - ``landun stops (--vehicle V | --company C) --from T --to T [--registry FILE]``:
   ``{"stops": [...]}`` in time order; a company's vehicles come from FILE (registry.json) or,
   without it, from the archive's registry as it was at ``--to``.
@@ -168,13 +168,21 @@ def company_vehicles(registry: dict[str, Any], company: str) -> list[str]:
 
 
 def read_polygon(path: str) -> dict[str, Any]:
-    """The Polygon geometry of a GeoJSON file (a geometry, or a Feature holding one)."""
+    """The Polygon geometry of a GeoJSON file (a geometry, a Feature holding one, or a
+    FeatureCollection of that one Feature)."""
     try:
         doc = orjson.loads(Path(path).read_bytes())
     except OSError as exc:
         raise BadRequest(f"cannot read {path}: {exc.strerror or exc}") from None
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"{path}: not JSON ({exc})") from None
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        # how map tools (geojson.io, QGIS) save one drawn polygon (review R1)
+        features = doc.get("features")
+        if not isinstance(features, list) or len(features) != 1:
+            count = len(features) if isinstance(features, list) else 0
+            raise BadRequest(f"{path}: a FeatureCollection of {count} features; give one polygon")
+        doc = features[0]
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = doc.get("geometry")
     return doc  # replay.areas.polygon checks the rest and says what is wrong

@@ -360,3 +360,20 @@ def test_a_damaged_file_is_named_not_a_traceback(archive, capsys, args):
     code, out, err = landun(capsys, *args, "--from", FROM, "--to", TO, "--archive", str(archive))
     assert (code, out) == (2, None)
     assert err.startswith(f"landun {args[0]}: cannot read the archive") and "s9000-9001" in err
+
+
+def test_a_polygon_drawn_in_a_map_tool_is_a_feature_collection(archive, tmp_path, capsys):
+    """Review R1: geojson.io, QGIS and the like save one drawn polygon as a FeatureCollection
+    holding it; two polygons are refused, saying to give one."""
+    (s, w), (n, e) = at(800, -500), at(1200, 1000)
+    ring = [[w, s], [e, s], [e, n], [w, n], [w, s]]
+    drawn = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+                                                                "coordinates": [ring]}}  # fmt: skip
+    args = ["who-was-here", "--from", FROM, "--to", TO, "--archive", str(archive), "--polygon"]
+    one, two = tmp_path / "one.geojson", tmp_path / "two.geojson"
+    one.write_text(json.dumps({"type": "FeatureCollection", "features": [drawn]}), "utf-8")
+    two.write_text(json.dumps({"type": "FeatureCollection", "features": [drawn, drawn]}), "utf-8")
+    code, out, _ = landun(capsys, *args, str(one))
+    assert code == 0 and [h["vehicle"] for h in out["vehicles"]] == ["V2"]
+    code, out, err = landun(capsys, *args, str(two))
+    assert (code, out) == (2, None) and "2 features" in err and "one polygon" in err

@@ -72,7 +72,8 @@ def serve(args) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
-        stats = {"cpu_s": round(time.process_time() - cpu0, 2), "frames": server.stats.c["frames"], "pings": server.stats.c["pings"],
+        stats = {"cpu_s": round(time.process_time() - cpu0, 2),
+                 "frames": server.stats.c["frames"], "pings": server.stats.c["pings"],
                  "bad": dict(server.stats.bad), "refused": dict(server.stats.refused),
                  "unacknowledged": server.stats.c["pings_unacknowledged"]}  # fmt: skip
         await server.close()

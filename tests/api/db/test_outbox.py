@@ -47,7 +47,7 @@ def edit(engine) -> None:
 
 def published(bootstrap, topics) -> dict[str, list[tuple]]:
     return {
-        name: [(r.key, r.value) for r in read_topic(bootstrap, topic, idle_ms=800)]
+        name: [(r.key, r.value) for r in read_topic(bootstrap, topic)]
         for name, topic in (("fences", topics.fences), ("registry", topics.registry))
     }
 

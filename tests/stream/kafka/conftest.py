@@ -24,6 +24,7 @@ from kafka.errors import KafkaError
 
 from landun.cli import main as landun
 from stream.kafka.topics import Topics, ensure_topics
+from tests.ports import free_port, lost_port
 from tests.services.conftest import HOW_TO_START, kafka_bootstrap_address
 
 PARTITIONS = 4
@@ -79,16 +80,24 @@ def detect(out: Path, fences: Path, registry: Path, pings: Path, name: str) -> d
     return {a["id"]: a for a in map(orjson.loads, path.read_bytes().splitlines())}
 
 
-def read_topic(bootstrap: str, topic: str, idle_ms: int = 1500) -> list:
-    """Every record of ``topic`` from the start (stops after ``idle_ms`` without records)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=idle_ms
-    )
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:
+    """Every record of ``topic`` from the start up to its end offsets at the call, in partition
+    order. Issue 15: it stopped after 1.5 s without a record, so a slow fetch cut it short and a
+    check built on it ("not caught up") could pass by accident; running out of time fails."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        return list(consumer)
+        ends = consumer.end_offsets(tps)
+        got: dict[int, list] = {tp.partition: [] for tp in tps}
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{topic}: not read to its end offsets within {timeout_s:.0f}s")
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                got[tp.partition].extend(r for r in records if r.offset < ends[tp])
+        return [r for tp in tps for r in got[tp.partition]]
     finally:
         consumer.close()
 
@@ -111,23 +120,22 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float 
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Worker:
     """A `landun worker` subprocess (memory store) on its own HTTP port."""
 
     def __init__(self, bootstrap: str, topics: Topics, log_dir: Path, *extra: str):
-        self.port = free_port()
-        self.log = log_dir / f"worker-{self.port}.log"
-        cmd = [
-            sys.executable, "-m", "landun.cli", "worker", "--bootstrap", bootstrap,
-            "--namespace", topics.namespace, "--partitions", str(PARTITIONS),
-            "--store", "memory://", "--port", str(self.port), "--loglevel", "info", *extra,
+        self.args = [
+            "worker", "--bootstrap", bootstrap, "--namespace", topics.namespace,
+            "--partitions", str(PARTITIONS), "--store", "memory://", "--loglevel", "info", *extra,
         ]  # fmt: skip
+        self.log_dir = log_dir
+        self.start()
+
+    def start(self) -> None:
+        """Start on a newly chosen port (``ready`` starts again if another process took it)."""
+        self.port = free_port()
+        self.log = self.log_dir / f"worker-{self.port}.log"
+        cmd = [sys.executable, "-m", "landun.cli", *self.args, "--port", str(self.port)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.log.open("wb") as fh:
             self.proc = subprocess.Popen(
@@ -144,6 +152,9 @@ class Worker:
             return 0, b""
 
     def ready(self) -> bool:
+        if lost_port(self.proc, self.log):  # chosen free, taken before the worker bound it
+            self.start()
+            return False
         assert self.proc.poll() is None, f"worker exited: {self.log.read_text()[-3000:]}"
         return self.get("/readyz")[0] == 200
 

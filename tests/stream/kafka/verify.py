@@ -31,7 +31,7 @@ def alert_versions(bootstrap: str, topics: Topics) -> tuple[dict[str, dict], lis
 def latest(bootstrap: str, topic: str) -> dict[bytes, bytes]:
     """Compacted-topic view: the last value per key (tombstones remove)."""
     out: dict[bytes, bytes] = {}
-    for rec in read_topic(bootstrap, topic, idle_ms=1000):
+    for rec in read_topic(bootstrap, topic):
         if rec.value is None:
             out.pop(rec.key, None)
         else:
@@ -39,17 +39,19 @@ def latest(bootstrap: str, topic: str) -> dict[bytes, bytes]:
     return out
 
 
+def checkpoint_offsets(bootstrap: str, topics: Topics) -> dict[int, tuple[int, int]]:
+    """Per pings partition: (the offset its checkpoint covers up to, the partition's end)."""
+    metas = latest(bootstrap, topics.changelog("state"))
+    out = {}
+    for p, end in end_offsets(bootstrap, topics.pings).items():
+        meta = metas.get(meta_key(p))
+        out[p] = (0 if meta is None else orjson.loads(meta)["next_offset"], end)
+    return out
+
+
 def caught_up(bootstrap: str, topics: Topics) -> bool:
     """True when every partition's checkpoint covers the whole pings partition."""
-    metas = latest(bootstrap, topics.changelog("state"))
-    ends = end_offsets(bootstrap, topics.pings)
-    for p, end in ends.items():
-        if end == 0:
-            continue
-        meta = metas.get(meta_key(p))
-        if meta is None or orjson.loads(meta)["next_offset"] < end:
-            return False
-    return True
+    return all(done >= end for done, end in checkpoint_offsets(bootstrap, topics).values())
 
 
 def checkpointed(bootstrap: str, topics: Topics) -> dict[int, dict]:

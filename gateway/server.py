@@ -180,7 +180,8 @@ class GatewayServer:
             if partial_since is not None and partial_since + limits.frame_timeout_s < deadline:
                 deadline, cause = partial_since + limits.frame_timeout_s, "slow_frame"
             try:
-                chunk = await asyncio.wait_for(reader.read(READ_SIZE), max(deadline - now, 0))
+                async with asyncio.timeout(max(deadline - now, 0)):  # no task per read
+                    chunk = await reader.read(READ_SIZE)
             except TimeoutError:
                 return cause
             if not chunk:
@@ -198,7 +199,9 @@ class GatewayServer:
             replies += session.expire(received)
             if replies:
                 writer.write(b"".join(replies))
-                await asyncio.wait_for(writer.drain(), limits.write_timeout_s)
+                if writer.transport.get_write_buffer_size():  # the client is not reading
+                    async with asyncio.timeout(limits.write_timeout_s):
+                        await writer.drain()
                 self.stats.c["replies"] += len(replies)
             if any(s.close for s in steps):
                 return "logout" if not any(s.error for s in steps) else "too_long"

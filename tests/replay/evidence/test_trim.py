@@ -96,10 +96,11 @@ def test_the_reach_is_measured_from_the_segments_between_fixes():
     between them (a zone crossed, ``crossing_gap_ms``), so a place 5 km beside its middle is
     kept though 11 km from either fix."""
     ends = [at(0, 0), at(0, 20_000)]
+    start = square("depot-start", "depot", -50, -50)  # by the first fix, kept anyway
     beside = square("restricted-beside", "restricted", REACH_M - 500, 10_000)
     beyond = square("restricted-beyond", "restricted", REACH_M + 200, 10_000)
-    kept = trim_reference([beside, beyond], REGISTRY, "V1", ends, ALERT).features
-    assert [f["id"] for f in kept] == ["restricted-beside"]
+    kept = trim_reference([start, beside, beyond], REGISTRY, "V1", ends, ALERT).features
+    assert [f["id"] for f in kept] == ["depot-start", "restricted-beside"]
 
 
 def test_a_drive_far_from_every_place_keeps_one_fence_for_landun_detect():

@@ -224,6 +224,10 @@ class Archiver:
             self.committed[tp] = committed or 0
             if committed is not None:
                 self._gap(tp, committed, self.next[tp])
+            elif self.next[tp] > 0 and self.kind[tp.topic] not in ("fences", "registry"):
+                log.warning("archive: %s:%d starts at offset %d: the records before it were "
+                            "deleted (retention) before this archive's group first read them",
+                            tp.topic, tp.partition, self.next[tp])  # fmt: skip
             if self.kind[tp.topic] == "pings":
                 self.book.archived(tp.partition, self.next[tp])
                 self.allowed[tp.partition] = 0

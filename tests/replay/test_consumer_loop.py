@@ -250,6 +250,12 @@ def test_offsets_gone_before_they_were_archived_are_reported(world, caplog):
     assert sorted(verdicts(archive)) == [3, 4, 5, 6, 7]
     assert archiver.metrics.gaps.labels("pings")._value.get() == 1
     assert "offsets 2..2 are gone" in caplog.text
+    # A new group starts at the log start: said, not counted (nothing of it was ever archived).
+    fresh = Archiver(kafka, mark, archive, Topics("ns"), archiver.options)
+    kafka.group.clear()
+    fresh.start()
+    assert "starts at offset 3" in caplog.text
+    assert fresh.metrics.gaps.labels("pings")._value.get() == 0
 
 
 def test_offsets_gone_while_running_are_reported(world):

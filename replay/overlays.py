@@ -76,11 +76,15 @@ def page_overlays(
     def shown(ts: int | None) -> bool:
         return ts is not None and lo <= ts <= hi and _inside(ts, within)
 
+    def whole(stop: dict) -> bool:  # a scoped caller: the stop's end too (review R1)
+        ended = stop["ended_ts"]
+        return within is None or ended is None or _holds_any(within, stop["ts"], ended)
+
     features = [
         *(
             f
             for f in _stops(archive, vehicle, lo, hi, days)
-            if shown(parse_ts(f["properties"]["ts"]))
+            if shown(parse_ts(f["properties"]["ts"])) and whole(f["properties"])
         ),
         *(_alert_feature(a) for a in alerts if shown(parse_ts(a["ts"]))),
         *(
@@ -260,6 +264,11 @@ def _alert_final(alert: dict[str, Any]) -> bool:
 
 def _inside(ts: int, within: list[Interval] | None) -> bool:
     return within is None or any(a <= ts <= b for a, b in within)
+
+
+def _holds_any(within: list[Interval], first: str, last: str) -> bool:
+    span = (parse_ts(first), parse_ts(last))
+    return any(_holds(a, b, span) for a, b in within)
 
 
 def _holds(lo: int, hi: int, span: Interval) -> bool:

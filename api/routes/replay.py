@@ -35,7 +35,7 @@ from replay.duck import Interval, Scope, window
 from replay.queries import ArchiveQueryError
 from replay.reference import reference_as_of
 from replay.settings import ArchiveSettings
-from stream.ping import iso_ts
+from stream.ping import iso_ts, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -165,19 +165,35 @@ def replay_stops(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give vehicle or company")
     archive = archive_dir(request)
     lo, hi = _window(start, end)
+    limited: Scope = {}  # vehicles seen only inside alert windows, and those windows
     if vehicle is not None:
         sight = _sight(who, ports, archive, vehicle, lo, hi)
         scope = None if sight is None else {vehicle: sight}
+        limited = scope or {}
         vehicles = [vehicle]
     else:
         vehicles = _company(ports, archive, company, hi)
         scope = _scope(who, ports, archive, lo, hi)
         if scope is not None:
             vehicles = [v for v in vehicles if v in scope]
+            own = _registered_in(ports, archive, str(who.district), hi)
+            limited = {v: scope[v] for v in vehicles if v not in own}
         if not vehicles:
             raise not_found("company", company)
     found = _asked(lambda: queries.stops(archive, lo, hi, vehicles=vehicles, scope=scope))
-    return {"stops": found}
+    return {"stops": [s for s in found if _within_sight(s, limited)]}
+
+
+def _within_sight(stop: dict[str, Any], limited: Scope) -> bool:
+    """A stop of a vehicle seen only inside alert windows is shown only when it lies wholly in
+    one: its start, end and duration would otherwise tell how long the truck stood there
+    beyond them (review R1, issue 12: "nothing beyond that")."""
+    windows = limited.get(stop["vehicle"])
+    if windows is None:
+        return True
+    first = parse_ts(stop["ts"])
+    last = parse_ts(stop["ended_ts"]) if stop["ended_ts"] is not None else first
+    return any(a <= first and last <= b for a, b in windows)
 
 
 @router.get("/fences")

@@ -288,7 +288,8 @@ def test_within_keeps_only_the_intervals(tmp_path):
     kinds = sorted(
         (f["properties"]["kind"], f["properties"]["ts"][11:16]) for f in page["features"][1:]
     )
-    assert kinds == [("alert", "23:30"), ("fence_event", "00:10"), ("stop", "23:30")]
+    # the stop (23:30-23:35) runs past 23:31: its end is beyond what the scope shows (review R1)
+    assert kinds == [("alert", "23:30"), ("fence_event", "00:10")]
     nothing = track(tmp_path, "V1", START, END, within=[(END + 1, END + 60_000)])
     assert nothing["features"][0]["geometry"]["coordinates"] == [] and nothing["trips"] == []
     assert len(nothing["features"]) == 1

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         except PingError as exc:
             return _fail(exc.detail)
+        except duckdb.Error as exc:  # a damaged reference file (review R1)
+            return _fail(f"cannot read the archive: {exc}")
     vehicles = None if args.vehicles is None else args.vehicles.split(",")
     try:
         result = replay(

@@ -377,3 +377,14 @@ def test_a_polygon_drawn_in_a_map_tool_is_a_feature_collection(archive, tmp_path
     assert code == 0 and [h["vehicle"] for h in out["vehicles"]] == ["V2"]
     code, out, err = landun(capsys, *args, str(two))
     assert (code, out) == (2, None) and "2 features" in err and "one polygon" in err
+
+
+def test_a_damaged_reference_with_thresholds_is_named(archive, tmp_path, capsys):
+    """Review R1: landun replay --thresholds reads the archive's reference on its own path."""
+    damage(archive)
+    settings = tmp_path / "thresholds.json"
+    settings.write_text("{}", encoding="utf-8")
+    args = ["replay", "--from", FROM, "--to", TO, "--archive", str(archive)]
+    code, out, err = landun(capsys, *args, "--thresholds", str(settings))
+    assert (code, out) == (2, None)
+    assert err.startswith("landun replay: cannot read the archive") and "s9000-9001" in err

@@ -25,8 +25,9 @@ def test_packs_of_the_live_alerts_raise_them_again(
 ):
     worker = workers()
     ingest(bootstrap, topics, sim, "--final")
-    wait_for(worker.ready, 90, "the worker to be ready")
-    wait_for(lambda: caught_up(bootstrap, topics), 120, "the worker to process every record")
+    # generous bounds, not timings: a machine busy with other tests once took over 120 s
+    wait_for(worker.ready, 180, "the worker to be ready")
+    wait_for(lambda: caught_up(bootstrap, topics), 300, "the worker to process every record")
     archive = tmp_path / "archive"
     assert landun(archive_args(bootstrap, topics, archive, "--idle-exit", "3")) == 0
     live, _ = alert_versions(bootstrap, topics)

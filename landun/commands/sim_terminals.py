@@ -29,6 +29,9 @@ from pathlib import Path
 
 HEARTBEAT_MS = 60_000  # a terminal's default heartbeat interval
 OFFLINE_MS = 5 * 60_000  # a gap longer than this: the terminal lost its connection
+# Blind-area positions re-sent within a second of each other go in one 0x0704, at most 20 (a
+# body holds 1,023 bytes; a position with lift and cover items takes 36).
+BATCH_WITHIN_MS, BATCH_MAX = 1_000, 20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -113,7 +116,7 @@ def write_files(sim, out: Path) -> None:
 
 def reports(sim) -> dict[str, list[tuple[int, list[dict], bool]]]:
     """Per registered vehicle, what its terminal sends: ``(arrival ms, pings, blind_area)`` in
-    arrival order; a blind-area re-send arriving at once is one batch. Re-sends of a position
+    arrival order; blind-area re-sends arriving together are batches. Re-sends of a position
     already sent (``dup``) are left to the protocol: a terminal repeats what was not
     acknowledged, nothing else."""
     from sim import writer
@@ -127,7 +130,8 @@ def reports(sim) -> dict[str, list[tuple[int, list[dict], bool]]]:
     for vid, rec in rows:
         ping = writer.ping(vehicles[vid], vid, rec)
         sent = out.setdefault(vid, [])
-        if rec.backfill and sent and sent[-1][2] and sent[-1][0] == rec.arrival:
+        joins = sent and sent[-1][2] and rec.arrival - sent[-1][0] <= BATCH_WITHIN_MS
+        if rec.backfill and joins and len(sent[-1][1]) < BATCH_MAX:
             sent[-1][1].append(ping)
         else:
             sent.append((rec.arrival, [ping], rec.backfill))

@@ -19,7 +19,7 @@ from replay.evidence.trim import nearest_place
 from replay.layout import SourceRange
 from replay.reference import reference_events
 from replay.writer import write_batch
-from tests.replay.evidence.test_reproduce import first_of
+from tests.replay.evidence.night import first_of
 
 BUILT = 1_748_905_200_000  # 2025-06-03T07:00:00+08:00, the morning after
 

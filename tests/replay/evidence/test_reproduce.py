@@ -20,18 +20,7 @@ import pytest
 from landun.cli import main as landun
 from replay.evidence import build_pack
 from stream.engine.config import ALERT_TYPES
-
-
-def first_of(alerts: dict[str, dict], kind: str) -> dict:
-    """The night's first alert of a type; of dumping alerts, the one whose nearest known place
-    is farthest (the pack must hold that place, though the track never came near it)."""
-    found = sorted((a for a in alerts.values() if a["type"] == kind), key=lambda a: a["ts"])
-    assert found, f"the night raised no {kind}: pick a seed that does"
-    return max(found, key=_farthest_place) if kind == "suspected_dumping" else found[0]
-
-
-def _farthest_place(alert: dict) -> float:
-    return (alert["evidence"].get("nearest_place") or {}).get("distance_m", -1.0)
+from tests.replay.evidence.night import first_of
 
 
 def rerun(pack: Path, argv: list[str], monkeypatch) -> dict[str, dict]:

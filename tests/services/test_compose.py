@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -47,11 +48,12 @@ def landun_services(compose: dict) -> dict[str, list[str]]:
 
 def test_compose_describes_the_production_services(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "redis", "postgres", "worker", "api", "alert-sink"}
+    assert set(services) == {"kafka", "redis", "postgres", "worker", "api", "alert-sink", "archive"}
     assert landun_services(compose) == {
         "worker": ["landun", "worker"],
         "api": ["landun", "api"],
         "alert-sink": ["landun", "alert-sink"],
+        "archive": ["landun", "archive"],
     }
     assert re.fullmatch(r"\$\{LANDUN_WORKERS:-\d+\}", str(services["worker"]["deploy"]["replicas"]))
 
@@ -66,6 +68,42 @@ def test_compose_runs_only_real_landun_sub_commands(compose: dict) -> None:
         except SystemExit:
             pytest.fail(f"compose service {name} runs {command}, which `landun` does not accept")
         assert args.command == command[1], name
+
+
+def interpolate(value: object) -> str:
+    """A compose value with ``${VAR:-default}`` as its default and any other ``${VAR...}`` as a
+    placeholder (what `docker compose` does with the variable unset or set)."""
+    text = str(value)
+    text = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
+    return re.sub(r"\$\{[A-Z_]+[^}]*\}", "set-by-operator", text)
+
+
+def test_compose_commands_parse_with_the_real_cli_under_their_environment(
+    compose: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15: the CLI's defaults come from LANDUN_* variables, so each command is parsed under
+    # its service's environment; its health check must probe the port the command listens on,
+    # and the installed `landun` script (the image's entry point) must accept the command.
+    landun_script = Path(sys.executable).with_name("landun")
+    assert landun_script.exists(), "the venv's landun script is missing (make install)"
+    for name, command in landun_services(compose).items():
+        service = compose["services"][name]
+        env = {k: interpolate(v) for k, v in (service.get("environment") or {}).items()}
+        with monkeypatch.context() as m:
+            for key, value in env.items():
+                m.setenv(key, value)
+            try:
+                args = build_parser().parse_args(command[1:])
+            except SystemExit:
+                pytest.fail(f"compose service {name}: `landun` rejects {command}")
+        port = args.port if args.port is not None else int(env["LANDUN_API_PORT"])
+        probe = " ".join(map(str, service["healthcheck"]["test"]))
+        assert f"127.0.0.1:{port}/livez" in probe, f"{name} listens on {port}: {probe}"
+        done = subprocess.run(
+            [str(landun_script), *command[1:], "--help"], capture_output=True, text=True,
+            env={**os.environ, **env}, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and f"usage: landun {command[1]}" in done.stdout, done.stderr
 
 
 def test_compose_postgres_is_the_system_of_record(compose: dict) -> None:

@@ -9,7 +9,8 @@
 #
 # Everything lives under var/redis/ (ignored by git): redis.conf (rendered), redis.pid, redis.log.
 # No persistence: Redis only holds the derived live view, which the workers rebuild from Kafka.
-# Settings: LANDUN_REDIS_PORT (6379), LANDUN_REDIS_START_TIMEOUT (20 s), LANDUN_REDIS_STOP_TIMEOUT (10 s).
+# Settings: LANDUN_REDIS_PORT (6379), LANDUN_REDIS_START_TIMEOUT (20 s), LANDUN_REDIS_STOP_TIMEOUT (10 s),
+# LANDUN_REDIS_DIR (var/redis of the checkout; tests run a private server in a temporary one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +22,7 @@ PORT=${LANDUN_REDIS_PORT:-6379}
 START_TIMEOUT=${LANDUN_REDIS_START_TIMEOUT:-20}
 STOP_TIMEOUT=${LANDUN_REDIS_STOP_TIMEOUT:-10}
 
-DIR=$ROOT/var/redis
+DIR=${LANDUN_REDIS_DIR:-$ROOT/var/redis}
 CONFIG=$DIR/redis.conf
 PID_FILE=$DIR/redis.pid
 LOG=$DIR/redis.log
@@ -99,7 +100,7 @@ cmd_up() {
         fi
         sleep 0.2
     done
-    say "up on $HOST:$PORT (pid $(server_pid), log in var/redis/redis.log)"
+    say "up on $HOST:$PORT (pid $(server_pid), log in $LOG)"
 }
 
 cmd_down() {

@@ -74,7 +74,8 @@ def compact(
         The present (epoch ms); retention counts back from it.
     retention_days : int or None
         Keep days whose end is within this many days before ``now_ms``; a Beijing day ending
-        at or before ``now_ms - retention_days`` days is deleted. None keeps everything.
+        at or before ``now_ms - retention_days`` days is deleted (at least 1). None keeps
+        everything.
     committed : dict, optional
         ``{topic: {partition: next offset}}`` as in ``DIR/_committed.json`` (read from there
         when None; no file: no Kafka file is final, embedded ``s…`` files always are).
@@ -111,6 +112,9 @@ def compact(
     >>> [(m["table"], m["files"], m["rows"]) for m in report["merged"]]
     [('pings', 2, 4), ('cells', 2, 4)]
     """
+    if retention_days is not None and retention_days < 1:
+        # 0 would delete every day that has ended: never what a setting typo should do
+        raise ValueError(f"retention_days {retention_days}: need at least 1 (None keeps all)")
     folder = Path(archive)
     report: dict[str, Any] = {
         "now": iso_ts(now_ms),

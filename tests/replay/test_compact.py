@@ -278,6 +278,15 @@ def test_retention_deletes_days_that_ended_retention_days_ago(tmp_path, now, kep
 
 # The child is slowed where a kill must land (a merge's temp file kept 0.3 s, each delete of a
 # merged file 20 ms), so that the parent sees each state; the kill itself is a real SIGKILL.
+@pytest.mark.parametrize("days", [0, -3])
+def test_a_retention_under_one_day_is_refused_before_anything_is_deleted(tmp_path, days):
+    night(tmp_path)
+    before = snapshot(tmp_path)
+    with pytest.raises(ValueError, match="at least 1"):
+        compact(tmp_path, now_ms=NOW + 30 * DAY_MS, retention_days=days, committed=COMMITTED)
+    assert snapshot(tmp_path) == before
+
+
 CHILD = """
 import pathlib, sys, time
 from replay import compact as c

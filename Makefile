@@ -31,3 +31,4 @@ clean:
 include mk/services.mk
 include mk/web.mk
 include mk/bench.mk
+include mk/compose.mk

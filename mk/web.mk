@@ -4,11 +4,16 @@
 CHROMIUM ?= /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: web-browser
+.PHONY: web-browser web-tools
 
 web-browser:
 	@if [ ! -x $(CHROMIUM) ] || [ ! -f $(CJK_FONT) ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
-test: web-browser
+# node runs the map's JavaScript in tests (datum.js, replay_logic.js); missing, they fail (issue 15).
+web-tools:
+	@command -v node >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs; }
+
+test: web-browser web-tools

@@ -5,7 +5,8 @@ The pack is built by ``replay.evidence.build_pack`` from the archive the other `
 routes read (``api.routes.replay.archive_dir``: ``app.state.archive_dir``, else
 LANDUN_ARCHIVE_DIR), with the case audit trail from the API's alert store. Access as for the
 alert itself (``/api/alerts/{id}``): a caller with a district gets the packs of alerts raised in
-that district only; an alert not archived or out of scope is the same 404, so ids leak nothing;
+that district only (the district the API's alert store files it under, the archive's for an
+alert the store does not hold); a damaged archive is a 503 as on the other replay routes; an alert not archived or out of scope is the same 404, so ids leak nothing;
 no archive at all is a 503.
 """
 
@@ -23,12 +24,12 @@ from fastapi.responses import Response
 
 from api.deps import CurrentUser, PortsDep, not_found
 from api.ids import id_path
-from api.routes.replay import archive_dir
+from api.routes.replay import ArchiveRoute, archive_dir
 from replay import queries
 from replay.evidence import AlertNotArchived, build_pack
 from replay.queries import ArchiveQueryError
 
-router = APIRouter(prefix="/api/replay", tags=["replay"])
+router = APIRouter(prefix="/api/replay", tags=["replay"], route_class=ArchiveRoute)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # entries carry no build time: the manifest has it
 FROM_STORE = "告警系统的案件记录 (the case as the API's alert store holds it)"
 NOT_IN_STORE = "告警系统中没有该告警的案件记录 (the API's alert store holds no case for this alert)"
@@ -51,9 +52,12 @@ def evidence_pack(
         alert = queries.alert(archive, alert_id)
     except ArchiveQueryError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    if alert is None or not who.sees(alert.get("district")):
-        raise not_found("alert", alert_id)
     record = ports.alerts.get(alert_id)
+    # Whose alert it is: the API's record when it holds one (a case may have been re-filed to
+    # another district there), as every other /api/replay route decides; else the archive's.
+    district = record.get("district") if record is not None else (alert or {}).get("district")
+    if alert is None or not who.sees(district):
+        raise not_found("alert", alert_id)
     case = record.get("case") if record is not None else None
     note = FROM_STORE if case else NOT_IN_STORE
     clock = getattr(request.app.state, "clock", time.time)

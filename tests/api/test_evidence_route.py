@@ -90,3 +90,22 @@ def test_no_archive_is_503(served, tmp_path):
         app.state.archive_dir = before
     assert response.status_code == 503
     assert "archive is not available" in response.json()["detail"]
+
+
+def test_the_district_is_the_api_records_when_it_holds_the_alert(tmp_path):
+    """The API's store re-filed 锡山's alert under 梁溪: the pack follows the store, as the
+    other /api/replay routes do (review R1, issue 12)."""
+    archive, alerts = tiny_archive(tmp_path / "archive")
+    moved = alerts["XS-1"]
+    clock = Clock()
+    app = create_app(make_settings(), memory_ports(make_users(), clock=clock), clock)
+    app.state.archive_dir = archive
+    app.state.feed.alert({**moved, "district": LX})
+    with TestClient(app) as client:
+        by_district = {
+            ROLES[user][1]: client.get(url(moved["id"]), headers=auth(app, user)).status_code
+            for user in ROLES
+            if ROLES[user][1] is not None
+        }
+    assert by_district[LX] == 200
+    assert all(code == 404 for d, code in by_district.items() if d != LX), by_district

@@ -6,8 +6,8 @@ routes read (``api.routes.replay.archive_dir``: ``app.state.archive_dir``, else
 LANDUN_ARCHIVE_DIR), with the case audit trail from the API's alert store. Access as for the
 alert itself (``/api/alerts/{id}``): a caller with a district gets the packs of alerts raised in
 that district only (the district the API's alert store files it under, the archive's for an
-alert the store does not hold); a damaged archive is a 503 as on the other replay routes; an alert not archived or out of scope is the same 404, so ids leak nothing;
-no archive at all is a 503.
+alert the store does not hold); an alert not archived or out of scope is the same 404, so ids
+leak nothing; no archive at all, or a damaged one, is a 503 as on the other replay routes.
 """
 
 from __future__ import annotations

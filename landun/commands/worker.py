@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from stream.kafka.datadir import default_datadir
 from stream.kafka.topics import DEFAULT_NAMESPACE, DEFAULT_PARTITIONS
 
 
@@ -57,8 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     env = os.environ.get
     p.add_argument(
         "--datadir",
-        default=env("LANDUN_WORKER_DATA_DIR", "var/worker"),
-        help="local table data, rocksdb (LANDUN_WORKER_DATA_DIR, default var/worker)",
+        default=default_datadir(),
+        help="local table data, rocksdb (LANDUN_WORKER_DATA_DIR, else "
+        "$XDG_STATE_HOME/landun/worker, i.e. ~/.local/state/landun/worker)",
     )
     p.add_argument(
         "--host",

@@ -24,7 +24,8 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -33,6 +34,7 @@ from faust.streams import _current_event  # tables write in the context of a rec
 from faust.types import TP
 
 from stream.engine import Thresholds
+from stream.kafka.datadir import default_datadir
 from stream.kafka.gaps import GapReader
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
@@ -62,7 +64,7 @@ class WorkerSettings:
     namespace: str = "landun"
     partitions: int = DEFAULT_PARTITIONS
     store: str = "rocksdb://"
-    datadir: str = "var/worker"
+    datadir: str = field(default_factory=default_datadir)  # issue 15: not cwd/var/worker
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_max: int = 5000
@@ -120,6 +122,8 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     """The Faust app of a worker and its runner (topics are created if missing)."""
     topics = Topics(settings.namespace)
     ensure_topics(settings.bootstrap, topics, settings.partitions)
+    # Faust makes only the last level: a fresh machine (or a clone without var/) has no parent.
+    Path(settings.datadir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
         topics.app_id,
         broker=f"kafka://{settings.bootstrap}",

@@ -126,7 +126,8 @@ class Worker:
     def __init__(self, bootstrap: str, topics: Topics, log_dir: Path, *extra: str):
         self.args = [
             "worker", "--bootstrap", bootstrap, "--namespace", topics.namespace,
-            "--partitions", str(PARTITIONS), "--store", "memory://", "--loglevel", "info", *extra,
+            "--partitions", str(PARTITIONS), "--store", "memory://", "--loglevel", "info",
+            "--datadir", str(log_dir / "worker-data"), *extra,  # issue 15: not var/
         ]  # fmt: skip
         self.log_dir = log_dir
         self.start()

@@ -9,7 +9,7 @@ import tests.stream.kafka.conftest as kafka_conftest
 from tests.stream.kafka.conftest import wait_for
 
 
-def test_a_worker_that_loses_its_port_starts_again_on_another(workers, monkeypatch):
+def test_a_worker_that_loses_its_port_starts_again_on_another(workers, monkeypatch, tmp_path):
     with socket.socket() as squatter:  # another process got there first
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -22,3 +22,4 @@ def test_a_worker_that_loses_its_port_starts_again_on_another(workers, monkeypat
         wait_for(worker.ready, 90, "the worker to be ready on a port of its own")
     assert worker.port != taken
     assert worker.get("/livez")[0] == 200
+    assert (tmp_path / "worker-data").is_dir()  # its tables live in the test's directory

@@ -24,6 +24,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.cases import CaseState, may_act
 from api.memory import memory_ports
 from tests.api.conftest import (
     LX,
@@ -271,7 +272,6 @@ ELSEWHERE = {
     "/readyz": "health, anonymous",
     "/api/auth/login": "answers the caller's own token",
     "/api/auth/ws-ticket": "the caller's own ticket; the sockets are below",
-    "/api/alerts/{alert_id}/case": "scoped by the GET /api/alerts/{id} lookup; test_matrix",
     "/metrics": "admins only (test_matrix)",
     "/api/replay/alerts/{alert_id}/evidence": "tests/api/test_evidence_route.py",
     "/api/replay/track/{vehicle_id}": "tests/api/test_replay_routes.py",
@@ -292,6 +292,7 @@ def test_every_route_is_in_a_table_or_said_to_be_elsewhere(world):
         "/api/contracts/{contract_id}",
         "/api/trips/{trip_id}",
         "/api/alerts/{alert_id}",
+        "/api/alerts/{alert_id}/case",  # the last test below
         "/api/fences/{fence_id}",
     }
     assert set(app.openapi()["paths"]) - here - templates - set(ELSEWHERE) == set()
@@ -428,3 +429,30 @@ def test_the_real_world_runs_on_redis_and_postgresql(world, request):
     ports = world[0].state.ports
     names = [type(getattr(ports, p)).__name__ for p in ("live", "bus", "alerts", "fences")]
     assert names == STORE_CLASSES[request.node.callspec.params["world"]]
+
+
+@pytest.mark.parametrize("user", EVERYONE)
+def test_a_case_outside_the_callers_scope_is_not_found_and_left_alone(socket_world, user):
+    """Last in the module: it files alerts of its own (recorded in ``filed``)."""
+    app, client, filed = socket_world
+    tag = f"K{user.upper().replace('_', '')}"
+    for district, vid in ((LX, "LX-1"), (XS, "XS-1")):
+        aid = f"{tag}-{vid[:2]}"
+        app.state.feed.alert(alert(aid, vid, district, minute=90))
+        filed[aid] = district
+        response = client.post(
+            f"/api/alerts/{aid}/case", json={"state": "dispatched"}, headers=auth(app, user)
+        )
+        stored = app.state.ports.alerts.get(aid)["case"]
+        if own(user) not in (None, district):
+            assert response.status_code == 404, response.text
+            assert response.json() == {"detail": f"alert {aid!r} not found"}
+            assert stored["state"] == "open"
+        elif may_act(ROLES[user][0], CaseState.DISPATCHED):
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["id"] == aid and body["case"]["history"][-1]["by"] == user
+            assert stored["state"] == "dispatched"
+        else:
+            assert response.status_code == 403, response.text
+            assert stored["state"] == "open"

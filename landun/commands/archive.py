@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
     from pydantic import ValidationError
 
+    from landun.archive_setting import ArchiveSettingError
     from replay.consumer import ArchiveLocked, hold_archive
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         archive = _archive_dir(args.archive)
         lock = hold_archive(archive)
-    except (ValidationError, ArchiveLocked, OSError) as exc:
+    except (ValidationError, ArchiveSettingError, ArchiveLocked, OSError) as exc:
         return _fail("archive", str(exc))
     try:
         archiver, closers = _archiver(args, archive)
@@ -146,15 +147,15 @@ def _probes(args: argparse.Namespace, archiver):
 def run_compact(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from landun.archive_setting import ArchiveSettingError, archive_settings
     from replay.committed import read_committed
-    from replay.settings import ArchiveSettings
     from stream.ping import PingError, parse_ts
 
     try:
-        settings = ArchiveSettings()
+        settings = archive_settings()  # one line naming a bad LANDUN_ARCHIVE_* (issue 12)
         archive = _archive_dir(args.archive)
         now_ms = parse_ts(args.now, "--now") if args.now else int(time.time() * 1000)
-    except (ValidationError, PingError) as exc:
+    except (ValidationError, ArchiveSettingError, PingError) as exc:
         return _fail("archive compact", str(exc))
     if not archive.is_dir():
         return _fail("archive compact", f"{archive}: no such archive directory")
@@ -177,9 +178,9 @@ def run_compact(args: argparse.Namespace) -> int:
 def _archive_dir(given: str | None):
     from pathlib import Path
 
-    from replay.settings import ArchiveSettings
+    from landun.archive_setting import archive_dir
 
-    return Path(given) if given else ArchiveSettings().dir
+    return Path(archive_dir(given))
 
 
 def _print(doc) -> None:

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 import webbrowser
 from importlib import resources
 
@@ -69,17 +70,37 @@ def _bench() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from landun.archive_setting import ArchiveSettingError, archive_dir
+
+    try:  # read when the demo runs, not when the CLI is built (issue 12)
+        args.archive = archive_dir(args.archive)
+    except ArchiveSettingError as exc:
+        print(f"landun demo: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     _check_fences()
     if not args.no_bench:
         _bench()
-    from replay.settings import ArchiveSettings
-
-    if args.archive is None:
-        args.archive = str(ArchiveSettings().dir)
     # The API in this process reads the archive from the setting: the same directory (issue 12).
     os.environ["LANDUN_ARCHIVE_DIR"] = args.archive
+    args.archiving = _claim_archive(args)
     return asyncio.run(_serve(args))
+
+
+def _claim_archive(args: argparse.Namespace) -> bool:
+    """Take the archive directory for this demo: a previous demo's archive there is replaced
+    (``make demo`` archives into the same directory each time); one holding anything else is
+    left alone and the demo runs on without archiving, saying so (issue 12)."""
+    from replay.stamp import DEMO, ArchiveTaken, claim
+
+    night = {"vehicles": args.vehicles, "hours": args.hours, "seed": args.seed,
+             "start": args.start}  # fmt: skip
+    try:
+        claim(args.archive, DEMO, night)
+    except (ArchiveTaken, OSError) as exc:
+        print(f"landun demo: not archiving: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _report_failure(server):
@@ -130,14 +151,18 @@ async def _serve(args: argparse.Namespace) -> int:
             args.seed,
             args.start,
             args.rate,
-            archive=args.archive,
+            archive=args.archive if args.archiving else None,
             jt808=jt808,
         )
     )
     driver.add_done_callback(_report_failure(server))
     print(f"\n== landun demo: {args.vehicles} vehicles, {args.rate:g}x real time")
     print(f"   open {url}")
-    print(f"   archive: {args.archive} (the first night; landun replay --archive {args.archive})")
+    if args.archiving:
+        where = args.archive
+        print(f"   archive: {where} (the first night; landun replay --archive {where})")
+    else:
+        print(f"   archive: none ({args.archive} holds another archive; see above)")
     for name, role, district, password, _ in DEMO_USERS:
         print(f"   login {name} / {password}  ({role.value}{', ' + district if district else ''})")
     if not args.no_browser:

@@ -17,7 +17,9 @@ its alerts of the fleet run. Outputs (docs/formats.md):
 - ``--archive DIR``: the same run also writes the archive (issue 12; docs/formats.md "Archive"):
   every non-blank line with its verdict, the alerts, trips, stops and fence events, and the
   fences and registry in force; ``landun replay`` and the investigation commands read it. The
-  other outputs are the same with or without it.
+  other outputs are the same with or without it. The directory is stamped with the input
+  (``_embedded.json``): the same input again replaces its archive; another input's archive, or
+  the Kafka consumer's, is refused (exit 2) unless ``--archive-replace`` (embedded only).
 
 The driver itself is ``replay.offline.detect_file``; this module parses arguments and writes.
 A bad line never aborts the run. Exit codes: 0 done; 2 a fence, registry or pings file cannot be
@@ -34,12 +36,14 @@ from pathlib import Path
 
 import orjson
 
+from landun.archive_setting import ArchiveSettingError, archive_dir
 from replay.offline import Detection, ReferenceFileError, context_from_files, detect_file
-from replay.settings import ArchiveSettings
+from replay.stamp import DETECT, ArchiveTaken, claim, input_of
 from stream.engine import EngineContext
 from stream.ping import PingError, iso_ts, parse_ts
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
+FROM_SETTING = ""  # ``--archive`` without a value: LANDUN_ARCHIVE_DIR, read when run (issue 12)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,10 +75,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--archive",
         nargs="?",
-        const=str(ArchiveSettings().dir),
+        const=FROM_SETTING,
         help="also write the archive (every line with its verdict, the events, the reference "
         "data) to this directory, for landun replay and the investigation commands; without a "
-        "value: LANDUN_ARCHIVE_DIR (default var/archive)",
+        "value: LANDUN_ARCHIVE_DIR (default var/archive). A directory holding another input's "
+        "archive is refused",
+    )
+    parser.add_argument(
+        "--archive-replace",
+        action="store_true",
+        help="with --archive: delete an earlier embedded archive of another input there first "
+        "(never the Kafka consumer's archive)",
     )
     parser.set_defaults(func=run)
 
@@ -90,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
             until = parse_ts(args.until.strip(), "--until")
         except PingError as exc:
             return _fail(exc.detail)
+    if args.archive_replace and args.archive is None:
+        return _fail("--archive-replace goes with --archive")
+    if args.archive is not None:
+        failed = _claim(args)
+        if failed is not None:
+            return failed
     reference = _reference(args) if args.archive else None
     try:
         found = detect_file(
@@ -139,6 +156,25 @@ def _summary(found: Detection, stream) -> None:
     print(f"trips and rounds: {len(found.trips)}", file=stream)
     if found.until >= 0:  # what --until needs to replay part of this input the same way
         print(f"until: {iso_ts(found.until)} ({found.until})", file=stream)
+
+
+def _claim(args: argparse.Namespace) -> int | None:
+    """Resolve and stamp the ``--archive`` directory before anything is written (issue 12: a
+    second input into the same directory once silently replaced the first one's files)."""
+    try:
+        args.archive = archive_dir(args.archive or None)
+        source = input_of(args.pings)
+    except ArchiveSettingError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot read pings {args.pings}: {exc.strerror or exc}")
+    try:
+        claim(args.archive, DETECT, source, replace=args.archive_replace)
+    except ArchiveTaken as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write the archive {args.archive}: {exc.strerror or exc}")
+    return None
 
 
 def _reference(args: argparse.Namespace) -> tuple[list, dict]:

@@ -24,10 +24,10 @@ from typing import Any
 
 import orjson
 
+from landun.archive_setting import ArchiveSettingError, archive_dir
 from replay.evidence import build_pack
 from replay.offline import ReferenceFileError, read_thresholds
 from replay.queries import ArchiveQueryError
-from replay.settings import ArchiveSettings
 
 EXIT_OK, EXIT_BAD = 0, 2
 URL_VARIABLE = "LANDUN_DATABASE_URL"
@@ -44,8 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("alert_id", metavar="ALERT_ID", help="the alert's id")
     parser.add_argument("--out", required=True, help="the pack's directory (new or empty)")
     parser.add_argument(
-        "--archive",
-        default=str(ArchiveSettings().dir),
+        "--archive",  # the setting is read when the command runs (issue 12)
         help="archive directory (default LANDUN_ARCHIVE_DIR, var/archive)",
     )
     parser.add_argument(
@@ -62,6 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the pack; print its manifest."""
+    try:
+        args.archive = archive_dir(args.archive)
+    except ArchiveSettingError as exc:
+        return _fail(str(exc))
     try:
         thresholds = read_thresholds(args.thresholds) if args.thresholds else None
     except ReferenceFileError as exc:

@@ -26,9 +26,9 @@ from typing import Any
 import duckdb
 import orjson
 
+from landun.archive_setting import ArchiveSettingError, archive_dir
 from replay.duck import folder
 from replay.queries import ArchiveQueryError, stops, track, who_was_here
-from replay.settings import ArchiveSettings
 from stream.ping import PingError, parse_ts
 
 EXIT_OK, EXIT_BAD = 0, 2
@@ -44,8 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--from", dest="start", required=True, help="window start (ISO or ms)")
     common.add_argument("--to", dest="end", required=True, help="window end (ISO or ms)")
     common.add_argument(
-        "--archive",
-        default=str(ArchiveSettings().dir),
+        "--archive",  # the setting is read when the command runs (issue 12)
         help="archive directory (default LANDUN_ARCHIVE_DIR, var/archive)",
     )
     fmt = argparse.RawDescriptionHelpFormatter
@@ -102,6 +101,7 @@ def run_track(args: argparse.Namespace) -> int:
             args.limit,
             args.cursor,
         ),
+        args,
     )
 
 
@@ -129,7 +129,7 @@ def run_who_was_here(args: argparse.Namespace) -> int:
         )
         return {"vehicles": hits}
 
-    return _answer("who-was-here", ask)
+    return _answer("who-was-here", ask, args)
 
 
 def run_stops(args: argparse.Namespace) -> int:
@@ -148,7 +148,7 @@ def run_stops(args: argparse.Namespace) -> int:
             "stops": stops(args.archive, args.start.strip(), args.end.strip(), vehicles=vehicles)
         }
 
-    return _answer("stops", ask)
+    return _answer("stops", ask, args)
 
 
 def company_vehicles(registry: dict[str, Any], company: str) -> list[str]:
@@ -223,10 +223,11 @@ def _ids(text: str) -> list[str]:
     return ids
 
 
-def _answer(command: str, ask) -> int:
+def _answer(command: str, ask, args: argparse.Namespace) -> int:
     try:
+        args.archive = archive_dir(args.archive)  # read when the command runs (issue 12)
         result = ask()
-    except (ArchiveQueryError, BadRequest) as exc:
+    except (ArchiveQueryError, BadRequest, ArchiveSettingError) as exc:
         print(f"landun {command}: {exc}", file=sys.stderr)
         return EXIT_BAD
     except duckdb.Error as exc:  # a damaged file under a final name: DuckDB names it (review R1)

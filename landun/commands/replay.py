@@ -23,11 +23,11 @@ import sys
 import duckdb
 import orjson
 
+from landun.archive_setting import ArchiveSettingError, archive_dir
 from replay.offline import ReferenceFileError, context_from_files, read_thresholds
 from replay.queries import ArchiveQueryError
 from replay.reference import context_as_of
 from replay.rerun import replay, write_alerts
-from replay.settings import ArchiveSettings
 from stream.ping import PingError, parse_ts
 
 EXIT_OK, EXIT_BAD = 0, 2
@@ -52,8 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--thresholds", help="JSON file of engine settings overriding defaults")
     parser.add_argument("--out", help="alerts.jsonl to write (as landun detect --out)")
     parser.add_argument(
-        "--archive",
-        default=str(ArchiveSettings().dir),
+        "--archive",  # the setting is read when the command runs (issue 12)
         help="archive directory (default LANDUN_ARCHIVE_DIR, var/archive)",
     )
     parser.set_defaults(func=run)
@@ -61,6 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the window; see the module docstring."""
+    try:
+        args.archive = archive_dir(args.archive)
+    except ArchiveSettingError as exc:
+        return _fail(str(exc))
     if (args.fences is None) != (args.registry is None):
         return _fail("give --fences and --registry together, or neither (the archive's)")
     ctx = None

@@ -10,13 +10,15 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 from websockets.sync.client import connect
 
 from stream.kafka.topics import Topics
-from tests.stream.kafka.conftest import PARTITIONS, ROOT, Worker, free_port, wait_for
+from tests.ports import free_port, lost_port
+from tests.stream.kafka.conftest import PARTITIONS, ROOT, Worker, wait_for
 
 PASSWORD = "a long enough password"
 
@@ -24,11 +26,18 @@ PASSWORD = "a long enough password"
 class Process:
     """One `landun` sub-command in a subprocess, with its HTTP port and log file."""
 
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path, port: int):
-        self.name, self.args, self.env, self.port = name, args, env, port
-        self.log = log_dir / f"{name}-{port}.log"
+    def __init__(self, name: str, rebind: Callable[[int], tuple[list[str], dict]], log_dir: Path):
+        # rebind(port) -> (args, env) of the command on that port: issue 15, a port chosen free
+        # can be taken before the process binds it, and ``ready`` then starts it on another.
+        self.name, self.rebind, self.log_dir = name, rebind, log_dir
         self.proc: subprocess.Popen | None = None
+        self._bind(free_port())
         self.start()
+
+    def _bind(self, port: int) -> None:
+        self.port = port
+        self.args, self.env = self.rebind(port)
+        self.log = self.log_dir / f"{self.name}-{port}.log"
 
     def start(self) -> None:
         with self.log.open("ab") as fh:
@@ -63,6 +72,10 @@ class Process:
             return exc.code, orjson.loads(exc.read() or b"{}")
 
     def ready(self) -> bool:
+        if lost_port(self.proc, self.log):
+            self._bind(free_port())
+            self.start()
+            return False
         assert self.proc.poll() is None, f"{self.name} exited: {self.log.read_text()[-3000:]}"
         return self.get("/readyz")[0] == 200
 
@@ -103,14 +116,16 @@ class Deployment:
         assert done.returncode == 0, done.stderr
 
     def api(self) -> Process:
-        port = free_port()
-        env = {**self.env, "LANDUN_API_PORT": str(port)}
-        return self._started(Process("api", ["api"], env, self.tmp, port))
+        def on(port: int) -> tuple[list[str], dict]:
+            return ["api"], {**self.env, "LANDUN_API_PORT": str(port)}
+
+        return self._started(Process("api", on, self.tmp))
 
     def sink(self) -> Process:
-        port = free_port()
-        args = ["alert-sink", "--port", str(port)]
-        return self._started(Process("sink", args, self.env, self.tmp, port))
+        def on(port: int) -> tuple[list[str], dict]:
+            return ["alert-sink", "--port", str(port)], self.env
+
+        return self._started(Process("sink", on, self.tmp))
 
     def worker(self) -> Worker:
         extra = ("--redis", self.redis_url, "--redis-prefix", self.prefix)

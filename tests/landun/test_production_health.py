@@ -5,9 +5,11 @@ which one is down, and everything recovers when the service is back."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -17,7 +19,8 @@ from api.db.migrate import upgrade
 from landun.production import Backends, production_ports
 from stream.live.redis import client
 from tests.api.conftest import make_settings
-from tests.stream.kafka.conftest import free_port, wait_for
+from tests.ports import closed_port, free_port, lost_port
+from tests.stream.kafka.conftest import wait_for
 
 
 class PrivateRedis:
@@ -26,24 +29,42 @@ class PrivateRedis:
     def __init__(self, tmp_path):
         self.port, self.dir = free_port(), tmp_path
         self.proc: subprocess.Popen | None = None
+        self.started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start; the first start moves to another port if the chosen one was taken before the
+        server bound it (issue 15). A restart keeps its port: the app under test holds the URL."""
         binary = shutil.which("redis-server")
         assert binary, "redis-server missing: `make services` installs it"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for(self._answers, 10, "the private Redis", every=0.05)
+        for _ in range(3):
+            log = self.dir / f"redis-{self.port}.log"
+            with log.open("ab") as fh:
+                self.proc = subprocess.Popen(
+                    [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", str(self.dir)],
+                    stdout=fh, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            # Our process must be the one answering (_answers compares the server's pid).
+            wait_for(
+                lambda: self.proc.poll() is not None or self._answers(), 10, "the private Redis"
+            )
+            if self.proc.poll() is None:
+                self.started = True
+                return
+            assert not self.started and lost_port(self.proc, log), log.read_text()[-2000:]
+            self.port = free_port()
+        pytest.fail("no free port for the private Redis in three tries")
 
     def _answers(self) -> bool:
+        """True when our redis-server answers on the port (not whoever else may have taken it)."""
         try:
-            return client(self.url).ping()
+            probe = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+            with probe:  # short timeouts: whoever took the port may accept and never answer
+                return probe.info("server")["process_id"] == self.proc.pid
         except Exception:
             return False
 
@@ -51,6 +72,19 @@ class PrivateRedis:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def test_a_private_redis_whose_port_was_taken_starts_on_another(tmp_path):
+    with socket.socket() as squatter:  # took the chosen port before redis-server bound it
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        server = PrivateRedis(tmp_path)
+        server.port = taken = squatter.getsockname()[1]
+        try:
+            server.start()
+            assert server.port != taken and server._answers()
+        finally:
+            server.stop()
 
 
 @pytest.fixture
@@ -116,7 +150,12 @@ def test_redis_down_then_back(database_url, private_redis):
 
 
 def test_postgresql_unreachable(private_redis):
-    closed = f"postgresql+psycopg://landun@127.0.0.1:{free_port()}/landun"
+    with closed_port() as port:  # held for the test: no server can take it meanwhile (issue 15)
+        check_postgresql_unreachable(private_redis, port)
+
+
+def check_postgresql_unreachable(private_redis, port: int) -> None:
+    closed = f"postgresql+psycopg://landun@127.0.0.1:{port}/landun"
     app, backends = production_app(closed, private_redis.url)
     with TestClient(app, raise_server_exceptions=False) as http:
         ready = http.get("/readyz")

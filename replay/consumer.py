@@ -67,7 +67,7 @@ from replay.topic_events import (
 )
 from replay.verdicts import DeadLetterBook
 from replay.writer import write_batch
-from stream.kafka.records import CONTROL_HEADER
+from stream.kafka.records import CONTROL_HEADER, received_seconds
 from stream.kafka.reference import ReferenceBook
 from stream.kafka.topics import Topics
 
@@ -433,14 +433,14 @@ class Archiver:
     def _rows(self, partition: int, rec) -> list[dict[str, Any]]:
         letters = self.book.get(partition, rec.offset)
         try:
-            return record_rows(partition, rec.offset, rec.value, rec.timestamp, self.partitions,
+            return record_rows(partition, rec.offset, rec.value, _received(rec), self.partitions,
                                letters)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - a bug meeting a record: keep it, say why
             log.exception("archive: pings record %d:%d kept unparsed", partition, rec.offset)
             detail = f"{type(exc).__name__}: {exc}"
             return [ping_row(None, "archive_error", raw=text_of(rec.value), detail=detail,
                              partition=partition, offset=rec.offset, index=0,
-                             received=received_ms(rec.timestamp))]  # fmt: skip
+                             received=received_ms(_received(rec)))]  # fmt: skip
 
     def _events(self, kind: str, rec) -> tuple[list[tuple[str, dict]], Refused | None]:
         if kind == "alerts":
@@ -545,3 +545,12 @@ def _refused_item(rec, why: Refused) -> dict[str, Any]:
         "reason": why.reason,
         "detail": why.detail,
     }
+
+
+def _received(rec) -> float | None:
+    """A pings record's receive time in epoch ms as the worker takes it: the ``landun-received``
+    header (``landun ingest``) or the record timestamp (stream.kafka.records.received_seconds)."""
+    if rec.timestamp is None:
+        return None
+    seconds = received_seconds(dict(rec.headers or ()), rec.timestamp / 1000.0)
+    return None if seconds is None else seconds * 1000.0

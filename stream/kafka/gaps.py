@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from stream.kafka.records import CONTROL_HEADER, FINAL, NUDGE, Source
+from stream.kafka.records import CONTROL_HEADER, FINAL, NUDGE, Source, received_seconds
 
 READ_TIMEOUT_S = 30.0
 
@@ -49,7 +49,8 @@ class GapReader:
                     control = headers.get(CONTROL_HEADER)
                     out.append(
                         Source(partition, rec.offset, rec.value, control == FINAL, None,
-                               rec.timestamp / 1000, nudge=control == NUDGE)
+                               received_seconds(headers, rec.timestamp / 1000),
+                               nudge=control == NUDGE)
                     )  # fmt: skip
                 if out and out[-1].offset >= end - 1:
                     return out

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import orjson
 from kafka import KafkaProducer
 
+from stream.kafka.records import RECEIVED_HEADER
 from stream.kafka.reference import read_reference, reference_records
 from stream.kafka.runner import CONTROL_HEADER, FINAL
 from stream.kafka.topics import MAX_RECORD_BYTES, Topics, partition_for
@@ -57,8 +58,9 @@ class PingSender:
         self.producer = producer
         # A file replayed (``landun ingest``) has no receive time: the worker would take the
         # record's wall-clock timestamp as ``received`` and reject a past night as too old. Such a
-        # record is stamped with the median event time of its pings instead (one broken clock in
-        # a batch cannot move a median), issue 11. A live source stamps ``received`` itself.
+        # record carries the median event time of its pings in its ``landun-received`` header
+        # instead (one broken clock in a batch cannot move a median), issue 11. A live source
+        # stamps ``received`` itself.
         self.stamp_event_time = stamp_event_time
         self._times: dict[int, list[int]] = {}
         self.topics = topics
@@ -141,8 +143,11 @@ class PingSender:
         self, key: bytes | None, value: bytes, partition: int | None, stamp: int | None = None
     ):
         self.records += 1
+        # The stamp goes in a header, not the record timestamp: retention reads the timestamp
+        # (stream.kafka.records.RECEIVED_HEADER).
+        headers = [] if stamp is None else [(RECEIVED_HEADER, str(stamp).encode())]
         return self.producer.send(
-            self.topics.pings, key=key, value=value, partition=partition, timestamp_ms=stamp
+            self.topics.pings, key=key, value=value, partition=partition, headers=headers
         )
 
 

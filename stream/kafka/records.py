@@ -10,6 +10,32 @@ from typing import Any, Protocol
 CONTROL_HEADER = "landun-control"
 FINAL = b"final"  # ends a finite input: the engine's finish runs, as at the end of a file
 NUDGE = b"nudge"  # takes an offset and carries nothing (stream.kafka.worker: idle partitions)
+# When a file's pings were received (``landun ingest``: the median event time of a record's
+# pings), as ASCII epoch ms. Not the record timestamp: the broker's time-based retention reads
+# that, and deleted a replayed past night's records before the archive consumer read them.
+RECEIVED_HEADER = "landun-received"
+
+
+def received_seconds(headers: dict, timestamp_s: float | None) -> float | None:
+    """When a pings record was received, epoch seconds: its ``landun-received`` header when it
+    carries a valid one, else its timestamp (a live producer's send time).
+
+    Examples
+    --------
+    >>> received_seconds({RECEIVED_HEADER: b"1748869200000"}, 1796550000.0)
+    1748869200.0
+    >>> received_seconds({RECEIVED_HEADER: b"soon"}, 1796550000.0)
+    1796550000.0
+    """
+    raw = headers.get(RECEIVED_HEADER)
+    if raw is not None:
+        try:
+            ms = int(raw)
+        except (TypeError, ValueError):
+            ms = -1
+        if ms >= 0:
+            return ms / 1000.0
+    return timestamp_s
 
 
 class Tables(Protocol):

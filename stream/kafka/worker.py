@@ -39,6 +39,7 @@ from stream.kafka.gaps import GapReader
 from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
 from stream.kafka.probe import probe_kafka
+from stream.kafka.records import received_seconds
 from stream.kafka.reference import ReferenceFollower
 from stream.kafka.runner import (
     CHECKPOINT_EVERY_S,
@@ -325,7 +326,7 @@ def _source(event) -> Source:
         message.value,
         control == FINAL,
         event,
-        message.timestamp,
+        received_seconds(headers, message.timestamp),
         nudge=control == NUDGE,
     )
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -21,6 +22,8 @@ from replay.layout import SourceRange
 from replay.reference import reference_as_of
 from replay.rerun import replay
 from stream.eventtime import parse_ts, to_iso
+from tests.ports import free_port, lost_port
+from tests.ports import free_port as real
 
 
 def test_a_step_feeds_positions_and_alerts_to_the_api():
@@ -165,12 +168,6 @@ def test_a_demo_stopped_mid_night_archives_every_ping_it_saw(tmp_path, monkeypat
     assert "accepted" in verdicts and "held" in verdicts  # the vehicles' newest fixes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, token: str | None = None, data: dict | None = None):
     req = urllib.request.Request(url, data=json.dumps(data).encode() if data else None)
     req.add_header("content-type", "application/json")
@@ -180,32 +177,59 @@ def _get(url: str, token: str | None = None, data: dict | None = None):
         return json.load(resp)
 
 
+def _serves(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _start_demo(tmp_path) -> tuple[int, subprocess.Popen, Path]:
+    """`landun demo` on a port chosen free; started again on another when that one was taken
+    before the demo bound it (issue 15: the choose-then-bind race)."""
+    for attempt in range(3):
+        port = free_port()
+        log = tmp_path / f"demo-{attempt}.log"
+        cmd = [
+            sys.executable, "-m", "landun.cli", "demo", "--no-browser", "--no-bench",
+            "--port", str(port), "--vehicles", "40", "--hours", "3", "--rate", "600",
+            "--archive", str(tmp_path / "archive"),  # never the checkout's var/archive
+        ]  # fmt: skip
+        with log.open("wb") as fh:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and not _serves(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not lost_port(proc, log):
+            return port, proc, log
+    pytest.fail("no free port for the demo in three tries")
+
+
+def test_a_demo_whose_port_was_taken_starts_on_another(tmp_path, monkeypatch):
+    with socket.socket() as squatter:  # took the chosen port before the demo bound it
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        chosen = iter([taken])
+        monkeypatch.setattr(
+            sys.modules[__name__], "free_port", lambda: next(chosen, None) or real()
+        )
+        port, proc, log = _start_demo(tmp_path)
+    try:
+        assert port != taken and _serves(port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def test_landun_demo_serves_a_moving_fleet(tmp_path):
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "landun.cli",
-        "demo",
-        "--no-browser",
-        "--no-bench",
-        "--port",
-        str(port),
-        "--vehicles",
-        "40",
-        "--hours",
-        "3",
-        "--rate",
-        "600",
-        "--archive",
-        str(tmp_path / "archive"),  # never the checkout's var/archive
-    ]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    port, proc, log = _start_demo(tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline, counts = time.monotonic() + 90, {}
@@ -219,11 +243,12 @@ def test_landun_demo_serves_a_moving_fleet(tmp_path):
                     break
             except OSError:
                 pass
-            assert proc.poll() is None, proc.stdout.read().decode()
+            assert proc.poll() is None, log.read_text()
             time.sleep(1)
         assert counts.get("total", 0) >= 30, counts
     finally:
         proc.terminate()
-        out = proc.communicate(timeout=20)[0].decode()
+        proc.wait(timeout=20)
+        out = log.read_text()
     assert "login city / city-demo" in out and f"http://127.0.0.1:{port}/" in out
     assert f"archive: {tmp_path / 'archive'}" in out

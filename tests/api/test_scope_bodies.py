@@ -25,7 +25,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.cases import CaseState, may_act
+from api.hub import Hub, LiveClient
 from api.memory import memory_ports
+from api.routes.metrics import Metrics
+from api.security import Principal, Role
 from tests.api.conftest import (
     LX,
     ROLES,
@@ -234,7 +237,7 @@ def test_who_am_i_and_the_map_config_name_the_caller_and_its_scope(world, user):
     me = {"username": user, "role": role.value, "district": district}
     assert {k: get(world, user, "/api/auth/me").json()[k] for k in me} == me
     config = get(world, user, "/api/map-config").json()
-    assert config["user"] == me  # the page scopes its district picker by this
+    assert config["user"] == me  # the page shows who is signed in, and in which district
 
 
 @pytest.mark.parametrize("user", ("admin", "city", "enforce", "viewer"))
@@ -456,3 +459,44 @@ def test_a_case_outside_the_callers_scope_is_not_found_and_left_alone(socket_wor
         else:
             assert response.status_code == 403, response.text
             assert stored["state"] == "open"
+
+
+# The live fan-out filters twice: the hub asks only the position's district's clients (and the
+# city-wide ones), and each client drops a position outside its scope. Either alone keeps the
+# sockets above scoped, so each is held here on its own.
+
+
+class Recording(LiveClient):
+    def offer(self, position, text=None) -> None:
+        self.offered = [*getattr(self, "offered", []), position["vehicle"]]
+        super().offer(position, text)
+
+
+def _position(vid: str) -> dict:
+    return {"vehicle": vid, "district": PREFIX_DISTRICT[vid[:2]], "lat": 31.57, "lng": 120.3}
+
+
+def test_a_district_live_client_drops_another_districts_position():
+    client = LiveClient(Principal("liangxi", Role.DISTRICT, LX), cap=10)
+    client.offer(_position("XS-1"))
+    assert client.pending == {}
+    client.offer(_position("LX-1"))
+    assert set(client.pending) == {"LX-1"}
+
+
+def test_the_hub_offers_a_position_only_to_its_districts_and_city_wide_clients():
+    hub = Hub(memory_ports(), Metrics())
+    clients = {
+        user: Recording(Principal(user, *ROLES[user]), cap=10)
+        for user in ("liangxi", "xishan", "city")
+    }
+    for client in clients.values():
+        hub.add_live(client)
+    for vid in ("XS-1", "LX-1", "XS-2"):
+        hub._on_position(_position(vid))
+    offered = {user: getattr(c, "offered", []) for user, c in clients.items()}
+    assert offered == {
+        "liangxi": ["LX-1"],
+        "xishan": ["XS-1", "XS-2"],
+        "city": ["XS-1", "LX-1", "XS-2"],
+    }

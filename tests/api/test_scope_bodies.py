@@ -303,7 +303,7 @@ def test_every_route_is_in_a_table_or_said_to_be_elsewhere(world):
 
 # --- websockets -----------------------------------------------------------------------------
 
-WS_USERS = ("admin", "liangxi", "xishan", "enforce_lx", "viewer")
+WS_USERS = EVERYONE
 
 
 @pytest.fixture(scope="module", params=STORES)

@@ -114,10 +114,15 @@ def claim(
         elif replace:
             outcome = "replaced"
         else:
+            advice = (  # the demo has no --archive-replace: it must never delete a real run
+                "give the demo a fresh directory (--archive DIR), or delete that one"
+                if command == DEMO
+                else "give a fresh directory, or --archive-replace to delete that embedded "
+                "archive first"
+            )
             raise ArchiveTaken(
                 f"{folder} already holds {_describe(stamp)}; writing this run there would mix "
-                "the two. Give a fresh directory, or --archive-replace to delete that embedded "
-                "archive first"
+                f"the two: {advice}"
             )
         _wipe(folder)
     _write_stamp(folder, command, source)

@@ -171,6 +171,7 @@ def test_the_demo_replaces_an_earlier_demo_and_leaves_anything_else_alone(nights
     assert _claim_archive(demo_args(detected)) is False  # the demo runs on, archiving nothing
     err = capsys.readouterr().err
     assert err.startswith("landun demo: not archiving: ") and "fresh directory" in err
+    assert "--archive-replace" not in err  # not a demo flag
     assert contents(detected) == kept
     assert json.loads((detected / STAMP_FILE).read_text())["command"] == DETECT
 

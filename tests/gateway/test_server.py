@@ -279,3 +279,31 @@ def test_vendor_table_is_optional():
     # Without a profile for the terminal's manufacturer, lift/cover items are not read.
     d = Directory.from_mapping(REGISTRY, VendorTable())
     assert d.terminal("13900000001").vendor is None
+
+
+def test_a_handler_error_closes_that_connection_only(monkeypatch):
+    from gateway.session import Session
+
+    real = Session.frame
+
+    def frame(self, raw, now_ms):
+        if b"\x09\x99" in raw:  # one poisonous message id
+            raise RuntimeError("a bug")
+        return real(self, raw, now_ms)
+
+    monkeypatch.setattr(Session, "frame", frame)
+
+    async def test(server, port, sink):
+        victim, bystander = await terminal(port), await terminal(port)
+        await victim.send_raw(encode_frame(0x0999, "13900000001", 1))
+        await asyncio.sleep(0.2)
+        with pytest.raises((TerminalError, ConnectionError)):
+            await victim.heartbeat()
+        assert server.stats.closed["error"] == 1
+        assert await bystander.heartbeat() == OK
+        late = await terminal(port)
+        assert await late.heartbeat() == OK
+        for t in (victim, bystander, late):
+            await t.close()
+
+    serve(test)

@@ -126,3 +126,11 @@ def test_directory_follows_registry_records():
     assert d.known("13900000009") is None and d.terminal("13900000010").vehicle == "V1"
     d.apply_record(b"vehicles/V1", None)  # tombstone: the vehicle is gone
     assert len(d) == 0
+
+
+def test_replies_are_in_the_requests_version_and_phone_bytes(session):
+    raw = inner(encode_frame(0x0002, PHONE, 9, b"", "2019"))
+    msg = decode_frame(session.frame(raw, T).reply)
+    req = decode_frame(raw)
+    assert msg.header.version == "2019" and msg.header.phone_bcd == req.header.phone_bcd
+    assert msg.fields == {"ack_serial": 9, "ack_msg_id": 0x0002, "result": OK}

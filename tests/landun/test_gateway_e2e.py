@@ -33,7 +33,7 @@ from tests.stream.kafka.conftest import (  # noqa: F401 - workers is a fixture
 )
 from tests.stream.kafka.verify import alert_versions, caught_up
 
-RATE = 240.0  # 2 simulated hours in 30 s
+RATE = 360.0  # 3 simulated hours in 30 s
 
 
 def run_gateway(sim, out, bootstrap: str, topics: Topics) -> tuple[dict, GatewayServer]:
@@ -63,7 +63,7 @@ def test_sim_terminals_through_the_gateway_give_landun_detects_alerts(
     workers,  # noqa: F811
     tmp_path,
 ):
-    sim = simulate(16, 2.0, 4, parse_ts(DEFAULT_START))
+    sim = simulate(24, 3.0, 4, parse_ts(DEFAULT_START))
     write_files(sim, tmp_path)
     producer = make_producer(bootstrap)
     fences = orjson.loads((tmp_path / "fences.geojson").read_bytes())

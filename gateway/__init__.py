@@ -1,7 +1,10 @@
-"""JT/T 808 (2011/2013/2019) codec for the gateway: pure, no sockets, no clock (issue 14).
+"""The JT/T 808 (2011/2013/2019) gateway (issue 14): the pure codec, and around it the TCP server.
 
-The TCP server, sessions and Kafka come later (issue 14, second part); this package is the part
-they call, and its public API is shaped for them:
+The codec modules (frame, header, location, items, vendors, messages, encoders, reassembly,
+to_ping, jsonview) are pure: no sockets, no clock. The server (:mod:`gateway.server`), the
+protocol rules per connection (:mod:`gateway.session`), limits, the sinks (Kafka through
+``PingSender``, an in-process callback for the demo) and the terminal simulator
+(:mod:`gateway.terminals`) call the codec through this API:
 
 Per connection
     ``splitter = FrameSplitter()`` (:mod:`gateway.frame`) holds the stream buffer;

@@ -78,6 +78,35 @@ class CallbackSink:
         pass
 
 
+class PendingSink:
+    """A sink whose Kafka sink arrives later: the gateway starts while Kafka is unreachable.
+
+    Issue 14: "Kafka unavailable → terminals are not acknowledged (they retransmit) and /readyz
+    says so" holds at start-up too. Until :meth:`attach` gives it the connected sink, every
+    publish raises :class:`SinkUnavailable` (no acknowledgement) and :meth:`ready` says why.
+    """
+
+    def __init__(self, why: str = "kafka: connecting"):
+        self.inner: PingSink | None = None
+        self.why = why
+
+    def attach(self, sink: PingSink) -> None:
+        """From now on the pings go to ``sink``."""
+        self.inner = sink
+
+    async def publish(self, pings: list[dict[str, Any]]) -> None:
+        if self.inner is None:
+            raise SinkUnavailable(self.why)
+        await self.inner.publish(pings)
+
+    def ready(self) -> str:
+        return self.why if self.inner is None else self.inner.ready()
+
+    async def close(self) -> None:
+        if self.inner is not None:
+            await self.inner.close()
+
+
 class _Recording:
     """A producer stand-in for PingSender that remembers each record's future by partition."""
 

@@ -18,7 +18,9 @@ after a restart.
 
 HTTP on --http-port (default 6069): /livez, /readyz (503 while Kafka is unreachable or not
 acknowledging, or the registry is not read yet), /metrics (Prometheus).
-Exit codes: 0 stopped by a signal; 1 Kafka unreachable at start-up; 2 bad arguments or files.
+Kafka unreachable at start-up does not stop the gateway: it listens at once, answers /readyz with
+503 and acknowledges no position until Kafka answers (it keeps trying every few seconds).
+Exit codes: 0 stopped by a signal; 1 a pings topic of another shape; 2 bad arguments or files.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
+    from stream.kafka.topics import TopicError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -71,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(_serve(args, directory, secret, limits))
-    except KafkaError as exc:
-        print(f"landun gateway: Kafka: {exc!r}", file=sys.stderr)
+    except TopicError as exc:
+        print(f"landun gateway: Kafka: {exc}", file=sys.stderr)
         return 1
 
 
@@ -117,21 +119,24 @@ def _configure(args):
 async def _serve(args, directory, secret, limits) -> int:
     from gateway.follow import follow_registry
     from gateway.server import GatewayServer
-    from gateway.sink import KafkaSink, make_gateway_producer
+    from gateway.sink import PendingSink
     from stream.kafka.probe import probe_kafka
-    from stream.kafka.topics import Topics, ensure_topics
+    from stream.kafka.topics import Topics
 
     topics = Topics(args.namespace)
-    await asyncio.to_thread(ensure_topics, args.bootstrap, topics, args.partitions)
-    producer = await asyncio.to_thread(make_gateway_producer, args.bootstrap)
-    sink = KafkaSink(producer, topics, args.partitions, linger_s=args.linger)
+    # Issue 14: Kafka down at start-up → listen anyway, acknowledge nothing, /readyz says so.
+    sink = PendingSink()
+    stop = asyncio.Event()
+    failed: list[BaseException] = []
+    connector = asyncio.create_task(_connect_kafka(args, topics, sink))
+    connector.add_done_callback(lambda t: t.cancelled() or _stop_on_error(t, failed, stop))
     registry_ready = asyncio.Event()
     follower = None
     if args.registry:
         registry_ready.set()
     else:
         follower = asyncio.create_task(
-            follow_registry(args.bootstrap, topics.registry, directory, registry_ready)
+            _retrying(follow_registry, args.bootstrap, topics.registry, directory, registry_ready)
         )
     checks = {
         "kafka": lambda: probe_kafka(args.bootstrap),
@@ -144,19 +149,72 @@ async def _serve(args, directory, secret, limits) -> int:
     print(f"landun gateway: terminals on {args.host}:{port}, registry {source}, "
           f"pings to {topics.pings}; probes on http://{args.http_host}:{args.http_port}/readyz",
           flush=True)  # fmt: skip
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
+        connector.cancel()
         if follower is not None:
             follower.cancel()
         await server.close()
-        producer.close(10)
+        if sink.inner is not None:
+            sink.inner.producer.close(10)
         probes.shutdown()
+    if failed:
+        raise failed[0]
     return 0
+
+
+async def _connect_kafka(args, topics, sink, retry_s: float = 3.0) -> None:
+    """Create the topics and the producer, trying again every ``retry_s`` while Kafka is
+    unreachable, then attach the Kafka sink to ``sink``. A topic of another shape is not retried
+    (:class:`~stream.kafka.topics.TopicError`: the gateway stops)."""
+    from kafka.errors import KafkaError
+
+    from gateway.sink import KafkaSink, make_gateway_producer
+    from stream.kafka.probe import probe_kafka
+    from stream.kafka.topics import ensure_topics
+
+    while True:
+        # A broker that takes no TCP connection is waited for here, not in the Kafka clients:
+        # their bootstrap backs off up to ~35 s in a thread a stop would have to wait for.
+        reach = await asyncio.to_thread(probe_kafka, args.bootstrap)
+        if reach != "ok":
+            sink.why = f"kafka: {reach}"
+            await asyncio.sleep(retry_s)
+            continue
+        try:
+            await asyncio.to_thread(ensure_topics, args.bootstrap, topics, args.partitions)
+            producer = await asyncio.to_thread(make_gateway_producer, args.bootstrap)
+        except (KafkaError, OSError) as exc:
+            sink.why = f"kafka: {exc!r}"
+            logging.getLogger(__name__).warning("Kafka unreachable, trying again: %r", exc)
+            await asyncio.sleep(retry_s)
+            continue
+        sink.attach(KafkaSink(producer, topics, args.partitions, linger_s=args.linger))
+        logging.getLogger(__name__).info("Kafka connected: positions are acknowledged")
+        return
+
+
+async def _retrying(follow, *args, retry_s: float = 3.0) -> None:
+    """``follow(*args)`` again from the start whenever it fails (Kafka down at start-up or later),
+    until cancelled; the registry check stays unready until a read has caught up."""
+    while True:
+        try:
+            await follow(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any Kafka client failure: read again later
+            logging.getLogger(__name__).warning("registry topic unreadable, trying again: %r", exc)
+            await asyncio.sleep(retry_s)
+
+
+def _stop_on_error(task: asyncio.Task, failed: list, stop: asyncio.Event) -> None:
+    if task.exception() is not None:
+        failed.append(task.exception())
+        stop.set()
 
 
 def serve_probes(host: str, port: int, server):

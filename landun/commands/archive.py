@@ -30,6 +30,10 @@ import time
 
 from landun.commands.worker import add_kafka_arguments
 
+# A query lists the files of its days, then reads them: a merge that deleted its inputs at once
+# could make a query started just before it fail on a vanished file (replay.compact, grace_s).
+GRACE_S = 60.0
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `archive` sub-command (and `archive compact`)."""
@@ -60,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--archive", help="archive directory (default LANDUN_ARCHIVE_DIR)")
     c.add_argument("--now", help="the time retention counts from (epoch ms or ISO 8601)")
+    c.add_argument(
+        "--grace",
+        type=float,
+        default=GRACE_S,
+        help="seconds the merged-away small files stay after a merge, for queries that listed "
+        f"them just before it; the next run deletes them (default {GRACE_S:.0f})",
+    )
     c.set_defaults(func=run_compact)
 
 
@@ -169,7 +180,11 @@ def run_compact(args: argparse.Namespace) -> int:
     if committed is not None:  # as in the file: partitions as strings
         committed = {topic: {str(p): n for p, n in by.items()} for topic, by in committed.items()}
     result = compact(
-        archive, now_ms=now_ms, retention_days=settings.retention_days, committed=committed
+        archive,
+        now_ms=now_ms,
+        retention_days=settings.retention_days,
+        committed=committed,
+        grace_s=args.grace,
     )
     _print(result)
     return 0

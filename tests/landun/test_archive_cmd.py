@@ -65,7 +65,8 @@ def test_compact_merges_only_what_the_consumer_committed(tmp_path, capsys, monke
     batches(tmp_path, 0, [(0, 9), (10, 19), (20, 29)])
     write_committed(tmp_path, {"pings": {0: 20}})  # 20..29 may still be rewritten
     now = "2025-06-03T06:00:00+08:00"
-    assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", now]) == 0
+    args = ["archive", "compact", "--archive", str(tmp_path), "--now", now]
+    assert landun([*args, "--grace", "0"]) == 0
     report = orjson.loads(capsys.readouterr().out)
     assert names(tmp_path) == ["p0-0-19.parquet", "p0-20-29.parquet"]
     assert names(tmp_path, "cells") == ["p0-0-19.parquet", "p0-20-29.parquet"]
@@ -76,15 +77,29 @@ def test_compact_merges_only_what_the_consumer_committed(tmp_path, capsys, monke
     assert report["retention_days"] == 30 and report["expired"] == []
 
 
+def test_compact_keeps_merged_away_files_for_queries_already_listing_them(tmp_path, capsys):
+    """By default the inputs of a merge stay until a later run (a query may have listed them
+    just before the merge); readers count each row once meanwhile."""
+    batches(tmp_path, 0, [(0, 9), (10, 19)])
+    write_committed(tmp_path, {"pings": {0: 20}})
+    args = ["archive", "compact", "--archive", str(tmp_path), "--now", "2025-06-03T06:00:00+08:00"]
+    assert landun(args) == 0
+    capsys.readouterr()
+    assert names(tmp_path) == ["p0-0-19.parquet", "p0-0-9.parquet", "p0-10-19.parquet"]
+    assert landun([*args, "--grace", "0"]) == 0
+    assert names(tmp_path) == ["p0-0-19.parquet"]
+
+
 def test_compact_deletes_days_beyond_the_retention(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LANDUN_ARCHIVE_RETENTION_DAYS", "30")
     batches(tmp_path, None, [(0, 9), (10, 19)])  # an embedded archive: no _committed.json
     later = str(T0 + 29 * 86_400_000)
-    assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", later]) == 0
+    compact = ["archive", "compact", "--archive", str(tmp_path), "--grace", "0"]
+    assert landun([*compact, "--now", later]) == 0
     assert names(tmp_path) == ["s0-19.parquet"]  # embedded files are always final
     capsys.readouterr()
     much_later = str(T0 + 32 * 86_400_000)
-    assert landun(["archive", "compact", "--archive", str(tmp_path), "--now", much_later]) == 0
+    assert landun([*compact, "--now", much_later]) == 0
     assert "pings/day=2025-06-02" in orjson.loads(capsys.readouterr().out)["expired"]
     assert names(tmp_path) == []
 

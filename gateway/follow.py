@@ -28,8 +28,8 @@ async def follow_registry(bootstrap: str, topic: str, directory: Directory, read
         auto_offset_reset="earliest",
         client_id="landun-gateway-registry",
     )
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a start that fails (Kafka down) still closes the client
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)

@@ -19,6 +19,7 @@ import orjson
 
 from gateway.messages import OK
 from gateway.terminals import TerminalClient, TerminalError
+from stream.kafka.producer import make_producer, publish_entry
 from tests.landun.test_gateway_cli import ROOT, VEHICLE, get
 from tests.stream.kafka.conftest import PARTITIONS, free_port, read_topic, wait_for
 
@@ -108,3 +109,42 @@ def test_gateway_started_with_kafka_down_refuses_acks_then_recovers(bootstrap, t
         rc = proc.wait(30)
         forwarder.stop()
     assert rc == 0, log.read_text()[-2000:]
+
+
+def test_gateway_following_the_registry_topic_waits_for_kafka(bootstrap, topics, tmp_path):
+    """Without --registry the registry topic is read once Kafka answers: until then /readyz names
+    the registry too; each failed attempt closes its consumer (no "Unclosed" in the log)."""
+    producer = make_producer(bootstrap)
+    publish_entry(producer, topics, "registry", "vehicles/M7", VEHICLE)
+    producer.close()
+    kafka_port, port, http = free_port(), free_port(), free_port()
+    cmd = [sys.executable, "-m", "landun.cli", "gateway", "--host", "127.0.0.1", "--port",
+           str(port), "--http-port", str(http), "--bootstrap", f"127.0.0.1:{kafka_port}",
+           "--namespace", topics.namespace, "--partitions", str(PARTITIONS)]  # fmt: skip
+    log = tmp_path / "gateway.log"
+    forwarder = Forwarder(kafka_port, bootstrap)
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        # two failed reads of the registry topic, then the broker comes up
+        wait_for(lambda: log.read_text().count("registry topic unreadable") >= 2, 60, "retries")
+        status, body = get(http, "/readyz")
+        assert status == 503 and orjson.loads(body)["checks"]["registry"] != "ok", body
+        forwarder.start()
+        wait_for(lambda: get(http, "/readyz")[0] == 200, 60, f"readyz ({log.read_text()[-2000:]})")
+
+        async def terminal() -> int:
+            t = TerminalClient("13900000007", timeout_s=10)
+            await t.connect("127.0.0.1", port)
+            assert await t.register() == 0 and await t.authenticate() == OK
+            result = await t.location(POSITION)
+            await t.close()
+            return result
+
+        assert asyncio.run(terminal()) == OK
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+        forwarder.stop()
+    assert rc == 0, log.read_text()[-2000:]
+    assert "Unclosed AIOKafkaConsumer" not in log.read_text()

@@ -69,35 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve_probes(host: str, port: int, registry, probes):
     """/livez, /readyz (each backing service) and /metrics on a small thread server."""
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from prometheus_client import generate_latest
 
-    class Probes(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server API
-            if self.path == "/metrics":
-                self._reply(200, generate_latest(registry), "text/plain; version=0.0.4")
-            elif self.path == "/livez":
-                self._reply(200, b'{"status":"ok"}')
-            elif self.path == "/readyz":
-                checks = probes()
-                ok = all(c == "ok" for c in checks.values())
-                body = {"status": "ok" if ok else "unavailable", "checks": checks}
-                self._reply(200 if ok else 503, json.dumps(body).encode())
-            else:
-                self._reply(404, b'{"detail":"not found"}')
+    from landun.probes import serve_probes
 
-        def _reply(self, status: int, body: bytes, kind: str = "application/json"):
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):  # probes every few seconds would flood the log
-            pass
-
-    server = ThreadingHTTPServer((host, port), Probes)
-    threading.Thread(target=server.serve_forever, name="sink-probes", daemon=True).start()
-    return server
+    return serve_probes(host, port, probes, lambda: generate_latest(registry), "sink-probes")

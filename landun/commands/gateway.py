@@ -31,7 +31,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from landun.commands.worker import add_kafka_arguments
 
@@ -219,38 +218,12 @@ def _stop_on_error(task: asyncio.Task, failed: list, stop: asyncio.Event) -> Non
 
 def serve_probes(host: str, port: int, server):
     """/livez, /readyz (the server's checks) and /metrics (its counters) on a thread server."""
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from landun.probes import serve_probes as serve
 
-    class Probes(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server API
-            if self.path == "/livez":
-                self._reply(200, b'{"status":"ok"}')
-                return
-            checks = server.checks()
-            if self.path == "/metrics":
-                text = server.stats.render(checks).encode()
-                self._reply(200, text, "text/plain; version=0.0.4")
-            elif self.path == "/readyz":
-                ok = all(v == "ok" for v in checks.values())
-                body = {"status": "ok" if ok else "unavailable", "checks": checks}
-                self._reply(200 if ok else 503, json.dumps(body).encode())
-            else:
-                self._reply(404, b'{"detail":"not found"}')
+    def metrics() -> bytes:
+        return server.stats.render(server.checks()).encode()
 
-        def _reply(self, status: int, body: bytes, kind: str = "application/json"):
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):  # probes every few seconds would flood the log
-            pass
-
-    httpd = ThreadingHTTPServer((host, port), Probes)
-    threading.Thread(target=httpd.serve_forever, name="gateway-probes", daemon=True).start()
-    return httpd
+    return serve(host, port, server.checks, metrics, "gateway-probes")
 
 
 class EmbeddedGateway:

@@ -16,6 +16,12 @@ import orjson
 from replay.layout import DAY_MS, SourceRange
 from stream.ping import PingError, iso_ts, parse_ts
 
+# What reading a damaged archive raises (a Parquet file cut short under a final name, a file
+# gone from under a query, an unreadable mount): DuckDB's own error when the scan fails before
+# the first row, an OSError when it fails while an Arrow record-batch stream is being read
+# (replay.presence streams; 47 of 200 reads of one damaged archive failed that way).
+READ_ERRORS: tuple[type[BaseException], ...] = (duckdb.Error, OSError)
+
 Interval = tuple[int, int]  # epoch ms, inclusive
 Scope = dict[str, list[Interval]]  # vehicle -> the intervals a caller may see
 MAX_WINDOW_MS = 31 * DAY_MS  # a month: beyond it an investigation narrows the window

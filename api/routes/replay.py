@@ -20,7 +20,6 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -31,7 +30,7 @@ from api.ids import id_path
 from api.ports import AlertQuery, Ports
 from api.security import Principal
 from replay import access, queries
-from replay.duck import Interval, Scope, window
+from replay.duck import READ_ERRORS, Interval, Scope, window
 from replay.queries import ArchiveQueryError
 from replay.reference import reference_as_of
 from replay.settings import ArchiveSettings
@@ -51,7 +50,7 @@ class ArchiveRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
-            except duckdb.Error:
+            except READ_ERRORS:
                 log.exception("trace archive read failed: %s", request.url.path)
                 return JSONResponse(
                     {"detail": "the trace archive cannot be read (a damaged file; see the log)"},

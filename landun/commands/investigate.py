@@ -23,11 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 
 from landun.archive_setting import ArchiveSettingError, archive_dir
-from replay.duck import folder
+from replay.duck import READ_ERRORS, folder
 from replay.queries import ArchiveQueryError, stops, track, who_was_here
 from stream.ping import PingError, parse_ts
 
@@ -230,7 +229,7 @@ def _answer(command: str, ask, args: argparse.Namespace) -> int:
     except (ArchiveQueryError, BadRequest, ArchiveSettingError) as exc:
         print(f"landun {command}: {exc}", file=sys.stderr)
         return EXIT_BAD
-    except duckdb.Error as exc:  # a damaged file under a final name: DuckDB names it (review R1)
+    except READ_ERRORS as exc:  # a damaged file under a final name: DuckDB names it (review R1)
         print(f"landun {command}: cannot read the archive: {exc}", file=sys.stderr)
         return EXIT_BAD
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import duckdb
 import orjson
 
 from landun.archive_setting import ArchiveSettingError, archive_dir
+from replay.duck import READ_ERRORS
 from replay.offline import ReferenceFileError, context_from_files, read_thresholds
 from replay.queries import ArchiveQueryError
 from replay.reference import context_as_of
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         except PingError as exc:
             return _fail(exc.detail)
-        except duckdb.Error as exc:  # a damaged reference file (review R1)
+        except READ_ERRORS as exc:  # a damaged reference file (review R1)
             return _fail(f"cannot read the archive: {exc}")
     vehicles = None if args.vehicles is None else args.vehicles.split(",")
     try:
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ArchiveQueryError as exc:
         return _fail(str(exc))
-    except duckdb.Error as exc:  # a damaged file under a final name: DuckDB names it (review R1)
+    except READ_ERRORS as exc:  # a damaged file under a final name: DuckDB names it (review R1)
         return _fail(f"cannot read the archive: {exc}")
     if args.out:
         try:

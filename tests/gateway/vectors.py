@@ -1,5 +1,5 @@
 # ruff: noqa: E501 (hex vectors and their tables are kept one per line, as PROTOCOL.md has them)
-"""The frames of ../shared/jt808/PROTOCOL.md section 2 (public test vectors: facts, by name).
+"""The public JT/T 808 test vectors (facts, by name; docs/jt808.md describes the protocol).
 
 Each positive vector is the hex and what its peer or the notes assert: message id, header
 version, phone key, serial. The negative ones carry the reason landun gives.

@@ -34,10 +34,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from replay.committed import read_committed
 from replay.layout import (
     DAY_MS,
     SOURCE_TOPIC,
@@ -49,7 +49,6 @@ from replay.layout import (
 from replay.writer import fsync_dir, write_sorted
 from stream.ping import iso_ts
 
-COMMITTED_FILE = "_committed.json"
 LOCK_FILE = "_compact.lock"
 COMPACT_TMP = ".compact.tmp"  # ".p3-0-999.parquet.<pid>.compact.tmp": a merge in flight
 EXPIRED_PREFIX = ".expired-"  # "pings/.expired-day=2025-06-02": a day being deleted
@@ -126,7 +125,10 @@ def compact(
     }
     if not folder.is_dir():
         return report
-    final = committed if committed is not None else read_committed(folder)
+    if committed is None:
+        committed = read_committed(folder) or {}  # no file: only embedded files are final
+    # partitions as the file has them (strings) or as replay.committed reads them (ints)
+    final = {t: {str(p): int(n) for p, n in by.items()} for t, by in committed.items()}
     with _locked(folder):
         todo: list[tuple[Path, str]] = []
         for table in TABLES:
@@ -152,15 +154,6 @@ def compact(
         report["removed"] += part["removed"]
         report["temp_removed"] += part["temp_removed"]
     return report
-
-
-def read_committed(archive: str | os.PathLike) -> dict[str, dict[str, int]]:
-    """``DIR/_committed.json`` (``{topic: {partition: next offset}}``), or {} when absent."""
-    try:
-        data = orjson.loads((Path(archive) / COMMITTED_FILE).read_bytes())
-    except FileNotFoundError:
-        return {}
-    return {str(t): {str(p): int(o) for p, o in parts.items()} for t, parts in data.items()}
 
 
 def _compact_day(folder: Path, table: str, offsets: dict[str, int], grace_s: float) -> dict:

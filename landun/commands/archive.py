@@ -177,8 +177,6 @@ def run_compact(args: argparse.Namespace) -> int:
             raise
         return _fail("archive compact", "compaction is not available in this build", 1)
     committed = read_committed(archive)  # None: an embedded archive, every file final
-    if committed is not None:  # as in the file: partitions as strings
-        committed = {topic: {str(p): n for p, n in by.items()} for topic, by in committed.items()}
     result = compact(
         archive,
         now_ms=now_ms,

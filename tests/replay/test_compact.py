@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from replay import compact as compaction
+from replay.committed import COMMITTED_FILE
 from replay.compact import compact
 from replay.layout import DAY_MS, SourceRange, data_files, day_start_ms
 from replay.writer import write_batch
@@ -123,7 +124,7 @@ def test_without_a_committed_file_only_embedded_files_merge(tmp_path):
 
 def test_the_committed_file_is_read_from_the_archive(tmp_path):
     night(tmp_path)
-    (tmp_path / compaction.COMMITTED_FILE).write_bytes(orjson.dumps(COMMITTED))
+    (tmp_path / COMMITTED_FILE).write_bytes(orjson.dumps(COMMITTED))
     compact(tmp_path, now_ms=NOW, retention_days=None)
     assert "p0-0-5.parquet" in names(tmp_path)["2025-06-02"]
 

@@ -1,43 +1,64 @@
-"""Stream benchmark against the real broker: worker throughput and ping-to-alert latency.
+"""Stream benchmark against the real broker: worker throughput, ping-to-alert latency, correctness.
 
-``python -m bench.stream --workers 1 --json`` prints
-``{"pings_per_s", "workers", "p50_ms", "p99_ms", ...}``:
+``python -m bench.stream [--workers 1 --rounds 2 --json --out FILE]``; every figure is stamped
+(``bench.stamp``: commit, dirty flag, load average at the start and the end) and has its
+baseline and its correctness check **in the same run** (issue 15):
 
-- **throughput**: a simulated night is published to a fresh namespace first (batch records),
-  then ``--workers`` ``landun worker`` processes (memory store, no Redis) start; pings per second
-  from the first processed record until every partition's checkpoint covers its end;
-- **latency** (one worker, ``--rate`` pings/s paced in real time): for every alert, the time from
-  the production of the oldest pings record of the batch that raised it (``landun-batch``
-  header) to the alert record's timestamp on the alerts topic; p50/p99 in ms. Also reported for
-  all events (trips, stops, fences), which are far more numerous.
+- **baseline**: the embedded engine (``replay.offline.detect_file``, what ``landun detect``
+  runs) over the same pings in a fresh process (``bench.stream_oracle``), no Kafka, Faust or
+  checkpoints; the rounds alternate embedded, worker, embedded, worker ... so both see the same
+  machine load;
+- **throughput** (each worker round): the simulated night and the end-of-input record are
+  published to a fresh namespace first (batch records), then ``--workers`` ``landun worker``
+  processes (memory store, no Redis) start. The clock starts at the last poll of
+  ``landun_pings_in_total`` that still read 0 (processing had not begun; a conservative start)
+  and **stops at the changelog timestamp of the last checkpoint meta that covers its partition's
+  end** (``bench.stream_kafka.DurableWatch``): outputs and state durable, not merely read. The
+  time at which the read counter reached the total is reported beside it (``counter_s``), to
+  show how much the old clock flattered;
+- **correctness** (each worker round and the latency run): the final version of every alert on
+  the alerts topic equals the embedded engine's alerts on the same input — same ids, same
+  contents (``bench.stream_oracle.compare_alerts``);
+- **latency** (one worker, ``--rate`` pings/s paced in real time for ``--seconds``, then the
+  end-of-input record): for every alert the oracle expects, the time from sending the pings record
+  that raised it (``landun-batch`` header of its first alerts-topic record) to that record's
+  timestamp. An expected alert never seen is **missing and counted as +inf** in the percentiles;
+  one raised only by the end-of-input record has no send time and is counted apart
+  (``at_end``); ``late`` = delivered after ``--deadline-ms``.
 
-Numbers depend on the machine and its load; nothing here asserts them.
+Numbers depend on the machine and its load (stamped); nothing here asserts them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-
+from bench import stamp as stamping
+from bench.stream_kafka import (
+    DurableWatch,
+    Workers,
+    drop,
+    end_offsets,
+    final_alerts,
+    fresh_topics,
+    read_topic,
+)
+from bench.stream_oracle import compare_alerts, embedded, read_alert_lines
 from stream.kafka.producer import PingSender, make_producer, publish_reference
-from stream.kafka.topics import Topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def sim_files(vehicles: int, hours: float, seed: int) -> Path:
-    out = ROOT / "var" / "bench" / f"sim-{vehicles}-{hours}-{seed}"
+def sim_files(work: Path, vehicles: int, hours: float, seed: int) -> Path:
+    """``landun sim`` output for the fleet (kept in ``work`` between runs)."""
+    out = work / f"sim-{vehicles}-{hours}-{seed}"
     if not (out / "pings.jsonl").exists():
         cmd = [sys.executable, "-m", "landun.cli", "sim", "--vehicles", str(vehicles)]
         cmd += ["--hours", str(hours), "--seed", str(seed), "--out", str(out)]
@@ -45,211 +66,246 @@ def sim_files(vehicles: int, hours: float, seed: int) -> Path:
     return out
 
 
-class Workers:
-    """``landun worker`` processes of one namespace."""
-
-    def __init__(
-        self, bootstrap: str, topics: Topics, partitions: int, n: int, log_dir: Path, extra=()
-    ):
-        self.procs, self.ports = [], []
-        for _ in range(n):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            cmd = [sys.executable, "-m", "landun.cli", "worker", "--bootstrap", bootstrap,
-                   "--namespace", topics.namespace, "--partitions", str(partitions),
-                   "--store", "memory://", "--port", str(port), "--standby", "0",
-                   *extra]  # fmt: skip
-            log = (log_dir / f"worker-{port}.log").open("wb")
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log))
-            self.ports.append(port)
-
-    def metric(self, name: str) -> float:
-        total = 0.0
-        for port in self.ports:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    body = r.read().decode()
-            except OSError:
-                continue
-            total += sum(
-                float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                if line.startswith(name + " ") or line.startswith(name + "{")
-            )  # fmt: skip
-        return total
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the worker processes so far (Linux /proc)."""
-        total = 0.0
-        for proc in self.procs:
-            try:
-                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
-
-    def stop(self) -> None:
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+def baseline_round(sim: Path, pings: Path, out: Path) -> dict:
+    """One embedded-engine run; its rates by wall and by CPU time."""
+    run = embedded(pings, sim / "fences.geojson", sim / "registry.json", out)
+    run["pings_per_s"] = round(run["pings"] / run["wall_s"]) if run["wall_s"] else None
+    run["pings_per_cpu_s"] = round(run["pings"] / run["cpu_s"]) if run["cpu_s"] else None
+    return run
 
 
-def throughput(args, bootstrap: str, sim: Path, log_dir: Path) -> dict:
-    topics = Topics(f"bench{uuid.uuid4().hex[:8]}")
-    ensure_topics(bootstrap, topics, args.partitions)
-    producer = make_producer(bootstrap, linger_ms=20)
-    publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
-    sender = PingSender(producer, topics, args.partitions, batch_pings=args.batch)
-    sender.send_lines((sim / "pings.jsonl").read_bytes().splitlines())
-    sender.flush()
-    total = sender.sent
-    workers = Workers(
-        bootstrap, topics, args.partitions, args.workers, log_dir, args.worker_args.split()
-    )
+def worker_round(args, bootstrap: str, sim: Path, work: Path, oracle: dict) -> dict:
+    """One throughput run of the workers over the whole night, checked against ``oracle``."""
+    topics = fresh_topics(bootstrap, args.partitions)
     try:
-        deadline = time.monotonic() + args.timeout
-        first = None
-        done = 0.0
-        while time.monotonic() < deadline:
-            done = workers.metric("landun_pings_in_total")
-            now = time.monotonic()
-            if first is None and done > 0:
-                first = (now, done)
-            if done >= total:
-                break
-            time.sleep(0.1)
-        elapsed = now - first[0] if first else float("nan")
-        rate = (done - first[1]) / elapsed if first and elapsed > 0 else 0.0
+        producer = make_producer(bootstrap, linger_ms=20)
+        publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
+        sender = PingSender(producer, topics, args.partitions, batch_pings=args.batch)
+        sender.send_lines(line for line in (sim / "pings.jsonl").read_bytes().splitlines())
+        sender.final()  # the run ends as landun detect ends a file: comparable alerts
+        producer.close()
+        total = sender.sent
+        watch = DurableWatch(bootstrap, topics, end_offsets(bootstrap, topics.pings))
+        spawned = time.time()
+        workers = Workers(
+            bootstrap, topics, args.partitions, args.workers, work, args.worker_args.split()
+        )
+        try:
+            clock = _clock(workers, watch, total, spawned, args.timeout)
+        finally:
+            workers.stop()
+            watch.close()
+        check = compare_alerts(oracle, final_alerts(bootstrap, topics)) if watch.done else None
     finally:
-        workers.stop()
-        _drop(bootstrap, topics)
-    return {"pings": total, "processed": done, "pings_per_s": round(rate)}
+        drop(bootstrap, topics)
+    start, durable = clock["start"], clock["durable"]
+    row = {
+        "workers": args.workers,
+        "pings": total,
+        "durable": watch.done,
+        "durable_s": round(durable - start, 2) if durable else None,
+        "counter_s": round(clock["counted"] - start, 2) if clock["counted"] else None,
+        "start_from": clock["start_from"],
+        "worker_cpu_s": round(clock["cpu_end"] - clock["cpu_start"], 2),
+        "correct": check,
+    }
+    row["pings_per_s"] = round(total / row["durable_s"]) if row["durable_s"] else None
+    row["counter_pings_per_s"] = round(total / row["counter_s"]) if row["counter_s"] else None
+    row["pings_per_cpu_s"] = round(total / row["worker_cpu_s"]) if row["worker_cpu_s"] > 0 else None
+    return row
 
 
-def latency(args, bootstrap: str, sim: Path, log_dir: Path) -> dict:
-    topics = Topics(f"bench{uuid.uuid4().hex[:8]}")
-    ensure_topics(bootstrap, topics, args.partitions)
-    producer = make_producer(bootstrap, linger_ms=0)
-    publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
-    workers = Workers(bootstrap, topics, args.partitions, 1, log_dir, args.worker_args.split())
-    sent_at: dict[tuple[int, int], float] = {}
-    try:
-        _wait_ready(workers.ports[0], args.timeout)
-        lines = (sim / "pings.jsonl").read_bytes().splitlines()[: int(args.rate * args.seconds)]
-        sender = PingSender(producer, topics, args.partitions, batch_pings=10**9)
-        futures = []
-        slot = 0.02  # one batch record per partition every 20 ms
-        per_slot = max(1, int(args.rate * slot))
-        t0 = time.time()
-        for i in range(0, len(lines), per_slot):
-            wait = t0 + (i // per_slot) * slot - time.time()
-            if wait > 0:
-                time.sleep(wait)
-            sender.send_lines(lines[i : i + per_slot])
-            when = time.time()
-            futures += [(when, f) for f in sender.send_open()]
-        producer.flush()
-        for when, future in futures:
-            meta = future.get(timeout=30)
-            sent_at[(meta.partition, meta.offset)] = when
-        total = workers.metric
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline and total("landun_pings_in_total") < len(lines):
-            time.sleep(0.2)
-        alerts = _latencies(bootstrap, topics.alerts, sent_at)
-        events = _latencies(bootstrap, topics.events, sent_at)
-        worker = _worker_side(workers)
-    finally:
-        workers.stop()
-        _drop(bootstrap, topics)
+def _clock(workers: Workers, watch: DurableWatch, total: int, spawned: float, timeout: float):
+    """Poll the read counter and the changelog until every partition is durable."""
+    start, start_from, cpu_start = spawned, "spawn", 0.0
+    counted = first = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = time.time()
+        n = workers.metric("landun_pings_in_total")
+        if n is not None and n == 0 and first is None:
+            start, start_from, cpu_start = now, "last_zero_read", workers.cpu_seconds()
+        elif n is not None and n > 0 and first is None:
+            first = now
+        if counted is None and n is not None and n >= total:
+            counted = now
+        if watch.poll(50):
+            break
+    end_ms = watch.end_ms()
     return {
-        "rate": args.rate,
-        "alerts": len(alerts),
-        "p50_ms": _pct(alerts, 50),
-        "p99_ms": _pct(alerts, 99),
-        "events": len(events),
-        "events_p50_ms": _pct(events, 50),
-        "events_p99_ms": _pct(events, 99),
-        **worker,
+        "start": start,
+        "start_from": start_from,
+        "counted": counted,
+        "durable": end_ms / 1000 if end_ms is not None else None,
+        "cpu_start": cpu_start,
+        "cpu_end": workers.cpu_seconds(),
     }
 
 
-def _worker_side(workers: Workers) -> dict:
-    """Where a ping's latency goes inside the worker: mean micro-batch time, mean age of a
-    batch's oldest record when the batch starts (time spent queued before the engine)."""
-    out = {}
-    for name, key in (
-        ("landun_batch_seconds", "batch_ms"),
-        ("landun_record_age_seconds", "age_ms"),
-    ):
-        count = workers.metric(name + "_count")
-        out["worker_mean_" + key] = (
-            round(workers.metric(name + "_sum") / count * 1000, 1) if count else None
-        )
-    out["worker_batches"] = workers.metric("landun_batch_seconds_count")
-    out["worker_batch_s"] = round(workers.metric("landun_batch_seconds_sum"), 2)
-    out["worker_cpu_s"] = round(workers.cpu_seconds(), 2)  # start-up included
-    return out
+def throughput(args, bootstrap: str, sim: Path, work: Path) -> dict:
+    """Embedded and worker rounds, alternating; every worker round checked for correctness."""
+    pings = sim / "pings.jsonl"
+    baselines, rounds, oracle = [], [], None
+    for r in range(args.rounds):
+        base = baseline_round(sim, pings, work / f"embedded-{r}.jsonl")
+        alerts = read_alert_lines(work / f"embedded-{r}.jsonl")
+        if oracle is None:
+            oracle = alerts
+        base["same_as_first"] = alerts == oracle
+        baselines.append(base)
+        _progress(args, f"embedded {r}: {base['pings_per_s']:,} pings/s")
+        rounds.append(worker_round(args, bootstrap, sim, work, oracle))
+        _progress(args, f"worker {r}: {rounds[-1]['pings_per_s']} pings/s (durable)")
+    return {
+        "baseline": baselines,
+        "workers": rounds,
+        "correct": all(r["correct"] and r["correct"]["equal"] for r in rounds)
+        and all(b["same_as_first"] for b in baselines),
+    }
 
 
-def _latencies(bootstrap: str, topic: str, sent_at: dict) -> list[float]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000
-    )
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    out = []
-    for rec in consumer:
-        batch = dict(rec.headers or ()).get("landun-batch", b"").decode()
-        if not batch:
+def latency(args, bootstrap: str, sim: Path, work: Path) -> dict:
+    """A paced run of one worker; latencies of the expected alerts, missing ones counted."""
+    lines = (sim / "pings.jsonl").read_bytes().splitlines()[: int(args.rate * args.seconds)]
+    subset = work / "latency-pings.jsonl"
+    subset.write_bytes(b"\n".join(lines) + b"\n")
+    base = baseline_round(sim, subset, work / "latency-embedded.jsonl")
+    oracle = read_alert_lines(work / "latency-embedded.jsonl")
+    topics = fresh_topics(bootstrap, args.partitions)
+    try:
+        producer = make_producer(bootstrap, linger_ms=0)
+        publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
+        workers = Workers(bootstrap, topics, args.partitions, 1, work, args.worker_args.split())
+        try:
+            workers.wait_ready(args.timeout)
+            sent_at = _paced(producer, topics, args, lines)
+            watch = DurableWatch(bootstrap, topics, end_offsets(bootstrap, topics.pings))
+            deadline = time.monotonic() + args.timeout
+            while not watch.poll(100) and time.monotonic() < deadline:
+                pass
+            watch.close()
+            cpu = round(workers.cpu_seconds(), 2)  # start-up included
+        finally:
+            workers.stop()
+        first = _first_records(bootstrap, topics.alerts)
+        check = compare_alerts(oracle, final_alerts(bootstrap, topics))
+    finally:
+        drop(bootstrap, topics)
+    report = alert_latencies(oracle, first, sent_at, args.deadline_ms)
+    return {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "pings": len(lines),
+        "durable": watch.done,
+        "worker_cpu_s": cpu,
+        "baseline_embedded": base,
+        "correct": check,
+        **report,
+    }
+
+
+def _paced(producer, topics, args, lines: list[bytes]) -> dict[tuple[int, int], float]:
+    """Send ``lines`` at ``args.rate``, one record per partition every 20 ms, then the final
+    record; the send time of every pings record by (partition, offset)."""
+    sender = PingSender(producer, topics, args.partitions, batch_pings=10**9)
+    futures = []
+    slot = 0.02
+    per_slot = max(1, int(args.rate * slot))
+    t0 = time.time()
+    for i in range(0, len(lines), per_slot):
+        wait = t0 + (i // per_slot) * slot - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        sender.send_lines(lines[i : i + per_slot])
+        when = time.time()
+        futures += [(when, f) for f in sender.send_open()]
+    sender.final()
+    sent_at = {}
+    for when, future in futures:
+        meta = future.get(timeout=30)
+        sent_at[(meta.partition, meta.offset)] = when
+    return sent_at
+
+
+def _first_records(bootstrap: str, topic: str) -> dict[str, tuple[int, str]]:
+    """Alert id -> (timestamp ms, ``landun-batch`` header) of its first record on the topic."""
+    import orjson
+
+    first: dict[str, tuple[int, str]] = {}
+    for rec in read_topic(bootstrap, topic):
+        alert_id = orjson.loads(rec.value)["id"]
+        if alert_id not in first:
+            batch = dict(rec.headers or ()).get("landun-batch", b"").decode()
+            first[alert_id] = (rec.timestamp, batch)
+    return first
+
+
+def alert_latencies(
+    expected: dict[str, dict],
+    first: dict[str, tuple[int, str]],
+    sent_at: dict[tuple[int, int], float],
+    deadline_ms: float,
+) -> dict:
+    """Latency of every expected alert: delivered, late, missing (+inf), raised at the end.
+
+    Parameters
+    ----------
+    expected : dict
+        The oracle's alerts by id.
+    first : dict
+        Alert id -> (timestamp ms, ``landun-batch`` header) of its first record seen.
+    sent_at : dict
+        (partition, offset) of a pings record -> the epoch seconds it was sent.
+    deadline_ms : float
+        Delivered later than this counts as late (still delivered).
+
+    Returns
+    -------
+    dict
+        ``expected``, ``delivered``, ``late``, ``missing``, ``at_end`` (raised by the end of
+        input, no send time), ``p50_ms``/``p99_ms`` over delivered + missing with missing as
+        +inf (``None`` when there is nothing to rank), and ``missing_as`` = ``"+inf"``.
+    """
+    values, missing, at_end = [], 0, 0
+    for alert_id in expected:
+        seen = first.get(alert_id)
+        if seen is None:
+            missing += 1
+            values.append(math.inf)
             continue
+        ts, batch = seen
         part, _, span = batch.partition(":")
-        first = int(span.split("-")[0])
-        sent = sent_at.get((int(part), first))
-        if sent is not None:
-            out.append(rec.timestamp - sent * 1000)
-    consumer.close()
-    return sorted(out)
+        sent = sent_at.get((int(part), int(span.split("-")[0]))) if span else None
+        if sent is None:
+            at_end += 1
+            continue
+        values.append(ts - sent * 1000)
+    values.sort()
+    finite = [v for v in values if v != math.inf]
+    return {
+        "expected": len(expected),
+        "delivered": len(finite),
+        "late": sum(1 for v in finite if v > deadline_ms),
+        "missing": missing,
+        "at_end": at_end,
+        "deadline_ms": deadline_ms,
+        "missing_as": "+inf",
+        "p50_ms": _pct(values, 50),
+        "p99_ms": _pct(values, 99),
+    }
 
 
 def _pct(values: list[float], q: int) -> float | None:
     if not values:
         return None
-    return round(values[min(len(values) - 1, int(len(values) * q / 100))], 1)
-
-
-def _wait_ready(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("worker not ready")
-
-
-def _drop(bootstrap: str, topics: Topics) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(topics.namespace)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    v = values[min(len(values) - 1, int(len(values) * q / 100))]
+    return v if v == math.inf else round(v, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=1, help="worker processes (throughput)")
+    p.add_argument("--rounds", type=int, default=2, help="embedded/worker pairs, alternating")
     p.add_argument("--partitions", type=int, default=8)
     p.add_argument("--vehicles", type=int, default=300)
     p.add_argument("--hours", type=float, default=6.0)
@@ -257,30 +313,75 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=500, help="pings per batch record")
     p.add_argument("--rate", type=float, default=5000.0, help="pings/s of the latency run")
     p.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    p.add_argument("--deadline-ms", type=float, default=500.0, help="later than this is late")
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--worker-args", default="", help="extra `landun worker` arguments, quoted")
+    p.add_argument("--work", type=Path, default=ROOT / "var" / "bench", help="scratch directory")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", type=Path, help="also write the JSON report there")
     args = p.parse_args(argv)
+    stamp = stamping.start(["bench.stream", *(sys.argv[1:] if argv is None else argv)])
     port = os.environ.get("LANDUN_KAFKA_PORT", "9092")
     bootstrap = os.environ.get("LANDUN_KAFKA_BOOTSTRAP", f"127.0.0.1:{port}")
-    sim = sim_files(args.vehicles, args.hours, args.seed)
-    log_dir = ROOT / "var" / "bench" / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    result: dict = {"workers": args.workers}
+    args.work.mkdir(parents=True, exist_ok=True)
+    sim = sim_files(args.work, args.vehicles, args.hours, args.seed)
+    report: dict = {"stamp": stamp, "fleet": [args.vehicles, args.hours, args.seed]}
     if not args.skip_throughput:
-        result.update(throughput(args, bootstrap, sim, log_dir))
+        report["throughput"] = throughput(args, bootstrap, sim, args.work)
     if not args.skip_latency:
-        result.update(latency(args, bootstrap, sim, log_dir))
-    else:
-        result.update({"p50_ms": None, "p99_ms": None})
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>16}: {value}")
-    return 0
+        report["latency"] = latency(args, bootstrap, sim, args.work)
+    stamping.end(stamp)
+    report["correct"] = all(
+        part["correct"] if name == "throughput" else part["correct"]["equal"]
+        for name, part in report.items()
+        if name in ("throughput", "latency")
+    )
+    text = json.dumps(report, indent=1) if args.json else table(report)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1))
+    return 0 if report["correct"] else 1
+
+
+def table(report: dict) -> str:
+    """The report as the text table docs/benchmarks.md takes, stamp first."""
+    lines = [stamping.line(report["stamp"]), f"fleet (vehicles, hours, seed): {report['fleet']}"]
+    t = report.get("throughput")
+    if t:
+        lines += ["", "round  kind      pings/s (wall)  pings/CPU-s  clock        correct"]
+        for i, (b, w) in enumerate(zip(t["baseline"], t["workers"], strict=True)):
+            lines.append(
+                f"{i:>5}  embedded  {b['pings_per_s'] or '-':>14}  {b['pings_per_cpu_s']:>11}  "
+                f"{b['wall_s']:>6} s      same as round 0: {b['same_as_first']}"
+            )
+            c = w["correct"] or {}
+            lines.append(
+                f"{i:>5}  worker×{w['workers']}  {w['pings_per_s'] or '-':>14}  "
+                f"{w['pings_per_cpu_s'] or '-':>11}  durable {w['durable_s']} s (counter "
+                f"{w['counter_s']} s = {w['counter_pings_per_s']}/s)  equal {c.get('equal')} "
+                f"({c.get('got')}/{c.get('expected')} alerts, missing {c.get('missing')}, extra "
+                f"{c.get('extra')}, different {c.get('different')})"
+            )
+    lat = report.get("latency")
+    if lat:
+        c = lat["correct"]
+        lines += [
+            "",
+            f"latency at {lat['rate']:.0f} pings/s for {lat['seconds']} s ({lat['pings']} pings): "
+            f"expected {lat['expected']} alerts, delivered {lat['delivered']}, late (> "
+            f"{lat['deadline_ms']:.0f} ms) {lat['late']}, missing {lat['missing']} (as "
+            f"{lat['missing_as']}), raised at end of input {lat['at_end']}; p50 {lat['p50_ms']} "
+            f"ms, p99 {lat['p99_ms']} ms; final alerts equal the embedded engine's: {c['equal']}",
+        ]
+    lines.append(f"correct: {report['correct']}")
+    return "\n".join(lines)
+
+
+def _progress(args, message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

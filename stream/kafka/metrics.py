@@ -89,6 +89,11 @@ class WorkerMetrics:
             "Batches whose engine run failed (records dead-lettered)",
             registry=r,
         )
+        self.recovery_seeks = Counter(
+            "landun_recovery_seeks",
+            "Stalled changelog partitions sought again during table recovery (recovery_watch)",
+            registry=r,
+        )
         self.reference = Counter(
             "landun_reference_records",
             "Reference records applied or refused",

@@ -40,6 +40,7 @@ from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import OutRecord
 from stream.kafka.probe import probe_kafka
 from stream.kafka.records import received_seconds
+from stream.kafka.recovery_watch import RecoveryWatch, faust_view
 from stream.kafka.reference import ReferenceFollower
 from stream.kafka.runner import (
     CHECKPOINT_EVERY_S,
@@ -225,6 +226,17 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
             log.exception("checkpoint flush failed; partitions reload from their checkpoints")
             runner.reset(list(runner.pending))
         await nudge_idle()
+        await watch_recovery()
+
+    watch = RecoveryWatch()
+
+    async def watch_recovery() -> None:
+        try:
+            before = watch.total_kicks
+            await watch.check(faust_view(app.tables.recovery), app.consumer, time.monotonic())
+            metrics.recovery_seeks.inc(watch.total_kicks - before)
+        except Exception:  # noqa: BLE001 - a timer task must not die; assignment may be changing
+            log.exception("recovery watch failed; trying again at the next tick")
 
     nudged: dict[int, float] = {}
 
@@ -281,6 +293,7 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
         checks = {
             "reference": "ok" if loaded else "loading",
             "rebalancing": "rebalancing" if app.rebalancing else "ok",
+            "recovery": "stalled: restart this worker" if watch.gave_up else "ok",
             "kafka": results[0],
         }
         if settings.redis_url:

@@ -42,3 +42,25 @@ def test_unregistered_trucks_drive_between_two_different_places():
     for fixes in by_truck.values():
         lat, lng = np.array(fixes).T
         assert np.ptp(lat) + np.ptp(lng) > 0.01  # kilometres apart, not a standstill
+
+
+def test_the_unregistered_trucks_of_the_seed_1_3000_vehicle_night_all_report():
+    """Issue 13: ``landun demo --vehicles 3000`` and ``landun sim --vehicles 3000`` (seed 1)
+    crashed with an IndexError in trace(); seed 2 did not.
+
+    The run at fault, without the 3 minutes of the whole night: the same world (3000 vehicles,
+    12 h from the default start, seed 1) and the same draw (``"1/unregistered"``, as
+    ``sim.simulate`` seeds it). Every one of its 30 unregistered trucks must come out with a
+    track: no crash, and no truck left silent by a trip too short to report.
+    """
+    from sim import noise
+    from sim.scenario import build_world
+    from tests.sim.conftest import START_MS
+
+    world = build_world(3000, 1, START_MS, START_MS + 12 * 3_600_000)
+    rows = noise.unregistered(world, random.Random("1/unregistered"))
+    reports: dict[str, int] = {}
+    for vid, _ in rows:
+        reports[vid] = reports.get(vid, 0) + 1
+    assert sorted(reports) == [f"V{3001 + i:04d}" for i in range(30)]
+    assert min(reports.values()) >= 2  # a drive of kilometres, not one fix

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo's port: make demo PORT=8080 (issue 13).
+PORT ?= 8000
 
 .PHONY: demo test lint install clean
 
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/landun demo
+	$(BIN)/landun demo --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

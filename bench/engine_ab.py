@@ -108,7 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.before is None or args.data is None:
         ap.error("--before and --data are required")
-    print(json.dumps(compare(args.before, args.after, args.data, args.rounds), indent=2))
+    from bench import stamp as stamping  # here: the side runs must not import bench/
+
+    stamp = stamping.start(["bench.engine_ab", *(sys.argv[1:] if argv is None else argv)])
+    report = compare(args.before, args.after, args.data, args.rounds)
+    report["stamp"] = stamping.end(stamp)  # the commit is the --after checkout's if it is this one
+    print(json.dumps(report, indent=2))
     return 0
 
 

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.before is None or args.data is None:
         ap.error("--before and --data are required")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
     from bench import stamp as stamping  # here: the side runs must not import bench/
 
     stamp = stamping.start(["bench.engine_ab", *(sys.argv[1:] if argv is None else argv)])

@@ -7,7 +7,8 @@ work and :func:`end` after; both sample the load average, so a table says how bu
 machine was while it ran.
 
 ``stamp`` keys: ``commit`` (short hash of HEAD, or ``"unknown"`` outside a git checkout),
-``dirty`` (bool: tracked files differ from HEAD), ``dirty_files`` (how many), ``date`` (UTC,
+``dirty`` (bool: tracked files differ from HEAD), ``dirty_files`` (how many) and
+``dirty_paths`` (which, at most 100), ``date`` (UTC,
 ISO 8601, at the start), ``load_start`` / ``load_end`` (the 1, 5 and 15 minute load averages),
 ``cpus`` (``os.cpu_count()``), ``cpu`` (model name), ``machine`` (``platform.platform()``),
 ``python``, ``command`` (the argv of the run) and ``seconds`` (wall time from start to end).
@@ -81,6 +82,9 @@ def start(argv: list[str] | None = None) -> dict:
         "commit": head.strip() if head else "unknown",
         "dirty": bool(changed) if status is not None else None,
         "dirty_files": len(changed) if status is not None else None,
+        # Which files: on a checkout shared with other work, a reader can tell whether the code
+        # measured (stream/, bench/ ...) was among them.
+        "dirty_paths": [line[3:] for line in changed[:100]],
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "load_start": _load(),
         "load_end": None,

@@ -295,11 +295,11 @@ def alert_latencies(
     }
 
 
-def _pct(values: list[float], q: int) -> float | None:
+def _pct(values: list[float], q: int) -> float | str | None:
     if not values:
         return None
     v = values[min(len(values) - 1, int(len(values) * q / 100))]
-    return v if v == math.inf else round(v, 1)
+    return "+inf" if v == math.inf else round(v, 1)  # JSON has no infinity
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """`landun fences check|match|bench`: validate fence files, look up a point, benchmark the index.
 
-Exit codes: 0 done (file valid), 1 the fence file has problems (all are printed), 2 the file
-cannot be read or the arguments are wrong.
+Exit codes: 0 done (file valid), 1 the fence file has problems (all are printed; a file with
+no fence at all, such as an empty FeatureCollection, is one), 2 the file cannot be read or the
+arguments are wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter
 
 from geofence import FenceIndex
 from geofence.datum import transform
-from geofence.loader import check_fences
+from geofence.loader import FILE, check_fences
 from geofence.model import Datum, Fence, FenceKind
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
@@ -88,6 +89,8 @@ def run_check(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_UNREADABLE
     fences, problems = loaded
+    if not fences and all(where == FILE for where, _ in problems):
+        return _refuse_fenceless(args.file, problems)
     counts = Counter(f.kind for f in fences)
     label = "fences" if not problems else "valid fences"
     print(f"{args.file}: {len(fences)} {label}")
@@ -100,6 +103,20 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     print("ok: no problems")
     return EXIT_OK
+
+
+def _refuse_fenceless(path: str, problems: list[tuple[str, str]]) -> int:
+    """A file without a single feature: say so, not a table of zeros (issue 13: an empty
+    FeatureCollection read as "0 valid fences" over eight zero counts; an empty list as "ok")."""
+    empty = [(w, m) for w, m in problems if m == "FeatureCollection has no features"]
+    if empty or not problems:
+        what = "the FeatureCollection is empty" if empty else "the list of features is empty"
+        print(f"{path}: no fences: {what}; a fence file needs at least one Feature "
+              '(docs/formats.md, "fences.geojson")')  # fmt: skip
+    others = [p for p in problems if p not in empty]
+    if others:
+        _print_problems(path, others)
+    return EXIT_PROBLEMS
 
 
 def run_match(args: argparse.Namespace) -> int:

@@ -71,6 +71,34 @@ def test_check_not_json_is_a_problem_and_missing_file_is_unreadable(capsys, tmp_
     assert f"cannot read {missing}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            {"type": "FeatureCollection", "features": []},
+            ["no fences: the FeatureCollection is empty"],
+        ),
+        ([], ["no fences: the list of features is empty"]),
+        (
+            {"type": "FeatureCollection", "crs": "EPSG:3857", "features": []},
+            ["no fences: the FeatureCollection is empty", "a 'crs' other than WGS-84"],
+        ),
+    ],
+    ids=["empty collection", "empty list", "empty collection with a bad crs"],
+)
+def test_check_a_file_without_a_fence_says_so(capsys, tmp_path, content, said):
+    """Issue 13: a newcomer's empty FeatureCollection read as "0 valid fences" over a table of
+    zeros, and an empty list as "ok: no problems" (exit 0). Now: one plain sentence, exit 1 (the
+    command's "the fence file has problems")."""
+    path = tmp_path / "empty.geojson"
+    path.write_text(json.dumps(content))
+    assert main(["fences", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    for words in said:
+        assert words in out
+    assert "total" not in out and "ok" not in out.split()
+
+
 def demo_site():
     fences = {f.id: f for f in load_fences(DEMO)}
     fence = fences["site-jingkai-taihu-newtown"]

@@ -10,7 +10,13 @@ reported on stderr with their line numbers and skipped. ``--normal normal.json``
 normal-operation pattern. ``--json`` prints ``{"overall": {"precision", "recall", "duplicates",
 ...}, "by_type": {TYPE: {...}}, "normal": {...}}``.
 
-Exit codes: 0 scored, 2 a file cannot be read (or normal.json is malformed).
+A truth file that is not one is refused before anything is scored (issue 13: an alerts file or
+an empty file given as ``--truth`` scored a perfect recall over no truths): an empty file, an
+alerts file (its lines have an ``id`` and a ``severity`` or ``evidence``, and no ``window``), or
+any file of which not one line is a truth ``{"type", "vehicle", "ts", "window": [start, end]}``.
+
+Exit codes: 0 scored, 2 a file cannot be read, is no truth file, or normal.json is malformed
+(nothing is printed on stdout then).
 """
 
 from __future__ import annotations
@@ -60,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"landun score: {args.normal}: {exc}", file=sys.stderr)
             return EXIT_UNREADABLE
     truths, bad_truths = read_truths(truth_lines, args.truth)
+    if not truths:
+        print(f"landun score: {_not_truth(args.truth, truth_lines, bad_truths)}", file=sys.stderr)
+        return EXIT_UNREADABLE
     alerts, bad_alerts = read_alerts(alert_lines, args.alerts)
     for problem in [*bad_truths, *bad_alerts]:
         print(f"skipped {problem}", file=sys.stderr)
@@ -69,3 +78,44 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(table(result))
     return EXIT_OK
+
+
+ALERT_ONLY_KEYS = ("severity", "evidence")  # alerts.jsonl has them; truth.jsonl never does
+
+
+def _not_truth(path: str, lines: list[bytes], problems: list[str]) -> str:
+    """Why ``path``, which gave no truth at all, is no truth file (issue 13).
+
+    Parameters
+    ----------
+    path : str
+        The ``--truth`` argument, named in the message.
+    lines : list of bytes
+        The file's lines.
+    problems : list of str
+        What :func:`sim.score.read_truths` said about each line it skipped.
+
+    Returns
+    -------
+    str
+        One sentence for stderr.
+    """
+    hint = "the simulator's truth.jsonl (landun sim --out DIR writes DIR/truth.jsonl)"
+    rows = [line for line in lines if line.strip()]
+    if not rows:
+        return f"{path} is empty: no truth to score against; --truth takes {hint}"
+    if all(_looks_like_alert(line) for line in rows):
+        return (f"{path} is an alerts file (id, severity, evidence, no window), not a truth "
+                f"file: pass it as --alerts, and {hint} as --truth")  # fmt: skip
+    return (f"{path} is not a truth file: none of its {len(rows)} lines is a truth "
+            f'{{"type", "vehicle", "ts", "window": [start, end]}} (first: {problems[0]}); '
+            f"--truth takes {hint}")  # fmt: skip
+
+
+def _looks_like_alert(line: bytes) -> bool:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    return (isinstance(obj, dict) and "window" not in obj and "id" in obj
+            and any(k in obj for k in ALERT_ONLY_KEYS))  # fmt: skip

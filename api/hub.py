@@ -17,9 +17,9 @@ from itertools import islice
 
 import orjson
 
-from api.feed import POSITION_STATES
 from api.ports import AlertEvent, BBox, Ports, Record
 from api.security import Principal
+from stream.live.projection import tally
 
 log = logging.getLogger(__name__)
 TOPICS = ("positions", "alerts")
@@ -298,15 +298,16 @@ class Hub:
                     client.wake.set()
 
     def publish_counts(self, rows: list[Record] | None = None) -> None:
-        """Tally vehicles per district and state once, then hand each client its scope's."""
-        by_district: dict[str | None, Counter] = {}
+        """Tally the city and each district once (``tally``, the route's counters too), then
+        hand each client its scope's."""
+        by_district: dict[str | None, list[Record]] = {}
         for p in self.ports.live.query() if rows is None else rows:
-            by_district.setdefault(p.get("district"), Counter())[p["state"]] += 1
-        city = sum(by_district.values(), Counter())
+            by_district.setdefault(p.get("district"), []).append(p)
+        tallies = {d: tally(rows_of) for d, rows_of in by_district.items()}
+        tallies[None] = tally(p for rows_of in by_district.values() for p in rows_of)
+        empty = tally(())
         for client in self.live_clients:
-            district = client.who.district
-            mine = city if district is None else by_district.get(district, Counter())
-            counts = {"total": sum(mine.values()), **{s: mine[s] for s in POSITION_STATES}}
+            counts = tallies.get(client.who.district, empty)
             if counts != client.counts:
                 client.counts = counts
                 client.counts_dirty = True

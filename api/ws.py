@@ -155,8 +155,8 @@ def parse_viewport(data: dict):
 @router.websocket("/ws/live")
 async def live_socket(ws: WebSocket) -> None:
     """Live positions. Server frames: ``hello``; ``snapshot`` (replace everything; items may
-    continue in ``positions`` frames); ``positions`` (updates); ``counts`` (per state, whole
-    scope). Client frames: ``viewport`` with ``bbox`` and ``zoom``."""
+    continue in ``positions`` frames); ``positions`` (updates); ``counts`` (the whole scope's
+    counters, ``stream.live.projection.tally``). Client frames: ``viewport`` with ``bbox`` and ``zoom``."""
     admitted = await admit(ws, "live", {})
     if admitted is None:
         return

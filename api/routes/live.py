@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import CurrentUser, PortsDep, scope_district
-from api.feed import POSITION_STATES
 from api.ports import BBox, Record
+from stream.live.projection import tally
 
 router = APIRouter(prefix="/api/live", tags=["live"])
 
@@ -58,7 +58,8 @@ def nearest(
 
 
 @router.get("/counts")
-def counts(who: CurrentUser, ports: PortsDep, district: str | None = None) -> dict[str, int]:
-    """Vehicles per state in scope (the big-screen counters)."""
-    tally = Counter(p["state"] for p in ports.live.query(scope_district(who, district)))
-    return {"total": sum(tally.values()), **{s: tally.get(s, 0) for s in POSITION_STATES}}
+def counts(who: CurrentUser, ports: PortsDep, district: str | None = None) -> dict[str, Any]:
+    """The big-screen counters of the vehicles in scope: online/offline and moving/parked as
+    splits, loaded and violating as flags (``stream.live.projection.tally``, the websocket's
+    ``counts`` message too; issue 13)."""
+    return tally(ports.live.query(scope_district(who, district)))

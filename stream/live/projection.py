@@ -8,6 +8,7 @@ driver fills it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from stream.eventtime import parse_ts, to_iso
@@ -15,6 +16,7 @@ from stream.live.ports import Record
 
 POSITION_STATES = ("on_trip", "loaded", "idle", "offline", "violation")
 MOVING_KMH = 5.0
+LOADED = ("half", "full")  # load sensor readings that mean a load on board
 VIOLATION_MS = 10 * 60_000  # an alert without an end shows its vehicle red this long
 OFFLINE_MS = 10 * 60_000  # silent this long (event time) = offline, as signal_lost
 
@@ -59,7 +61,7 @@ def display_state(
         return state
     if ts_ms <= violating:
         return "violation"
-    if loaded in ("half", "full"):
+    if loaded in LOADED:
         return "loaded"
     return "on_trip" if (speed_kmh or 0) > MOVING_KMH else "idle"
 
@@ -81,7 +83,9 @@ def position_record(
     """The live map's record of a vehicle's position (WGS-84, time as ISO +08:00).
 
     ``district`` and ``kind`` are the vehicle's (registry), None when unknown; ``violating``
-    and ``state`` as in :func:`display_state`.
+    and ``state`` as in :func:`display_state`. ``loaded`` in the record is a flag (the load
+    sensor says half or full), kept apart from ``state``: a loaded truck drawn in violation is
+    still loaded, and the counters count it in both (issue 13).
 
     Examples
     --------
@@ -97,5 +101,57 @@ def position_record(
         "lng": round(lng, 7),
         "speed_kmh": speed_kmh,
         "heading": heading,
+        "loaded": is_loaded(loaded),
         "state": display_state(ts_ms, speed_kmh, loaded, violating, state),
     }
+
+
+def is_loaded(loaded: str | None) -> bool:
+    """True when the load sensor reading says the body carries a load (half or full).
+
+    >>> is_loaded("half"), is_loaded("empty"), is_loaded(None)
+    (True, False, False)
+    """
+    return loaded in LOADED
+
+
+COUNT_KEYS = ("total", "online", "offline", "moving", "parked", "loaded", "violating")
+
+
+def tally(positions: Iterable[Record]) -> dict[str, Any]:
+    """The live counters of a set of latest positions, as two splits and two flags.
+
+    ``online + offline == total`` (offline: the projection's ``offline`` state);
+    ``moving + parked == online`` (moving: ``speed_kmh`` of at least ``MOVING_KMH``);
+    ``loaded`` and ``violating`` count online vehicles with that flag, a loaded truck in
+    violation in both (issue 13: it counted only as 违规). A record written before the
+    ``loaded`` flag existed counts as loaded when drawn ``loaded``. ``states`` holds the
+    vehicles per drawn state (``POSITION_STATES``), apart: the state ``loaded`` is not the flag.
+
+    Examples
+    --------
+    >>> rows = [
+    ...     {"state": "violation", "speed_kmh": 30, "loaded": True},
+    ...     {"state": "idle", "speed_kmh": 0, "loaded": False},
+    ...     {"state": "offline", "speed_kmh": 50, "loaded": True},
+    ... ]
+    >>> counts = tally(rows)
+    >>> [counts[k] for k in COUNT_KEYS], counts["states"]["violation"]
+    ([3, 2, 1, 1, 1, 1, 1], 1)
+    """
+    counts: dict[str, Any] = dict.fromkeys(COUNT_KEYS, 0)
+    states = dict.fromkeys(POSITION_STATES, 0)
+    for p in positions:
+        state = p["state"]
+        states[state] = states.get(state, 0) + 1
+        if state == "offline":
+            continue
+        counts["online"] += 1
+        counts["moving"] += (p.get("speed_kmh") or 0) >= MOVING_KMH
+        counts["loaded"] += p["loaded"] is True if "loaded" in p else state == "loaded"
+        counts["violating"] += state == "violation"
+    counts["offline"] = states["offline"]
+    counts["total"] = counts["online"] + counts["offline"]
+    counts["parked"] = counts["online"] - counts["moving"]
+    counts["states"] = states
+    return counts

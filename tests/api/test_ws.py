@@ -7,7 +7,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from api.security import Principal
-from tests.api.conftest import LX, ROLES, XS, alert, auth, ping
+from tests.api.conftest import DISPATCH, LX, ROLES, XS, alert, auth, ping
 
 # A lost frame would block a receive forever: fail instead of hanging the run.
 pytestmark = pytest.mark.timeout(60)
@@ -155,7 +155,8 @@ def test_viewport_limits_updates_to_the_box(client, app):
 def test_counts_cover_the_whole_scope(client, app):
     with client.websocket_connect(f"/ws/live?ticket={ticket(client, app, 'liangxi')}") as ws:
         counts = frames_until(ws, lambda f: f["type"] == "counts")[-1]["counts"]
-        assert counts["total"] == 2 and counts["on_trip"] == 2
+        assert counts["total"] == 2 and counts["states"]["on_trip"] == 2
+        assert (counts["online"], counts["moving"], counts["parked"]) == (2, 2, 0)
 
 
 @pytest.mark.parametrize(
@@ -188,9 +189,7 @@ def test_alert_feed_is_scoped_and_carries_case_changes(client, app):
         app.state.feed.alert(alert("A-LX2", "LX-1", LX, minute=6))
         (new,) = events(ws, 1)
         assert (new["type"], new["alert"]["id"]) == ("alert", "A-LX2")
-        client.post(
-            "/api/alerts/A-LX2/case", json={"state": "dispatched"}, headers=auth(app, "city")
-        )
+        client.post("/api/alerts/A-LX2/case", json=DISPATCH, headers=auth(app, "city"))
         (change,) = events(ws, 1)
         assert change["type"] == "case" and change["alert"]["case"]["state"] == "dispatched"
         assert change["seq"] > new["seq"] > snap["seq"]
@@ -204,7 +203,7 @@ def test_resume_after_reconnect_has_no_gaps(client, app):
     for i in range(6):
         district, vid = (LX, "LX-1") if i % 2 == 0 else (XS, "XS-1")
         app.state.feed.alert(alert(f"away-{i}", vid, district, minute=10 + i))
-    client.post("/api/alerts/A-LX/case", json={"state": "dispatched"}, headers=auth(app, "city"))
+    client.post("/api/alerts/A-LX/case", json=DISPATCH, headers=auth(app, "city"))
     store = app.state.ports.alerts
     expected = [
         (e.seq, e.alert["id"])

@@ -61,8 +61,12 @@ def test_the_record():
     assert record == {
         "vehicle": "M1", "district": "梁溪", "kind": None, "ts": "2025-06-02T21:00:00.005+08:00",
         "lat": 31.1234568, "lng": 120.9876543, "speed_kmh": 12.5, "heading": 90.0,
-        "state": "violation",
+        "loaded": False, "state": "violation",
     }  # fmt: skip
+    # issue 13: the load stays a flag apart from the state a violation draws
+    loaded = position_record("M1", T0, 31.5, 120.3, loaded="full", violating=T0)
+    assert (loaded["state"], loaded["loaded"]) == ("violation", True)
+    assert position_record("M1", T0, 31.5, 120.3, loaded="empty")["loaded"] is False
 
 
 # minute, vehicle, lat, lng, speed, loaded, alerts that come with the ping, the state drawn

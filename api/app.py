@@ -22,6 +22,7 @@ from api.ports import Ports, RecordRejected
 from api.routes import (
     alerts,
     auth,
+    cases,
     evidence,
     fences,
     health,
@@ -180,6 +181,7 @@ def create_app(
     app.state.accounts = AccountCache(ports.users, settings.ws_recheck_s)
     for module in (health, auth, map, fences, vehicles, registry, live, trips, alerts, metrics):
         app.include_router(module.router)
+    app.include_router(cases.router)  # the day's case list and dismissal reasons (issue 13)
     app.include_router(evidence.router)  # the evidence pack download (issue 12)
     app.include_router(replay_routes.router)  # investigation queries over the archive (issue 12)
     app.include_router(ws.router)

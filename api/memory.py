@@ -57,10 +57,12 @@ class MemoryAlertStore:
         rows.sort(key=lambda a: (self._ts[a["id"]], a["id"]), reverse=True)
         return rows[: q.limit]
 
-    def transition(self, alert_id: str, to: str, by: str, at: str, note: str) -> AlertEvent:
+    def transition(
+        self, alert_id: str, to: str, by: str, at: str, note: str, form: Record | None = None
+    ) -> AlertEvent:
         with self._lock:
             alert = self._alerts[alert_id]
-            alert["case"] = cases.transition(alert["case"], to, by, at, note)
+            alert["case"] = cases.transition(alert["case"], to, by, at, note, form)
             return self._log_event("case", alert_id)
 
     def head(self) -> int:
@@ -84,9 +86,7 @@ class MemoryAlertStore:
 
 def _copy_alert(alert: Record) -> Record:
     # Callers get copies: the stored case history can only grow through ``transition``.
-    case = alert["case"]
-    history = [dict(e) for e in case["history"]]
-    return {**alert, "case": {"state": case["state"], "history": history}}
+    return {**alert, "case": cases.from_history(alert["case"]["history"])}
 
 
 def _matches(alert: Record, ts_ms: int, q: AlertQuery) -> bool:

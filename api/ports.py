@@ -60,8 +60,12 @@ class AlertStore(Protocol):
     def query(self, q: AlertQuery) -> list[Record]:
         """Alerts matching ``q``, newest event time first."""
 
-    def transition(self, alert_id: str, to: str, by: str, at: str, note: str) -> AlertEvent:
-        """Move the alert's case (``api.cases.transition`` rules); KeyError if unknown."""
+    def transition(
+        self, alert_id: str, to: str, by: str, at: str, note: str, form: Record | None = None
+    ) -> AlertEvent:
+        """Move the alert's case (``api.cases.transition`` rules, ``form`` its ``assignee``,
+        ``deadline`` and ``reason``); KeyError if unknown. The case's ``assignee``,
+        ``deadline`` and ``reason`` and each history entry's survive a restart."""
 
     def head(self) -> int:
         """The ``seq`` of the latest event (0 when there is none)."""

@@ -16,6 +16,8 @@ in PostgreSQL (``api.ports.AlertStore``).
 The case row is also each alert's mutex: ``put`` and ``transition`` lock it before reading the
 alert, so a feed event always carries the alert and its case as they were at its ``seq``.
 Times of the case history come back as ISO 8601 in Beijing time (``stream.eventtime.to_iso``).
+Each audit row keeps what the case form gave (``assignee``, ``deadline_ms``, ``reason``: issue 13);
+the case's own fields are derived from the history (``api.cases.from_history``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ _entry = func.json_build_object(
     "by", case_audit.c.actor,
     "at_ms", cast(func.extract("epoch", case_audit.c.at) * 1000, BigInteger),
     "note", case_audit.c.note,
+    "assignee", case_audit.c.assignee,
+    "deadline", case_audit.c.deadline_ms,
+    "reason", case_audit.c.reason,
 )  # fmt: skip
 HISTORY = (
     select(func.json_agg(aggregate_order_by(_entry, case_audit.c.id), type_=JSON))
@@ -128,12 +133,14 @@ class PgAlertStore:
         with transaction(self._engine, "query") as conn:
             return [_record(row) for row in conn.execute(stmt)]
 
-    def transition(self, alert_id: str, to: str, by: str, at: str, note: str) -> AlertEvent:
+    def transition(
+        self, alert_id: str, to: str, by: str, at: str, note: str, form: Record | None = None
+    ) -> AlertEvent:
         with transaction(self._engine, "case") as conn:
             if not _lock_case(conn, alert_id):
                 raise KeyError(alert_id)
             alert = _read(conn, alert_id)
-            case = lifecycle.transition(alert["case"], to, by, canonical_time(at), note)
+            case = lifecycle.transition(alert["case"], to, by, canonical_time(at), note, form)
             conn.execute(
                 update(cases)
                 .where(cases.c.alert_id == alert_id)
@@ -204,11 +211,21 @@ def _read(conn: Connection, alert_id: str) -> Record | None:
 
 
 def _record(row) -> Record:
-    history = [
-        {"state": e["state"], "by": e["by"], "at": to_iso(e["at_ms"]), "note": e["note"]}
-        for e in row.history
-    ]
-    return {**row.body, "case": {"state": history[-1]["state"], "history": history}}
+    history = [_history_entry(e) for e in row.history]
+    return {**row.body, "case": lifecycle.from_history(history)}
+
+
+def _history_entry(row: Record) -> Record:
+    """An audit row as a history entry: the form fields only where the form gave them (as
+    ``api.cases.transition`` writes them)."""
+    entry = {
+        "state": row["state"],
+        "by": row["by"],
+        "at": to_iso(row["at_ms"]),
+        "note": row["note"],
+    }
+    entry.update({k: row[k] for k in lifecycle.FORM_FIELDS if row.get(k) is not None})
+    return entry
 
 
 def canonical_time(at: str) -> str:
@@ -231,7 +248,9 @@ def canonical_time(at: str) -> str:
 def _audit(conn: Connection, alert_id: str, entry: Record) -> None:
     at = datetime.fromtimestamp(parse_ts(entry["at"]) / 1000, UTC)
     values = {"state": entry["state"], "actor": entry["by"], "at": at, "note": entry["note"]}
-    conn.execute(case_audit.insert().values(alert_id=alert_id, **values))
+    form = {"assignee": entry.get("assignee"), "deadline_ms": entry.get("deadline"),
+            "reason": entry.get("reason")}  # fmt: skip
+    conn.execute(case_audit.insert().values(alert_id=alert_id, **values, **form))
 
 
 def _log_event(conn: Connection, kind: str, alert_id: str, record: Record) -> AlertEvent:

@@ -162,6 +162,10 @@ case_audit = Table(
     _now("recorded_at"),  # the database's own clock
     _one_of("state", CASE_STATES),
     Index("ix_case_audit_alert_id", "alert_id", "id"),
+    # revision 0003 (issue 13): what the case form gave, NULL when it gave nothing
+    Column("assignee", Text),  # dispatched: the team or officer
+    Column("deadline_ms", BigInteger),  # dispatched: epoch ms
+    Column("reason", Text),  # dismissed: api.cases.REASONS code
 )
 
 feed_head = Table(

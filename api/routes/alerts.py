@@ -17,11 +17,20 @@ router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
 class CaseAction(BaseModel):
-    """Move an alert's case: ``dispatched``, ``handled``, ``closed`` or ``dismissed``."""
+    """Move an alert's case: ``dispatched`` (``assignee`` and ``deadline`` required),
+    ``handled`` or ``closed`` (a ``note`` required), ``dismissed`` (a ``reason`` code, and a
+    note for ``other``). The rules are ``api.cases.check_form``'s (issue 13)."""
 
     model_config = ConfigDict(extra="forbid")
     state: cases.CaseState
     note: str = Field("", max_length=cases.MAX_NOTE)
+    assignee: str | None = Field(None, max_length=1000)  # the rule (1-64) is api.cases'
+    deadline: str | int | None = Field(None, description="ISO 8601 with offset, or epoch ms")
+    reason: str | None = Field(None, max_length=100, description="GET /api/cases/reasons")
+
+    def form(self) -> dict:
+        """The form fields as ``api.cases.transition`` takes them."""
+        return {"assignee": self.assignee, "deadline": self.deadline, "reason": self.reason}
 
 
 def _time(value: str | None, name: str) -> int | None:
@@ -76,16 +85,20 @@ def act_on_case(
     feed: FeedDep,
     request: Request,
 ) -> Record:
-    """Dispatch, handle, close or dismiss (with a reason) an alert's case."""
+    """Dispatch, handle, close or dismiss (with a reason) an alert's case: 409 when the
+    lifecycle forbids it, 422 naming the field when the form lacks or spoils one."""
     alert = get_alert(alert_id, who, ports)
     if not cases.may_act(who.role, body.state):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role} may not set {body.state}")
     clock = getattr(request.app.state, "clock", time.time)
+    at = to_iso(int(clock() * 1000))
     try:
         event = ports.alerts.transition(
-            alert["id"], body.state.value, who.username, to_iso(int(clock() * 1000)), body.note
+            alert["id"], body.state.value, who.username, at, body.note, body.form()
         )
     except cases.CaseTransitionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except cases.CaseFormError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     feed.announce(event)
     return event.alert

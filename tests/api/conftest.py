@@ -134,6 +134,10 @@ def _permit(pid: str, site: str, vehicles: list[str]) -> dict:
     }
 
 
+# A complete dispatch form (issue 13: team or officer, and a deadline after the clock's now).
+DISPATCH = {"state": "dispatched", "assignee": "三中队", "deadline": "2030-01-01T00:00:00+08:00"}
+
+
 class Clock:
     """A settable wall clock (epoch seconds)."""
 

@@ -11,7 +11,7 @@ import pytest
 from api.feed import FeedError
 from api.ports import AlertQuery
 from stream.eventtime import parse_ts, to_iso
-from tests.api.conftest import BASE_MS, alert, auth, fence_feature, ping
+from tests.api.conftest import BASE_MS, DISPATCH, alert, auth, fence_feature, ping
 
 
 def test_iso_times_carry_beijing_offset_and_round_trip():
@@ -87,7 +87,7 @@ def test_alert_filters(client, app):
         "/api/alerts", params={"since": to_iso(BASE_MS + 60_000)}, headers=headers
     ).json()
     assert {a["id"] for a in since} == {"A-2", "A-XS"}
-    client.post("/api/alerts/A-2/case", json={"state": "dispatched"}, headers=headers)
+    client.post("/api/alerts/A-2/case", json=DISPATCH, headers=headers)
     state = client.get("/api/alerts", params={"state": "dispatched"}, headers=headers).json()
     assert [a["id"] for a in state] == ["A-2"]
     assert app.state.ports.alerts.query(AlertQuery(district="锡山"))[0]["id"] == "A-XS"

@@ -26,7 +26,12 @@ def served(tmp_path_factory):
     app.state.archive_dir = archive
     app.state.feed.alert(alerts["LX-1"])
     app.state.ports.alerts.transition(
-        alerts["LX-1"]["id"], "dispatched", "liangxi", "2025-06-03T00:20:00+08:00", "派中队核查"
+        alerts["LX-1"]["id"],
+        "dispatched",
+        "liangxi",
+        "2025-06-03T00:20:00+08:00",
+        "派中队核查",
+        {"assignee": "三中队", "deadline": "2025-06-03T08:00:00+08:00"},
     )
     with TestClient(app) as client:
         yield app, client, alerts

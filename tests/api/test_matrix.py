@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import LX, ROLES, XS, auth, fence_feature, vehicle
+from tests.api.conftest import DISPATCH, LX, ROLES, XS, auth, fence_feature, vehicle
 
 EVERYONE = tuple(ROLES)
 ANON = None
@@ -154,9 +154,7 @@ CASE_ACTORS = {"admin", "city", "liangxi", "enforce", "enforce_lx"}
 @pytest.mark.parametrize("user", (*EVERYONE, ANON))
 @pytest.mark.parametrize("alert_id", ["A-LX", "A-XS"])
 def test_who_may_dispatch_which_alert(client, app, user, alert_id):
-    response = client.post(
-        f"/api/alerts/{alert_id}/case", json={"state": "dispatched"}, headers=auth(app, user)
-    )
+    response = client.post(f"/api/alerts/{alert_id}/case", json=DISPATCH, headers=auth(app, user))
     district = LX if alert_id == "A-LX" else XS
     if user is None:
         assert response.status_code == 401

@@ -40,7 +40,8 @@ def test_alerts_keep_their_case_and_the_log_resumes_by_seq(store):
     assert e1.seq == 1 and e1.alert["case"]["state"]
     assert store.put(_alert("a1", "2025-06-02T18:00:00+08:00")) is None  # unchanged: no event
     e2 = store.put(_alert("a2", "2025-06-02T19:00:00+08:00", vehicle="V2", district="B"))
-    moved = store.transition("a1", "dispatched", "op", "2025-06-02T18:01:00+08:00", "go")
+    form = {"assignee": "三中队", "deadline": "2025-06-02T20:00:00+08:00"}  # issue 13
+    moved = store.transition("a1", "dispatched", "op", "2025-06-02T18:01:00+08:00", "go", form)
     assert moved.alert["case"]["state"] == "dispatched"
     e4 = store.put(_alert("a1", "2025-06-02T18:00:00+08:00", ended_ts="2025-06-02T18:05:00+08:00"))
     assert e4.alert["case"] == moved.alert["case"]  # an update keeps the case

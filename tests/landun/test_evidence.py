@@ -89,7 +89,12 @@ def test_the_audit_trail_comes_from_postgresql(tiny, database_url, tmp_path, cap
         store = PgAlertStore(engine, clock=lambda: 1_748_880_600.0)
         store.put(alerts["LX-1"])
         store.transition(
-            alerts["LX-1"]["id"], "dispatched", "liangxi", "2025-06-03T00:20:00+08:00", "派中队核查"
+            alerts["LX-1"]["id"],
+            "dispatched",
+            "liangxi",
+            "2025-06-03T00:20:00+08:00",
+            "派中队核查",
+            {"assignee": "三中队", "deadline": "2025-06-03T08:00:00+08:00"},  # issue 13's form
         )
     finally:
         engine.dispose()

@@ -82,6 +82,8 @@ def test_the_production_path_gives_what_landun_detect_gives(deployment, sim):
     tokens = {"officer": token, "field": login(api, "field")}
     for state, who in CASE_STEPS:
         action = {"state": state, "note": f"{state} by {who}"}
+        if state == "dispatched":  # issue 13's form: a team and a deadline after now
+            action |= {"assignee": "三中队", "deadline": int((time.time() + 7200) * 1000)}
         status, body = api.post(f"/api/alerts/{alert_id}/case", action, tokens[who])
         assert status == 200, body
     status, body = api.get(f"/api/alerts/{alert_id}", token)

@@ -67,9 +67,14 @@ class Clerk(threading.Thread):
         for alert in orjson.loads(body):
             aid = alert["id"]
             self.unsure.add(aid)
-            status, _ = self.api.post(
-                f"/api/alerts/{aid}/case", {"state": "dispatched", "note": "派遣"}, self.token
-            )
+            deadline = int((time.time() + 7200) * 1000)  # issue 13's form: team and deadline
+            action = {
+                "state": "dispatched",
+                "note": "派遣",
+                "assignee": "三中队",
+                "deadline": deadline,
+            }
+            status, _ = self.api.post(f"/api/alerts/{aid}/case", action, self.token)
             if status == 200:
                 self.confirmed.add(aid)
                 self.unsure.discard(aid)

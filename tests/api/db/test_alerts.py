@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.cases import CaseTransitionError
+from api.cases import CaseFormError, CaseTransitionError
 from api.db.alerts import PgAlertStore
 from api.memory import MemoryAlertStore
 from api.ports import AlertQuery
@@ -14,6 +14,10 @@ from tests.api.conftest import LX, XS, alert
 
 AT = "2025-06-15T23:10:00+08:00"
 ENDED = "2025-06-01T20:30:00+08:00"
+# The case forms (issue 13): what dispatching and dismissing need (test_case_forms.py).
+DISPATCH = {"assignee": "三中队", "deadline": "2025-06-16T08:00:00+08:00"}
+DEADLINE_MS = 1_750_032_000_000  # DISPATCH's deadline
+FALSE_ALARM = {"reason": "false_alarm"}
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -31,14 +35,15 @@ def test_a_new_alert_gets_an_open_case_filed_by_the_system(store, clock):
     event = store.put(opened())
     filed = {"state": "open", "by": "system", "at": to_iso(int(clock.now * 1000)), "note": ""}
     assert (event.seq, event.kind) == (1, "alert")
-    assert event.alert == {**opened(), "case": {"state": "open", "history": [filed]}}
+    case = {"state": "open", "history": [filed], "assignee": None, "deadline": None, "reason": None}
+    assert event.alert == {**opened(), "case": case}
     assert store.get("A-1") == event.alert
     assert store.head() == 1
 
 
 def test_a_version_put_again_changes_nothing(store):
     store.put(opened())
-    store.transition("A-1", "dispatched", "city", AT, "")
+    store.transition("A-1", "dispatched", "city", AT, "", DISPATCH)
     before = store.get("A-1")
     assert store.put(opened()) is None
     assert store.put({**opened(), "case": {"state": "open", "history": []}}) is None
@@ -48,11 +53,15 @@ def test_a_version_put_again_changes_nothing(store):
 
 def test_a_new_version_keeps_the_case(store):
     store.put(opened())
-    store.transition("A-1", "dispatched", "city", AT, "on it")
+    store.transition("A-1", "dispatched", "city", AT, "on it", DISPATCH)
     event = store.put(opened(ended_ts=ENDED))
     assert (event.seq, event.kind, event.alert["ended_ts"]) == (3, "alert", ENDED)
     assert event.alert["case"] == store.get("A-1")["case"]
     assert [e["state"] for e in event.alert["case"]["history"]] == ["open", "dispatched"]
+    assert (event.alert["case"]["assignee"], event.alert["case"]["deadline"]) == (
+        "三中队",
+        DEADLINE_MS,
+    )
 
 
 def test_an_open_version_after_the_ended_one_never_reopens(store):
@@ -80,14 +89,18 @@ def test_an_open_version_first_seen_after_the_ended_one_is_refused_for_good(stor
 
 def test_transitions_append_to_the_history(store):
     store.put(opened())
-    event = store.transition("A-1", "dismissed", "liangxi", AT, "  a false alarm  ")
+    event = store.transition("A-1", "dismissed", "liangxi", AT, "  GPS drift  ", FALSE_ALARM)
     assert (event.seq, event.kind) == (2, "case")
-    assert event.alert["case"]["state"] == "dismissed"
+    assert (event.alert["case"]["state"], event.alert["case"]["reason"]) == (
+        "dismissed",
+        "false_alarm",
+    )
     assert event.alert["case"]["history"][-1] == {
         "state": "dismissed",
         "by": "liangxi",
         "at": AT,
-        "note": "a false alarm",
+        "note": "GPS drift",
+        "reason": "false_alarm",
     }
     assert store.get("A-1") == event.alert
     assert {k: v for k, v in event.alert.items() if k != "case"} == opened()
@@ -97,11 +110,13 @@ def test_a_refused_transition_writes_nothing(store):
     store.put(opened())
     before = store.get("A-1")
     with pytest.raises(CaseTransitionError):
-        store.transition("A-1", "closed", "city", AT, "")
-    with pytest.raises(CaseTransitionError):
+        store.transition("A-1", "closed", "city", AT, "done")
+    with pytest.raises(CaseFormError):
         store.transition("A-1", "dismissed", "city", AT, "   ")
+    with pytest.raises(CaseFormError):
+        store.transition("A-1", "dispatched", "city", AT, "", {"assignee": "三中队"})
     with pytest.raises(KeyError):
-        store.transition("nope", "dispatched", "city", AT, "")
+        store.transition("nope", "dispatched", "city", AT, "", DISPATCH)
     assert store.get("A-1") == before
     assert store.head() == 1
 
@@ -109,7 +124,9 @@ def test_a_refused_transition_writes_nothing(store):
 def test_the_full_lifecycle(store):
     store.put(opened())
     for state in ("dispatched", "handled", "closed"):
-        store.transition("A-1", state, "enforce", AT, state)
+        store.transition(
+            "A-1", state, "enforce", AT, state, DISPATCH if state == "dispatched" else None
+        )
     case = store.get("A-1")["case"]
     assert case["state"] == "closed"
     assert [e["note"] for e in case["history"]] == ["", "dispatched", "handled", "closed"]
@@ -128,7 +145,7 @@ def _seeded(store) -> None:
     store.put(alert("A-XS-3b", "XS-1", XS, minute=3))
     store.put(alert("A-XS-3a", "XS-1", XS, minute=3))
     store.put(alert("A-none", "XX-1", None, minute=4))
-    store.transition("A-XS-1", "dispatched", "city", AT, "")
+    store.transition("A-XS-1", "dispatched", "city", AT, "", DISPATCH)
 
 
 def _ids(store, **filters) -> list[str]:
@@ -168,7 +185,7 @@ def test_query_returns_each_alert_with_its_case(store):
 def test_events_in_order_resumable_after_a_seq(store):
     store.put(opened("A-1"))
     store.put(opened("A-2"))
-    store.transition("A-1", "dispatched", "city", AT, "")
+    store.transition("A-1", "dispatched", "city", AT, "", DISPATCH)
     events, gap = store.events_after(0, 10)
     assert ([e.seq for e in events], gap) == ([1, 2, 3], False)
     assert [(e.kind, e.alert["id"]) for e in events] == [

@@ -18,6 +18,7 @@ from api.ports import RecordRejected
 from tests.api.conftest import LX, alert
 
 AT = "2025-06-15T23:10:00+08:00"
+DISPATCH = {"assignee": "三中队", "deadline": "2025-06-16T08:00:00+08:00"}  # issue 13's form
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def refused(engine, sql: str) -> str:
 @pytest.mark.parametrize("table", ["case_audit", "alert_versions"])
 def test_evidence_tables_refuse_update_delete_truncate(engine, store, table):
     store.put(alert("A-1", "LX-1", LX))
-    store.transition("A-1", "dispatched", "city", AT, "")
+    store.transition("A-1", "dispatched", "city", AT, "", DISPATCH)
     rows = count(engine, case_audit), count(engine, alert_versions)
     column = "note = 'forged'" if table == "case_audit" else "body = '{}'"
     for sql in (
@@ -87,7 +88,7 @@ def test_a_transition_failing_midway_writes_nothing(engine, store, monkeypatch):
 
     monkeypatch.setattr(pg_alerts, "_log_event", crash)
     with pytest.raises(RuntimeError):
-        store.transition("A-1", "dispatched", "city", AT, "")
+        store.transition("A-1", "dispatched", "city", AT, "", DISPATCH)
     assert (store.get("A-1"), count(engine, case_audit), store.head()) == before
 
 
@@ -112,7 +113,7 @@ def test_a_put_and_a_transition_of_one_alert_never_interleave(store, monkeypatch
         return keep(conn, columns)
 
     def move() -> None:
-        store.transition("A-1", "dispatched", "city", AT, "")
+        store.transition("A-1", "dispatched", "city", AT, "", DISPATCH)
         moved.set()
 
     monkeypatch.setattr(pg_alerts, "_keep_version", slow_keep)
@@ -135,18 +136,18 @@ def test_two_officers_moving_one_case_at_once_cannot_both_succeed(engine, store,
     move = pg_alerts.lifecycle.transition
     calls: list[str] = []
 
-    def slow_move(case, to, by, at, note):
+    def slow_move(case, to, by, at, note, form=None):
         calls.append(by)
         if len(calls) == 1:
             inside.set()
             second_done.wait(1.0)  # every chance for the second to slip in, were it not locked out
-        return move(case, to, by, at, note)
+        return move(case, to, by, at, note, form)
 
     outcomes: dict[str, str] = {}
 
     def officer(name: str) -> None:
         try:
-            store.transition("A-1", "dispatched", name, AT, "")
+            store.transition("A-1", "dispatched", name, AT, "", DISPATCH)
             outcomes[name] = "moved"
         except CaseTransitionError:
             outcomes[name] = "refused"
@@ -187,14 +188,14 @@ def test_a_field_postgresql_refuses_is_named(store, change, field):
 def test_a_case_time_that_is_no_time_is_refused(store):
     store.put(alert("A-1", "LX-1", LX))
     with pytest.raises(RecordRejected) as caught:
-        store.transition("A-1", "dispatched", "city", "soon", "")
+        store.transition("A-1", "dispatched", "city", "soon", "", DISPATCH)
     assert caught.value.field == "at"
     assert store.get("A-1")["case"]["state"] == "open"
 
 
 def test_case_times_come_back_in_beijing_time(store):
     store.put(alert("A-1", "LX-1", LX))
-    event = store.transition("A-1", "dispatched", "city", "2025-06-15T15:10:00.5Z", "")
+    event = store.transition("A-1", "dispatched", "city", "2025-06-15T15:10:00.5Z", "", DISPATCH)
     assert event.alert["case"]["history"][-1]["at"] == "2025-06-15T23:10:00.500+08:00"
     assert store.get("A-1") == event.alert
 
@@ -213,7 +214,7 @@ def test_seq_is_gapless_and_in_commit_order_under_concurrent_writers(engine, clo
             for i in range(per_writer):
                 store.put(alert(f"A-{n}-{i}", f"V-{n}", LX, minute=i))
                 if i % 3 == 0:
-                    store.transition(f"A-{n}-{i}", "dispatched", f"w{n}", AT, "")
+                    store.transition(f"A-{n}-{i}", "dispatched", f"w{n}", AT, "", DISPATCH)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 

@@ -19,6 +19,7 @@ from stream.live.errors import ServiceUnavailable
 from tests.api.conftest import LX, alert
 
 AT = "2025-06-15T23:10:00+08:00"
+DISPATCH = {"assignee": "三中队", "deadline": "2025-06-16T08:00:00+08:00"}  # issue 13's form
 JOIN_S = 30  # far above the lock timeouts below: only "it raised instead of blocking" is asserted
 
 
@@ -85,7 +86,7 @@ def test_a_client_stalled_holding_the_feed_lock_is_a_503_not_a_hang(engine, quic
     store.put(alert("A-1", "LX-1", LX))
     writes = {
         "put": lambda: store.put(alert("A-2", "LX-2", LX)),
-        "transition": lambda: store.transition("A-1", "dispatched", "city", AT, ""),
+        "transition": lambda: store.transition("A-1", "dispatched", "city", AT, "", DISPATCH),
     }
     outcomes = {}
     with engine.connect() as stalled:  # BEGIN; UPDATE feed_head ...; and no COMMIT
@@ -103,7 +104,7 @@ def test_a_client_stalled_holding_the_feed_lock_is_a_503_not_a_hang(engine, quic
         assert "lock timeout" in raised.detail
     # Nothing of the refused writes was kept; once the lock is free, they go through.
     assert store.get("A-2") is None and store.get("A-1")["case"]["state"] == "open"
-    assert store.transition("A-1", "dispatched", "city", AT, "").seq == 2
+    assert store.transition("A-1", "dispatched", "city", AT, "", DISPATCH).seq == 2
 
 
 def test_a_statement_over_the_statement_timeout_is_a_503(database_url, engine):

@@ -10,12 +10,13 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from api.db import connect
-from api.db.alerts import PgAlertStore
+from api.db.alerts import PgAlertStore, alert_columns
 from api.db.migrate import current, heads, is_current, upgrade
 from api.db.records import PgRecordStore
+from api.db.schema import alerts as alerts_table
 from api.db.schema import metadata
 from api.db.users import PgUserStore
 from api.security import Role, User
@@ -53,7 +54,7 @@ def schema_differences(url: str) -> list:
 def test_upgrade_from_empty_gives_the_schema_of_the_code(database_url):
     assert current(database_url) == set() and not is_current(database_url)
     upgrade(database_url)
-    assert current(database_url) == heads() == {"0002"}
+    assert current(database_url) == heads() == {"0003"}
     assert is_current(database_url)
     assert schema_differences(database_url) == []
 
@@ -80,6 +81,37 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(database_url):
         with engine.connect() as conn:
             assert conn.scalar(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 1
         assert PgAlertStore(engine).put(alert("A-1", "LX-1", LX)).seq == 1
+    finally:
+        engine.dispose()
+    assert schema_differences(database_url) == []
+
+
+def test_upgrade_to_the_case_forms_keeps_the_trail(database_url):
+    """0002 -> 0003 (issue 13): audit rows written before the case forms keep their entries,
+    without form fields, and a case moved after the upgrade keeps its form."""
+    upgrade(database_url, "0002")
+    engine = connect(database_url)
+    try:
+        store = PgAlertStore(engine)
+        with engine.begin() as conn:  # an alert filed and dispatched by 0002's code
+            conn.execute(insert(alerts_table).values(alert_columns(alert("A-1", "LX-1", LX))))
+            conn.execute(text("INSERT INTO cases (alert_id, state) VALUES ('A-1', 'dispatched')"))
+            for state, actor in (("open", "system"), ("dispatched", "city")):
+                conn.execute(
+                    text(
+                        "INSERT INTO case_audit (alert_id, state, actor, at, note) "
+                        "VALUES ('A-1', :state, :actor, now(), '')"
+                    ),
+                    {"state": state, "actor": actor},
+                )
+        upgrade(database_url)
+        case = store.get("A-1")["case"]
+        assert [set(e) for e in case["history"]] == [{"state", "by", "at", "note"}] * 2
+        assert (case["state"], case["assignee"], case["deadline"]) == ("dispatched", None, None)
+        moved = store.transition("A-1", "handled", "enforce", "2025-06-02T10:00:00+08:00", "ok")
+        assert moved.alert["case"]["history"][-1]["note"] == "ok"
+        after = store.get("A-1")["case"]
+        assert [e["state"] for e in after["history"]] == ["open", "dispatched", "handled"]
     finally:
         engine.dispose()
     assert schema_differences(database_url) == []
@@ -120,7 +152,7 @@ def test_landun_db_upgrade(database_url, capsys, monkeypatch):
     monkeypatch.delenv("LANDUN_DATABASE_URL", raising=False)
     assert landun(["db", "current", "--database", database_url]) == 1
     assert landun(["db", "upgrade", "--database", database_url]) == 0
-    assert "0002: current" in capsys.readouterr().out
+    assert "0003: current" in capsys.readouterr().out
     monkeypatch.setenv("LANDUN_DATABASE_URL", database_url)
     assert landun(["db", "current"]) == 0
 

@@ -30,6 +30,7 @@ from api.memory import memory_ports
 from api.routes.metrics import Metrics
 from api.security import Principal, Role
 from tests.api.conftest import (
+    DISPATCH,
     LX,
     ROLES,
     XS,
@@ -57,6 +58,7 @@ PERMITS = {CITY: {"P-LX", "P-XS"}, LX: {"P-LX"}, XS: {"P-XS"}}
 CONTRACTS = {CITY: {"C-LX", "C-XS"}, LX: {"C-LX"}, XS: {"C-XS"}}
 TRIPS = {CITY: {"T-LX", "T-XS"}, LX: {"T-LX"}, XS: {"T-XS"}}
 ALERTS = {CITY: {"A-LX", "A-XS", "A-LX-XS2"}, LX: {"A-LX", "A-LX-XS2"}, XS: {"A-XS"}}
+SEED_ALERTS = {"A-LX": ("LX-1", LX), "A-XS": ("XS-1", XS), "A-LX-XS2": ("XS-2", LX)}
 EVERY_FENCE = dict.fromkeys((CITY, LX, XS), FENCES)
 
 # Latest positions (conftest.seed: minute 2, lng + 0.002): LX-1 120.302, LX-2 120.312,
@@ -77,6 +79,12 @@ def _features(body: dict) -> set[str]:
     return {f["id"] for f in body["features"]}
 
 
+# The vehicle card (issue 13): a district officer also opens a vehicle an alert raised in their
+# district names (A-LX-XS2 names 锡山's XS-2), while that alert is at most 24 h old.
+CARDS = {CITY: ALL_VEHICLES, LX: {"LX-1", "LX-2", "XS-2"}, XS: {"XS-1", "XS-2"}}
+# The case list of the seed's day (the alerts raised on 2025-06-01, Beijing).
+CASE_DAY = {"day": "2025-06-01"}
+
 # (path, params, how to read the ids, table)
 LISTS = [
     ("/api/vehicles", {}, _ids, VEHICLES),
@@ -84,6 +92,11 @@ LISTS = [
     ("/api/contracts", {}, _ids, CONTRACTS),
     ("/api/trips", {}, _ids, TRIPS),
     ("/api/alerts", {}, _ids, ALERTS),
+    ("/api/cases", CASE_DAY, _ids, ALERTS),
+    ("/api/cases", {**CASE_DAY, "overdue": "false"}, _ids, ALERTS),
+    # search: "xs" is in 锡山's ids and plates only; "苏b" in every plate
+    ("/api/vehicles", {"q": "xs"}, _ids, {CITY: {"XS-1", "XS-2"}, LX: set(), XS: {"XS-1", "XS-2"}}),
+    ("/api/vehicles", {"q": "苏b", "state": "on_trip"}, _ids, VEHICLES),
     ("/api/live", {}, lambda rows: _ids(rows, "vehicle"), VEHICLES),
     ("/api/live", {"bbox": "120.0,31.0,121.0,32.0"}, lambda rows: _ids(rows, "vehicle"), VEHICLES),
     ("/api/live/nearest", {**AT_XS1, "k": 200}, lambda rows: _ids(rows, "vehicle"), VEHICLES),
@@ -93,7 +106,6 @@ LISTS = [
 ]
 # (path, scope the record belongs to, None: everyone's; the body's id key)
 OWNED = [
-    *((f"/api/vehicles/{v}", v[:2], "id") for v in sorted(ALL_VEHICLES)),
     *((f"/api/vehicles/{v}/track", v[:2], "vehicle") for v in sorted(ALL_VEHICLES)),
     ("/api/permits/P-LX", LX, "id"),
     ("/api/permits/P-XS", XS, "id"),
@@ -208,7 +220,29 @@ def test_nearest_answers_from_the_callers_scope_only(world, user):
 def test_counts_cover_the_callers_scope(world, user):
     counts = get(world, user, "/api/live/counts").json()
     assert counts["total"] == len(VEHICLES[own(user)])
-    assert sum(v for k, v in counts.items() if k != "total") == counts["total"]
+    # the seed's vehicles all move at 30 km/h, online (tests/api/test_counts.py: the splits)
+    assert counts["online"] == counts["moving"] == counts["total"]
+    assert sum(counts["states"].values()) == counts["total"]
+
+
+@pytest.mark.parametrize("user", EVERYONE)
+@pytest.mark.parametrize("vehicle", sorted(ALL_VEHICLES))
+def test_the_vehicle_card_is_the_callers_or_not_found(world, user, vehicle):
+    response = get(world, user, f"/api/vehicles/{vehicle}")
+    if vehicle not in CARDS[own(user)]:
+        assert response.status_code == 404, response.text
+        assert response.json() == {"detail": f"vehicle {vehicle!r} not found"}
+        return
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["id"], body["district"]) == (vehicle, PREFIX_DISTRICT[vehicle[:2]])
+    assert body["position"]["vehicle"] == vehicle
+    # the alerts on the card are those the caller may see, whatever the vehicle's district
+    assert {a["id"] for a in body["alerts"]} == {
+        a
+        for a, (vid, district) in SEED_ALERTS.items()
+        if vid == vehicle and own(user) in (None, district)
+    }
 
 
 @pytest.mark.parametrize("user", EVERYONE)
@@ -225,8 +259,6 @@ def test_records_by_id_are_the_callers_or_not_found(world, user, path, scope, ke
     assert response.status_code == 200, response.text
     body = response.json()
     assert body[key] == ident
-    if path.startswith("/api/vehicles/") and key == "id":
-        assert body["district"] == scope and body["position"]["vehicle"] == ident
     if path.endswith("/track"):
         assert len(body["coordinates"]) == 3  # the seed's three pings, its own
 
@@ -258,7 +290,16 @@ def test_city_wide_callers_narrow_to_a_district(world, user, district):
 
 @pytest.mark.parametrize("user", ("liangxi", "xishan", "enforce_lx"))
 @pytest.mark.parametrize(
-    "path", ["/api/live", "/api/live/nearest", "/api/live/counts", "/api/alerts", "/api/trips"]
+    "path",
+    [
+        "/api/live",
+        "/api/live/nearest",
+        "/api/live/counts",
+        "/api/alerts",
+        "/api/trips",
+        "/api/cases",
+        "/api/vehicles",
+    ],
 )
 def test_a_district_caller_naming_a_district_gets_its_own_or_403(world, user, path):
     district = own(user)
@@ -276,6 +317,8 @@ ELSEWHERE = {
     "/api/auth/login": "answers the caller's own token",
     "/api/auth/ws-ticket": "the caller's own ticket; the sockets are below",
     "/metrics": "admins only (test_matrix)",
+    "/api/cases/reasons": "the dismissal reason codes, no district's data",
+    "/api/map/basemap": "the demo's roads (contract 5), no district's data",
     "/api/replay/alerts/{alert_id}/evidence": "tests/api/test_evidence_route.py",
     "/api/replay/track/{vehicle_id}": "tests/api/test_replay_routes.py",
     "/api/replay/who-was-here": "tests/api/test_replay_routes.py",
@@ -394,7 +437,7 @@ def test_alert_socket_sends_the_callers_alerts_and_case_changes_and_no_others(so
         # case changes: the other district's first, then the caller's own last
         for aid, _ in order:
             response = client.post(
-                f"/api/alerts/{aid}/case", json={"state": "dispatched"}, headers=auth(app, "city")
+                f"/api/alerts/{aid}/case", json=DISPATCH, headers=auth(app, "city")
             )
             assert response.status_code == 200, response.text
         got = _events(ws, order[-1][0])
@@ -443,9 +486,7 @@ def test_a_case_outside_the_callers_scope_is_not_found_and_left_alone(socket_wor
         aid = f"{tag}-{vid[:2]}"
         app.state.feed.alert(alert(aid, vid, district, minute=90))
         filed[aid] = district
-        response = client.post(
-            f"/api/alerts/{aid}/case", json={"state": "dispatched"}, headers=auth(app, user)
-        )
+        response = client.post(f"/api/alerts/{aid}/case", json=DISPATCH, headers=auth(app, user))
         stored = app.state.ports.alerts.get(aid)["case"]
         if own(user) not in (None, district):
             assert response.status_code == 404, response.text

@@ -113,6 +113,12 @@ class Settings(Connections, ReferenceLimits):
         "gcj02", description="Datum the tiles are drawn in (Amap/Tianditu-style tiles: gcj02)."
     )
     tile_attribution: str = Field("", description="Attribution text shown on the map.")
+    basemap_file: Path | None = Field(
+        None,
+        description="GeoJSON FeatureCollection of road LineStrings (properties.class arterial or "
+        "road) drawn as the vector basemap when no tile URL is set; `landun demo` writes the "
+        "simulator's roads here (issue 13, docs/map.md).",
+    )
     map_center: tuple[float, float] = Field(
         (31.49, 120.31), description="Initial map centre (lat, lng), WGS-84."
     )

@@ -1,26 +1,24 @@
-/* The live map: Web Mercator on one <canvas>, optional raster tiles, fences, a track and
- * thousands of vehicles (one path per state colour per frame, never one DOM node per vehicle).
- * Coordinates arrive in WGS-84; on GCJ-02 tiles everything is shifted to GCJ-02 once, on arrival. */
+/* The live map (issue 13): MapLibre GL JS (WebGL) under the supervision centre's page. The
+ * basemap, fences, track, alert rings and vehicles are MapLibre layers (map/style.js); the
+ * vehicles live in map/vehicles.js and reach the map's one vehicle source at most once per
+ * animation frame, never per message. Replay mode (replay.js, replay_draw.js) draws on a
+ * transparent 2D canvas over the map through `screen`, `toDisplay`, `drawFences` and `draw`,
+ * redrawn on every frame the map renders (map/overlay.js).
+ * Coordinates arrive in WGS-84; on GCJ-02 raster tiles each is shifted to GCJ-02 once, on
+ * arrival (datum.js). Zoom levels are MapLibre's (512 px tiles). */
 (function (root) {
   "use strict";
-  const TILE = 256;
-  const STATE_COLOURS = {
-    on_trip: "#38bdf8",
-    loaded: "#f59e0b",
-    idle: "#94a3b8",
-    offline: "#4b5563",
-    violation: "#ef4444",
-  };
-  const FENCE_COLOURS = {
-    site: "#facc15",
-    transfer: "#2dd4bf",
-    terminal: "#22c55e",
-    producer: "#c084fc",
-    plant: "#a855f7",
-    restricted: "#f43f5e",
-    depot: "#9ca3af",
-    corridor: "#3b82f6",
-  };
+  const LIBRARY = "/static/vendor/maplibre-gl/maplibre-gl.mjs"; // make web-vendor; never a CDN
+  const TILE = 512;
+  const STATE_COLOURS = { on_trip: "#38bdf8", loaded: "#f59e0b", idle: "#94a3b8", offline: "#4b5563", violation: "#ef4444" };
+  const FENCE_COLOURS = { site: "#facc15", transfer: "#2dd4bf", terminal: "#22c55e", producer: "#c084fc",
+    plant: "#a855f7", restricted: "#f43f5e", depot: "#9ca3af", corridor: "#3b82f6" };
+  const SEVERITY_COLOURS = { critical: "#dc2626", high: "#f97316", medium: "#eab308" };
+  const FRAME_WINDOW = 100; // frameStats() covers this many frames
+  const PICK_PX = 10; // a click this close to a vehicle picks it
+  const VIEW_PAD = 0.5; // street scale: vehicles within half a view beyond each edge are sent
+  const Style = () => root.LandunMapStyle;
+  let library = null;
 
   function worldPixel(lat, lng, zoom) {
     const size = TILE * Math.pow(2, zoom);
@@ -30,38 +28,124 @@
 
   function worldToLatLng(x, y, zoom) {
     const size = TILE * Math.pow(2, zoom);
-    const lng = (x / size) * 360 - 180;
     const n = Math.PI - (2 * Math.PI * y) / size;
-    return [(180 / Math.PI) * Math.atan(0.5 * (Math.exp(n) - Math.exp(-n))), lng];
+    return [(180 / Math.PI) * Math.atan(0.5 * (Math.exp(n) - Math.exp(-n))), (x / size) * 360 - 180];
+  }
+
+  function collection(features) {
+    return { type: "FeatureCollection", features };
   }
 
   class LiveMap {
-    constructor(canvas, options) {
-      this.canvas = canvas;
-      this.ctx = canvas.getContext("2d");
-      this.tileUrl = options.tileUrl || "";
-      // Shift to GCJ-02 only to sit on GCJ-02 tiles; offline the map draws WGS-84 as stored.
-      this.gcj = Boolean(this.tileUrl) && options.tileDatum === "gcj02";
-      this.zoom = options.zoom || 11;
-      this.center = this.toDisplay(options.center[0], options.center[1]);
-      this.vehicles = new Map(); // id -> {lat, lng (display datum), state, kind, district}
-      this.fences = []; // {id, kind, name, rings: [[[lat, lng], ...], ...]} (display datum)
-      this.track = [];
-      this.selected = null;
-      this.highlightFence = null;
-      this.replayLayer = null; // replay mode (api/static/replay.js) draws instead of the live layers
-      this.tiles = new Map();
-      this.onViewChange = options.onViewChange || function () {};
-      this.onVehicleClick = options.onVehicleClick || function () {};
-      this.dirty = true;
-      this.frames = 0;
-      this.bindEvents();
-      this.resize();
-      const loop = () => {
-        if (this.dirty) this.draw();
-        root.requestAnimationFrame(loop);
+    /** ``container``: the map's <div>; ``options``: basemap (map-config's), center [lat, lng]
+     * (WGS-84), zoom, api (the page's authenticated JSON fetch, for the vector basemap),
+     * onViewChange(bbox, zoom), onVehicleClick(id); tileUrl/tileDatum for an older config. */
+    constructor(container, options = {}) {
+      this.container = container;
+      this.basemap = options.basemap || (options.tileUrl
+        ? { kind: "raster", tiles: [options.tileUrl], datum: options.tileDatum || "gcj02", attribution: "" } : { kind: "none" });
+      this.gcj = this.basemap.kind === "raster" && this.basemap.datum === "gcj02";
+      this.api = options.api || ((url) => root.fetch(url).then((r) => r.json()));
+      this.initial = { center: this.toDisplay(...(options.center || [31.49, 120.31])), zoom: options.zoom || 11 };
+      this.store = new root.LandunMapVehicles.VehicleStore((lat, lng) => this.toDisplay(lat, lng));
+      this.vehicles = this.store.items; // id -> {lat, lng (display), state, kind, ts, raw, ...}
+      this.fences = []; // the shapes drawFences takes (display datum)
+      this.track = []; // [lat, lng] (display datum)
+      this.replayLayer = null;
+      this.map = null;
+      this.dirty = true; // the vehicle source needs new data
+      this.sent = -1; // the store version the source holds
+      this.frameTimes = [];
+      this.handlers = { view: [], click: [] };
+      if (options.onViewChange) this.handlers.view.push(options.onViewChange);
+      if (options.onVehicleClick) this.handlers.click.push(options.onVehicleClick);
+      this.state = { selected: null, hotFence: null, fences: collection([]), track: collection([]), alerts: collection([]) };
+      this.overlay = new root.LandunMapOverlay.Overlay(this);
+      this.canvas = this.overlay.canvas;
+      this.ctx = this.overlay.ctx;
+      this.view = { zoom: this.initial.zoom, center: this.initial.center };
+      this.ready = this.start();
+      this.ready.catch((err) => root.console.error("map failed to start:", err));
+      this.loop();
+    }
+
+    async start() {
+      const lib = await (library || (library = import(LIBRARY)));
+      const [lat, lng] = this.initial.center;
+      const map = new lib.Map({
+        container: this.container, style: Style().build(this.basemap, { STATE_COLOURS, FENCE_COLOURS, SEVERITY_COLOURS }),
+        center: [lng, lat], zoom: this.initial.zoom, minZoom: 3, maxZoom: 19, dragRotate: false, pitchWithRotate: false,
+        touchPitch: false, attributionControl: false, fadeDuration: 0,
+        refreshExpiredTiles: false, // raster tiles as <img> (the page's CSP allows images from tile hosts, not fetch)
+      });
+      map.touchZoomRotate.disableRotation();
+      map.keyboard.disableRotation();
+      await new Promise((resolve) => map.once("load", resolve));
+      root.LandunMapIcons.addIcons(map, root.LandunMapVehicles.KINDS, STATE_COLOURS);
+      this.map = map;
+      this.readView();
+      ["fences", "track", "alerts"].forEach((name) => map.getSource(name).setData(this.state[name]));
+      this.applySelection();
+      this.applyHotFence();
+      this.applyReplayVisibility();
+      map.on("move", () => { this.readView(); this.dirty = true; });
+      map.on("render", () => this.overlay.render());
+      map.on("resize", () => this.overlay.resize());
+      map.on("moveend", () => this.onViewChange(this.bboxWgs(), this.zoom));
+      map.on("click", (e) => this.click(e.point));
+      if (this.basemap.kind === "vector") this.loadBasemap();
+      this.overlay.resize();
+      return this;
+    }
+
+    async loadBasemap() {
+      try {
+        const data = await this.api(this.basemap.url);
+        this.map.getSource("basemap").setData(data);
+      } catch (err) { root.console.warn("no basemap:", err.message); } // the map works without it
+    }
+
+    /** Each animation frame: time it (frameStats), and send the vehicles when they changed or
+     * are gliding where single vehicles are drawn. */
+    loop() {
+      let last = null;
+      const frame = (t) => {
+        if (last !== null) {
+          this.frameTimes.push(t - last);
+          if (this.frameTimes.length > FRAME_WINDOW) this.frameTimes.shift();
+        }
+        last = t;
+        if (this.map) this.flush(root.performance.now());
+        root.requestAnimationFrame(frame);
       };
-      root.requestAnimationFrame(loop);
+      root.requestAnimationFrame(frame);
+    }
+
+    flush(now) {
+      const street = this.zoom > Style().CLUSTER_MAX_ZOOM;
+      const glide = street && this.store.gliding(now);
+      if (!this.dirty && !glide && this.sent === this.store.version) return;
+      this.dirty = false;
+      this.sent = this.store.version;
+      // City scale: every vehicle, at its fix (clusters do not glide). Street scale: the vehicles
+      // around the view, gliding: a frame's cost follows what is seen, not the fleet.
+      let features = this.store.features(street ? now : Infinity);
+      if (street) {
+        const [w, s, e, n] = this.bboxWgs(VIEW_PAD); // WGS-84
+        const [south, west] = this.toDisplay(s, w);
+        const [north, east] = this.toDisplay(n, e);
+        features = features.filter(({ geometry: { coordinates: [x, y] } }) => x >= west && x <= east && y >= south && y <= north);
+      }
+      this.map.getSource("vehicles").setData(collection(features));
+    }
+
+    /** {frames, avg_ms, p95_ms} of the last FRAME_WINDOW animation frames (deltas between them). */
+    frameStats() {
+      const d = this.frameTimes.slice().sort((a, b) => a - b);
+      if (!d.length) return { frames: 0, avg_ms: null, p95_ms: null };
+      const avg = d.reduce((a, b) => a + b, 0) / d.length;
+      const p95 = d[Math.min(d.length - 1, Math.ceil(0.95 * d.length) - 1)];
+      return { frames: d.length, avg_ms: Math.round(avg * 100) / 100, p95_ms: Math.round(p95 * 100) / 100 };
     }
 
     toDisplay(lat, lng) {
@@ -72,287 +156,197 @@
       return this.gcj ? root.LandunDatum.gcj02ToWgs84(lat, lng) : [lat, lng];
     }
 
+    // ---- the view ----------------------------------------------------------------------------
+
+    readView() {
+      if (!this.map) return;
+      const c = this.map.getCenter();
+      this.view = { zoom: this.map.getZoom(), center: [c.lat, c.lng] };
+      const [cx, cy] = worldPixel(c.lat, c.lng, this.view.zoom);
+      this.view.origin = [cx - this.width / 2, cy - this.height / 2];
+    }
+
+    get zoom() { return this.view.zoom; }
+    set zoom(z) { this.focus(...this.toWgs(...this.center), z); }
+    get center() { return this.view.center; } // display datum
+    get width() { return this.container.clientWidth; }
+    get height() { return this.container.clientHeight; }
+    /** World pixel (at this zoom) of the view's top-left corner. */
+    get origin() {
+      if (!this.view.origin) {
+        const [cx, cy] = worldPixel(this.view.center[0], this.view.center[1], this.view.zoom);
+        return [cx - this.width / 2, cy - this.height / 2];
+      }
+      return this.view.origin;
+    }
+
+    /** Screen pixel (CSS, from the map's top-left) of a display-datum point. */
+    screen(lat, lng) {
+      const [x, y] = worldPixel(lat, lng, this.view.zoom);
+      const o = this.origin;
+      return [x - o[0], y - o[1]];
+    }
+
+    /** The visible area as a WGS-84 [west, south, east, north] box, ``pad`` of the view beyond
+     * each edge (a little by default: the server sends what is about to scroll in). */
+    bboxWgs(pad = 0.1) {
+      const [cx, cy] = worldPixel(this.view.center[0], this.view.center[1], this.view.zoom);
+      const w = this.width * (0.5 + pad);
+      const h = this.height * (0.5 + pad);
+      const [north, west] = this.toWgs(...worldToLatLng(cx - w, cy - h, this.view.zoom));
+      const [south, east] = this.toWgs(...worldToLatLng(cx + w, cy + h, this.view.zoom));
+      return [west, south, east, north].map((v) => Math.round(v * 1e6) / 1e6);
+    }
+
+    focus(lat, lng, zoom) {
+      const [dlat, dlng] = this.toDisplay(lat, lng);
+      const z = zoom || this.zoom;
+      if (this.map) this.map.jumpTo({ center: [dlng, dlat], zoom: z });
+      else this.view = { zoom: z, center: [dlat, dlng] };
+    }
+
+    /** onViewChange(fn) adds a listener; onViewChange(bbox, zoom) tells the listeners. */
+    onViewChange(bbox, zoom) {
+      if (typeof bbox === "function") this.handlers.view.push(bbox);
+      else this.handlers.view.forEach((fn) => fn(bbox, zoom));
+    }
+
+    /** onVehicleClick(fn) adds a listener; onVehicleClick(id) tells the listeners. */
+    onVehicleClick(id) {
+      if (typeof id === "function") this.handlers.click.push(id);
+      else this.handlers.click.forEach((fn) => fn(id));
+    }
+
+    // ---- vehicles ----------------------------------------------------------------------------
+
     upsertVehicle(p) {
-      const [lat, lng] = this.toDisplay(p.lat, p.lng);
-      const known = this.vehicles.get(p.vehicle);
-      if (known && known.ts > p.ts) return; // never step back in event time
-      this.vehicles.set(p.vehicle, { lat, lng, state: p.state, kind: p.kind, ts: p.ts, raw: p });
-      this.dirty = true;
+      this.store.upsert(p, root.performance.now());
     }
 
     replaceVehicles(items) {
-      this.vehicles.clear();
-      items.forEach((p) => this.upsertVehicle(p));
-      this.dirty = true;
+      this.store.replace(items, root.performance.now());
     }
+
+    setVehicleMeta(list) {
+      this.store.setMeta(list);
+    }
+
+    /** ``fn(vehicle) -> bool`` (map/vehicles.js `record`); hidden vehicles are neither drawn nor
+     * clickable. null shows every vehicle. */
+    setFilter(fn) {
+      this.store.setFilter(fn);
+    }
+
+    /** Highlight vehicle ``id`` and centre the map on it (zoomed in to its plate). */
+    select(id) {
+      this.selected = id;
+      const v = id && this.vehicles.get(id);
+      if (v) this.focus(...this.toWgs(v.lat, v.lng), Math.max(this.zoom, Style().PLATE_ZOOM));
+    }
+
+    get selected() { return this.state.selected; }
+    set selected(id) { this.state.selected = id || null; this.applySelection(); }
+
+    applySelection() {
+      if (this.map) this.map.setFilter("vehicle-selected", ["==", ["get", "id"], this.state.selected || ""]);
+    }
+
+    click(point) {
+      const box = [[point.x - PICK_PX, point.y - PICK_PX], [point.x + PICK_PX, point.y + PICK_PX]];
+      if (this.replayLayer) return;
+      const hits = this.map.queryRenderedFeatures(box, { layers: Style().LAYERS.vehicles });
+      let best = null;
+      let bestD = Infinity;
+      for (const f of hits) {
+        const [lng, lat] = f.geometry.coordinates;
+        const [x, y] = this.screen(lat, lng);
+        const d = (x - point.x) ** 2 + (y - point.y) ** 2;
+        if (d < bestD) { bestD = d; best = f.properties.id; }
+      }
+      if (best) { this.onVehicleClick(best); return; }
+      const cluster = this.map.queryRenderedFeatures(box, { layers: [Style().LAYERS.clusters] })[0];
+      if (cluster) { // zoom in to where the cluster splits
+        this.map.getSource("vehicles").getClusterExpansionZoom(cluster.properties.cluster_id).then((zoom) => {
+          this.map.easeTo({ center: cluster.geometry.coordinates, zoom });
+        });
+      }
+    }
+
+    /** ``[{id, lat, lng, severity}]`` (WGS-84) drawn as rings in the severity's colour. */
+    setAlertMarkers(list) {
+      this.state.alerts = collection(list.map((a) => {
+        const [lat, lng] = this.toDisplay(a.lat, a.lng);
+        return { type: "Feature", geometry: { type: "Point", coordinates: [lng, lat] }, properties: { id: a.id, severity: a.severity } };
+      }));
+      if (this.map) this.map.getSource("alerts").setData(this.state.alerts);
+    }
+
+    // ---- fences and track --------------------------------------------------------------------
 
     setFences(features) {
       this.fences = this.fenceShapes(features);
-      this.dirty = true;
+      this.state.fences = collection(this.fences.map((f) => ({
+        type: "Feature", properties: { fid: f.id, kind: f.kind, name: f.name },
+        geometry: { type: "MultiPolygon", coordinates: f.polys.map((rings) => rings.map((ring) => ring.map(([lat, lng]) => [lng, lat]))) },
+      })));
+      if (this.map) this.map.getSource("fences").setData(this.state.fences);
     }
 
-    /** GeoJSON fence Features -> the shapes drawFences takes (display datum). */
+    /** GeoJSON fence Features -> the shapes drawFences takes (display datum): {id, kind, name,
+     * rings (every ring, [lat, lng]), polys (rings per polygon)}. */
     fenceShapes(features) {
       return features.map((f) => {
         const g = f.geometry || {};
-        const polys = g.type === "MultiPolygon" ? g.coordinates : g.type === "Polygon" ? [g.coordinates] : [];
-        const rings = [];
-        polys.forEach((poly) => poly.forEach((ring) => rings.push(ring.map(([lng, lat]) => this.toDisplay(lat, lng)))));
+        const source = g.type === "MultiPolygon" ? g.coordinates : g.type === "Polygon" ? [g.coordinates] : [];
+        const polys = source.map((poly) => poly.map((ring) => ring.map(([lng, lat]) => this.toDisplay(lat, lng))));
         const p = f.properties || {};
-        return { id: f.id, kind: p.kind, name: p.name || f.id, rings };
+        return { id: f.id, kind: p.kind, name: p.name || f.id, rings: polys.flat(), polys };
       });
     }
 
-    /** Replay mode's hook (issue 12): while ``layer`` is set, each frame draws the background and
-     * then ``layer.draw(map, ctx)`` in place of the live fences, track and vehicles; the layer
-     * draws through this map's projection (screen, toDisplay, worldPixel) and drawFences. */
-    setReplayLayer(layer) {
-      this.replayLayer = layer || null;
-      this.dirty = true;
+    get highlightFence() { return this.state.hotFence; }
+    set highlightFence(id) { this.state.hotFence = id || null; this.applyHotFence(); }
+
+    applyHotFence() {
+      if (!this.map) return;
+      const filter = ["==", ["get", "fid"], this.state.hotFence || ""];
+      this.map.setFilter("fence-hot-fill", filter);
+      this.map.setFilter("fence-hot-line", filter);
     }
 
     setTrack(coordinates) {
       this.track = coordinates.map(([lng, lat]) => this.toDisplay(lat, lng));
-      this.dirty = true;
+      const line = this.track.map(([lat, lng]) => [lng, lat]);
+      this.state.track = collection(line.length >= 2 ? [{ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: line } }] : []);
+      if (this.map) this.map.getSource("track").setData(this.state.track);
     }
 
-    focus(lat, lng, zoom) {
-      this.center = this.toDisplay(lat, lng);
-      if (zoom) this.zoom = zoom;
-      this.viewChanged();
+    // ---- replay mode (issue 12) --------------------------------------------------------------
+
+    /** While ``layer`` is set the live layers are hidden and each frame the overlay canvas
+     * shows ``layer.draw(map, ctx)``, drawn through this map's projection and drawFences. */
+    setReplayLayer(layer) {
+      this.replayLayer = layer || null;
+      this.applyReplayVisibility();
+      this.draw();
     }
 
-    viewChanged() {
-      this.dirty = true;
-      this.onViewChange(this.bboxWgs(), this.zoom);
+    applyReplayVisibility() {
+      if (!this.map) return;
+      const visibility = this.replayLayer ? "none" : "visible";
+      Style().LAYERS.live.forEach((id) => this.map.setLayoutProperty(id, "visibility", visibility));
     }
 
-    /** The visible area as a WGS-84 [west, south, east, north] box, padded a little. */
-    bboxWgs() {
-      const [cx, cy] = worldPixel(this.center[0], this.center[1], this.zoom);
-      const w = this.width * 0.6;
-      const h = this.height * 0.6;
-      const [north, west] = this.toWgs(...worldToLatLng(cx - w, cy - h, this.zoom));
-      const [south, east] = this.toWgs(...worldToLatLng(cx + w, cy + h, this.zoom));
-      return [west, south, east, north].map((v) => Math.round(v * 1e6) / 1e6);
-    }
-
-    screen(lat, lng) {
-      const [x, y] = worldPixel(lat, lng, this.zoom);
-      return [x - this.origin[0], y - this.origin[1]];
-    }
-
-    resize() {
-      const ratio = root.devicePixelRatio || 1;
-      const rect = this.canvas.getBoundingClientRect();
-      this.width = rect.width;
-      this.height = rect.height;
-      this.canvas.width = Math.round(rect.width * ratio);
-      this.canvas.height = Math.round(rect.height * ratio);
-      this.ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-      this.dirty = true;
-    }
-
-    bindEvents() {
-      let drag = null;
-      this.canvas.addEventListener("mousedown", (e) => {
-        drag = { x: e.clientX, y: e.clientY, moved: false };
-      });
-      root.addEventListener("mousemove", (e) => {
-        if (!drag) return;
-        const dx = e.clientX - drag.x;
-        const dy = e.clientY - drag.y;
-        if (Math.abs(dx) + Math.abs(dy) > 2) drag.moved = true;
-        const [cx, cy] = worldPixel(this.center[0], this.center[1], this.zoom);
-        this.center = worldToLatLng(cx - dx, cy - dy, this.zoom);
-        drag.x = e.clientX;
-        drag.y = e.clientY;
-        this.dirty = true;
-      });
-      root.addEventListener("mouseup", (e) => {
-        if (drag && !drag.moved) this.click(e);
-        if (drag && drag.moved) this.viewChanged();
-        drag = null;
-      });
-      this.canvas.addEventListener("wheel", (e) => {
-        e.preventDefault();
-        const next = Math.max(3, Math.min(18, this.zoom + (e.deltaY < 0 ? 1 : -1)));
-        if (next === this.zoom) return;
-        const rect = this.canvas.getBoundingClientRect();
-        const at = [e.clientX - rect.left, e.clientY - rect.top];
-        const pointed = worldToLatLng(this.origin[0] + at[0], this.origin[1] + at[1], this.zoom);
-        const [px, py] = worldPixel(pointed[0], pointed[1], next);
-        this.zoom = next;
-        this.center = worldToLatLng(px - at[0] + this.width / 2, py - at[1] + this.height / 2, next);
-        this.viewChanged();
-      }, { passive: false });
-      root.addEventListener("resize", () => {
-        this.resize();
-        this.viewChanged();
-      });
-    }
-
-    click(e) {
-      const rect = this.canvas.getBoundingClientRect();
-      const x = e.clientX - rect.left;
-      const y = e.clientY - rect.top;
-      let best = null;
-      let bestD = 64; // within 8 px
-      this.vehicles.forEach((v, id) => {
-        const [sx, sy] = this.screen(v.lat, v.lng);
-        const d = (sx - x) * (sx - x) + (sy - y) * (sy - y);
-        if (d < bestD) {
-          bestD = d;
-          best = id;
-        }
-      });
-      if (best) this.onVehicleClick(best);
-    }
-
+    /** Redraw now: the replay overlay at once, the live vehicles at the next frame. */
     draw() {
-      this.dirty = false;
-      this.frames += 1;
-      const ctx = this.ctx;
-      const [cx, cy] = worldPixel(this.center[0], this.center[1], this.zoom);
-      this.origin = [cx - this.width / 2, cy - this.height / 2];
-      ctx.fillStyle = "#0b1526";
-      ctx.fillRect(0, 0, this.width, this.height);
-      if (this.tileUrl) this.drawTiles();
-      else this.drawGrid();
-      if (this.replayLayer) {
-        this.replayLayer.draw(this, ctx);
-        return;
-      }
-      this.drawFences();
-      this.drawTrack();
-      this.drawVehicles();
-    }
-
-    drawTiles() {
-      const z = this.zoom;
-      const n = Math.pow(2, z);
-      const [x0, y0] = [Math.floor(this.origin[0] / TILE), Math.floor(this.origin[1] / TILE)];
-      const [x1, y1] = [Math.floor((this.origin[0] + this.width) / TILE), Math.floor((this.origin[1] + this.height) / TILE)];
-      for (let x = x0; x <= x1; x++) {
-        for (let y = y0; y <= y1; y++) {
-          if (y < 0 || y >= n) continue;
-          const tx = ((x % n) + n) % n;
-          const img = this.tile(z, tx, y);
-          if (img && img.complete && img.naturalWidth) {
-            ctx_drawImage(this.ctx, img, x * TILE - this.origin[0], y * TILE - this.origin[1]);
-          }
-        }
-      }
-    }
-
-    tile(z, x, y) {
-      const key = `${z}/${x}/${y}`;
-      let img = this.tiles.get(key);
-      if (img === undefined) {
-        img = new Image();
-        img.onload = () => { this.dirty = true; };
-        img.onerror = () => { this.tiles.set(key, null); }; // offline: keep drawing without it
-        img.src = this.tileUrl.replace("{z}", z).replace("{x}", x).replace("{y}", y);
-        this.tiles.set(key, img);
-        if (this.tiles.size > 600) this.tiles.delete(this.tiles.keys().next().value);
-      }
-      return img;
-    }
-
-    drawGrid() {
-      const ctx = this.ctx;
-      ctx.strokeStyle = "rgba(56, 189, 248, 0.08)";
-      ctx.lineWidth = 1;
-      const step = TILE / 2;
-      ctx.beginPath();
-      for (let x = -(this.origin[0] % step); x < this.width; x += step) {
-        ctx.moveTo(x, 0);
-        ctx.lineTo(x, this.height);
-      }
-      for (let y = -(this.origin[1] % step); y < this.height; y += step) {
-        ctx.moveTo(0, y);
-        ctx.lineTo(this.width, y);
-      }
-      ctx.stroke();
+      this.dirty = true;
+      this.overlay.render();
     }
 
     drawFences(fences = this.fences) {
-      const ctx = this.ctx;
-      for (const f of fences) {
-        const colour = FENCE_COLOURS[f.kind] || "#e5e7eb";
-        const hot = f.id === this.highlightFence;
-        ctx.beginPath();
-        for (const ring of f.rings) {
-          ring.forEach(([lat, lng], i) => {
-            const [x, y] = this.screen(lat, lng);
-            if (i === 0) ctx.moveTo(x, y);
-            else ctx.lineTo(x, y);
-          });
-          ctx.closePath();
-        }
-        ctx.globalAlpha = hot ? 0.45 : f.kind === "corridor" ? 0.12 : 0.2;
-        ctx.fillStyle = colour;
-        ctx.fill("evenodd");
-        ctx.globalAlpha = 1;
-        ctx.strokeStyle = hot ? "#ffffff" : colour;
-        ctx.lineWidth = hot ? 3 : 1;
-        ctx.stroke();
-        // Names only when zoomed in (producers, the most numerous, even further) to stay legible.
-        if (this.zoom >= (f.kind === "producer" ? 16 : 15) && f.rings.length) {
-          const [x, y] = this.screen(...f.rings[0][0]);
-          ctx.fillStyle = "#e2e8f0";
-          ctx.font = "11px sans-serif";
-          ctx.fillText(f.name, x + 3, y - 3);
-        }
-      }
-    }
-
-    drawTrack() {
-      if (this.track.length < 2) return;
-      const ctx = this.ctx;
-      ctx.beginPath();
-      this.track.forEach(([lat, lng], i) => {
-        const [x, y] = this.screen(lat, lng);
-        if (i === 0) ctx.moveTo(x, y);
-        else ctx.lineTo(x, y);
-      });
-      ctx.strokeStyle = "#fde047";
-      ctx.lineWidth = 3;
-      ctx.setLineDash([6, 4]);
-      ctx.stroke();
-      ctx.setLineDash([]);
-    }
-
-    drawVehicles() {
-      const ctx = this.ctx;
-      const size = this.zoom >= 15 ? 7 : this.zoom >= 12 ? 5 : 3;
-      const half = size / 2;
-      const paths = {};
-      for (const state in STATE_COLOURS) paths[state] = new Path2D();
-      let selected = null;
-      this.vehicles.forEach((v, id) => {
-        const [x, y] = this.screen(v.lat, v.lng);
-        if (x < -size || y < -size || x > this.width + size || y > this.height + size) return;
-        (paths[v.state] || paths.idle).rect(x - half, y - half, size, size);
-        if (id === this.selected) selected = [x, y];
-      });
-      for (const state in STATE_COLOURS) {
-        ctx.fillStyle = STATE_COLOURS[state];
-        ctx.fill(paths[state]);
-      }
-      if (selected) {
-        ctx.beginPath();
-        ctx.arc(selected[0], selected[1], size + 6, 0, 2 * Math.PI);
-        ctx.strokeStyle = "#ffffff";
-        ctx.lineWidth = 2;
-        ctx.stroke();
-      }
+      this.overlay.drawFences(fences);
     }
   }
 
-  function ctx_drawImage(ctx, img, x, y) {
-    ctx.drawImage(img, Math.round(x), Math.round(y), TILE, TILE);
-  }
-
-  root.LandunMap = { LiveMap, STATE_COLOURS, FENCE_COLOURS, worldPixel, worldToLatLng };
+  root.LandunMap = { LiveMap, STATE_COLOURS, FENCE_COLOURS, SEVERITY_COLOURS, worldPixel, worldToLatLng, TILE };
 })(window);

@@ -20,10 +20,15 @@ from tests.api.conftest import BASE_MS, LX, PASSWORD, Clock, alert, make_setting
 pytestmark = pytest.mark.timeout(240)
 
 CHROMIUM = "/usr/bin/chromium"
+# The map is WebGL (MapLibre, issue 13). Headless Chromium 156 on this machine has no GPU; it
+# renders WebGL2 in software with ANGLE on SwiftShader (Vulkan), which it allows only when asked:
+# `--use-angle=swiftshader --enable-unsafe-swiftshader` works (so did `--use-gl=swiftshader`,
+# and `--disable-gpu` alone still fell back to it); we ask explicitly, without `--disable-gpu`.
 ARGS = [
     "--headless",
     "--no-sandbox",
-    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
@@ -163,6 +168,8 @@ def test_login_watch_and_dispatch(server):
         item = page.wait_for_selector('.alert-item[data-id="E2E-1"]')
         item.click()
         page.wait_for_selector('#detail button[data-action="dispatched"]').click()
+        page.fill("#case-assignee", "梁溪区城管执法中队")  # the dispatch form (issue 13)
+        page.click("#case-submit")
         page.wait_for_selector('.alert-item[data-id="E2E-1"] .badge.dispatched')
         wait_until(page, "window.landun.map.track.length >= 1")
         # The map's datum port reproduces the shared WGS-84 -> GCJ-02 test vector.

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import socket
 import sys
 import webbrowser
 from importlib import resources
@@ -79,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except ArchiveSettingError as exc:
         print(f"landun demo: {exc}", file=sys.stderr)
         return 2
+    if not _bind_port(args):  # before any URL is printed or a browser opened (issue 13)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     _check_fences()
     if not args.no_bench:
@@ -107,6 +111,35 @@ def _basemap(args: argparse.Namespace) -> None:
     count = write_basemap(world, path)
     os.environ["LANDUN_BASEMAP_FILE"] = str(path)
     print(f"== basemap: {count} roads of the simulated scenario in {path}")
+
+
+def _bind_port(args: argparse.Namespace) -> bool:
+    """Bind the demo's address first (issue 13: a taken port printed the URL and opened a
+    browser on whatever held it, then failed). The bound socket (``args.socket``) is what uvicorn
+    serves on, so nothing can take the port in between; ``--port 0`` becomes the port chosen."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            args.host, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(addr)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        where, why = f"{args.host} port {args.port}", exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            print(f"landun demo: port {args.port} is taken ({why}: another program, or another "
+                  f"demo, serves on {where}). Pick another port: make demo PORT=8080, or "
+                  "landun demo --port 8080", file=sys.stderr)  # fmt: skip
+        else:
+            print(f"landun demo: cannot serve on {where}: {why} (check --host, and --port or "
+                  "make demo PORT=...)", file=sys.stderr)  # fmt: skip
+        return False
+    args.socket, args.port = sock, sock.getsockname()[1]
+    return True
 
 
 def _claim_archive(args: argparse.Namespace) -> bool:
@@ -190,7 +223,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if not args.no_browser:
         webbrowser.open(url)
     try:
-        await server.serve()
+        await server.serve(sockets=[args.socket])
     finally:
         driver.cancel()
     if driver.done() and not driver.cancelled() and driver.exception():

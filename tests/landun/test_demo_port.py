@@ -1,0 +1,61 @@
+"""`landun demo` checks its port before it prints a URL or opens a browser (issue 13).
+
+A newcomer whose port 8000 was already serving something got the demo's banner, a browser tab
+on that other program, and a traceback from uvicorn a minute later. Now the demo binds its
+address first: a taken port is a one-line refusal naming the port and how to pick another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import webbrowser
+
+import pytest
+
+from landun.cli import main
+from landun.commands import demo
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """The URLs a browser was asked to open; the demo's later steps must not be reached."""
+    urls: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **kw: urls.append(url))
+
+    def reached(*a, **kw):
+        raise AssertionError("the demo went on past a port it could not bind")
+
+    monkeypatch.setattr(demo, "_check_fences", reached)
+    monkeypatch.setattr(demo.asyncio, "run", reached)
+    return urls
+
+
+@pytest.mark.parametrize("listening", [True, False], ids=["a server on it", "bound, not serving"])
+def test_a_taken_port_is_refused_before_any_url_or_browser(tmp_path, capsys, opened, listening):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        if listening:
+            squatter.listen()
+        taken = squatter.getsockname()[1]
+        code = main(["demo", "--port", str(taken), "--archive", str(tmp_path / "archive")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == "" and opened == []  # no banner, no URL, no browser
+    assert f"port {taken} is taken" in err
+    assert "PORT=" in err and "--port" in err
+    assert "address already in use" in err.lower()  # tests.ports.lost_port reads this
+    assert not (tmp_path / "archive").exists()  # nothing claimed either
+
+
+def test_the_demo_serves_on_the_socket_it_bound():
+    """``--port 0``: the system picks the port, and the URL the demo prints is that port (the
+    socket is handed to uvicorn, so the port checked is the port served)."""
+    args = argparse.Namespace(host="127.0.0.1", port=0)
+    assert demo._bind_port(args)
+    try:
+        assert args.port == args.socket.getsockname()[1] != 0
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(("127.0.0.1", args.port))  # held from the check until serving
+    finally:
+        args.socket.close()

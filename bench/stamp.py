@@ -41,10 +41,10 @@ KEYS = (
 )
 
 
-def _git(*args: str) -> str | None:
+def _git(root: Path, *args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=20, check=True
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=20, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -66,17 +66,19 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def start(argv: list[str] | None = None) -> dict:
+def start(argv: list[str] | None = None, root: Path = ROOT) -> dict:
     """The stamp at the start of a run (``load_end`` and ``seconds`` are None until :func:`end`).
 
     Parameters
     ----------
     argv : list of str, optional
         The bench's arguments, recorded as ``command`` (default ``sys.argv``).
+    root : Path
+        The checkout whose commit is stamped (default: the one holding this file).
     """
-    head = _git("rev-parse", "--short", "HEAD")
+    head = _git(root, "rev-parse", "--short", "HEAD")
     # Untracked files are not counted: other work leaves scratch files that change no code.
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
     changed = [line for line in (status or "").splitlines() if line.strip()]
     return {
         "commit": head.strip() if head else "unknown",

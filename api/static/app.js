@@ -1,44 +1,39 @@
-/* The supervision-center page: login, the two websockets, counters, the alert panel and cases.
+/* The supervision-center page (issue 13: the duty officer's console): login, the two websockets,
+ * and the console modules (api/static/console/*.js) wired to the live map (map.js, LiveMap).
  * Every server string is put into the page as text (textContent), never as HTML. */
 (function (root) {
   "use strict";
   const doc = root.document;
   const { t, district } = root.LandunI18n;
-  const NEXT = { open: ["dispatched", "dismissed"], dispatched: ["handled", "dismissed"], handled: ["closed"] };
-  const ACTORS = {
-    dispatched: ["admin", "city", "district", "enforcement"],
-    handled: ["admin", "district", "enforcement"],
-    closed: ["admin", "city", "district", "enforcement"],
-    dismissed: ["admin", "city", "district"],
-  };
-  const state = { token: root.sessionStorage.getItem("landun.token"), user: null, map: null,
-    alerts: new Map(), lastSeq: null, selected: null, fences: new Map(), sockets: {}, received: 0, stopped: false };
-  root.landun = state; // for the operator's console and the browser test
+  const { el, debounce } = root.LandunDom;
+  const Clock = root.LandunClock;
+  const META_REFRESH_MS = 5 * 60000; // the registry changes rarely
+  const state = { token: root.sessionStorage.getItem("landun.token"), user: null, map: null, config: null,
+    meta: new Map(), fences: new Map(), reasons: [], sockets: {}, received: 0, hasData: false, stopped: false };
+  root.landun = state; // for the operator's console and the browser tests
+  const $ = (id) => doc.getElementById(id);
 
-  function el(tag, attrs, ...children) {
-    const node = doc.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => {
-      if (k === "class") node.className = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v);
-    });
-    children.flat(Infinity).forEach((c) => node.append(c instanceof Node ? c : doc.createTextNode(String(c ?? ""))));
-    return node;
-  }
-
+  /** Authenticated fetch; a failure throws an Error with the server's ``detail`` and status. */
   async function api(path, options = {}) {
     const headers = { "Content-Type": "application/json", Authorization: `Bearer ${state.token}` };
     const response = await fetch(path, { ...options, headers });
     if (response.status === 401) { logout(); throw new Error("unauthorised"); }
-    if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      const err = new Error(typeof body.detail === "string" ? body.detail : response.statusText);
+      err.detail = body.detail ?? response.statusText;
+      err.status = response.status;
+      throw err;
+    }
     return response.json();
   }
 
   async function login(event) {
     event.preventDefault();
-    const body = JSON.stringify({ username: doc.getElementById("username").value, password: doc.getElementById("password").value });
+    root.LandunSound.unlock(); // a user gesture: the tone may play later
+    const body = JSON.stringify({ username: $("username").value, password: $("password").value });
     const response = await fetch("/api/auth/login", { method: "POST", body, headers: { "Content-Type": "application/json" } });
-    if (!response.ok) { doc.getElementById("login-error").textContent = t("login_failed"); return; }
+    if (!response.ok) { $("login-error").textContent = t("login_failed"); return; }
     state.token = (await response.json()).access_token;
     root.sessionStorage.setItem("landun.token", state.token);
     start();
@@ -53,23 +48,56 @@
 
   async function start() {
     const config = await api("/api/map-config");
+    state.config = config;
     state.user = config.user;
-    doc.getElementById("login").hidden = true;
-    doc.getElementById("app").hidden = false;
+    // The demo serves the simulator's roads as its basemap (contract 5): its times are data time.
+    Clock.demo = config.demo === true || config.basemap?.kind === "vector";
+    $("login").hidden = true;
+    $("app").hidden = false;
     renderWho();
-    doc.getElementById("attribution").textContent = config.tile_attribution || "";
-    state.map = new root.LandunMap.LiveMap(doc.getElementById("map"), {
-      tileUrl: config.tile_url, tileDatum: config.tile_datum, center: config.center, zoom: config.zoom,
+    $("attribution").textContent = config.basemap?.attribution || config.tile_attribution || "";
+    const view = config.view || { center: config.center, zoom: config.zoom };
+    state.map = new root.LandunMap.LiveMap($("map"), {
+      tileUrl: config.tile_url, tileDatum: config.tile_datum, basemap: config.basemap, api,
+      center: view.center, zoom: view.zoom,
       onViewChange: debounce(sendViewport, 250), onVehicleClick: showVehicle,
     });
-    // Replay mode (issue 12, replay.js): a panel over the map; the alert card links to it.
+    buildConsole();
+    // Replay mode (issue 12, replay.js): a panel over the map; the cards link to it.
     state.replay = new root.LandunReplay.Replay({ api, map: state.map, mount: doc.querySelector(".centre"), t });
-    doc.getElementById("replay-open").addEventListener("click", () => state.replay.show());
+    $("replay-open").addEventListener("click", () => state.replay.show());
     drawLegend();
     connect("live", onLive);
     connect("alerts", onAlert);
+    tick();
     setInterval(tick, 1000);
     loadFences();
+    loadMeta();
+    loadReasons();
+  }
+
+  function buildConsole() {
+    const label = (id) => state.meta.get(id)?.plate || id;
+    const fenceName = (id) => (id && state.fences.get(id)?.properties?.name) || id || "—";
+    const user = () => state.user;
+    state.counters = new root.LandunCounters.Counters($("counters"), t);
+    state.filters = new root.LandunFilters.Filters({ t, mount: $("filters"), user, meta: state.meta,
+      alerts: () => [...state.panel.alerts.values()], onChange: applyFilters });
+    state.panel = new root.LandunAlerts.AlertPanel({ t, list: $("alert-list"), popup: $("critical-popup"), map: state.map,
+      label, fenceName, onSelect: selectAlert, matches: (a) => state.filters.alertMatches(a),
+      onCount: (n) => { $("count-open").textContent = n.toLocaleString(); } });
+    state.caseCard = new root.LandunCases.CaseCard({ t, api, box: $("detail"), user, label, fenceName,
+      reasons: () => state.reasons, onUpdated: caseUpdated, onReplay: (a) => state.replay.openAlert(a), onVehicle: showVehicle });
+    state.caseList = new root.LandunCases.CaseList({ t, api, panel: $("cases"), user, label,
+      onSelect: (a) => { if (!state.panel.get(a.id)) state.panel.put(a); selectAlert(a.id); } });
+    state.card = new root.LandunCard.VehicleCard({ t, api, box: $("card"), map: state.map, fenceName,
+      onAlert: selectAlert, onReplay: (id, from, to) => state.replay.open({ vehicles: [id], from, to }) });
+    state.search = new root.LandunSearch.Search({ t, api, input: $("search"), results: $("search-results"),
+      onChoose: (v) => showVehicle(v.id, v.position) });
+    $("cases-open").addEventListener("click", () => state.caseList.toggle());
+    $("mute").addEventListener("click", () => { root.LandunSound.setMuted(!root.LandunSound.muted()); renderMute(); });
+    renderMute();
+    setInterval(() => state.panel.render(), 30000); // overdue flags follow the clock
   }
 
   /** Fences now, then each minute (reference data changes rarely); every 5 s while none. */
@@ -82,18 +110,48 @@
     root.setTimeout(loadFences, state.fences.size ? 60000 : 5000);
   }
 
-  function renderWho() {
-    const u = state.user;
-    doc.getElementById("who").textContent = `${u.username} · ${t("role_" + u.role)}${u.district ? " · " + district(u.district) : ""}`;
+  /** The registry (plates, companies, kinds) for labels, filters and the map's icons. */
+  async function loadMeta() {
+    try {
+      const list = await api("/api/vehicles?limit=5000");
+      state.meta.clear();
+      list.forEach((v) => state.meta.set(v.id, v));
+      state.map.setVehicleMeta?.(list);
+      state.filters.render();
+      state.panel.render();
+    } catch (err) { /* labels fall back to ids until the next round */ }
+    root.setTimeout(loadMeta, META_REFRESH_MS);
   }
 
+  async function loadReasons() {
+    try {
+      state.reasons = await api("/api/cases/reasons");
+    } catch (err) {
+      state.reasons = root.LandunCases.FALLBACK_REASONS;
+    }
+  }
+
+  function renderWho() {
+    const u = state.user;
+    $("who").textContent = `${u.username} · ${t("role_" + u.role)}${u.district ? " · " + district(u.district) : ""}`;
+  }
+
+  function renderMute() {
+    const muted = root.LandunSound.muted();
+    const button = $("mute");
+    button.textContent = t(muted ? "sound_off" : "sound_on");
+    button.dataset.muted = muted ? "1" : "0";
+  }
+
+  /** The header clock and the link badge: 模拟中…/等待数据 until data exists, never a green
+   * live badge over an empty map. */
   function tick() {
-    const now = new Date();
-    doc.getElementById("clock").textContent = now.toLocaleString(root.LandunI18n.lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
+    $("clock").textContent = Clock.header(Date.now());
     const up = state.sockets.live?.readyState === 1 && state.sockets.alerts?.readyState === 1;
-    const link = doc.getElementById("link");
-    link.dataset.state = up ? "up" : "down";
-    link.textContent = t(up ? "link_up" : "link_down");
+    const link = $("link");
+    const mode = !up ? "down" : state.hasData ? "up" : "waiting";
+    link.dataset.state = mode;
+    link.textContent = t(mode === "up" ? "link_up" : mode === "down" ? "link_down" : Clock.demo ? "link_sim" : "link_wait");
   }
 
   /** Open /ws/<channel> with a fresh single-use ticket; reconnect with backoff (alerts resume). */
@@ -103,7 +161,7 @@
     try {
       const { ticket } = await api("/api/auth/ws-ticket", { method: "POST" });
       const scheme = root.location.protocol === "https:" ? "wss" : "ws";
-      const resume = channel === "alerts" && state.lastSeq !== null ? `&after=${state.lastSeq}` : "";
+      const resume = channel === "alerts" && state.lastSeq !== undefined ? `&after=${state.lastSeq}` : "";
       url = `${scheme}://${root.location.host}/ws/${channel}?ticket=${encodeURIComponent(ticket)}${resume}`;
     } catch (err) {
       root.setTimeout(() => connect(channel, onMessage, Math.min(delay * 2, 15000)), delay);
@@ -124,98 +182,87 @@
   function onLive(msg) {
     if (msg.type === "snapshot") state.map.replaceVehicles(msg.items);
     else if (msg.type === "positions") msg.items.forEach((p) => state.map.upsertVehicle(p));
-    else if (msg.type === "counts") Object.entries(msg.counts).forEach(([k, v]) => {
-      const node = doc.getElementById(`count-${k}`);
-      if (node) node.textContent = v.toLocaleString();
-    });
-    if (msg.items) state.received += msg.items.length;
+    else if (msg.type === "counts") {
+      state.counters.update(msg.counts);
+      if (msg.counts.total > 0) state.hasData = true;
+    }
+    if (msg.items) {
+      state.received += msg.items.length;
+      msg.items.forEach((p) => { Clock.observe(p.ts); state.card.position(p); });
+      if (msg.items.length) state.hasData = true;
+    }
   }
 
   function onAlert(msg) {
     if (msg.type === "snapshot" || msg.type === "resync") {
-      state.alerts.clear();
-      msg.alerts.forEach((a) => state.alerts.set(a.id, a));
+      state.panel.reset(msg.alerts);
     } else {
-      (msg.type === "batch" ? msg.events : [msg]).forEach((e) => {
-        state.alerts.set(e.alert.id, e.alert);
-        state.lastSeq = Math.max(state.lastSeq ?? 0, e.seq);
-      });
+      const events = msg.type === "batch" ? msg.events : [msg];
+      events.forEach((e) => { state.lastSeq = Math.max(state.lastSeq ?? 0, e.seq); });
+      state.panel.arrive(events.map((e) => e.alert));
+      const shown = state.caseCard.alert?.id;
+      const mine = events.find((e) => e.alert.id === shown);
+      if (mine) state.caseCard.show(mine.alert);
+      if (events.some((e) => e.alert.vehicle === state.card.id)) refreshCard();
+      state.caseList.refreshSoon();
     }
     if (msg.seq !== undefined) state.lastSeq = Math.max(state.lastSeq ?? 0, msg.seq);
-    renderAlerts();
-    if (state.selected && state.alerts.has(state.selected)) renderDetail(state.alerts.get(state.selected));
+    if (state.filters.values.type) applyFilters(); // the vehicles with that alert type changed
   }
 
-  function renderAlerts() {
-    const list = doc.getElementById("alert-list");
-    const rows = [...state.alerts.values()].sort((a, b) => (a.ts < b.ts ? 1 : -1)).slice(0, 300);
-    list.replaceChildren(...rows.map((a) => el("li",
-      { class: `alert-item sev-${a.severity}${a.id === state.selected ? " selected" : ""}`, "data-id": a.id, onclick: () => selectAlert(a.id) },
-      el("div", { class: "row" }, el("span", { class: "type" }, t(a.type)), el("span", { class: `badge ${a.case.state}` }, t("case_" + a.case.state))),
-      el("div", { class: "row" }, el("span", {}, `${a.vehicle} · ${district(a.district)}`), el("span", {}, a.ts.slice(5, 19).replace("T", " "))),
-    )));
-    doc.getElementById("count-open").textContent = rows.filter((a) => a.case.state === "open").length;
+  const refreshCard = debounce(() => { if (state.card.id) state.card.open(state.card.id); }, 1000);
+
+  function applyFilters() {
+    state.map.setFilter?.(state.filters.vehiclePredicate());
+    state.panel.render();
   }
 
   async function selectAlert(id) {
-    const alert = state.alerts.get(id);
-    state.selected = id;
-    state.map.selected = alert.vehicle;
+    let alert = state.panel.get(id);
+    if (!alert) {
+      try { alert = await api(`/api/alerts/${encodeURIComponent(id)}`); } catch (err) { return; }
+      state.panel.put(alert);
+    }
+    state.panel.selected = id;
+    selectOnMap(alert.vehicle);
     state.map.highlightFence = alert.fence;
-    state.map.focus(alert.lat, alert.lng, Math.max(state.map.zoom, 14));
-    renderAlerts();
-    renderDetail(alert);
-    const since = new Date(Date.parse(alert.ts) - 30 * 60 * 1000).toISOString();
+    if (typeof alert.lat === "number") state.map.focus(alert.lat, alert.lng, Math.max(state.map.zoom, 14));
+    state.panel.render();
+    state.caseCard.show(alert);
+    const since = Date.parse(alert.ts) - 30 * 60 * 1000;
     try {
-      const track = await api(`/api/vehicles/${encodeURIComponent(alert.vehicle)}/track?since=${encodeURIComponent(since)}`);
+      const track = await api(`/api/vehicles/${encodeURIComponent(alert.vehicle)}/track?since=${since}`);
       state.map.setTrack(track.coordinates);
     } catch (err) { state.map.setTrack([]); }
   }
 
-  function showVehicle(id) {
-    const found = [...state.alerts.values()].find((a) => a.vehicle === id);
-    if (found) selectAlert(found.id);
+  function selectOnMap(id) {
+    if (state.map.select) state.map.select(id);
     else { state.map.selected = id; state.map.dirty = true; }
   }
 
-  function renderDetail(alert) {
-    const box = doc.getElementById("detail");
-    const fence = state.fences.get(alert.fence);
-    const facts = [
-      ["vehicle", alert.vehicle], ["district", district(alert.district)], ["time", alert.ts + (alert.late ? ` (${t("late")})` : "")],
-      ["severity", t("sev_" + alert.severity)], ["fence", fence ? fence.properties.name || alert.fence : alert.fence || "—"],
-      ["permit", alert.permit || "—"], ["rule", (alert.evidence && alert.evidence.rule) || "—"],
-    ];
-    const actions = (NEXT[alert.case.state] || []).filter((s) => ACTORS[s].includes(state.user.role));
-    box.replaceChildren(
-      el("h3", {}, `${t(alert.type)} · ${alert.id}`),
-      el("dl", {}, facts.map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)])),
-      el("div", { class: "actions" }, actions.map((s) => el("button", { type: "button", "data-action": s, onclick: () => act(alert.id, s) }, t("act_" + s))),
-        el("button", { type: "button", class: "replay-link", "data-replay": alert.id, onclick: () => state.replay.openAlert(alert) }, t("replay_link"))),
-      el("b", {}, t("history")),
-      el("ol", { class: "history" }, alert.case.history.map((h) => el("li", {}, `${t("case_" + h.state)} · ${h.by} · ${h.at.slice(0, 19).replace("T", " ")}${h.note ? " · " + h.note : ""}`))),
-    );
-    box.hidden = false;
+  /** A vehicle clicked on the map or chosen in the search: select it and open its card. */
+  function showVehicle(id, position) {
+    selectOnMap(id);
+    if (!state.map.select && position) state.map.focus(position.lat, position.lng, Math.max(state.map.zoom, 14));
+    state.card.open(id);
   }
 
-  async function act(id, target) {
-    const note = target === "dismissed" ? root.prompt(t("dismiss_reason")) : "";
-    if (target === "dismissed" && !note) return;
-    try {
-      const updated = await api(`/api/alerts/${encodeURIComponent(id)}/case`, { method: "POST", body: JSON.stringify({ state: target, note }) });
-      state.alerts.set(id, updated);
-      renderAlerts();
-      renderDetail(updated);
-    } catch (err) { root.alert(err.message); }
+  function caseUpdated(alert) {
+    state.panel.put(alert);
+    state.caseCard.show(alert);
+    state.caseList.refreshSoon();
+    if (alert.vehicle === state.card.id) refreshCard();
   }
 
   function drawLegend() {
-    const { STATE_COLOURS, FENCE_COLOURS } = root.LandunMap;
+    const { STATE_COLOURS = {}, FENCE_COLOURS = {} } = root.LandunMap;
     const items = [
       ...Object.entries(STATE_COLOURS).map(([k, c]) => [`state_${k}`, c]),
+      ...Object.entries(root.LandunAlerts.SEVERITY_COLOURS).map(([k, c]) => [`sev_${k}`, c]),
       ...Object.entries(FENCE_COLOURS).map(([k, c]) => [`fence_${k}`, c]),
     ];
-    doc.getElementById("legend").replaceChildren(...items.map(([key, colour]) =>
+    $("legend").replaceChildren(...items.map(([key, colour]) =>
       el("li", {}, swatch(colour), el("span", { "data-i18n": key }, t(key)))));
   }
 
@@ -225,22 +272,28 @@
     return node;
   }
 
-  function debounce(fn, ms) {
-    let timer = null;
-    return (...args) => { root.clearTimeout(timer); timer = root.setTimeout(() => fn(...args), ms); };
-  }
-
-  doc.getElementById("login-form").addEventListener("submit", login);
-  doc.getElementById("logout").addEventListener("click", logout);
-  doc.querySelectorAll("[data-lang-toggle]").forEach((b) => b.addEventListener("click", () => {
+  function relabel() {
     root.LandunI18n.toggle();
+    $("search").placeholder = t("search_placeholder");
     if (!state.user) return;
     renderWho();
+    renderMute();
     tick();
-    renderAlerts();
-    if (state.selected) renderDetail(state.alerts.get(state.selected));
+    state.counters.render();
+    state.filters.render();
+    state.search.render($("search").value.trim());
+    state.panel.relabel();
+    state.caseCard.render();
+    state.card.render();
+    state.caseList.build();
+    state.caseList.render();
     state.replay.relabel();
-  }));
+  }
+
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", logout);
+  doc.querySelectorAll("[data-lang-toggle]").forEach((b) => b.addEventListener("click", relabel));
   root.LandunI18n.apply();
+  $("search").placeholder = t("search_placeholder");
   if (state.token) start().catch(() => logout());
 })(window);

@@ -27,8 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
     "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
+    *os.environ.get("XARGS", "--use-angle=swiftshader --enable-unsafe-swiftshader").split(),
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",

@@ -1,0 +1,427 @@
+"""The duty officer's console in real headless Chromium (issue 13): every role logs in and sees
+what it may do; a truck found by its plate and its card opened; a filter by kind; a critical
+alert arriving through the feed with its pop-up and tone; a case dispatched with the form
+(assignee, deadline, note), handled and closed with notes, another dismissed with a reason; the
+day's case list with an overdue case standing out; every time in Beijing time, labelled.
+Screenshots go to out/test/console_*.png for a person to look at."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from api.app import create_app
+from api.memory import memory_ports
+from tests.api.conftest import (
+    BASE_MS,
+    LX,
+    PASSWORD,
+    ROLES,
+    XS,
+    Clock,
+    alert,
+    make_settings,
+    make_users,
+    ping,
+    seed,
+)
+from tests.api.test_live_map_browser import ARGS, CHROMIUM, OUTPUT, sync_playwright
+from tests.api.test_live_map_browser import wait_until as poll
+
+pytestmark = pytest.mark.timeout(300)
+
+KINDS = ("muck", "muck", "kitchen", "oil")  # of the extra Liangxi fleet, by index modulo 4
+FLEET = 24
+DAY = "2025-06-01"  # the Beijing day of the seeded data (BASE_MS is 20:00 that day)
+BEIJING = timezone(timedelta(hours=8))
+
+# Who may take each action on an open case (api/cases.py ACTORS), as the card must offer it.
+OPEN_ACTIONS = {
+    "admin": {"dispatched", "dismissed"},
+    "city": {"dispatched", "dismissed"},
+    "liangxi": {"dispatched", "dismissed"},
+    "xishan": {"dispatched", "dismissed"},
+    "enforce": {"dispatched"},
+    "enforce_lx": {"dispatched"},
+    "viewer": set(),
+}
+
+
+def fleet_vehicle(i: int) -> dict:
+    """A registered Liangxi vehicle with a plate in the painted form (苏B·D3007)."""
+    return {
+        "id": f"LXF-{i:02d}",
+        "kind": KINDS[i % 4],
+        "company": "梁溪清运" if i % 2 else "梁溪渣土运输",
+        "district": LX,
+        "terminal_phone": f"01390000{i:04d}",
+        "plate": f"苏B·D30{i:02d}",
+    }
+
+
+def build_app(clock: Clock, with_data: bool = True):
+    app = create_app(make_settings(), memory_ports(make_users(), clock=clock), clock)
+    if not with_data:
+        return app
+    seed(app)
+    for i in range(FLEET):
+        record = fleet_vehicle(i)
+        app.state.ports.vehicles.put(record)
+        app.state.feed.position(
+            ping(record["id"], 3, lat=31.57 + 0.002 * i, lng=120.30, speed_kmh=(i % 3) * 20.0)
+        )
+    return app
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app under uvicorn on a free port, in a thread; yields the base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(400):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def browser_page(base: str, username: str, problems: list[str], timezone: str = "Europe/London"):
+    """A logged-in page in its own browser context. The browser's zone is not Beijing's, so a
+    time shown in Beijing time proves the page converts it."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1600, "height": 900}, timezone_id=timezone)
+        page = context.new_page()
+        PROBLEMS.clear()
+        page.on("pageerror", lambda exc: problems.append(f"{username}: {exc}"))
+        page.on("console", lambda m: m.type == "error" and problems.append(f"{username}: {m.text}"))
+        page.on("pageerror", lambda exc: PROBLEMS.append(f"{username}: {exc}"))
+        page.on("console", lambda m: PROBLEMS.append(f"{username} {m.type}: {m.text}"))
+        page.goto(base + "/")
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("#login-button")
+        page.wait_for_selector("#app:not([hidden])")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+PROBLEMS: list[str] = []  # the page's script errors, named when a wait fails
+
+
+def wait_until(page, expression: str) -> None:
+    try:
+        poll(page, expression)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; page problems: {PROBLEMS}") from None
+
+
+def texts(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "(nodes) => nodes.map((n) => n.textContent)")
+
+
+def ids(page, selector: str, key: str = "id") -> list[str]:
+    return page.eval_on_selector_all(selector, f"(nodes) => nodes.map((n) => n.dataset.{key})")
+
+
+@pytest.fixture
+def world():
+    # The server's wall clock starts at the browser's (the real one), so that a deadline the
+    # page accepts as "after now" is after now for the server too; the test then moves it.
+    clock = Clock(time.time())
+    app = build_app(clock)
+    with serving(app) as base:
+        yield app, clock, base
+
+
+def test_every_role_logs_in_and_sees_its_scope(world):
+    app, _clock, base = world
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    seen = {}
+    for username, (_role, district) in ROLES.items():
+        with browser_page(base, username, problems) as page:
+            wait_until(page, "document.getElementById('link').dataset.state === 'up'")
+            wait_until(
+                page, "/^[0-9,]+$/.test(document.getElementById('count-online').textContent)"
+            )
+            who = page.inner_text("#who")
+            # Search by a plate fragment common to every registered plate: only the scope's come.
+            page.fill("#search", "苏B")
+            wait_until(page, "document.querySelectorAll('#search-results .search-item').length > 0")
+            found = set(ids(page, "#search-results .search-item"))
+            own = "A-XS" if district == XS else "A-LX"
+            page.click(f'.alert-item[data-id="{own}"]')
+            page.wait_for_selector(f'#detail[data-id="{own}"]')
+            actions = set(ids(page, "#detail [data-action]", "action"))
+            district_filter = page.is_disabled("#filter-district")
+            page.screenshot(path=str(OUTPUT / f"console_role_{username}.png"))
+            seen[username] = (who, found, actions, district_filter)
+    assert problems == []
+    for username, (_role, district) in ROLES.items():
+        who, found, actions, district_filter = seen[username]
+        assert username in who
+        prefixes = {v.split("-")[0] for v in found}
+        if district == LX:
+            assert prefixes <= {"LX", "LXF"} and "LX-1" in found
+        elif district == XS:
+            assert prefixes == {"XS"}
+        else:
+            assert {"LX-1", "XS-1"} <= found
+        assert actions == OPEN_ACTIONS[username], username
+        assert district_filter is (district is not None)
+
+
+def test_find_filter_alert_dispatch_close_dismiss(world):
+    app, clock, base = world
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    store = app.state.ports.alerts
+    with browser_page(base, "liangxi", problems) as page:
+        wait_until(page, "document.getElementById('link').dataset.state === 'up'")
+        # Every time on the page is Beijing time, labelled, whatever the browser's zone.
+        header = page.inner_text("#clock")
+        assert header.endswith("北京时间")
+        assert page.evaluate(f"LandunClock.format({BASE_MS})") == "2025-06-01 20:00:00 北京时间"
+
+        # Find a truck by part of its plate, typed without the painted dot; open its card.
+        page.fill("#search", "d3007")
+        wait_until(page, "document.querySelectorAll('#search-results .search-item').length === 1")
+        page.click('#search-results .search-item[data-id="LXF-07"]')
+        page.wait_for_selector('#card[data-id="LXF-07"]')
+        facts = dict(
+            zip(
+                texts(page, "#card dt"),
+                texts(page, "#card dd"),
+                strict=True,
+            )
+        )
+        page.screenshot(path=str(OUTPUT / "console_card.png"))
+        assert page.inner_text("#card h3") == "苏B·D3007"
+        assert facts["运输公司"] == "梁溪清运" and facts["车型"] == "油脂车"
+        assert facts["终端号"] == "013900000007" and facts["车速"] == "20 km/h"
+        assert facts["最后定位"] == "2025-06-01 20:03:00 北京时间"
+
+        # Filter by kind: the alert list keeps only kitchen vehicles' alerts; the map's filter
+        # (LiveMap.setFilter) hides the muck trucks.
+        app.state.feed.alert(alert("K-1", "LX-2", LX, minute=4, type="unregistered_collection"))
+        page.wait_for_selector('.alert-item[data-id="K-1"]')
+        page.select_option("#filter-kind", "kitchen")
+        wait_until(page, "!document.querySelector('.alert-item[data-id=\"A-LX\"]')")
+        listed = ids(page, ".alert-item")
+        shown = page.evaluate(
+            "(() => { const f = window.landun.filters.vehiclePredicate();"
+            " return ['LX-1', 'LX-2', 'LXF-02', 'LXF-07'].filter((id) =>"
+            " f({ id, ...window.landun.meta.get(id), state: 'idle' })); })()"
+        )
+        page.screenshot(path=str(OUTPUT / "console_filter_kitchen.png"))
+        page.click("#filter-clear")
+        page.wait_for_selector('.alert-item[data-id="A-LX"]')
+
+        # A critical alert arrives (the feed, as the engine's consumer calls it): pop-up, tone.
+        tones = page.evaluate("LandunSound.played")
+        critical = alert(
+            "CRIT-1",
+            "LX-1",
+            LX,
+            minute=6,
+            severity="critical",
+            permit="P-LX",
+            evidence={
+                "rule": "loaded stop outside every known place",
+                "thresholds": {"stop_s": 300.0},
+                "pings": [],
+                "trigger": "stop",
+                "duration_s": 480,
+                "nearest_place": {"fence": "site-lx", "kind": "site", "distance_m": 812.4},
+            },
+        )
+        app.state.feed.alert(critical)
+        page.wait_for_selector('#critical-popup[data-id="CRIT-1"]:not([hidden])')
+        popup = page.inner_text("#critical-popup")
+        played = page.evaluate("LandunSound.played") - tones
+        page.screenshot(path=str(OUTPUT / "console_critical.png"))
+        page.click("#critical-popup .popup-view")
+        page.wait_for_selector('#detail[data-id="CRIT-1"]')
+        assert page.is_hidden("#critical-popup")
+        card_lines = texts(page, "#detail .evidence li")
+        rule_zh = page.inner_text("#detail dl")
+
+        # An overspeed (medium): its evidence in Chinese, no pop-up.
+        app.state.feed.alert(
+            alert(
+                "OS-1",
+                "LX-1",
+                LX,
+                minute=7,
+                type="overspeed",
+                severity="medium",
+                evidence={
+                    "rule": "speed above the limit on every ping for the sustain time",
+                    "thresholds": {"limit_kmh": 70, "sustain_s": 30.0},
+                    "pings": [],
+                    "limit_kmh": 70,
+                    "peak_kmh": 99.3,
+                    "speed_kmh": 99.3,
+                    "duration_s": 95,
+                },
+            )
+        )
+        page.click('.alert-item[data-id="OS-1"]')
+        page.wait_for_selector('#detail[data-id="OS-1"]')
+        overspeed_lines = texts(page, "#detail .evidence li")
+        assert page.is_hidden("#critical-popup")
+
+        # Dispatch CRIT-1 with the form: the form refuses an empty assignee before any request.
+        page.click('.alert-item[data-id="CRIT-1"]')
+        page.click('#detail [data-action="dispatched"]')
+        page.fill("#case-assignee", "")
+        page.click("#case-submit")
+        refused = page.inner_text("#case-error")
+        assert store.get("CRIT-1")["case"]["state"] == "open"
+        page.fill("#case-assignee", "梁溪区城管执法中队")
+        page.fill("#case-deadline", "2031-06-01T23:30")
+        page.fill("#case-note", "请立即到场核查")
+        page.screenshot(path=str(OUTPUT / "console_dispatch_form.png"))
+        page.click("#case-submit")
+        page.wait_for_selector('.alert-item[data-id="CRIT-1"] .badge.dispatched')
+        dispatched = store.get("CRIT-1")["case"]
+
+        # Handle, then close, each with a note (an empty note is refused in the page).
+        page.click('#detail [data-action="handled"]')
+        page.click("#case-submit")
+        handle_refused = page.inner_text("#case-error")
+        page.fill("#case-note", "现场已清理，车辆已扣押")
+        page.click("#case-submit")
+        page.wait_for_selector('.alert-item[data-id="CRIT-1"] .badge.handled')
+        page.click('#detail [data-action="closed"]')
+        page.fill("#case-note", "处罚决定书已送达")
+        page.click("#case-submit")
+        page.wait_for_selector('.alert-item[data-id="CRIT-1"] .badge.closed')
+        trail = texts(page, "#detail .history li")
+
+        # Dismiss A-LX with a reason from the list and free text.
+        page.click('.alert-item[data-id="A-LX"]')
+        page.click('#detail [data-action="dismissed"]')
+        reasons = page.eval_on_selector_all("#case-reason option", "(o) => o.map((x) => x.value)")
+        page.select_option("#case-reason", "duplicate")
+        page.fill("#case-note", "与 CRIT-1 同一事件")
+        page.click("#case-submit")
+        page.wait_for_selector('.alert-item[data-id="A-LX"] .badge.dismissed')
+
+        # K-1 dispatched with a deadline the server clock then passes: overdue in the list.
+        page.click('.alert-item[data-id="K-1"]')
+        page.click('#detail [data-action="dispatched"]')
+        page.fill("#case-assignee", "梁溪区城管执法中队")
+        soon = datetime.fromtimestamp(clock.now, BEIJING) + timedelta(minutes=30)
+        page.fill("#case-deadline", soon.strftime("%Y-%m-%dT%H:%M"))
+        page.click("#case-submit")
+        page.wait_for_selector('.alert-item[data-id="K-1"] .badge.dispatched')
+        clock.now += 3 * 3600  # the deadline passes (the session lives 8 h)
+        page.click("#cases-open")
+        page.fill("#cases-day", DAY)
+        page.dispatch_event("#cases-day", "change")
+        wait_until(page, "document.querySelector('#cases-body tr[data-id=\"K-1\"]') !== null")
+        rows = {
+            r: c
+            for r, c in zip(
+                ids(page, "#cases-body tr"),
+                page.eval_on_selector_all(
+                    "#cases-body tr", "(rows) => rows.map((r) => r.className)"
+                ),
+                strict=True,
+            )
+        }
+        page.screenshot(path=str(OUTPUT / "console_cases.png"))
+
+        # English: the same evidence and the rule in the UI's language.
+        page.click('.alert-item[data-id="OS-1"]')
+        page.click("#app [data-lang-toggle]")
+        english_lines = texts(page, "#detail .evidence li")
+        english_rule = page.inner_text("#detail dl")
+        page.screenshot(path=str(OUTPUT / "console_en.png"))
+
+    assert problems == []
+    assert shown == ["LX-2", "LXF-02"]  # kitchen only
+    assert "K-1" in listed and "A-LX" not in listed
+    assert "疑似偷倒" in popup and "苏BLX-1" in popup and "停留 8 分钟" in popup
+    assert played == 1
+    assert card_lines[:2] == ["停留 8 分钟", "最近场所 site-lx（812 米）"]
+    assert "核准证 P-LX" in card_lines
+    assert "重车在所有已知场所外停留" in rule_zh  # the rule in Chinese
+    assert overspeed_lines[:2] == ["车速 99.3 km/h（限速 70）", "持续 1.6 分钟"]
+    assert refused == "请填写处置人或队伍" and handle_refused == "请填写说明"
+    assert dispatched["assignee"] == "梁溪区城管执法中队"
+    assert dispatched["deadline"] == 1_938_094_200_000  # 2031-06-01T23:30+08:00
+    assert dispatched["history"][-1]["note"] == "请立即到场核查"
+    final = store.get("CRIT-1")["case"]
+    assert [h["state"] for h in final["history"]] == ["open", "dispatched", "handled", "closed"]
+    assert [h["note"] for h in final["history"][2:]] == [
+        "现场已清理，车辆已扣押",
+        "处罚决定书已送达",
+    ]
+    assert all(h["by"] == "liangxi" for h in final["history"][1:])
+    assert any(
+        "梁溪区城管执法中队" in line and "2031-06-01 23:30:00 北京时间" in line for line in trail
+    )
+    assert reasons == ["", "false_alarm", "duplicate", "authorised", "device_fault", "other"]
+    dismissed = store.get("A-LX")["case"]
+    assert dismissed["state"] == "dismissed" and dismissed["reason"] == "duplicate"
+    assert dismissed["history"][-1]["note"] == "与 CRIT-1 同一事件"
+    assert "overdue" in rows["K-1"] and "overdue" not in rows["CRIT-1"]
+    assert english_lines[:2] == ["Speed 99.3 km/h (limit 70)", "for 1.6 min"]
+    assert "speed above the limit on every ping for the sustain time" in english_rule
+
+
+def test_waiting_for_data_is_not_a_live_badge():
+    """An empty system says 等待数据 (amber), not 实时连接, until the first position arrives."""
+    clock = Clock()
+    app = build_app(clock, with_data=False)
+    problems: list[str] = []
+    with serving(app) as base, browser_page(base, "city", problems) as page:
+        wait_until(page, "document.getElementById('link').dataset.state === 'waiting'")
+        waiting = page.inner_text("#link")
+        page.wait_for_timeout(1500)  # sockets open, counts sent: still nothing to show
+        still = page.evaluate("document.getElementById('link').dataset.state")
+        page.screenshot(path=str(OUTPUT / "console_waiting.png"))
+        app.state.feed.position(ping("LX-9", 0, district=LX, kind="muck", speed_kmh=12))
+        wait_until(page, "document.getElementById('link').dataset.state === 'up'")
+        live = page.inner_text("#link")
+    assert problems == []
+    assert (waiting, still, live) == ("等待数据", "waiting", "实时连接")
+
+
+def test_counters_show_each_split_labelled(world):
+    app, _clock, base = world
+    problems: list[str] = []
+    with browser_page(base, "city", problems) as page:
+        wait_until(page, "document.getElementById('count-total').textContent !== '—'")
+        wait_until(page, "document.getElementById('count-moving').textContent !== '—'")
+        shown = page.evaluate(
+            "Object.fromEntries(['total', 'online', 'offline', 'moving', 'parked', 'loaded',"
+            " 'violating'].map((k) => [k, document.getElementById('count-' + k).textContent]))"
+        )
+        labels = texts(page, "#counters small, #counters .counter span, #counters .split-title")
+    served = app.state.ports.live.query(None)
+    assert problems == []
+    numbers = {k: int(v.replace(",", "")) for k, v in shown.items()}
+    assert numbers["total"] == len(served)
+    assert numbers["online"] + numbers["offline"] == numbers["total"]
+    assert numbers["moving"] + numbers["parked"] == numbers["online"]
+    assert {"在线 / 离线", "在线车辆：行驶 / 停车", "重车（在线）", "违规中（在线）"} <= set(labels)

@@ -56,6 +56,7 @@ from stream.kafka.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 log = logging.getLogger(__name__)
 NUDGE_IDLE_S = 5.0  # no record of a partition for this long, and its state behind the log
 NUDGE_EVERY_S = 10.0
+WATCH_EVERY_S = 1.0  # how often the recovery watch looks (stream.kafka.recovery_watch)
 
 
 @dataclass(slots=True)
@@ -226,17 +227,21 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
             log.exception("checkpoint flush failed; partitions reload from their checkpoints")
             runner.reset(list(runner.pending))
         await nudge_idle()
-        await watch_recovery()
 
     watch = RecoveryWatch()
+    watching: list[asyncio.Task] = []
 
     async def watch_recovery() -> None:
-        try:
-            before = watch.total_kicks
-            await watch.check(faust_view(app.tables.recovery), app.consumer, time.monotonic())
-            metrics.recovery_seeks.inc(watch.total_kicks - before)
-        except Exception:  # noqa: BLE001 - a timer task must not die; assignment may be changing
-            log.exception("recovery watch failed; trying again at the next tick")
+        """Runs from the first assignment on: Faust starts app tasks and timers only once the
+        first recovery has completed, and that recovery may be the one that stalls."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            try:
+                before = watch.total_kicks
+                await watch.check(faust_view(app.tables.recovery), app.consumer, time.monotonic())
+                metrics.recovery_seeks.inc(watch.total_kicks - before)
+            except Exception:  # noqa: BLE001 - must not die; the assignment may be changing
+                log.exception("recovery watch failed; trying again at the next tick")
 
     nudged: dict[int, float] = {}
 
@@ -270,6 +275,8 @@ def build_app(settings: WorkerSettings, live: LiveView | None = None) -> tuple[f
     def _assigned(sender, assigned, **kwargs) -> None:
         # Idle time counts from the assignment: records are on their way (no nudge yet).
         runner.assigned(tp.partition for tp in assigned if tp.topic == topics.pings)
+        if not watching:
+            watching.append(asyncio.ensure_future(watch_recovery()))
 
     @app.on_partitions_revoked.connect
     def _revoked(sender, revoked, **kwargs) -> None:

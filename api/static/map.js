@@ -115,7 +115,7 @@
           if (this.frameTimes.length > FRAME_WINDOW) this.frameTimes.shift();
         }
         last = t;
-        if (this.map) this.flush(root.performance.now());
+        if (this.map && !this.replayLayer) this.flush(root.performance.now()); // replay hides them
         root.requestAnimationFrame(frame);
       };
       root.requestAnimationFrame(frame);
@@ -337,10 +337,11 @@
       Style().LAYERS.live.forEach((id) => this.map.setLayoutProperty(id, "visibility", visibility));
     }
 
-    /** Redraw now: the replay overlay at once, the live vehicles at the next frame. */
+    /** Redraw now: the replay overlay at once (replay.js calls this each frame the playhead
+     * moves), else the live vehicles at the next frame. */
     draw() {
-      this.dirty = true;
-      this.overlay.render();
+      if (this.replayLayer) this.overlay.render();
+      else this.dirty = true;
     }
 
     drawFences(fences = this.fences) {

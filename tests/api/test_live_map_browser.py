@@ -20,14 +20,17 @@ from tests.api.conftest import BASE_MS, LX, PASSWORD, Clock, alert, make_setting
 pytestmark = pytest.mark.timeout(240)
 
 CHROMIUM = "/usr/bin/chromium"
-# The map is WebGL (MapLibre, issue 13). Headless Chromium 156 on this machine has no GPU; it
-# renders WebGL2 in software with ANGLE on SwiftShader (Vulkan), which it allows only when asked:
-# `--use-angle=swiftshader --enable-unsafe-swiftshader` works (so did `--use-gl=swiftshader`,
-# and `--disable-gpu` alone still fell back to it); we ask explicitly, without `--disable-gpu`.
+# The map is WebGL (MapLibre, issue 13). Headless Chromium 156 here has no GPU: WebGL2 runs on
+# SwiftShader (ANGLE over Vulkan), which `--enable-unsafe-swiftshader` allows explicitly. With
+# `--use-angle=swiftshader` (or `--use-gl=swiftshader`) the page's compositing went through
+# SwiftShader too and a frame took ~300 ms (replay at 1000x fell a seek behind); with
+# `--disable-gpu` the compositor stays in software while WebGL still gets SwiftShader, ~18 ms a
+# frame (tests/api/test_map_browser.py records the frame times at 10,000 vehicles).
 ARGS = [
     "--headless",
     "--no-sandbox",
-    *os.environ.get("XARGS", "--use-angle=swiftshader --enable-unsafe-swiftshader").split(),
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",

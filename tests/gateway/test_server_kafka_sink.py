@@ -48,6 +48,20 @@ class HeldProducer:
                 fut.failure(error) if error else fut.success(None)
 
 
+async def until(check, what: str, timeout_s: float = 10.0) -> None:
+    """Wait for ``check()`` (issue 15: a condition, not a sleep that a slow machine outruns)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def pings_sent(producer: HeldProducer) -> int:
+    return sum(len(orjson.loads(value)) for _, value, _ in producer.sent)
+
+
 def run(test):
     async def main():
         producer = HeldProducer()
@@ -73,7 +87,8 @@ def test_ack_waits_for_kafka_and_pings_share_records_per_partition():
     async def test(server, port, producer):
         terminals = [await online(port, f"0139000000{i:02d}") for i in range(1, 9)]
         sending = [asyncio.create_task(t.location(PING)) for t in terminals]
-        await asyncio.sleep(0.3)
+        await until(lambda: pings_sent(producer) == 8, "the 8 positions to be sent")
+        await asyncio.sleep(0.05)  # a wrong early ack would reach the terminal meanwhile
         assert not any(s.done() for s in sending)  # Kafka has not acknowledged yet
         assert producer.sent  # ...but the records are out
         parts = [p for p, _, _ in producer.sent]
@@ -98,14 +113,14 @@ def test_failed_record_means_no_ack_and_not_ready_until_a_round_succeeds():
     async def test(server, port, producer):
         t = await online(port, "013900000001")
         sending = asyncio.create_task(t.location(PING))
-        await asyncio.sleep(0.2)
+        await until(lambda: pings_sent(producer) == 1, "the position to be sent")
         producer.settle(KafkaTimeoutError("broker gone"))
         with pytest.raises(TerminalError):
             await sending
         assert "broker gone" in server.checks()["sink"]
         assert server.stats.c["pings_unacknowledged"] == 1
         retry = asyncio.create_task(t.location(PING))  # the terminal sends it again
-        await asyncio.sleep(0.2)
+        await until(lambda: pings_sent(producer) == 2, "the position to be sent again")
         producer.settle()
         assert await retry == OK
         assert server.checks()["sink"] == "ok"

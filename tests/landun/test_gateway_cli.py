@@ -19,6 +19,7 @@ from gateway.messages import OK, REG_NO_TERMINAL
 from gateway.terminals import TerminalClient
 from landun.cli import main as landun
 from stream.kafka.producer import make_producer, publish_entry
+from tests.ports import lost_port
 from tests.stream.kafka.conftest import PARTITIONS, free_port, read_topic, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,20 +36,42 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         return 0, b""
 
 
+class GatewayProcess:
+    """`landun gateway` on ports chosen free; started again on new ones when a port was taken
+    between choosing and binding (issue 15, tests/ports.py)."""
+
+    def __init__(self, bootstrap, topics, log):
+        self.bootstrap, self.topics, self.log = bootstrap, topics, log
+        self.start()
+
+    def start(self):
+        self.port, self.http = free_port(), free_port()
+        cmd = [sys.executable, "-m", "landun.cli", "gateway", "--host", "127.0.0.1", "--port",
+               str(self.port), "--http-port", str(self.http), "--bootstrap", self.bootstrap,
+               "--namespace", self.topics.namespace, "--partitions", str(PARTITIONS)]  # fmt: skip
+        env = {**os.environ, "LANDUN_JT808_SECRET": "s3"}
+        with self.log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env
+            )
+
+    def ready(self) -> bool:
+        if lost_port(self.proc, self.log):
+            self.start()
+            return False
+        assert self.proc.poll() is None, f"gateway exited: {self.log.read_text()[-2000:]}"
+        return get(self.http, "/readyz")[0] == 200
+
+
 def test_gateway_process_registry_topic_to_pings_topic(bootstrap, topics, tmp_path):
     producer = make_producer(bootstrap)
     publish_entry(producer, topics, "registry", "vehicles/M7", VEHICLE)
     producer.close()
-    port, http = free_port(), free_port()
-    cmd = [sys.executable, "-m", "landun.cli", "gateway", "--host", "127.0.0.1", "--port",
-           str(port), "--http-port", str(http), "--bootstrap", bootstrap, "--namespace",
-           topics.namespace, "--partitions", str(PARTITIONS)]  # fmt: skip
-    log = tmp_path / "gateway.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                env={**os.environ, "LANDUN_JT808_SECRET": "s3"})  # fmt: skip
+    gateway = GatewayProcess(bootstrap, topics, tmp_path / "gateway.log")
+    log = gateway.log
     try:
-        wait_for(lambda: get(http, "/readyz")[0] == 200, 60, f"readyz ({log.read_text()[-2000:]})")
+        wait_for(gateway.ready, 60, "the gateway's readyz")
+        port, http = gateway.port, gateway.http
         assert orjson.loads(get(http, "/readyz")[1])["checks"] == {
             "sink": "ok", "kafka": "ok", "registry": "ok"
         }  # fmt: skip
@@ -74,8 +97,8 @@ def test_gateway_process_registry_topic_to_pings_topic(bootstrap, topics, tmp_pa
         assert b"landun_gateway_pings_total 1" in metrics
         assert b'landun_gateway_messages_total{msg_id="0x0100"} 2' in metrics
     finally:
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(30)
+        gateway.proc.send_signal(signal.SIGTERM)
+        rc = gateway.proc.wait(30)
     assert rc == 0, log.read_text()[-2000:]
 
 

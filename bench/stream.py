@@ -32,6 +32,7 @@ Numbers depend on the machine and its load (stamped); nothing here asserts them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -57,8 +58,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sim_files(work: Path, vehicles: int, hours: float, seed: int) -> Path:
-    """``landun sim`` output for the fleet (kept in ``work`` between runs)."""
-    out = work / f"sim-{vehicles}-{hours}-{seed}"
+    """``landun sim`` output for the fleet, kept in ``work`` between runs under a digest of the
+    simulator's code: a file written by an older simulator (without ``received``, say) is not
+    reused (issue 15: such a cached file made every worker alert vanish, and nothing noticed)."""
+    digest = hashlib.sha1()
+    for path in sorted((ROOT / "sim").rglob("*.py")):
+        digest.update(path.read_bytes())
+    out = work / f"sim-{vehicles}-{hours}-{seed}-{digest.hexdigest()[:10]}"
     if not (out / "pings.jsonl").exists():
         cmd = [sys.executable, "-m", "landun.cli", "sim", "--vehicles", str(vehicles)]
         cmd += ["--hours", str(hours), "--seed", str(seed), "--out", str(out)]
@@ -80,7 +86,11 @@ def worker_round(args, bootstrap: str, sim: Path, work: Path, oracle: dict) -> d
     try:
         producer = make_producer(bootstrap, linger_ms=20)
         publish_reference(producer, topics, sim / "fences.geojson", sim / "registry.json")
-        sender = PingSender(producer, topics, args.partitions, batch_pings=args.batch)
+        # As `landun ingest` sends a file (a record without receive times gets its pings'
+        # median event time as one).
+        sender = PingSender(
+            producer, topics, args.partitions, batch_pings=args.batch, stamp_event_time=True
+        )
         sender.send_lines(line for line in (sim / "pings.jsonl").read_bytes().splitlines())
         sender.final()  # the run ends as landun detect ends a file: comparable alerts
         producer.close()
@@ -207,7 +217,7 @@ def latency(args, bootstrap: str, sim: Path, work: Path) -> dict:
 def _paced(producer, topics, args, lines: list[bytes]) -> dict[tuple[int, int], float]:
     """Send ``lines`` at ``args.rate``, one record per partition every 20 ms, then the final
     record; the send time of every pings record by (partition, offset)."""
-    sender = PingSender(producer, topics, args.partitions, batch_pings=10**9)
+    sender = PingSender(producer, topics, args.partitions, batch_pings=10**9, stamp_event_time=True)
     futures = []
     slot = 0.02
     per_slot = max(1, int(args.rate * slot))

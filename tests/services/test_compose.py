@@ -48,12 +48,15 @@ def landun_services(compose: dict) -> dict[str, list[str]]:
 
 def test_compose_describes_the_production_services(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "redis", "postgres", "worker", "api", "alert-sink", "archive"}
+    assert set(services) == {
+        "kafka", "redis", "postgres", "worker", "api", "alert-sink", "archive", "gateway"
+    }  # fmt: skip
     assert landun_services(compose) == {
         "worker": ["landun", "worker"],
         "api": ["landun", "api"],
         "alert-sink": ["landun", "alert-sink"],
         "archive": ["landun", "archive"],
+        "gateway": ["landun", "gateway"],
     }
     assert re.fullmatch(r"\$\{LANDUN_WORKERS:-\d+\}", str(services["worker"]["deploy"]["replicas"]))
 
@@ -96,7 +99,8 @@ def test_compose_commands_parse_with_the_real_cli_under_their_environment(
                 args = build_parser().parse_args(command[1:])
             except SystemExit:
                 pytest.fail(f"compose service {name}: `landun` rejects {command}")
-        port = args.port if args.port is not None else int(env["LANDUN_API_PORT"])
+        # the gateway's --port is the terminals' TCP port; its probes are on --http-port
+        port = getattr(args, "http_port", None) or args.port or int(env["LANDUN_API_PORT"])
         probe = " ".join(map(str, service["healthcheck"]["test"]))
         assert f"127.0.0.1:{port}/livez" in probe, f"{name} listens on {port}: {probe}"
         done = subprocess.run(
@@ -179,6 +183,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
         **os.environ,
         "LANDUN_SECRET_KEY": "test-secret-not-for-production",
         "LANDUN_PG_PASSWORD": "test-password-not-for-production",
+        "LANDUN_JT808_SECRET": "test-jt808-secret-not-for-production",
     }
     result = subprocess.run(
         [str(COMPOSE), "-f", str(COMPOSE_FILE), "config", "--format", "json"],

@@ -116,7 +116,7 @@
       const list = await api("/api/vehicles?limit=5000");
       state.meta.clear();
       list.forEach((v) => state.meta.set(v.id, v));
-      state.map.setVehicleMeta?.(list);
+      state.map.setVehicleMeta(list);
       state.filters.render();
       state.panel.render();
     } catch (err) { /* labels fall back to ids until the next round */ }
@@ -147,6 +147,7 @@
    * live badge over an empty map. */
   function tick() {
     $("clock").textContent = Clock.header(Date.now());
+    $("alerts-clock").textContent = t(Clock.demo ? "clock_sim" : "clock_bj"); // the list's times
     const up = state.sockets.live?.readyState === 1 && state.sockets.alerts?.readyState === 1;
     const link = $("link");
     const mode = !up ? "down" : state.hasData ? "up" : "waiting";
@@ -213,7 +214,7 @@
   const refreshCard = debounce(() => { if (state.card.id) state.card.open(state.card.id); }, 1000);
 
   function applyFilters() {
-    state.map.setFilter?.(state.filters.vehiclePredicate());
+    state.map.setFilter(state.filters.vehiclePredicate());
     state.panel.render();
   }
 
@@ -224,7 +225,7 @@
       state.panel.put(alert);
     }
     state.panel.selected = id;
-    selectOnMap(alert.vehicle);
+    state.map.selected = alert.vehicle; // highlighted; the map centres on the alert's place
     state.map.highlightFence = alert.fence;
     if (typeof alert.lat === "number") state.map.focus(alert.lat, alert.lng, Math.max(state.map.zoom, 14));
     state.panel.render();
@@ -236,15 +237,12 @@
     } catch (err) { state.map.setTrack([]); }
   }
 
-  function selectOnMap(id) {
-    if (state.map.select) state.map.select(id);
-    else { state.map.selected = id; state.map.dirty = true; }
-  }
-
-  /** A vehicle clicked on the map or chosen in the search: select it and open its card. */
+  /** A vehicle clicked on the map or chosen in the search: select it and open its card. A
+   * search result's position centres the map first (the map may not hold a vehicle outside
+   * the view it was sent). */
   function showVehicle(id, position) {
-    selectOnMap(id);
-    if (!state.map.select && position) state.map.focus(position.lat, position.lng, Math.max(state.map.zoom, 14));
+    if (position) state.map.focus(position.lat, position.lng, Math.max(state.map.zoom, 15));
+    state.map.select(id);
     state.card.open(id);
   }
 

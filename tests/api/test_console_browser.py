@@ -8,6 +8,7 @@ Screenshots go to out/test/console_*.png for a person to look at."""
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -205,6 +206,7 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         wait_until(page, "document.querySelectorAll('#search-results .search-item').length === 1")
         page.click('#search-results .search-item[data-id="LXF-07"]')
         page.wait_for_selector('#card[data-id="LXF-07"]')
+        selected = page.evaluate("window.landun.map.selected")
         facts = dict(
             zip(
                 texts(page, "#card dt"),
@@ -213,7 +215,7 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
             )
         )
         page.screenshot(path=str(OUTPUT / "console_card.png"))
-        assert page.inner_text("#card h3") == "苏B·D3007"
+        assert page.inner_text("#card h3") == "苏B·D3007" and selected == "LXF-07"
         assert facts["运输公司"] == "梁溪清运" and facts["车型"] == "油脂车"
         assert facts["终端号"] == "013900000007" and facts["车速"] == "20 km/h"
         assert facts["最后定位"] == "2025-06-01 20:03:00 北京时间"
@@ -225,10 +227,10 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         page.select_option("#filter-kind", "kitchen")
         wait_until(page, "!document.querySelector('.alert-item[data-id=\"A-LX\"]')")
         listed = ids(page, ".alert-item")
-        shown = page.evaluate(
-            "(() => { const f = window.landun.filters.vehiclePredicate();"
-            " return ['LX-1', 'LX-2', 'LXF-02', 'LXF-07'].filter((id) =>"
-            " f({ id, ...window.landun.meta.get(id), state: 'idle' })); })()"
+        # The vehicles the map holds (those in view), and those its filter lets through.
+        held, shown = page.evaluate(
+            "(() => { const m = window.landun.map; const held = [...m.vehicles.keys()];"
+            " return [held, held.filter((id) => m.store.shown(id))]; })()"
         )
         page.screenshot(path=str(OUTPUT / "console_filter_kitchen.png"))
         page.click("#filter-clear")
@@ -358,7 +360,9 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         page.screenshot(path=str(OUTPUT / "console_en.png"))
 
     assert problems == []
-    assert shown == ["LX-2", "LXF-02"]  # kitchen only
+    kinds = {v["id"]: v["kind"] for v in app.state.ports.vehicles.list()}
+    assert shown == [v for v in held if kinds[v] == "kitchen"]
+    assert len(held) > len(shown) > 0  # muck and oil trucks in view, hidden
     assert "K-1" in listed and "A-LX" not in listed
     assert "疑似偷倒" in popup and "苏BLX-1" in popup and "停留 8 分钟" in popup
     assert played == 1
@@ -389,22 +393,47 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
     assert "speed above the limit on every ping for the sustain time" in english_rule
 
 
-def test_waiting_for_data_is_not_a_live_badge():
-    """An empty system says 等待数据 (amber), not 实时连接, until the first position arrives."""
-    clock = Clock()
-    app = build_app(clock, with_data=False)
+@pytest.mark.parametrize(
+    ("demo", "waiting_text", "clock_label"),
+    [(False, "等待数据", "北京时间"), (True, "模拟中…", "模拟数据时间")],
+    ids=["production", "demo"],
+)
+def test_no_live_badge_before_data(tmp_path, demo, waiting_text, clock_label):
+    """Until the first position the page says 等待数据 (the demo: 模拟中…), never 实时连接 over
+    an empty map. The demo (its map-config serves the simulator's roads as a vector basemap)
+    shows its data time in the header, labelled 模拟数据时间; otherwise the header is the wall
+    clock in Beijing time."""
+    settings = {}
+    if demo:
+        roads = tmp_path / "basemap.geojson"
+        roads.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+        settings["basemap_file"] = roads
+    clock = Clock(time.time())
+    app = create_app(make_settings(**settings), memory_ports(make_users(), clock=clock), clock)
     problems: list[str] = []
     with serving(app) as base, browser_page(base, "city", problems) as page:
         wait_until(page, "document.getElementById('link').dataset.state === 'waiting'")
         waiting = page.inner_text("#link")
         page.wait_for_timeout(1500)  # sockets open, counts sent: still nothing to show
         still = page.evaluate("document.getElementById('link').dataset.state")
-        page.screenshot(path=str(OUTPUT / "console_waiting.png"))
-        app.state.feed.position(ping("LX-9", 0, district=LX, kind="muck", speed_kmh=12))
+        page.screenshot(path=str(OUTPUT / f"console_waiting_{'demo' if demo else 'live'}.png"))
+        app.state.feed.position(ping("LX-9", 3, district=LX, kind="muck", speed_kmh=12))
         wait_until(page, "document.getElementById('link').dataset.state === 'up'")
         live = page.inner_text("#link")
+        wait_until(
+            page,
+            "document.getElementById('clock').textContent.includes('2025') === "
+            + ("true" if demo else "false"),
+        )
+        header = page.inner_text("#clock")
     assert problems == []
-    assert (waiting, still, live) == ("等待数据", "waiting", "实时连接")
+    assert (waiting, still, live) == (waiting_text, "waiting", "实时连接")
+    assert header.endswith(clock_label)
+    if demo:
+        assert header == "2025-06-01 20:03:00 模拟数据时间"  # the newest position's time
+    else:
+        wall = datetime.fromtimestamp(time.time(), BEIJING)
+        assert header[:10] == wall.strftime("%Y-%m-%d")
 
 
 def test_counters_show_each_split_labelled(world):
@@ -425,3 +454,77 @@ def test_counters_show_each_split_labelled(world):
     assert numbers["online"] + numbers["offline"] == numbers["total"]
     assert numbers["moving"] + numbers["parked"] == numbers["online"]
     assert {"在线 / 离线", "在线车辆：行驶 / 停车", "重车（在线）", "违规中（在线）"} <= set(labels)
+
+
+def js_number(value: float, digits: int) -> str:
+    """A number as the page prints it (``Math.round(v * 10**d) / 10**d``, then ``String``)."""
+    rounded = math.floor(value * 10**digits + 0.5) / 10**digits
+    return str(int(rounded)) if rounded == int(rounded) else str(rounded)
+
+
+def minutes(seconds: float) -> str:
+    """A duration of a minute or more as the page prints it in Chinese."""
+    m = seconds / 60
+    return f"{js_number(m, 1) if m < 10 else js_number(m, 0)} 分钟"
+
+
+def engine_alerts() -> dict[str, dict]:
+    """Alerts the engine itself raises (tests/stream/engine scenarios), so the page is checked
+    against the evidence keys the rules write, not against a copy of them."""
+    from tests.stream.engine import test_muck_evidence as muck
+    from tests.stream.engine.world import LAT, T1, run
+
+    full = muck.FULL
+    speeding = muck.loaded_at_site().drive(LAT, 120.28, **full)
+    speeding.drive(LAT, 120.31, kmh=75, every=10, **full).drive(*T1, kmh=30, **full)
+    lift = muck.loaded_at_site().drive(LAT, 120.30, **full)
+    lift.drive(LAT, 120.305, lift=True, loaded="half").drive(*T1, **muck.EMPTY)
+    return {
+        "overspeed": run(speeding.stay(400, **full).stay(60, **muck.EMPTY).pings).of("overspeed")[
+            0
+        ],
+        "route_deviation": run(muck.deviation(0.0060)).of("route_deviation")[0],
+        "stop": run(muck.dump_stop(LAT, 120.30)).of("suspected_dumping")[0],
+        "lift": run(lift.pings).of("suspected_dumping")[0],
+    }
+
+
+def test_engine_alerts_show_their_evidence_in_chinese(world):
+    app, _clock, base = world
+    alerts = engine_alerts()
+    speed, deviation = alerts["overspeed"]["evidence"], alerts["route_deviation"]["evidence"]
+    stop = alerts["stop"]["evidence"]
+    peak, mean = (js_number(deviation[k], 0) for k in ("peak_m", "mean_m"))
+    kmh, limit = js_number(speed["peak_kmh"], 1), js_number(speed["limit_kmh"], 0)
+    want = {
+        "overspeed": [f"车速 {kmh} km/h（限速 {limit}）"],
+        "route_deviation": [f"偏离路线 {peak} 米（平均 {mean} 米）", "核准路线 C1"],
+        "stop": [
+            f"停留 {minutes(stop['duration_s'])}",
+            f"最近场所 T2（{js_number(stop['nearest_place']['distance_m'], 0)} 米）",
+        ],
+        "lift": ["举升卸料（货箱抬起）"],
+    }
+    rules = {
+        "overspeed": "持续时间内每次定位车速均超过限速",
+        "route_deviation": "重车偏离核准证所有路线超过容差",
+        "stop": "重车在所有已知场所外停留",
+        "lift": "在消纳场和换装点之外举升货箱",
+    }
+    app.state.ports.vehicles.put(fleet_vehicle(0) | {"id": "M1", "plate": "苏B·M0001"})
+    problems: list[str] = []
+    got = {}
+    with browser_page(base, "admin", problems) as page:
+        wait_until(page, "document.getElementById('link').dataset.state === 'up'")
+        for name, raised in alerts.items():
+            app.state.feed.alert({**raised, "district": LX})
+            page.click(f'.alert-item[data-id="{raised["id"]}"]')
+            page.wait_for_selector(f'#detail[data-id="{raised["id"]}"]')
+            got[name] = (texts(page, "#detail .evidence li"), page.inner_text("#detail dl"))
+        page.screenshot(path=str(OUTPUT / "console_engine_evidence.png"))
+    assert problems == []
+    for name, lines in want.items():
+        shown, facts = got[name]
+        assert shown[: len(lines)] == lines, name
+        assert rules[name] in facts, name
+        assert "核准证 P-1" in shown, name  # on a permitted trip: the permit is named

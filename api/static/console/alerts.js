@@ -69,7 +69,7 @@
       el("div", { class: "row" }, el("span", {}, `${label(a.vehicle)} · ${root.LandunI18n.district(a.district)}`),
         el("span", { class: "when" }, root.LandunClock.short(a.ts))),
       overdue(a, now) && el("div", { class: "row overdue-note" }, t("overdue")))));
-      this.ctx.map.setAlertMarkers?.(rows.filter((a) => ACTIVE.has(a.case.state) && typeof a.lat === "number")
+      this.ctx.map.setAlertMarkers(rows.filter((a) => ACTIVE.has(a.case.state) && typeof a.lat === "number")
         .map((a) => ({ id: a.id, lat: a.lat, lng: a.lng, severity: a.severity })));
       this.ctx.onCount?.([...this.alerts.values()].filter((a) => a.case.state === "open").length);
     }

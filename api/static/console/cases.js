@@ -199,7 +199,8 @@
           el("label", {}, d.overdue, t("overdue_only")), d.status,
           el("button", { type: "button", id: "cases-close", onclick: () => this.hide() }, t("close"))),
         el("table", { class: "cases" }, el("thead", {}, el("tr", {},
-          ["time", "severity", "alert_type", "vehicle", "district", "case_state", "assignee", "deadline"].map((k) => el("th", {}, t(k))))), d.body));
+          ["time", "severity", "alert_type", "vehicle", "district", "case_state", "assignee", "deadline"].map((k) => el("th", {}, t(k)))),
+        el("tr", { class: "units" }, el("th", {}, t(C().demo ? "clock_sim" : "clock_bj")), el("th", { colspan: "6" }), el("th", {}, t("clock_bj")))), d.body));
     }
 
     show() {

@@ -148,7 +148,7 @@ def overdue(case: Mapping[str, Any], now_ms: int) -> bool:
     return (
         case.get("state") == CaseState.DISPATCHED.value
         and deadline is not None
-        and (deadline < now_ms)
+        and deadline < now_ms
     )
 
 

@@ -46,6 +46,11 @@ if not Path(CHROMIUM).exists():
     raise RuntimeError(f"{CHROMIUM} missing: run `make web-browser`")
 from playwright.sync_api import sync_playwright  # noqa: E402  (a dev dependency: never skipped)
 
+# The MapLibre map has loaded and draws vehicles (clusters, dots or icons: map/style.js).
+DRAWN = """(() => { const m = window.landun.map.map;
+  return m !== null && m.queryRenderedFeatures(
+    { layers: ['vehicle-clusters', 'vehicle-dots', 'vehicle-icons'] }).length > 0; })()"""
+
 
 def wait_until(page, expression: str, rounds: int = 300) -> None:
     """Poll ``expression`` in the page (``page.evaluate`` runs outside the page's CSP, which
@@ -147,6 +152,7 @@ def test_login_watch_and_dispatch(server):
         page.fill("#password", PASSWORD)
         page.click("#login-button")
         wait_until(page, "window.landun.map && window.landun.map.vehicles.size >= 300")
+        wait_until(page, DRAWN, rounds=600)  # and the WebGL map shows them (issue 13)
         before = page.evaluate("window.landun.map.vehicles.get('LX-1').raw.lng")
         wait_until(page, f"window.landun.map.vehicles.get('LX-1').raw.lng > {before}")
         wait_until(

@@ -170,7 +170,14 @@ async def position_phase(args, http, base: str, tokens: dict, clients: int, work
     await asyncio.sleep(args.deadline_ms / 1000 + 1.0)  # what is late still counts
     c1, mine1 = await _cpu(http), resource.getrusage(resource.RUSAGE_SELF)
     stop[0] = 0.0
-    failed = sum(1 for r in await asyncio.gather(*tasks, return_exceptions=True) if r is not None)
+    ends = await asyncio.gather(*tasks, return_exceptions=True)
+    # Why clients ended early (their later positions count as missing): a closed socket, a
+    # refused connection...
+    failures: dict[str, int] = {}
+    for r in ends:
+        if r is not None:
+            reason = f"{type(r).__name__}: {str(r)[:80]}"
+            failures[reason] = failures.get(reason, 0) + 1
     produced = _read(out)
     latencies: list[float] = []
     for district, bbox, receipts in probes:
@@ -178,7 +185,8 @@ async def position_phase(args, http, base: str, tokens: dict, clients: int, work
     return {
         "map_clients": clients,
         "probes": len(probes),
-        "clients_failed": failed,
+        "clients_failed": sum(failures.values()),
+        "client_failures": failures,
         "positions_produced": gen["produced"],
         "generator_cpu_s": gen["cpu_s"],
         "generator_behind_s": gen["behind_s"],
@@ -315,10 +323,11 @@ def _row_text(row: dict) -> str:
     return (
         f"{row['round']:>5}  {row['phase']:<5}  {p['map_clients']:>5} ({p['probes']} probes)  "
         f"{p['due']:>7} {p['delivered']:>7} {p['late']:>5} {p['missing']:>6}  "
-        f"{p['p50_ms']} / {p['p99_ms']} / {p['max_ms']} ms  api {p['api_cores']} "
+        f"{p['p50_ms']} / {p['p99_ms']} / {p['max_ms']} ms  failed {p['clients_failed']}  "
+        f"api {p['api_cores']} "
         f"(intake {p['api_intake_cores']}) gen {p['generator_cpu_s']} s  |  "
-        f"{a['alert_clients']:>3} alert clients: {a['due']} due {a['delivered']} delivered "
-        f"{a['late']} late {a['missing']} missing {a['extra']} extra, "
+        f"{a['alert_clients']:>3} alert clients: {a['due']} due, {a['delivered']} delivered, "
+        f"{a['late']} late, {a['missing']} missing, {a['extra']} extra; "
         f"{a['p50_ms']} / {a['p99_ms']} / {a['max_ms']} ms, api {a['api_cores']}"
     )
 

@@ -31,50 +31,35 @@ files (the writer drops overlapping leftovers): no row lost, none twice.
 A record that makes no row is kept with its reason (``replay.refused``); a ping record always
 makes rows. A failing write (disk full) stops consuming and committing, keeps the batch, and is
 retried with a growing backoff; ``landun_archive_write_failing`` says so on /metrics and
-``/readyz`` answers 503 meanwhile. One consumer per archive directory (a lock file): two would
-redo each other's batches.
+``/readyz`` answers 503 meanwhile. One consumer per archive directory (a lock file,
+``replay.archive_lock``): two would redo each other's batches.
+
+What a batch turns into (rows, events, refused records) is ``replay.archive_batch``; the
+counters are ``replay.archive_metrics``.
 """
 
 from __future__ import annotations
 
-import collections
-import fcntl
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from replay.archive_batch import Batch, BatchWriter, pings_in
+from replay.archive_metrics import ArchiveMetrics
 from replay.committed import write_committed
-from replay.layout import SourceRange
-from replay.ping_records import received_ms, record_rows, text_of
-from replay.refused import write_refused
-from replay.rows import ping_row
-from replay.topic_events import (
-    Refused,
-    alert_event,
-    check_rows,
-    engine_event,
-    fence_version,
-    registry_version,
-)
 from replay.verdicts import DeadLetterBook
-from replay.writer import write_batch
-from stream.kafka.records import CONTROL_HEADER, received_seconds
 from stream.kafka.reference import ReferenceBook
 from stream.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
 SOURCES = ("pings", "alerts", "events", "fences", "registry")  # the _committed.json topics
 MAX_BACKOFF_S = 30.0
-LOCK_FILE = ".consumer.lock"
 
 
 @dataclass(slots=True)
@@ -98,57 +83,6 @@ class ArchiveOptions:
     linger_s: float = 10.0
     backoff_s: float = 1.0
     watermark_every_s: float = 1.0
-
-
-class ArchiveMetrics:
-    """The consumer's counters, on its own registry (``landun archive --port``: /metrics)."""
-
-    def __init__(self, registry: CollectorRegistry | None = None):
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.pings = Counter(
-            "landun_archive_pings_total", "Ping rows archived, by verdict", ["verdict"], registry=r
-        )
-        self.records = Counter(
-            "landun_archive_records_total",
-            "Records archived, by source topic and outcome (archived, refused)",
-            ["topic", "outcome"],
-            registry=r,
-        )
-        self.batches = Counter(
-            "landun_archive_batches_total", "Batches written, by outcome", ["outcome"], registry=r
-        )
-        self.failing = Gauge(
-            "landun_archive_write_failing",
-            "1 while archive writes fail (disk full...): nothing is committed, the batch waits",
-            registry=r,
-        )
-        self.letters = Gauge(
-            "landun_archive_dead_letters_held",
-            "Pings records with dead letters read but not archived yet",
-            registry=r,
-        )
-        self.gaps = Counter(
-            "landun_archive_gaps_total",
-            "Offsets of a non-compacted topic gone before they were archived (retention)",
-            ["topic"],
-            registry=r,
-        )
-        self.watermark = Gauge(
-            "landun_archive_worker_watermark",
-            "Next pings offset not yet covered by a durable worker checkpoint",
-            ["partition"],
-            registry=r,
-        )
-
-
-@dataclass(slots=True)
-class _Batch:
-    """Records of one topic-partition read and not yet written."""
-
-    records: list = field(default_factory=list)
-    size: int = 0  # pings (pings topic) or records
-    since: float = 0.0  # clock() when its first record was read
 
 
 class Archiver:
@@ -193,8 +127,9 @@ class Archiver:
         }
         self.book = DeadLetterBook(topics.pings)
         self.reference = ReferenceBook()
+        self.writer = BatchWriter(archive, self.book, self.reference, self.metrics)
         self.partitions = 0  # of the pings topic
-        self.batches: dict[TopicPartition, _Batch] = {}
+        self.batches: dict[TopicPartition, Batch] = {}
         self.next: dict[TopicPartition, int] = {}  # next offset to buffer
         self.committed: dict[TopicPartition, int] = {}
         self.uncommitted: dict[TopicPartition, int] = {}  # written, commit still to do
@@ -350,9 +285,9 @@ class Archiver:
                 continue
             batch = self.batches.get(tp)
             if batch is None:
-                batch = self.batches[tp] = _Batch(since=self.clock())
+                batch = self.batches[tp] = Batch(since=self.clock())
             batch.records.append(rec)
-            batch.size += _pings_in(rec.value) if kind == "pings" else 1
+            batch.size += pings_in(rec.value) if kind == "pings" else 1
         self.metrics.letters.set(len(self.book))
         return taken
 
@@ -375,7 +310,7 @@ class Archiver:
             if not (due or force):
                 continue
             try:
-                self._write(tp, batch)
+                self.writer.write(self.kind[tp.topic], tp.partition, batch.records, self.partitions)
             except Exception as exc:  # noqa: BLE001 - disk full, permissions: wait and retry
                 self.metrics.batches.labels("failed").inc()
                 if self.failure is None:
@@ -391,65 +326,6 @@ class Archiver:
             self.failure, self._backoff = None, 0.0
             self.metrics.failing.set(0)
         return True
-
-    def _write(self, tp: TopicPartition, batch: _Batch) -> None:
-        kind = self.kind[tp.topic]
-        source = SourceRange(batch.records[0].offset, batch.records[-1].offset, tp.partition)
-        rows: list[dict[str, Any]] = []
-        made: list[tuple[Any, list[tuple[str, dict]]]] = []  # (record, its events)
-        refused: list[dict[str, Any]] = []
-        for rec in batch.records:
-            if _control(rec):
-                continue  # a worker's control record (end of input, nudge): no ping in it
-            if kind == "pings":
-                rows += self._rows(tp.partition, rec)
-                continue
-            out, why = self._events(kind, rec)
-            if why is not None:  # kept with its reason; a refused reference entry still
-                refused.append(_refused_item(rec, why))  # counts as a removal (its events)
-            if out:
-                made.append((rec, out))
-        events = [e for _, out in made for e in out]
-        if events and check_rows(events) is not None:  # find the culprits, record by record
-            events = []
-            for rec, out in made:
-                why = check_rows(out)
-                if why is None:
-                    events += out
-                else:
-                    refused.append(_refused_item(rec, why))
-        if kind != "pings":
-            refused.sort(key=lambda item: item["offset"])
-            write_refused(self.archive, kind, source, refused)
-        write_batch(self.archive, source, rows, events)
-        if kind == "pings":
-            self.book.archived(tp.partition, source.last + 1)
-            for verdict, n in collections.Counter(row["verdict"] for row in rows).items():
-                self.metrics.pings.labels(verdict).inc(n)
-        self.metrics.records.labels(kind, "archived").inc(len(batch.records) - len(refused))
-        self.metrics.records.labels(kind, "refused").inc(len(refused))
-        self.metrics.batches.labels("written").inc()
-
-    def _rows(self, partition: int, rec) -> list[dict[str, Any]]:
-        letters = self.book.get(partition, rec.offset)
-        try:
-            return record_rows(partition, rec.offset, rec.value, _received(rec), self.partitions,
-                               letters)  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - a bug meeting a record: keep it, say why
-            log.exception("archive: pings record %d:%d kept unparsed", partition, rec.offset)
-            detail = f"{type(exc).__name__}: {exc}"
-            return [ping_row(None, "archive_error", raw=text_of(rec.value), detail=detail,
-                             partition=partition, offset=rec.offset, index=0,
-                             received=received_ms(_received(rec)))]  # fmt: skip
-
-    def _events(self, kind: str, rec) -> tuple[list[tuple[str, dict]], Refused | None]:
-        if kind == "alerts":
-            return alert_event(rec.value)
-        if kind == "events":
-            return engine_event(rec.value)
-        if kind == "fences":
-            return fence_version(self.reference, rec.key, rec.value, rec.timestamp)
-        return registry_version(self.reference, rec.key, rec.value, rec.timestamp)
 
     # -- committing --------------------------------------------------------------------------
 
@@ -498,59 +374,3 @@ class Archiver:
                 self.consumer.seek(tp, nxt)
         except KafkaError as exc:
             log.warning("archive: cannot seek yet (%r)", exc)
-
-
-class ArchiveLocked(RuntimeError):
-    """Another consumer writes this archive directory."""
-
-
-def hold_archive(archive: str | os.PathLike):
-    """Take the archive directory's lock (``DIR/.consumer.lock``) for this process's life;
-    the open file holds it (close it to release). Two consumers of one archive would rewrite
-    each other's batches under different cuts.
-
-    Raises
-    ------
-    ArchiveLocked
-        When another process holds it.
-    """
-    folder = Path(archive)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK_FILE, "a+b")  # noqa: SIM115 - held open: the lock lives with it
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ArchiveLocked(f"{folder}: another `landun archive` consumer holds it") from None
-    return handle
-
-
-def _pings_in(value: bytes | None) -> int:
-    """About how many pings a record holds (its batch size; exact for ordinary records)."""
-    return max(1, value.count(b'"vehicle"')) if value else 1
-
-
-def _control(rec) -> bool:
-    return any(k == CONTROL_HEADER for k, _ in rec.headers or ())
-
-
-def _refused_item(rec, why: Refused) -> dict[str, Any]:
-    return {
-        "topic": rec.topic,
-        "partition": rec.partition,
-        "offset": rec.offset,
-        "timestamp": rec.timestamp,
-        "key": None if rec.key is None else text_of(rec.key),
-        "value": None if rec.value is None else text_of(rec.value),
-        "reason": why.reason,
-        "detail": why.detail,
-    }
-
-
-def _received(rec) -> float | None:
-    """A pings record's receive time in epoch ms as the worker takes it: the ``landun-received``
-    header (``landun ingest``) or the record timestamp (stream.kafka.records.received_seconds)."""
-    if rec.timestamp is None:
-        return None
-    seconds = received_seconds(dict(rec.headers or ()), rec.timestamp / 1000.0)
-    return None if seconds is None else seconds * 1000.0

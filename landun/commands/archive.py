@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from landun.archive_setting import ArchiveSettingError
-    from replay.consumer import ArchiveLocked, hold_archive
+    from replay.archive_lock import ArchiveLocked, hold_archive
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # a line per connection otherwise

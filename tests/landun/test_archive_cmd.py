@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from landun.cli import main as landun
+from replay.archive_lock import hold_archive
 from replay.committed import write_committed
-from replay.consumer import hold_archive
 from replay.layout import SourceRange
 from replay.rows import ping_row
 from replay.writer import write_batch

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from kafka import TopicPartition
 
-import replay.consumer as consumer_module
+import replay.archive_batch as batch_module
 from replay.committed import read_committed
 from replay.consumer import ArchiveOptions, Archiver
 from stream.kafka.topics import Topics
@@ -170,7 +170,7 @@ def test_a_failing_disk_stops_the_commits_and_is_retried(world, monkeypatch):
                                                "ts": T0}))  # fmt: skip
     mark.mark = 3
     archiver.start()
-    real = consumer_module.write_batch
+    real = batch_module.write_batch
     failures = [OSError(errno.ENOSPC, "No space left on device")] * 3
 
     def write_batch(*args, **kwargs):
@@ -178,7 +178,7 @@ def test_a_failing_disk_stops_the_commits_and_is_retried(world, monkeypatch):
             raise failures.pop()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(consumer_module, "write_batch", write_batch)
+    monkeypatch.setattr(batch_module, "write_batch", write_batch)
     steps(archiver, 3)
     assert archiver.failure is not None and "No space left" in archiver.failure
     assert archiver.metrics.failing._value.get() == 1
@@ -283,13 +283,13 @@ def test_idle_exit_counts_from_the_end_of_a_long_write(tmp_path, monkeypatch):
     kafka.order = [TOPICS.events]  # the events first, then the pings
     mark = Watermark(kafka)
     mark.mark = 3
-    real = consumer_module.write_batch
+    real = batch_module.write_batch
 
     def slow_write(*args, **kwargs):
         now[0] += 10.0  # a big batch on a slow disk
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(consumer_module, "write_batch", slow_write)
+    monkeypatch.setattr(batch_module, "write_batch", slow_write)
     options = ArchiveOptions(batch=2, linger_s=0.0, watermark_every_s=0.0)
     archiver = Archiver(kafka, mark, tmp_path, TOPICS, options, clock=lambda: now[0])
     archiver.start()

@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import struct
 import threading
+import zlib
 from urllib.parse import urlsplit
 
 import pytest
@@ -373,3 +375,109 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
     assert filtered["total"] == oil, filtered
     assert {f["kind"] for f in filtered_street["single"]} == {"oil"}
     assert problems == []
+
+
+# ---- raster tiles in GCJ-02 (production: Amap, Tencent...; docs/map.md) -------------------------
+
+
+def png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
+    """A plain ``size`` x ``size`` PNG tile of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * size
+    head = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(row * size))
+        + chunk(b"IEND", b"")
+    )
+
+
+def tile_of(lat: float, lng: float, z: int) -> tuple[int, int]:
+    """The XYZ tile (x, y from the north) holding a point at zoom ``z``."""
+    n = 2**z
+    rad = math.radians(lat)
+    return int((lng + 180) / 360 * n), int((1 - math.asinh(math.tan(rad)) / math.pi) / 2 * n)
+
+
+@pytest.mark.parametrize(("row", "tms"), [("{y}", False), ("{-y}", True)])
+def test_gcj02_raster_tiles_shift_every_position_once(row, tms):
+    """Tiles from LANDUN_TILE_URL (served here by the test as the tile host would): the tile
+    under the view is asked for by its XYZ (or TMS, for ``{-y}``) address; a truck's WGS-84 fix
+    is drawn where GCJ-02 puts it, and the view the server is told of is WGS-84 again."""
+    app = make_app(tile_url=f"http://tiles.test/{{z}}/{{x}}/{row}.png", tile_datum="gcj02")
+    import uvicorn
+
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if uv.started:
+            break
+        threading.Event().wait(0.05)
+    base = f"http://127.0.0.1:{uv.servers[0].sockets[0].getsockname()[1]}"
+    tiles: list[str] = []
+    truck = (31.5603, 120.2984)  # WGS-84
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            context = browser.new_context(viewport={"width": 1600, "height": 900})
+
+            def tile_host(route):
+                tiles.append(route.request.url)
+                route.fulfill(status=200, content_type="image/png", body=png((30, 60, 90)))
+
+            context.route("http://tiles.test/**", tile_host)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.goto(base + "/")
+            page.fill("#username", "enforce")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            wait_until(page, "window.landun && window.landun.map && window.landun.map.map !== null")
+            view_at(page, *truck, 15)
+            app.state.feed.position(
+                {"vehicle": "GCJ-1", "ts": BASE_MS + 600_000, "lat": truck[0], "lng": truck[1],
+                 "state": "on_trip", "kind": "muck", "district": LX, "speed_kmh": 20}
+            )  # fmt: skip
+            wait_until(page, SHOWN.replace("LAYER", "vehicle-icons"), rounds=600)
+            gcj = page.evaluate("([a, b]) => LandunDatum.wgs84ToGcj02(a, b)", list(truck))
+            drawn = page.evaluate(
+                """(() => { const m = window.landun.map;
+                const f = m.map.queryRenderedFeatures({ layers: ['vehicle-icons'] })
+                  .find((x) => x.properties.id === 'GCJ-1');
+                const c = m.map.getCenter();
+                const v = m.vehicles.get('GCJ-1');
+                return { at: f.geometry.coordinates, held: [v.lat, v.lng], centre: [c.lat, c.lng],
+                  bbox: m.bboxWgs(0) }; })()"""
+            )
+            zoom = page.evaluate("Math.round(window.landun.map.map.getZoom())")
+            page.screenshot(path=str(OUTPUT / f"map_raster_{'tms' if tms else 'xyz'}.png"))
+            browser.close()
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+    # MapLibre asks 256 px tiles one zoom level above its own 512 px zoom.
+    z = zoom + 1
+    x, y = tile_of(*gcj, z)
+    want = f"http://tiles.test/{z}/{x}/{(2**z - 1 - y) if tms else y}.png"
+    assert want in tiles, (want, tiles[:5])
+    assert drawn["held"] == pytest.approx(gcj, abs=1e-9)  # shifted once, on arrival
+    # Drawn where GCJ-02 puts it (the tile's) and the map centred there; the map's features come
+    # back through single-precision tiles: ~1e-6 degrees.
+    assert drawn["at"] == pytest.approx([gcj[1], gcj[0]], abs=2e-6)
+    assert drawn["centre"] == pytest.approx(gcj, abs=1e-7)
+    west, south, east, north = drawn["bbox"]  # the server's viewport: WGS-84 again
+    assert (west + east) / 2 == pytest.approx(truck[1], abs=5e-6)  # rounded to 1e-6
+    assert (south + north) / 2 == pytest.approx(truck[0], abs=2e-4)  # Mercator: not quite mid
+    assert abs(gcj[1] - truck[1]) > 0.004  # the shift is some 500 m here: the test can tell
+    assert problems == []  # no tile refused by the page's CSP

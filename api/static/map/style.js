@@ -24,8 +24,11 @@
 
   function basemapLayers(basemap, sources) {
     if (basemap.kind === "raster") {
-      sources.basemap = { type: "raster", tiles: basemap.tiles, tileSize: 256, maxzoom: 18,
-        attribution: basemap.attribution || "" };
+      // {-y}: rows counted from the south (TMS, as Tencent's tiles are), which MapLibre calls
+      // the "tms" scheme and writes {y} (docs/map.md).
+      const tms = basemap.tiles.some((url) => url.includes("{-y}"));
+      sources.basemap = { type: "raster", tiles: basemap.tiles.map((url) => url.replace("{-y}", "{y}")),
+        scheme: tms ? "tms" : "xyz", tileSize: 256, maxzoom: 18, attribution: basemap.attribution || "" };
       return [{ id: "basemap-raster", type: "raster", source: "basemap" }];
     }
     if (basemap.kind !== "vector") return [];

@@ -156,7 +156,8 @@ def parse_viewport(data: dict):
 async def live_socket(ws: WebSocket) -> None:
     """Live positions. Server frames: ``hello``; ``snapshot`` (replace everything; items may
     continue in ``positions`` frames); ``positions`` (updates); ``counts`` (the whole scope's
-    counters, ``stream.live.projection.tally``). Client frames: ``viewport`` with ``bbox`` and ``zoom``."""
+    counters, ``stream.live.projection.tally``). Client frames: ``viewport`` with ``bbox`` and
+    ``zoom``."""
     admitted = await admit(ws, "live", {})
     if admitted is None:
         return

@@ -20,12 +20,12 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 import webbrowser
 from importlib import resources
+from pathlib import Path
 
 from sim import DEFAULT_START
-
-BASEMAP_FILE = "var/demo/basemap.geojson"  # the vector basemap the demo writes (issue 13)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,15 +90,15 @@ def run(args: argparse.Namespace) -> int:
     # The API in this process reads the archive from the setting: the same directory (issue 12).
     os.environ["LANDUN_ARCHIVE_DIR"] = args.archive
     args.archiving = _claim_archive(args)
-    _basemap(args)
-    return asyncio.run(_serve(args))
+    # The map's roads live as long as the demo: never in the checkout (issue 13).
+    with tempfile.TemporaryDirectory(prefix="landun-demo-") as scratch:
+        _basemap(args, Path(scratch) / "basemap.geojson")
+        return asyncio.run(_serve(args))
 
 
-def _basemap(args: argparse.Namespace) -> None:
-    """Write the first night's roads as the map's vector basemap and point the API at it
-    (``LANDUN_BASEMAP_FILE``), unless the operator has set that file already (issue 13)."""
-    from pathlib import Path
-
+def _basemap(args: argparse.Namespace, path: Path) -> None:
+    """Write the first night's roads to ``path`` as the map's vector basemap and point the API
+    at it (``LANDUN_BASEMAP_FILE``), unless the operator has set that file already (issue 13)."""
     from sim.basemap import write_basemap
     from sim.scenario import build_world
     from stream.ping import parse_ts
@@ -107,7 +107,6 @@ def _basemap(args: argparse.Namespace) -> None:
         return
     start = parse_ts(args.start)
     world = build_world(args.vehicles, args.seed, start, start + int(args.hours * 3_600_000))
-    path = Path(BASEMAP_FILE).resolve()
     count = write_basemap(world, path)
     os.environ["LANDUN_BASEMAP_FILE"] = str(path)
     print(f"== basemap: {count} roads of the simulated scenario in {path}")

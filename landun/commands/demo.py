@@ -9,6 +9,11 @@ var/archive; issue 12): replay it with ``landun replay --archive DIR --from T0 -
 the map's replay mode (the demo's API reads the same directory). A demo writes its batches
 under the same names every run (``s{first}-{last}``): an earlier demo's files in that
 directory are replaced, or mixed in when the fleet differs; use a fresh directory for that.
+
+The demo binds ``--host``/``--port`` before anything else (issue 13): when the port is taken it
+says so, naming the port (``make demo PORT=8080`` or ``--port 8080`` picks another), and exits 2
+without printing a URL or opening a browser. ``--port 0`` lets the system choose; the URL printed
+is the port chosen. Exit code 2 also for a bad ``LANDUN_ARCHIVE_DIR``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="run everything in one process (simulated Wuxi fleet)", description=__doc__
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--vehicles", type=int, default=300, help="simulated vehicles (default 300)")
     p.add_argument("--hours", type=float, default=12.0, help="length of a simulated night")

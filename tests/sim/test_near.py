@@ -9,7 +9,7 @@ import shapely
 
 from sim import simulate
 from sim import thresholds as T
-from sim.near import EVERY_S
+from sim.near.case import EVERY_S
 from tests.sim.conftest import START_MS
 
 SEC = 1000

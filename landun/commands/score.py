@@ -14,6 +14,7 @@ A truth file that is not one is refused before anything is scored (issue 13: an 
 an empty file given as ``--truth`` scored a perfect recall over no truths): an empty file, an
 alerts file (its lines have an ``id`` and a ``severity`` or ``evidence``, and no ``window``), or
 any file of which not one line is a truth ``{"type", "vehicle", "ts", "window": [start, end]}``.
+A truth file given as ``--alerts`` (every line a truth, none with an ``id``) is refused too.
 
 Exit codes: 0 scored, 2 a file cannot be read, is no truth file, or normal.json is malformed
 (nothing is printed on stdout then).
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if not truths:
         print(f"landun score: {_not_truth(args.truth, truth_lines, bad_truths)}", file=sys.stderr)
         return EXIT_UNREADABLE
+    if _is_truth_file(alert_lines):  # the truth twice would score a perfect 1.0 (issue 13)
+        print(f"landun score: {args.alerts} is a truth file (window, no id), not an alerts file: "
+              "--alerts takes what landun detect --out wrote", file=sys.stderr)  # fmt: skip
+        return EXIT_UNREADABLE
     alerts, bad_alerts = read_alerts(alert_lines, args.alerts)
     for problem in [*bad_truths, *bad_alerts]:
         print(f"skipped {problem}", file=sys.stderr)
@@ -110,6 +115,14 @@ def _not_truth(path: str, lines: list[bytes], problems: list[str]) -> str:
     return (f"{path} is not a truth file: none of its {len(rows)} lines is a truth "
             f'{{"type", "vehicle", "ts", "window": [start, end]}} (first: {problems[0]}); '
             f"--truth takes {hint}")  # fmt: skip
+
+
+def _is_truth_file(lines: list[bytes]) -> bool:
+    """Every line of ``lines`` is a truth (a ``window``, no ``id``); False for an empty file,
+    which is a fine alerts file (the engine raised nothing)."""
+    rows = [line for line in lines if line.strip()]
+    truths, problems = read_truths(rows)
+    return bool(truths) and not problems and all("id" not in json.loads(r) for r in rows)
 
 
 def _looks_like_alert(line: bytes) -> bool:

@@ -68,3 +68,24 @@ def test_a_truth_file_with_one_bad_line_is_still_scored(tmp_path, capsys):
     result = json.loads(out)
     assert (result["overall"]["truths"], result["overall"]["found"]) == (1, 1)
     assert f"{truth}:2" in err
+
+
+def test_score_refuses_the_truth_given_as_alerts(tmp_path, capsys):
+    """The truth file twice (``--alerts truth.jsonl``) read its lines as alerts without ids and
+    scored a perfect 1.0."""
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text(lines(TRUTH, {**TRUTH, "vehicle": "V0019"}))
+    code = main(["score", "--truth", str(truth), "--alerts", str(truth), "--json"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert f"landun score: {truth} is a truth file" in err and "--alerts" in err
+
+
+def test_an_empty_alerts_file_is_scored(tmp_path, capsys):
+    """No alerts is a result (the engine raised nothing): recall 0, no refusal."""
+    truth, alerts = tmp_path / "truth.jsonl", tmp_path / "alerts.jsonl"
+    truth.write_text(lines(TRUTH))
+    alerts.write_text("")
+    assert main(["score", "--truth", str(truth), "--alerts", str(alerts), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert (overall["truths"], overall["alerts"], overall["recall"]) == (1, 0, 0.0)

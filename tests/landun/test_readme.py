@@ -87,3 +87,9 @@ def test_domain_md_explains_every_violation_code():
         assert row, f"docs/domain.md has no row for {code}"
         assert re.search(r"[\u4e00-\u9fff]", row[1]), f"{code}: no Chinese name"
         assert len(row[2].split()) >= 6, f"{code}: no meaning"
+
+
+def test_the_readme_names_every_document():
+    row = next(line for line in README.splitlines() if line.startswith("| `docs/` |"))
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        assert f"`{doc.name}`" in row, f"README.md's layout does not name docs/{doc.name}"

@@ -200,6 +200,12 @@ class Trace:
     def __len__(self) -> int:
         return len(self.t)
 
+    @classmethod
+    def empty(cls) -> Trace:
+        """A track without a report (a trip too short for one, or no legs at all)."""
+        none = np.zeros(0)
+        return cls(np.zeros(0, dtype=np.int64), none, none, none, none, np.zeros(0, dtype=np.int64))
+
 
 def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: random.Random):
     """The reports a terminal makes along ``legs``.
@@ -221,6 +227,8 @@ def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: ran
         Times, positions, reported speed and heading, and the leg of each report; legs with a
         ``DARK`` link report nothing.
     """
+    if not legs:  # nothing planned: no report (issue 13, beside issue 11's case below)
+        return Trace.empty()
     times, owner = [], []
     rand = rng.random
     t = legs[0].t0 + int(rand() * intervals[legs[0].mode]) * SEC
@@ -244,9 +252,7 @@ def trace(legs: list[Leg], t_end: int, intervals: tuple[int, int, int], rng: ran
         t = nxt
     noise = np.random.default_rng(rng.getrandbits(64))
     if not times:  # no report before t_end (issue 11: a 1-s leg crashed the seed-1 3000 run)
-        empty = np.zeros(0)
-        return Trace(np.zeros(0, dtype=np.int64), empty, empty, empty, empty,
-                     np.zeros(0, dtype=np.int64))  # fmt: skip
+        return Trace.empty()
     t_arr = np.array(times, dtype=np.int64)
     own = np.array(owner, dtype=np.int64)
     xy = np.zeros((len(t_arr), 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from sim.track import Itinerary, trace
 
@@ -19,6 +20,34 @@ def test_a_trip_too_short_for_any_report_gives_an_empty_track():
     it.drive(np.array([[0.0, 0.0], [0.0, 0.0]]), 30.0, stops=False)
     tr = trace(it.legs, it.t, (20, 60, 180), random.Random(3))
     assert len(tr) == 0 and tr.x.shape == (0,) and tr.leg.shape == (0,)
+
+
+def _short_trip() -> tuple[list, int]:
+    it = Itinerary(1_000_000, np.array([0.0, 0.0]), sensors=False)
+    it.drive(np.array([[0.0, 0.0], [0.0, 0.0]]), 30.0, stops=False)
+    return it.legs, it.t
+
+
+def _after_the_horizon() -> tuple[list, int]:
+    it = Itinerary(5_000_000, np.array([0.0, 0.0]), sensors=False)
+    it.stay(600_000)
+    return it.legs, 5_000_000  # the horizon ends where the stay begins
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [lambda: ([], 1_000_000), _short_trip, _after_the_horizon],
+    ids=["no legs", "a 1-s trip", "legs from the end of the horizon on"],
+)
+def test_an_itinerary_without_a_report_gives_an_empty_track(plan):
+    """Every way an itinerary can end up with no report gives the empty track, never an
+    IndexError (issue 13: the crash of issue 11 came back to the newcomer as this)."""
+    legs, t_end = plan()
+    tr = trace(legs, t_end, (20, 60, 180), random.Random(3))
+    assert len(tr) == 0
+    for column in (tr.t, tr.x, tr.y, tr.speed, tr.heading, tr.leg):
+        assert column.shape == (0,)
+    assert tr.t.dtype == tr.leg.dtype == np.int64
 
 
 class _SameChoice(random.Random):

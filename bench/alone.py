@@ -30,7 +30,8 @@ from bench.engine import machine
 from geofence import FenceIndex, load_fences
 from sim import DEFAULT_START, feed, simulate, writer
 from stream.engine import EngineContext, EngineState, finish, process
-from stream.ping import parse_ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import parse_ping
 from stream.registry import Registry
 
 CHUNK = 16_384  # pings per process() call, as landun detect

@@ -48,7 +48,8 @@ from sim import DEFAULT_START, feed, simulate, writer
 from sim.score import read_alerts, read_normal, read_truths, score
 from stream.engine import EngineContext, EngineState, EventKind, finish, process
 from stream.engine.driver import screen
-from stream.ping import parse_ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import parse_ping
 from stream.registry import Registry
 
 NIGHT_START = "2025-06-02T21:00:00+08:00"

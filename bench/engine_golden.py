@@ -19,7 +19,8 @@ import orjson
 from geofence import FenceIndex, load_fences
 from sim import DEFAULT_START, feed, simulate, writer
 from stream.engine import EngineContext, EngineState, finish, process
-from stream.ping import parse_ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import parse_ping
 
 FLEETS = [
     (60, 6.0, 11, DEFAULT_START),

@@ -98,7 +98,7 @@ def _stop(vehicle: str, ts: int, lat: float, lng: float) -> dict:
 
 
 def _alert(aid: str, vehicle: str, ts: int, lat: float, lng: float) -> dict:
-    from stream.ping import iso_ts
+    from stream.eventtime import iso_ts
 
     return {"id": aid, "type": "route_deviation", "vehicle": vehicle, "district": DISTRICT,
             "severity": "high", "ts": iso_ts(ts), "ended_ts": iso_ts(ts + 300_000),

@@ -30,7 +30,7 @@ from gateway.messages import (
     REGISTER_RESPONSE,
     decode_frame,
 )
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 SIM_MANUFACTURER = "LDSIM"
 # The simulated terminals' lift and cover items, as a vendor table document

@@ -31,8 +31,10 @@ from sim import simulate, writer
 from sim.feed import arrivals
 from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
 from stream.engine.beats import changed_beats
-from stream.ping import PingError, parse_ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import parse_ping
 from stream.registry import Registry
+from stream.wire_values import PingError
 
 log = logging.getLogger("landun.demo")
 STEP_S = 0.5  # wall-clock seconds between engine steps

@@ -47,7 +47,7 @@ from replay.layout import (
     visible,
 )
 from replay.writer import fsync_dir, write_sorted
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 LOCK_FILE = "_compact.lock"
 COMPACT_TMP = ".compact.tmp"  # ".p3-0-999.parquet.<pid>.compact.tmp": a merge in flight

@@ -14,7 +14,8 @@ import duckdb
 import orjson
 
 from replay.layout import DAY_MS, SourceRange
-from stream.ping import PingError, iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
+from stream.wire_values import PingError
 
 # What reading a damaged archive raises (a Parquet file cut short under a final name, a file
 # gone from under a query, an unreadable mount): DuckDB's own error when the scan fails before

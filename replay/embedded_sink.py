@@ -40,7 +40,8 @@ from replay.layout import SourceRange
 from replay.rows import ACCEPTED, EVENT_TABLES, ping_row
 from replay.writer import write_batch
 from stream.engine import EngineState, EventKind
-from stream.ping import Ping, PingError
+from stream.ping import Ping
+from stream.wire_values import PingError
 
 log = logging.getLogger("replay.embedded")
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from stream.ping import BEIJING_OFFSET_MS
+from stream.eventtime import BEIJING_OFFSET_MS
 
 # Resolution of the ``cell`` column (issue 12). Res 9 cells are ~0.1 km² (edge ~174 m): a 500 m
 # who-was-here circle is covered by a disk of ~4 rings (~61 cells), few enough for an IN-list

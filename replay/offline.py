@@ -26,8 +26,10 @@ from geofence import FenceError, FenceIndex, load_fences
 from replay.embedded_sink import EmbeddedSink
 from replay.reference import reference_events
 from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
-from stream.ping import Ping, PingError, iso_ts, parse_ping, parse_ts
+from stream.eventtime import iso_ts, parse_ts
+from stream.ping import Ping, parse_ping
 from stream.registry import Registry, RegistryError
+from stream.wire_values import PingError
 
 CHUNK = 16_384  # pings handed to the engine at a time (results do not depend on it)
 

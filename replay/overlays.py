@@ -21,7 +21,7 @@ import numpy as np
 from replay.duck import cursor, latest_payloads, sql_list
 from replay.layout import data_files, days_between
 from replay.window import LONGEST_MS
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 # An alert or trip still open at a point may have started before the page: alerts and trips are
 # read from LOOKBACK_MS before the span (an alert's evidence window, like a trip, spans a day at

@@ -22,7 +22,7 @@ from replay.duck import ORDER, Scope, folder, pieces, sql_list, window
 from replay.layout import data_files, days_between
 from replay.overlays import LOADED
 from replay.rows import ACCEPTED
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 # Fixes of the candidates' spans are read in Arrow batches of this many rows and judged one
 # vehicle at a time: a 5 km circle over a month spans most of a city's pings, which as one

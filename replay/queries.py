@@ -43,7 +43,7 @@ from replay.layout import DAY_MS, data_files, days_between
 from replay.overlays import page_overlays, point_states
 from replay.presence import who_was_here  # noqa: F401 - re-exported
 from replay.rows import ACCEPTED
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 DEFAULT_PAGE = 2_000
 MAX_PAGE = 10_000  # points per track page: a vehicle-day at 10 s is ~8,600

@@ -30,7 +30,10 @@ from replay.offline import CHUNK, Detection
 from replay.queries import ArchiveQueryError
 from replay.reference import engine_context, reference_as_of
 from stream.engine import EngineContext, EngineState, finish, process
-from stream.ping import Ping, PingError, iso_ts, loads_json, parse_ts, read_ping
+from stream.eventtime import iso_ts, parse_ts
+from stream.ping import Ping, read_ping
+from stream.wire_json import loads_json
+from stream.wire_values import PingError
 
 MAX_WINDOW_MS = 31 * DAY_MS  # a month, as the investigation queries: narrow it beyond
 _COLUMNS = (

@@ -18,7 +18,8 @@ import orjson
 from h3.api.basic_int import latlng_to_cell as _latlng_to_cell
 
 from replay.layout import CELL_RESOLUTION
-from stream.ping import Ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import Ping
 
 ACCEPTED = "accepted"
 # Engine event kinds and the archive table each goes to (``rejected`` events are not archived

@@ -34,7 +34,7 @@ import orjson
 
 from replay.layout import TABLES, TMP_SUFFIX, SourceRange
 from replay.writer import fsync_dir
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 STAMP_FILE = "_embedded.json"
 COMMITTED_FILE = "_committed.json"  # the Kafka consumer's (replay.committed)

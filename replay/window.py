@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 BEFORE_MS = 30 * 60_000  # the approach: the live map's alert view showed 30 min before, too
 AFTER_MS = 10 * 60_000  # where the truck went next

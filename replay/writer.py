@@ -39,7 +39,7 @@ from replay.layout import (
     parquet_options,
 )
 from replay.rows import ACCEPTED, event_rows
-from stream.ping import BEIJING_OFFSET_MS
+from stream.eventtime import BEIJING_OFFSET_MS
 
 PING_COLUMNS = tuple(TABLES["pings"].names)
 CELL_COLUMNS = tuple(TABLES["cells"].names)

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import orjson
 
 from stream.codes import ALERT_TYPES
-from stream.ping import PingError, parse_ts
+from stream.eventtime import parse_ts
+from stream.wire_values import PingError
 
 KNOWN_TYPES = ALERT_TYPES
 

@@ -18,7 +18,7 @@ from geofence.datum import transform
 from sim.geo import to_latlng
 from sim.noise import Rec
 from sim.scenario import BEIJING_MS, DAY_MS, Vehicle, World
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 KIND_ORDER = (
     "restricted",
@@ -99,7 +99,7 @@ def _date(day: int) -> str:
 
 
 def iso(ms: int) -> str:
-    """:func:`stream.ping.iso_ts`, fast for whole seconds (the pings' resolution)."""
+    """:func:`stream.eventtime.iso_ts`, fast for whole seconds (the pings' resolution)."""
     if ms % 1000:
         return iso_ts(ms)
     day, sec = divmod(ms // 1000 + BEIJING_MS // 1000, 86_400)

@@ -33,14 +33,8 @@ from typing import Any
 import orjson
 
 from geofence.model import TimeWindow
-from stream.ping import (
-    BEIJING,
-    BEIJING_OFFSET_MS,
-    PingError,
-    is_numeric,
-    looks_like_epoch_seconds,
-    parse_ts,
-)
+from stream.eventtime import BEIJING, BEIJING_OFFSET_MS, parse_ts
+from stream.wire_values import PingError, is_numeric, looks_like_epoch_seconds
 
 VEHICLE_KINDS = ("muck", "kitchen", "oil")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -384,7 +378,7 @@ def _contract(item: Mapping, errors: list[str]) -> Contract:
 
 def _moment(value: Any, key: str, end_of_day: bool, errors: list[str]) -> int | None:
     """Epoch ms of an ISO date or date-time (Beijing time when it has no offset), or of epoch
-    ms given as a number or a numeric string (``stream.ping.parse_ts``'s rule, issue 11)."""
+    ms given as a number or a numeric string (``stream.eventtime.parse_ts``'s rule, issue 11)."""
     if value is None:
         return None
     # "1767225599000" is that number, as everywhere in landun; "20261231" stays what it was,

@@ -34,7 +34,7 @@ from replay.duck import READ_ERRORS, Interval, Scope, window
 from replay.queries import ArchiveQueryError
 from replay.reference import reference_as_of
 from replay.settings import ArchiveSettings
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 log = logging.getLogger(__name__)
 

@@ -160,7 +160,8 @@ def run_compact(args: argparse.Namespace) -> int:
 
     from landun.archive_setting import ArchiveSettingError, archive_settings
     from replay.committed import read_committed
-    from stream.ping import PingError, parse_ts
+    from stream.eventtime import parse_ts
+    from stream.wire_values import PingError
 
     try:
         settings = archive_settings()  # one line naming a bad LANDUN_ARCHIVE_* (issue 12)

@@ -106,7 +106,7 @@ def _basemap(args: argparse.Namespace, path: Path) -> None:
     at it (``LANDUN_BASEMAP_FILE``), unless the operator has set that file already (issue 13)."""
     from sim.basemap import write_basemap
     from sim.scenario import build_world
-    from stream.ping import parse_ts
+    from stream.eventtime import parse_ts
 
     if os.environ.get("LANDUN_BASEMAP_FILE"):
         return

@@ -40,7 +40,8 @@ from landun.archive_setting import ArchiveSettingError, archive_dir
 from replay.offline import Detection, ReferenceFileError, context_from_files, detect_file
 from replay.stamp import DETECT, ArchiveTaken, claim, input_of
 from stream.engine import EngineContext
-from stream.ping import PingError, iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
+from stream.wire_values import PingError
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
 FROM_SETTING = ""  # ``--archive`` without a value: LANDUN_ARCHIVE_DIR, read when run (issue 12)

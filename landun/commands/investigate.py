@@ -28,7 +28,8 @@ import orjson
 from landun.archive_setting import ArchiveSettingError, archive_dir
 from replay.duck import READ_ERRORS, folder
 from replay.queries import ArchiveQueryError, stops, track, who_was_here
-from stream.ping import PingError, parse_ts
+from stream.eventtime import parse_ts
+from stream.wire_values import PingError
 
 EXIT_OK, EXIT_BAD = 0, 2
 

@@ -28,7 +28,8 @@ from replay.offline import ReferenceFileError, context_from_files, read_threshol
 from replay.queries import ArchiveQueryError
 from replay.reference import context_as_of
 from replay.rerun import replay, write_alerts
-from stream.ping import PingError, parse_ts
+from stream.eventtime import parse_ts
+from stream.wire_values import PingError
 
 EXIT_OK, EXIT_BAD = 0, 2
 

@@ -18,7 +18,7 @@ from typing import Any
 from replay.evidence.mapimage import KIND_ZH as PLACE_ZH
 from replay.evidence.rules import rule_of, threshold_lines
 from replay.evidence.summary import summary
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 SEVERITY_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "严重"}
 KIND_ZH = {"muck": "渣土运输车", "kitchen": "餐厨垃圾收运车", "oil": "废弃油脂收运车"}

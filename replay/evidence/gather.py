@@ -19,7 +19,7 @@ from replay.evidence.trim import Reference, trim_reference
 from replay.queries import ArchiveQueryError
 from replay.reference import reference_as_of
 from stream.engine import Thresholds
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 DAY_MS = 86_400_000
 LATEST_MS = 253_402_300_799_999  # 9999-12-31: "as of" the latest archived version

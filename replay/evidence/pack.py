@@ -29,7 +29,7 @@ from replay.evidence.track import track_geojson, track_kml
 from replay.evidence.trim import Reference, nearest_place
 from replay.queries import ArchiveQueryError
 from stream.engine import Thresholds
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 __all__ = ["AlertNotArchived", "build_pack", "ping_line"]
 _JSON = orjson.OPT_INDENT_2

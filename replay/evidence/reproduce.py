@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from replay.evidence.span import Span
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 RERUN_OUT = "alerts.rerun.jsonl"
 

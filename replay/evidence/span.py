@@ -29,7 +29,7 @@ from typing import Any
 
 from replay.window import AFTER_MS, BEFORE_MS, alert_window
 from stream.engine import Thresholds
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 TRIP_STARTS = ("load_ts", "start_ts")
 TRIP_TIMES = ("load_ts", "start_ts", "departed_ts", "unload_ts", "delivered_ts")
@@ -79,7 +79,7 @@ def pack_span(
     ...          "ended_ts": None, "evidence": {"deadline": "2025-06-03T01:00:00+08:00"}}
     >>> trip = [{"load_ts": "2025-06-02T20:50:00+08:00", "status": "open"}]
     >>> span = pack_span(alert, trip, Thresholds())
-    >>> from stream.ping import iso_ts
+    >>> from stream.eventtime import iso_ts
     >>> iso_ts(span.from_ms), iso_ts(span.to_ms)
     ('2025-06-02T20:20:00+08:00', '2025-06-03T01:10:00+08:00')
     """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 LOAD_ZH = {"empty": "空车", "half": "半载", "full": "满载"}
 

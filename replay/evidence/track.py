@@ -16,7 +16,7 @@ from typing import Any
 
 from replay.evidence.rules import rule_of
 from replay.rows import ACCEPTED
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 GX_NS = "http://www.google.com/kml/ext/2.2"

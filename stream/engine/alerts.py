@@ -20,7 +20,7 @@ from typing import Any
 from stream.engine.context import EngineContext
 from stream.engine.events import Event, EventKind
 from stream.engine.state import VehicleState
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 Anchor = tuple  # (seq, ts, lat, lng): the ping (or interpolated point) where a behaviour starts
 _KEEP = 4  # recent alert start times kept per type for the cooldown

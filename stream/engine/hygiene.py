@@ -22,7 +22,9 @@ from stream.engine.config import Thresholds
 from stream.engine.context import M_PER_DEG, EngineContext
 from stream.engine.events import Event, EventKind
 from stream.engine.state import Track
-from stream.ping import Ping, iso_ts, looks_like_epoch_seconds
+from stream.eventtime import iso_ts
+from stream.ping import Ping
+from stream.wire_values import looks_like_epoch_seconds
 
 STALE = "stale"
 BAD_JSON = "bad_json"

@@ -42,7 +42,8 @@ from stream.engine.state import (
     VehicleState,
     Visit,
 )
-from stream.ping import Ping, iso_ts
+from stream.eventtime import iso_ts
+from stream.ping import Ping
 
 _LOG_KEEP = 8
 _GROUPS = (SITE, UNLOAD, PRODUCER, PLANT)  # a dwell acts once per group and visit

@@ -23,7 +23,7 @@ from stream.engine.context import PLANT, EngineContext
 from stream.engine.events import Event, EventKind
 from stream.engine.rules import kitchen
 from stream.engine.state import Round, VehicleState, Visit
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 
 def round_record(vs: VehicleState, rnd: Round, kind: str) -> Event:

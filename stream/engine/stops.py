@@ -21,7 +21,7 @@ from stream.engine.events import Event, EventKind
 from stream.engine.facts import Facts
 from stream.engine.rules import dumping, kitchen
 from stream.engine.state import Stop, Track, VehicleState
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 # A kitchen/oil stop's anchor is the mean of its first fixes (issue 11): one jittered first
 # fix must not decide where the stop is.

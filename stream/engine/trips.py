@@ -25,7 +25,7 @@ from stream.engine.context import UNLOAD, EngineContext, FenceSet
 from stream.engine.events import Event, EventKind
 from stream.engine.rules import manifest
 from stream.engine.state import PENDING, Trip, VehicleState, Visit
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 _PAST_KEEP = 8  # closed trips kept per vehicle (blind-area batches come hours late, not days)
 

@@ -17,7 +17,7 @@ Datum conversion (GCJ-02/BD-09 to WGS-84) is done for a whole batch at once; the
 same, bit for bit, as ``parse_ping``'s one-ping conversion (tests check it). A bad optional
 field is no dead letter: ``parse_ping`` drops it with a warning on the ping (issue 11). Nor is
 a non-finite number written as ``NaN``, ``Infinity`` or ``1e400`` (not JSON, but what many
-encoders write): the text is read as ``parse_ping`` reads it (``stream.ping.loads_json``), so a
+encoders write): the text is read as ``parse_ping`` reads it (``stream.wire_json.loads_json``), so a
 non-finite optional field is a warning and a non-finite coordinate the engine's
 ``filter_non_finite``, the vehicle and position kept (issue 11).
 
@@ -38,20 +38,11 @@ import orjson
 from msgspec.structs import astuple
 
 from geofence.datum import bd09_to_gcj02_point, gcj02_to_wgs84_point
+from stream.eventtime import MAX_MS, MIN_MS, parse_ts
 from stream.kafka.topics import MAX_RECORD_BYTES, partition_for
-from stream.ping import (
-    EPOCH_SECONDS,
-    FIELDS,
-    INT64,
-    MAX_MS,
-    MIN_MS,
-    Field,
-    Ping,
-    PingError,
-    loads_json,
-    parse_ts,
-    read_ping,
-)
+from stream.ping import FIELDS, Field, Ping, read_ping
+from stream.wire_json import loads_json
+from stream.wire_values import EPOCH_SECONDS, INT64, PingError
 
 MAX_PING_BYTES = 16_384  # one ping is a few hundred bytes
 MAX_BATCH_PINGS = 10_000

@@ -21,11 +21,12 @@ from collections.abc import Iterable
 import orjson
 from kafka import KafkaProducer
 
+from stream.eventtime import parse_ts
 from stream.kafka.records import RECEIVED_HEADER
 from stream.kafka.reference import read_reference, reference_records
 from stream.kafka.runner import CONTROL_HEADER, FINAL
 from stream.kafka.topics import MAX_RECORD_BYTES, Topics, partition_for
-from stream.ping import PingError, parse_ts
+from stream.wire_values import PingError
 
 
 def make_producer(bootstrap: str, linger_ms: int = 5) -> KafkaProducer:

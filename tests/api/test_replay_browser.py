@@ -15,7 +15,7 @@ from api.memory import memory_ports
 from replay.layout import SourceRange
 from replay.window import alert_window
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.api.conftest import (
     BASE_MS,
     LX,

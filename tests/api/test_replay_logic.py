@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from replay.window import alert_window
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 LOGIC_JS = Path(__file__).parents[2] / "api" / "static" / "replay_logic.js"
 T0 = 1_748_869_200_000  # 2025-06-02T21:00:00+08:00

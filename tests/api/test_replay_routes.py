@@ -20,7 +20,7 @@ from api.app import create_app
 from api.memory import memory_ports
 from replay.layout import SourceRange
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.api.conftest import (
     BASE_MS,
     LX,
@@ -159,7 +159,7 @@ def minutes(times: list[str]) -> list[int]:
 
 
 def parse(text: str) -> int:
-    from stream.ping import parse_ts
+    from stream.eventtime import parse_ts
 
     return parse_ts(text)
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.memory import memory_ports
 from replay.layout import SourceRange
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.api.conftest import BASE_MS, Clock, auth, make_users
 from tests.api.test_replay_routes import FROM, MIN, SPOT, TO, build, write_archive
 

@@ -11,7 +11,7 @@ from landun.commands import demo
 from sim import DEFAULT_START
 from sim.basemap import basemap
 from sim.scenario import build_world
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 ARGS = argparse.Namespace(vehicles=30, seed=2, start=DEFAULT_START, hours=3.0)
 

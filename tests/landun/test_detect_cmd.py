@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from landun.cli import main
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 from tests.stream.engine.test_alerts import dumping_stop, overspeed
 from tests.stream.engine.world import fences_geojson, merged, muck_trip, registry_mapping
 

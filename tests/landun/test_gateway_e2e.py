@@ -21,9 +21,9 @@ from gateway.sink import KafkaSink, make_gateway_producer
 from gateway.vendors import table_from_dict
 from landun.commands.sim_terminals import drive, reports, write_files
 from sim import DEFAULT_START, simulate
+from stream.eventtime import parse_ts
 from stream.kafka.producer import PingSender, make_producer, publish_reference_data
 from stream.kafka.topics import Topics
-from stream.ping import parse_ts
 from tests.stream.kafka.conftest import (  # noqa: F401 - workers is a fixture
     PARTITIONS,
     detect,

@@ -7,7 +7,7 @@ import pytest
 from landun.cli import main as landun
 from landun.commands.sim_terminals import reports, terminal_registry
 from sim import DEFAULT_START, simulate
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 from stream.registry import Registry
 
 

@@ -11,7 +11,7 @@ import pytest
 from landun.cli import main
 from replay.layout import SourceRange
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.replay.archive_world import MIDNIGHT, at, row
 
 MIN = 60_000

@@ -16,7 +16,7 @@ from landun.cli import main as landun
 from stream.kafka.outputs import headers_dict
 from stream.kafka.runner import CONTROL_HEADER
 from stream.kafka.topics import Topics
-from stream.ping import loads_json
+from stream.wire_json import loads_json
 from tests.stream.kafka.conftest import PARTITIONS, ROOT, read_topic
 
 

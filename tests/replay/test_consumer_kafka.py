@@ -16,9 +16,10 @@ import orjson
 from landun.cli import main as landun
 from replay.committed import read_committed
 from replay.refused import read_refused
+from stream.eventtime import parse_ts
 from stream.kafka.producer import make_producer
 from stream.kafka.topics import partition_for
-from stream.ping import loads_json, parse_ts
+from stream.wire_json import loads_json
 from tests.replay.stream_archive import (
     archive_args,
     dead_letters,

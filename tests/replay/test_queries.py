@@ -15,7 +15,7 @@ from geofence.metric import distance_m
 from replay.layout import DAY_MS, SourceRange
 from replay.queries import MAX_PAGE, ArchiveQueryError, track, who_was_here
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.replay.archive_world import MIDNIGHT, at, row
 
 VERDICTS = ["accepted"] * 5 + ["filter_duplicate", "filter_impossible_jump"]

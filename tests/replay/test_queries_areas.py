@@ -18,7 +18,7 @@ from replay.areas import MAX_VERTICES, polygon_cells
 from replay.layout import CELL_RESOLUTION, SourceRange
 from replay.queries import ArchiveQueryError, who_was_here
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.replay.archive_world import M_PER_DEG_LAT, MIDNIGHT, WUXI, at, row
 from tests.replay.test_queries import (
     START,

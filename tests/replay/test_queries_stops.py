@@ -8,7 +8,7 @@ from replay import queries
 from replay.layout import DAY_MS, SourceRange
 from replay.queries import ArchiveQueryError, alert, stops
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.replay.archive_world import MIDNIGHT, at
 
 MIN = 60_000

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from replay.layout import SourceRange
 from replay.queries import track
 from replay.writer import write_batch
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.replay.archive_world import MIDNIGHT, at, row
 
 START = MIDNIGHT - 3_600_000  # 23:00 Beijing time

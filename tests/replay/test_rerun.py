@@ -18,7 +18,8 @@ from replay.layout import SourceRange
 from replay.queries import ArchiveQueryError
 from replay.rows import ping_row
 from replay.writer import write_batch
-from stream.ping import Ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import Ping
 from tests.stream.engine.test_alerts import FULL, lift_at, loaded_at_site, overspeed
 from tests.stream.engine.world import LAT, context, fences_geojson, parked, registry_mapping
 

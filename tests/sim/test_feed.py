@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from sim.feed import arrivals, paced
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 
 class FakeClock:

@@ -10,7 +10,7 @@ import orjson
 from geofence import load_fences
 from landun.commands.sim import write_files as write
 from sim import simulate
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 from stream.registry import Registry
 from tests.sim.conftest import START_MS
 

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 import orjson
 
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 Y2K_UTC_MS = 946_684_800_000
 

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 from sim.violations import ALERT_TYPES
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 HOUR = 3_600_000
 

@@ -18,17 +18,9 @@ from hypothesis import strategies as st
 
 from geofence.datum import transform
 from stream import eventtime
-from stream.ping import (
-    BEIJING,
-    FIELDS,
-    MAX_MS,
-    Ping,
-    PingError,
-    iso_ts,
-    parse_ping,
-    parse_ts,
-    read_ping,
-)
+from stream.eventtime import BEIJING, MAX_MS, iso_ts, parse_ts
+from stream.ping import FIELDS, Ping, parse_ping, read_ping
+from stream.wire_values import PingError
 
 BASE = {"vehicle": "M1", "ts": "2025-06-01T21:30:05+08:00", "lat": 31.5, "lng": 120.3}
 TS = 1748784605000  # 2025-06-01T13:30:05Z

@@ -22,7 +22,7 @@ from stream.engine.alerts import evidence_pings, make_alert, raise_alert, update
 from stream.engine.context import KITCHEN_KNOWN, EngineContext
 from stream.engine.facts import Facts
 from stream.engine.state import Round, Stop, Track, VehicleState, Visit
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from stream.registry import Contract
 
 FLAG = 2  # Stop.flags bit

@@ -11,7 +11,7 @@ from __future__ import annotations
 from stream.engine.alerts import make_alert, raise_alert
 from stream.engine.context import EngineContext
 from stream.engine.state import Trip, VehicleState, Visit
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 
 
 def unmatched_source(

@@ -19,7 +19,8 @@ from stream.engine.context import EngineContext
 from stream.engine.facts import Facts
 from stream.engine.places import fence_event
 from stream.engine.state import Track, VehicleState
-from stream.ping import BEIJING_OFFSET_MS, Ping
+from stream.eventtime import BEIJING_OFFSET_MS
+from stream.ping import Ping
 
 
 def applies(fence, kind: str, ts: int) -> bool:

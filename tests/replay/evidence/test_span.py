@@ -10,7 +10,7 @@ import pytest
 from replay.evidence.span import pack_span
 from replay.window import AFTER_MS, BEFORE_MS
 from stream.engine import Thresholds
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 
 T = "2025-06-02T21:00:00+08:00"
 MIN = 60_000

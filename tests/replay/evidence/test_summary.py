@@ -9,7 +9,7 @@ import pytest
 
 from replay.evidence.summary import REASON_ZH, summary
 from stream.engine.config import ALERT_TYPES
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 
 
 def at(value) -> str:

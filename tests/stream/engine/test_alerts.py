@@ -7,7 +7,7 @@ import re
 import pytest
 
 from stream.engine import ALERT_TYPES
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.stream.engine.world import (
     LAT,
     P1,

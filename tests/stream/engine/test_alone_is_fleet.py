@@ -25,7 +25,8 @@ from bench.alone import by_vehicle
 from geofence import FenceIndex, load_fences
 from sim import DEFAULT_START, feed, simulate, writer
 from stream.engine import EngineContext
-from stream.ping import parse_ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import parse_ping
 from stream.registry import Registry
 from tests.stream.engine.test_alerts import FULL, loaded_at_site, undelivered
 from tests.stream.engine.test_late import blind_area_dump

@@ -31,7 +31,8 @@ from stream.engine import EngineContext, EngineState, EventKind, finish, process
 from stream.engine.core import release, step, tick
 from stream.engine.hygiene import clock_reason, rejection, static_reason
 from stream.engine.state import VehicleState
-from stream.ping import parse_ping, parse_ts
+from stream.eventtime import parse_ts
+from stream.ping import parse_ping
 from stream.registry import Registry
 from tests.stream.engine.test_determinism import mixed_input
 from tests.stream.engine.world import T1, W1, context, muck_trip

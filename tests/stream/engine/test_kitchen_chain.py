@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.ping import iso_ts, parse_ts
+from stream.eventtime import iso_ts, parse_ts
 from tests.stream.engine.kitchen_world import R3, R4, R5, context, creep, stand
 from tests.stream.engine.world import D2, P1, R1, R2, Trace, run
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import shapely
 
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.stream.engine.world import D1, LAT, S1, T1, Trace, context, run
 
 FULL = {"loaded": "full"}

@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from stream.ping import iso_ts
+from stream.eventtime import iso_ts
 from tests.stream.engine.world import D1, LAT, S1, T1, Trace, run
 
 FULL = {"loaded": "full"}

@@ -17,7 +17,8 @@ from datetime import datetime
 
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext, Thresholds
-from stream.ping import BEIJING, Ping
+from stream.eventtime import BEIJING
+from stream.ping import Ping
 from stream.registry import Registry
 
 LAT = 31.50

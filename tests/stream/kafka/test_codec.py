@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from stream.kafka import codec
 from stream.kafka.codec import MAX_PING_BYTES, Decoded, decode_records
 from stream.kafka.topics import partition_for
-from stream.ping import FIELDS, PingError, parse_ping
+from stream.ping import FIELDS, parse_ping
+from stream.wire_values import PingError
 
 N = 4
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import orjson
 
+from stream.eventtime import parse_ts
 from stream.kafka.outputs import headers_dict
 from stream.kafka.producer import make_producer, publish_reference
 from stream.kafka.topics import partition_for
-from stream.ping import parse_ts
 from tests.stream.kafka.conftest import PARTITIONS, read_topic, wait_for
 from tests.stream.kafka.verify import caught_up, checkpointed, context, linear
 

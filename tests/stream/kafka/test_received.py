@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from stream.engine import EngineState
+from stream.eventtime import parse_ts
 from stream.kafka.checkpoint import PartitionRun
 from stream.kafka.runner import Source
 from stream.kafka.step import Step, run_step
-from stream.ping import parse_ts
 from tests.stream.kafka.test_runner import make_runner, night, owned  # noqa: F401 (fixture)
 
 DAY_MS = 24 * 3600 * 1000

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import orjson
 
+from stream.eventtime import parse_ts
 from stream.kafka.producer import PingSender, make_producer, publish_entry, publish_reference
-from stream.ping import parse_ts
 from tests.stream.kafka.conftest import PARTITIONS, detect, end_offsets, wait_for
 from tests.stream.kafka.copies import assert_alerts
 from tests.stream.kafka.verify import caught_up, context, rerun

@@ -14,6 +14,7 @@ import pytest
 from geofence import FenceIndex, load_fences
 from sim import feed, simulate, writer
 from stream.engine import EngineContext, EngineState, process
+from stream.eventtime import parse_ts
 from stream.kafka import step as step_module
 from stream.kafka.checkpoint import PartitionRun, meta_key, vehicle_key
 from stream.kafka.codec import decode_records
@@ -21,7 +22,6 @@ from stream.kafka.metrics import WorkerMetrics
 from stream.kafka.outputs import headers_dict
 from stream.kafka.runner import Runner, Source
 from stream.kafka.topics import Topics
-from stream.ping import parse_ts
 from stream.registry import Registry
 
 PINGS_PER_RECORD = 40

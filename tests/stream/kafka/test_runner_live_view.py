@@ -9,7 +9,7 @@ import asyncio
 import orjson
 import pytest
 
-from stream.ping import parse_ts
+from stream.eventtime import parse_ts
 from tests.stream.kafka.test_runner import (
     checkpointed,
     make_runner,

@@ -8,8 +8,11 @@ address first: a taken port is a one-line refusal naming the port and how to pic
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import subprocess
 import webbrowser
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +62,17 @@ def test_the_demo_serves_on_the_socket_it_bound():
             other.bind(("127.0.0.1", args.port))  # held from the check until serving
     finally:
         args.socket.close()
+
+
+@pytest.mark.parametrize(("given", "served"), [((), "8000"), (("PORT=8123",), "8123")])
+def test_make_demo_passes_its_port(given, served):
+    """``make demo PORT=8080`` is what the README tells a newcomer; without it, 8000 as before."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "MAKEFLAGS")}
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-C", str(root), "demo", *given],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    commands = [line for line in done.stdout.splitlines() if line.strip()]
+    assert commands[-1].endswith(f"landun demo --port {served}")  # what the target runs

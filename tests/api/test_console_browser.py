@@ -64,6 +64,17 @@ def fleet_vehicle(i: int) -> dict:
     }
 
 
+def fleet_fix(i: int) -> dict:
+    """The fleet's one fix each: speeds 0/20/40 km/h; every fourth loaded; LXF-04 loaded and
+    in violation; LXF-23 offline."""
+    extra = {"loaded": "full"} if i % 4 == 0 else {}
+    if i == 4:
+        extra["state"] = "violation"
+    if i == 23:
+        extra["state"] = "offline"
+    return extra | {"speed_kmh": (i % 3) * 20.0}
+
+
 def build_app(clock: Clock, with_data: bool = True):
     app = create_app(make_settings(), memory_ports(make_users(), clock=clock), clock)
     if not with_data:
@@ -72,9 +83,7 @@ def build_app(clock: Clock, with_data: bool = True):
     for i in range(FLEET):
         record = fleet_vehicle(i)
         app.state.ports.vehicles.put(record)
-        app.state.feed.position(
-            ping(record["id"], 3, lat=31.57 + 0.002 * i, lng=120.30, speed_kmh=(i % 3) * 20.0)
-        )
+        app.state.feed.position(ping(record["id"], 3, lat=31.57 + 0.002 * i, **fleet_fix(i)))
     return app
 
 
@@ -111,7 +120,7 @@ def browser_page(base: str, username: str, problems: list[str], timezone: str = 
         page.on("pageerror", lambda exc: problems.append(f"{username}: {exc}"))
         page.on("console", lambda m: m.type == "error" and problems.append(f"{username}: {m.text}"))
         page.on("pageerror", lambda exc: PROBLEMS.append(f"{username}: {exc}"))
-        page.on("console", lambda m: PROBLEMS.append(f"{username} {m.type}: {m.text}"))
+        page.on("console", lambda m: m.type == "error" and PROBLEMS.append(f"{username}: {m.text}"))
         page.goto(base + "/")
         page.fill("#username", username)
         page.fill("#password", PASSWORD)
@@ -258,6 +267,9 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         page.wait_for_selector('#critical-popup[data-id="CRIT-1"]:not([hidden])')
         popup = page.inner_text("#critical-popup")
         played = page.evaluate("LandunSound.played") - tones
+        rings = "window.landun.map.state.alerts.features.map((f) => f.properties)"
+        wait_until(page, f"{rings}.some((r) => r.id === 'CRIT-1')")
+        ringed = {r["id"]: r["severity"] for r in page.evaluate(rings)}
         page.screenshot(path=str(OUTPUT / "console_critical.png"))
         page.click("#critical-popup .popup-view")
         page.wait_for_selector('#detail[data-id="CRIT-1"]')
@@ -317,6 +329,7 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         page.click("#case-submit")
         page.wait_for_selector('.alert-item[data-id="CRIT-1"] .badge.closed')
         trail = texts(page, "#detail .history li")
+        wait_until(page, f"!{rings}.some((r) => r.id === 'CRIT-1')")  # a closed case: no ring
 
         # Dismiss A-LX with a reason from the list and free text.
         page.click('.alert-item[data-id="A-LX"]')
@@ -366,6 +379,7 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
     assert "K-1" in listed and "A-LX" not in listed
     assert "疑似偷倒" in popup and "苏BLX-1" in popup and "停留 8 分钟" in popup
     assert played == 1
+    assert ringed == {"CRIT-1": "critical", "A-LX": "high", "K-1": "high"}  # open cases ringed
     assert card_lines[:2] == ["停留 8 分钟", "最近场所 site-lx（812 米）"]
     assert "核准证 P-LX" in card_lines
     assert "重车在所有已知场所外停留" in rule_zh  # the rule in Chinese
@@ -447,12 +461,20 @@ def test_counters_show_each_split_labelled(world):
             " 'violating'].map((k) => [k, document.getElementById('count-' + k).textContent]))"
         )
         labels = texts(page, "#counters small, #counters .counter span, #counters .split-title")
-    served = app.state.ports.live.query(None)
     assert problems == []
     numbers = {k: int(v.replace(",", "")) for k, v in shown.items()}
-    assert numbers["total"] == len(served)
-    assert numbers["online"] + numbers["offline"] == numbers["total"]
-    assert numbers["moving"] + numbers["parked"] == numbers["online"]
+    # Counted here from the fixes fed (the seed's four vehicles drive at 30 km/h, unloaded).
+    fixes = [fleet_fix(i) for i in range(FLEET)] + [{"speed_kmh": 30.0}] * 4
+    online = [f for f in fixes if f.get("state") != "offline"]
+    assert numbers == {
+        "total": FLEET + 4,
+        "online": len(online),
+        "offline": 1,
+        "moving": sum(f["speed_kmh"] >= 5 for f in online),
+        "parked": sum(f["speed_kmh"] < 5 for f in online),
+        "loaded": sum(f.get("loaded") == "full" for f in online),  # LXF-04 counts here
+        "violating": 1,  # and here
+    }
     assert {"在线 / 离线", "在线车辆：行驶 / 停车", "重车（在线）", "违规中（在线）"} <= set(labels)
 
 
@@ -528,3 +550,39 @@ def test_engine_alerts_show_their_evidence_in_chinese(world):
         assert shown[: len(lines)] == lines, name
         assert rules[name] in facts, name
         assert "核准证 P-1" in shown, name  # on a permitted trip: the permit is named
+
+
+def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
+    app, _clock, base = world
+    app.state.archive_dir = tmp_path  # an archive with nothing in it: replay opens, draws none
+    problems: list[str] = []
+    with browser_page(base, "city", problems) as page:
+        wait_until(page, "document.getElementById('link').dataset.state === 'up'")
+        page.fill("#search", "苏BLX-1")
+        page.click('#search-results .search-item[data-id="LX-1"]')
+        page.wait_for_selector('#card[data-id="LX-1"] .card-alert[data-alert="A-LX"]')
+        trip = page.inner_text('#card dd[data-fact="trip"]')
+        page.click('#card .card-alert[data-alert="A-LX"]')  # the card links to its alerts
+        page.wait_for_selector('#detail[data-id="A-LX"]')
+        page.click("#card .card-replay")  # and to its replay: the last hour of its data
+        wait_until(page, "window.landun.replay.session !== null")
+        replay = page.evaluate(
+            "(() => { const s = window.landun.replay.session;"
+            " return [s.vehicles, s.plan.from, s.plan.to]; })()"
+        )
+        page.click("#replay-close")
+        # Muted (kept in localStorage): a critical alert still pops up, silently.
+        page.click("#mute")
+        muted = page.evaluate("localStorage.getItem('landun.mute')")
+        tones = page.evaluate("LandunSound.played")
+        app.state.feed.alert(alert("CRIT-2", "LX-1", LX, minute=8, severity="critical"))
+        page.wait_for_selector('#critical-popup[data-id="CRIT-2"]:not([hidden])')
+        silent = page.evaluate("LandunSound.played") - tones
+        page.reload()  # the choice survives a reload
+        page.wait_for_selector("#app:not([hidden])")
+        still_muted = page.get_attribute("#mute", "data-muted")
+    assert problems == []
+    last_fix = BASE_MS + 2 * 60_000  # LX-1's newest seeded fix
+    assert replay == [["LX-1"], last_fix - 3_600_000, last_fix]
+    assert trip.startswith("T-LX")  # the open trip the registry holds
+    assert (muted, silent, still_muted) == ("1", 0, "1")

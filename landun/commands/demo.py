@@ -199,7 +199,13 @@ async def _serve(args: argparse.Namespace) -> int:
         from landun.commands.gateway import EmbeddedGateway
 
         jt808 = EmbeddedGateway()
-        port = await jt808.start(args.host, args.jt808_port)
+        try:
+            port = await jt808.start(args.host, args.jt808_port)
+        except OSError as exc:  # as for the web port: one line, not a traceback (issue 13)
+            print(f"landun demo: cannot take JT/T 808 port {args.jt808_port} on {args.host}: "
+                  f"{exc.strerror or exc}. Pick another with --jt808-port",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         print(f"   JT/T 808 terminals: {args.host}:{port} (landun sim-terminals --gateway "
               f"{args.host}:{port} --start {args.start} --rate {args.rate:g})")  # fmt: skip
     driver = asyncio.create_task(

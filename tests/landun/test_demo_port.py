@@ -11,6 +11,7 @@ import argparse
 import os
 import socket
 import subprocess
+import sys
 import webbrowser
 from pathlib import Path
 
@@ -76,3 +77,21 @@ def test_make_demo_passes_its_port(given, served):
     assert done.returncode == 0, done.stderr
     commands = [line for line in done.stdout.splitlines() if line.strip()]
     assert commands[-1].endswith(f"landun demo --port {served}")  # what the target runs
+
+
+def test_a_taken_jt808_port_is_one_line_not_a_traceback(tmp_path):
+    """``--jt808-port`` taken: the demo stops before its URL with the port named (exit 2)."""
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "landun.cli", "demo", "--port", "0", "--no-browser",
+             "--no-bench", "--jt808-port", str(taken), "--vehicles", "5", "--hours", "1",
+             "--archive", str(tmp_path / "archive")],
+            cwd=root, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"cannot take JT/T 808 port {taken}" in done.stderr and "--jt808-port" in done.stderr
+    assert "Traceback" not in done.stderr and "open http" not in done.stdout

@@ -73,9 +73,10 @@ def roads(tmp_path_factory):
     return path
 
 
-def make_app(**settings):
+def make_app(seeded: bool = True, **settings):
     app = create_app(make_settings(**settings), memory_ports(make_users(), clock=Clock()), Clock())
-    seed(app)
+    if seeded:  # the conftest's two districts of vehicles, fences and alerts
+        seed(app)
     return app
 
 
@@ -198,7 +199,7 @@ class Fleet(threading.Thread):
 def server(roads):
     import uvicorn
 
-    app = make_app(basemap_file=roads, ws_position_cap=4 * FLEET)
+    app = make_app(False, basemap_file=roads, ws_position_cap=4 * FLEET)  # the fleet alone
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)

@@ -552,6 +552,20 @@ def test_engine_alerts_show_their_evidence_in_chinese(world):
         assert "核准证 P-1" in shown, name  # on a permitted trip: the permit is named
 
 
+def click_vehicle(page, vid: str, lat: float, lng: float) -> str:
+    """Centre the map on a vehicle, click where it is drawn until its card opens; the card's
+    heading."""
+    page.evaluate(f"window.landun.map.focus({lat}, {lng}, 16)")
+    box = page.locator("#map").bounding_box()
+    for _ in range(20):
+        page.wait_for_timeout(300)  # the vehicle source is sent on the next frames
+        x, y = page.evaluate(f"window.landun.map.screen({lat}, {lng})")
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        if page.locator(f'#card[data-id="{vid}"]').count():
+            return page.inner_text("#card .card-head")
+    raise AssertionError(f"clicking {vid} on the map opened no card")
+
+
 def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
     app, _clock, base = world
     app.state.archive_dir = tmp_path  # an archive with nothing in it: replay opens, draws none
@@ -571,6 +585,9 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
             " return [s.vehicles, s.plan.from, s.plan.to]; })()"
         )
         page.click("#replay-close")
+        # A click on a truck drawn on the map opens its card too.
+        page.click("#card .close")
+        clicked = click_vehicle(page, "XS-2", 31.57, 120.512)  # XS-2's newest seeded fix
         # Muted (kept in localStorage): a critical alert still pops up, silently.
         page.click("#mute")
         muted = page.evaluate("localStorage.getItem('landun.mute')")
@@ -585,4 +602,5 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
     last_fix = BASE_MS + 2 * 60_000  # LX-1's newest seeded fix
     assert replay == [["LX-1"], last_fix - 3_600_000, last_fix]
     assert trip.startswith("T-LX")  # the open trip the registry holds
+    assert clicked.split("\n")[:2] == ["餐厨车", "苏BXS-2"]  # kind, plate
     assert (muted, silent, still_muted) == ("1", 0, "1")

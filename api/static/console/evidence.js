@@ -54,9 +54,9 @@
       fill(t("ev_uncovered"), { d: duration(ev.duration_s, t), speed: num(ev.peak_kmh) }),
     ],
     unmatched_source: (ev, a, t, name) => [
-      fill(t("ev_loaded_at"), { time: C().plain(ev.load_ts), site: name(a.fence) }),
-      fill(t("ev_deadline"), { time: C().plain(ev.deadline) }),
-      ev.resolved_by && fill(t("ev_resolved"), { time: C().plain(ev.resolved_by.unload_ts), name: name(ev.resolved_by.unload_fence) }),
+      fill(t("ev_loaded_at"), { time: C().formatData(ev.load_ts), site: name(a.fence) }),
+      fill(t("ev_deadline"), { time: C().formatData(ev.deadline) }),
+      ev.resolved_by && fill(t("ev_resolved"), { time: C().formatData(ev.resolved_by.unload_ts), name: name(ev.resolved_by.unload_fence) }),
     ],
     unpermitted_load: (ev, a, t) => [
       fill(t("ev_reason"), { reason: t(`why_${ev.reason}`) }),
@@ -72,10 +72,10 @@
     ],
     unsourced_delivery: (ev, a, t, name) => [
       fill(t("ev_delivered_at"), { name: name(a.fence) }),
-      fill(t("ev_last_delivery"), { time: ev.last_delivery ? C().plain(ev.last_delivery) : t("ev_none") }),
+      fill(t("ev_last_delivery"), { time: ev.last_delivery ? C().formatData(ev.last_delivery) : t("ev_none") }),
     ],
     undelivered_collection: (ev, a, t) => [
-      fill(t("ev_collections"), { n: (ev.collections || []).length, time: C().plain(ev.deadline) }),
+      fill(t("ev_collections"), { n: (ev.collections || []).length, time: C().formatData(ev.deadline) }),
     ],
   };
 

@@ -232,6 +232,7 @@ RENDERED = """(() => {
 ROADS = """(() => window.landun.map.map
   .queryRenderedFeatures({ layers: ['roads', 'roads-arterial'] })
   .map((f) => f.properties.class))()"""
+STARTED = "window.landun && window.landun.map && window.landun.map.map !== null"  # MapLibre loaded
 SHOWN = "window.landun.map.map.queryRenderedFeatures({ layers: ['LAYER'] }).length > 0"
 SETTLE_MS = 3000  # > 100 frames at 30 frames/s: frameStats covers this view only
 
@@ -285,7 +286,7 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         page.fill("#username", "enforce")
         page.fill("#password", PASSWORD)
         page.click("#login-button")
-        wait_until(page, "window.landun && window.landun.map && window.landun.map.map !== null")
+        wait_until(page, STARTED, 900)
         renderer = page.evaluate(
             "(() => { const gl = window.landun.map.map.painter.context.gl;"
             " const d = gl.getExtension('WEBGL_debug_renderer_info');"
@@ -443,7 +444,7 @@ def test_gcj02_raster_tiles_shift_every_position_once(row, tms):
             page.fill("#username", "enforce")
             page.fill("#password", PASSWORD)
             page.click("#login-button")
-            wait_until(page, "window.landun && window.landun.map && window.landun.map.map !== null")
+            wait_until(page, STARTED, 900)
             view_at(page, *truck, 15)
             app.state.feed.position(
                 {"vehicle": "GCJ-1", "ts": BASE_MS + 600_000, "lat": truck[0], "lng": truck[1],

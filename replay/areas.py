@@ -19,7 +19,7 @@ import shapely
 
 from geofence.metric import LocalProjection, distance_m
 from replay.duck import ArchiveQueryError
-from replay.layout import CELL_RESOLUTION
+from replay.tables import CELL_RESOLUTION
 
 MAX_RADIUS_M = 5_000.0  # a 5 km circle is ~1,700 res-9 cells; a district needs --polygon
 MAX_AREA_M2 = 50e6  # 50 km²: a street office's patch or a small district, ~500 res-9 cells

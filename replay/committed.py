@@ -1,7 +1,7 @@
 """``DIR/_committed.json``: how far the archive consumer's offsets are committed (issue 12).
 
 ``{"pings": {"0": next_offset, ...}, "alerts": {...}, "events": {...}, "fences": {...},
-"registry": {...}}``: per source topic (``replay.layout.SOURCE_TOPIC``) and partition, the next
+"registry": {...}}``: per source topic (``replay.tables.SOURCE_TOPIC``) and partition, the next
 offset the consumer will read. Every row from below it is durable in the archive and its offset
 committed, so a file ``p{partition}-{first}-{last}`` with ``last`` below it is final: a
 redelivery starts at the committed offset and never rewrites it. Compaction

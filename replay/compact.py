@@ -4,7 +4,7 @@ A live archive holds one small file per batch, table and day: a day of 10,000 tr
 thousands of files, and a query pays for each (footer reads, tiny row groups, weak compression).
 :func:`compact` merges, per table, day and source (a Kafka partition, or the embedded ingest
 sequence), the files that may no longer change into one file sorted by the table's sort key,
-written with the long-lived Parquet settings (``replay.layout.parquet_options``), and deletes
+written with the long-lived Parquet settings (``replay.tables.parquet_options``), and deletes
 the day partitions older than the retention.
 
 Which files are final: an embedded ``s…`` file always; a Kafka ``p{partition}-{first}-{last}``
@@ -38,14 +38,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from replay.committed import read_committed
-from replay.layout import (
-    DAY_MS,
-    SOURCE_TOPIC,
-    TABLES,
-    SourceRange,
-    day_start_ms,
-    visible,
-)
+from replay.layout import DAY_MS, SourceRange, day_start_ms, visible
+from replay.tables import SOURCE_TOPIC, TABLES
 from replay.writer import fsync_dir, write_sorted
 from stream.eventtime import iso_ts
 

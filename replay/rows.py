@@ -17,7 +17,7 @@ import h3
 import orjson
 from h3.api.basic_int import latlng_to_cell as _latlng_to_cell
 
-from replay.layout import CELL_RESOLUTION
+from replay.tables import CELL_RESOLUTION
 from stream.eventtime import parse_ts
 from stream.ping import Ping
 

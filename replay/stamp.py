@@ -32,7 +32,8 @@ from typing import Any
 
 import orjson
 
-from replay.layout import TABLES, TMP_SUFFIX, SourceRange
+from replay.layout import TMP_SUFFIX, SourceRange
+from replay.tables import TABLES
 from replay.writer import fsync_dir
 from stream.eventtime import iso_ts
 

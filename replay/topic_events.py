@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import orjson
 import pyarrow as pa
 
-from replay.layout import TABLES
 from replay.rows import FENCE_VERSION, REGISTRY_VERSION, event_rows
+from replay.tables import TABLES
 from stream.kafka.reference import ReferenceBook
 
 ENGINE_EVENTS = ("trip", "stop", "fence")

@@ -28,17 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from replay.layout import (
-    DAY_MS,
-    SORT_KEYS,
-    TABLES,
-    TMP_SUFFIX,
-    SourceRange,
-    day_dir,
-    day_of,
-    parquet_options,
-)
+from replay.layout import DAY_MS, TMP_SUFFIX, SourceRange, day_dir, day_of
 from replay.rows import ACCEPTED, event_rows
+from replay.tables import SORT_KEYS, TABLES, parquet_options
 from stream.eventtime import BEIJING_OFFSET_MS
 
 PING_COLUMNS = tuple(TABLES["pings"].names)
@@ -185,7 +177,7 @@ def _stage(
 
 def write_sorted(path: Path, table: str, data: pa.Table, *, compacted: bool) -> None:
     """Write ``data`` sorted by ``table``'s sort key to ``path`` and fsync it (removed on any
-    failure). ``compacted`` picks the long-lived file settings (``layout.parquet_options``)."""
+    failure). ``compacted`` picks the long-lived file settings (``tables.parquet_options``)."""
     data = data.sort_by([(k, "ascending") for k in SORT_KEYS[table]])  # nulls last
     try:
         with open(path, "wb") as f:

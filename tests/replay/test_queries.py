@@ -295,8 +295,8 @@ def test_the_disk_covers_the_circle():
     """Every point on the circle's rim (and the centre) lies in a cell of the disk."""
     import h3
 
-    from replay.layout import CELL_RESOLUTION
     from replay.queries import disk_cells
+    from replay.tables import CELL_RESOLUTION
 
     for radius in (50, 500, 2000, 5000):
         cells = set(disk_cells(31.49, 120.31, radius))

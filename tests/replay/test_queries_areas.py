@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from replay.areas import MAX_VERTICES, polygon_cells
-from replay.layout import CELL_RESOLUTION, SourceRange
+from replay.layout import SourceRange
 from replay.queries import ArchiveQueryError, who_was_here
+from replay.tables import CELL_RESOLUTION
 from replay.writer import write_batch
 from stream.eventtime import iso_ts
 from tests.replay.archive_world import M_PER_DEG_LAT, MIDNIGHT, WUXI, at, row

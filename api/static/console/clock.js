@@ -52,8 +52,15 @@
     return `${text} ${t(demo ? "clock_sim" : "clock_bj")}`;
   }
 
-  /** Remember the newest data time (a position's ts). */
+  let newestText = ""; // the newest ISO ts seen: positions all carry +08:00, so the text orders
+
+  /** Remember the newest data time (a position's ts). Called for every position (thousands a
+   * second at city scale): an ISO ts not after the newest one costs a string compare. */
   function observe(value) {
+    if (typeof value === "string") {
+      if (value <= newestText && newestText.length === value.length) return;
+      newestText = value;
+    }
     const ms = toMs(value);
     if (ms !== null && (newest === null || ms > newest)) newest = ms;
   }

@@ -22,11 +22,18 @@
     return context;
   }
 
-  /** Two 880 Hz beeps of 0.18 s; nothing when muted. True when a tone was scheduled. */
+  const GAP_MS = 2000; // a burst of critical alerts (a batch) sounds once, not once each
+  let last = -Infinity;
+
+  /** Two 880 Hz beeps of 0.18 s; nothing when muted or just sounded. True when a tone was
+   * scheduled. */
   function alarm() {
     if (muted()) return false;
+    const now = root.performance.now();
+    if (now - last < GAP_MS) return false;
     const ctx = audio();
     if (!ctx) return false;
+    last = now;
     [0, 0.3].forEach((start) => {
       const osc = ctx.createOscillator();
       const gain = ctx.createGain();

@@ -190,6 +190,7 @@ async def position_phase(args, http, base: str, tokens: dict, clients: int, work
         "positions_produced": gen["produced"],
         "generator_cpu_s": gen["cpu_s"],
         "generator_behind_s": gen["behind_s"],
+        "generator_seconds": gen["seconds"],
         **summary(latencies, args.deadline_ms),
         **_usage(c0, c1, mine0, mine1),
     }

@@ -38,7 +38,8 @@ from stream.engine.hygiene import (
     unreported_speed,
 )
 from stream.engine.rules import cover, dumping, overspeed, restricted, route, signal
-from stream.engine.state import Stop, Track, VehicleState
+from stream.engine.state import VehicleState
+from stream.engine.track_state import Stop, Track
 from stream.ping import Ping
 
 SHADOW = ":shadow"

@@ -21,7 +21,7 @@ from dataclasses import replace
 from stream.engine.config import Thresholds
 from stream.engine.context import M_PER_DEG, EngineContext
 from stream.engine.events import Event, EventKind
-from stream.engine.state import Track
+from stream.engine.track_state import Track
 from stream.eventtime import iso_ts
 from stream.ping import Ping
 from stream.wire_values import looks_like_epoch_seconds

@@ -33,15 +33,8 @@ from stream.engine.alerts import update_alert
 from stream.engine.context import M_PER_DEG, PLANT, PRODUCER, SITE, UNLOAD, EngineContext, FenceSet
 from stream.engine.events import Event, EventKind
 from stream.engine.rules import kitchen
-from stream.engine.state import (
-    ACTED,
-    IRRELEVANT,
-    PENDING,
-    LoggedVisit,
-    Track,
-    VehicleState,
-    Visit,
-)
+from stream.engine.state import VehicleState
+from stream.engine.track_state import ACTED, IRRELEVANT, PENDING, LoggedVisit, Track, Visit
 from stream.eventtime import iso_ts
 from stream.ping import Ping
 

@@ -22,7 +22,8 @@ from stream.engine.alerts import record_id
 from stream.engine.context import PLANT, EngineContext
 from stream.engine.events import Event, EventKind
 from stream.engine.rules import kitchen
-from stream.engine.state import Round, VehicleState, Visit
+from stream.engine.state import Round, VehicleState
+from stream.engine.track_state import Visit
 from stream.eventtime import iso_ts
 
 

@@ -20,7 +20,8 @@ from stream.engine.context import KNOWN, M_PER_DEG, EngineContext
 from stream.engine.events import Event, EventKind
 from stream.engine.facts import Facts
 from stream.engine.rules import dumping, kitchen
-from stream.engine.state import Stop, Track, VehicleState
+from stream.engine.state import VehicleState
+from stream.engine.track_state import Stop, Track
 from stream.eventtime import iso_ts
 
 # A kitchen/oil stop's anchor is the mean of its first fixes (issue 11): one jittered first

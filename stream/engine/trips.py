@@ -24,7 +24,8 @@ from stream.engine.alerts import record_id
 from stream.engine.context import UNLOAD, EngineContext, FenceSet
 from stream.engine.events import Event, EventKind
 from stream.engine.rules import manifest
-from stream.engine.state import PENDING, Trip, VehicleState, Visit
+from stream.engine.state import Trip, VehicleState
+from stream.engine.track_state import PENDING, Visit
 from stream.eventtime import iso_ts
 
 _PAST_KEEP = 8  # closed trips kept per vehicle (blind-area batches come hours late, not days)

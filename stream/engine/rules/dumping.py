@@ -23,7 +23,8 @@ from stream.engine import places
 from stream.engine.alerts import evidence_pings, make_alert, raise_alert
 from stream.engine.context import KNOWN, SITE, UNLOAD, EngineContext, FenceSet
 from stream.engine.facts import Facts
-from stream.engine.state import Stop, Track, Trip, VehicleState
+from stream.engine.state import Trip, VehicleState
+from stream.engine.track_state import Stop, Track
 from stream.ping import Ping
 
 FLAG = 1  # Stop.flags bit: this rule has fired for the stop

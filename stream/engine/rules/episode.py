@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from stream.engine.alerts import raise_alert, update_alert
 from stream.engine.context import EngineContext
-from stream.engine.state import Episode, Track, VehicleState
+from stream.engine.state import VehicleState
+from stream.engine.track_state import Episode, Track
 from stream.eventtime import iso_ts
 from stream.ping import Ping
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from stream.engine.alerts import evidence_pings, make_alert, raise_alert, update_alert
 from stream.engine.context import KITCHEN_KNOWN, EngineContext
 from stream.engine.facts import Facts
-from stream.engine.state import Round, Stop, Track, VehicleState, Visit
+from stream.engine.state import Round, VehicleState
+from stream.engine.track_state import Stop, Track, Visit
 from stream.eventtime import iso_ts
 from stream.registry import Contract
 

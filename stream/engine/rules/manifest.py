@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from stream.engine.alerts import make_alert, raise_alert
 from stream.engine.context import EngineContext
-from stream.engine.state import Trip, VehicleState, Visit
+from stream.engine.state import Trip, VehicleState
+from stream.engine.track_state import Visit
 from stream.eventtime import iso_ts
 
 

@@ -18,7 +18,8 @@ from stream.engine.alerts import make_alert, raise_alert
 from stream.engine.context import EngineContext
 from stream.engine.facts import Facts
 from stream.engine.places import fence_event
-from stream.engine.state import Track, VehicleState
+from stream.engine.state import VehicleState
+from stream.engine.track_state import Track
 from stream.eventtime import BEIJING_OFFSET_MS
 from stream.ping import Ping
 

@@ -18,7 +18,8 @@ from stream.engine.alerts import evidence_pings, make_alert
 from stream.engine.context import SITE, UNLOAD, EngineContext
 from stream.engine.facts import Facts
 from stream.engine.rules.episode import Verdict, advance, span_s
-from stream.engine.state import Episode, Track, VehicleState
+from stream.engine.state import VehicleState
+from stream.engine.track_state import Episode, Track
 from stream.ping import Ping
 
 

@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from stream.engine.state import Stop
+from stream.engine.track_state import Stop
 from tests.stream.engine.kitchen_world import context as kitchen_context
 from tests.stream.engine.kitchen_world import offset
 from tests.stream.engine.world import P1, R2, Trace, run

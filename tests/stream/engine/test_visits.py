@@ -7,7 +7,7 @@ import dataclasses
 
 from geofence import FenceIndex, load_fences
 from stream.engine import EngineContext
-from stream.engine.state import Track, Visit
+from stream.engine.track_state import Track, Visit
 from stream.registry import Registry
 from tests.stream.engine.test_alerts import FULL, loaded_at_site
 from tests.stream.engine.world import (

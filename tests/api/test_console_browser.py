@@ -138,8 +138,9 @@ PROBLEMS: list[str] = []  # the page's script errors, named when a wait fails
 
 
 def wait_until(page, expression: str) -> None:
+    """``poll`` for up to a minute (the machine is shared; MapLibre may take long to start)."""
     try:
-        poll(page, expression)
+        poll(page, expression, rounds=600)
     except AssertionError as exc:
         raise AssertionError(f"{exc}; page problems: {PROBLEMS}") from None
 
@@ -557,6 +558,7 @@ def test_engine_alerts_show_their_evidence_in_chinese(world):
 def click_vehicle(page, vid: str, lat: float, lng: float) -> str:
     """Centre the map on a vehicle, click where it is drawn until its card opens; the card's
     heading."""
+    wait_until(page, "window.landun.map.map !== null")  # MapLibre has loaded its style
     page.evaluate(f"window.landun.map.focus({lat}, {lng}, 16)")
     box = page.locator("#map").bounding_box()
     for _ in range(20):

@@ -32,11 +32,11 @@
     /** A live position record ({vehicle, lat, lng, ts, state, kind, heading, ...}); ``now``: the
      * page clock (performance.now()). Older than the one held: ignored (never step back in event
      * time). Returns whether it changed anything. */
-    upsert(p, now, glide = true) {
+    upsert(p, now) {
       const known = this.items.get(p.vehicle);
       if (known && known.ts > p.ts) return false;
       const [lat, lng] = this.toDisplay(p.lat, p.lng);
-      const from = known && glide ? this.positionOf(known, now) : null;
+      const from = known ? this.positionOf(known, now) : null;
       const moved = from ? bearing(from[0], from[1], lat, lng) : null;
       const heading = Number.isFinite(p.heading) ? p.heading : moved ?? (known ? known.heading : 0);
       this.items.set(p.vehicle, {
@@ -49,7 +49,7 @@
     /** Replace every vehicle (a snapshot): no glide from the old positions. */
     replace(items, now) {
       this.items.clear();
-      items.forEach((p) => this.upsert(p, now, false));
+      items.forEach((p) => this.upsert(p, now));
       this.version += 1;
     }
 

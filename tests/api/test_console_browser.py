@@ -316,6 +316,11 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         page.fill("#case-deadline", "2031-06-01T23:30")
         page.fill("#case-note", "请立即到场核查")
         page.screenshot(path=str(OUTPUT / "console_dispatch_form.png"))
+        # The engine re-emits the alert (its end now known) while the form is being filled in:
+        # the card shows the update and the form keeps what was typed.
+        app.state.feed.alert(critical | {"ended_ts": BASE_MS + 16 * 60_000})
+        wait_until(page, "window.landun.panel.get('CRIT-1').ended_ts !== null")
+        kept = [page.input_value(f"#case-{k}") for k in ("assignee", "deadline", "note")]
         page.click("#case-submit")
         page.wait_for_selector('.alert-item[data-id="CRIT-1"] .badge.dispatched')
         dispatched = store.get("CRIT-1")["case"]
@@ -388,6 +393,7 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
     assert "重车在所有已知场所外停留" in rule_zh  # the rule in Chinese
     assert overspeed_lines[:2] == ["车速 99.3 km/h（限速 70）", "持续 1.6 分钟"]
     assert refused == "请填写处置人或队伍" and handle_refused == "请填写说明"
+    assert kept == ["梁溪区城管执法中队", "2031-06-01T23:30", "请立即到场核查"]
     assert dispatched["assignee"] == "梁溪区城管执法中队"
     assert dispatched["deadline"] == 1_938_094_200_000  # 2031-06-01T23:30+08:00
     assert dispatched["history"][-1]["note"] == "请立即到场核查"

@@ -60,7 +60,9 @@
       ];
       const c = a.case;
       const role = this.ctx.user().role;
+      const typed = this.typed(); // an update of the alert must not wipe a half-filled form
       const actions = (NEXT[c.state] || []).filter((s) => ACTORS[s].includes(role));
+      if (this.form && !actions.includes(this.form)) this.form = null; // moved on meanwhile
       box.replaceChildren(...[
         el("div", { class: "card-head" }, root.LandunAlerts.badge(a.severity, t), el("h3", {}, t(a.type)),
           el("button", { type: "button", class: "close", "aria-label": t("close"), onclick: () => this.hide() }, "×")),
@@ -79,8 +81,16 @@
         el("b", {}, t("history")),
         el("ol", { class: "history" }, c.history.map((h) => el("li", {}, this.trail(h)))),
       ].filter(Boolean));
+      Object.entries(typed).forEach(([id, value]) => { const input = root.document.getElementById(id); if (input) input.value = value; });
       box.dataset.id = a.id;
       box.hidden = false;
+    }
+
+    /** The open form's field values by element id ({} when no form is open). */
+    typed() {
+      const form = root.document.getElementById("case-form");
+      if (!form || form.dataset.target !== this.form) return {};
+      return Object.fromEntries([...form.querySelectorAll("input, select, textarea")].map((n) => [n.id, n.value]));
     }
 
     trail(h) {

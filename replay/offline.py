@@ -28,7 +28,8 @@ from replay.reference import reference_events
 from stream.engine import EngineContext, EngineState, EventKind, Thresholds, finish, process
 from stream.eventtime import iso_ts, parse_ts
 from stream.ping import Ping, parse_ping
-from stream.registry import Registry, RegistryError
+from stream.registry import Registry
+from stream.registry_checks import RegistryError
 from stream.wire_values import PingError
 
 CHUNK = 16_384  # pings handed to the engine at a time (results do not depend on it)

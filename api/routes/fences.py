@@ -28,7 +28,7 @@ from api.fence_limits import check_size
 from api.ids import ID_RULE, id_path, is_id
 from api.ports import Ports, Record
 from geofence.loader import load_fences
-from stream.registry import entry_fence_refs, fence_problems
+from stream.registry_checks import entry_fence_refs, fence_problems
 
 router = APIRouter(prefix="/api/fences", tags=["fences"])
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from api.deps import AdminUser, CurrentUser, PortsDep, not_found, vehicle_distri
 from api.ids import Id, id_path
 from api.ports import Ports, Record
 from api.security import Principal
-from stream.registry import entry_problems, fence_problems
+from stream.registry_checks import entry_problems, fence_problems
 
 router = APIRouter(prefix="/api", tags=["registry"])
 HOURS_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"

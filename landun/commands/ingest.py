@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from stream.kafka.producer import PingSender, make_producer
     from stream.kafka.topics import Topics, ensure_topics
     from stream.live.errors import ServiceUnavailable
-    from stream.registry import RegistryError
+    from stream.registry_checks import RegistryError
 
     if bool(args.fences) != bool(args.registry):
         return _fail("--fences and --registry go together", 2)

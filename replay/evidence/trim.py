@@ -29,7 +29,7 @@ from shapely.geometry import LineString, Point
 from geofence.loader import check_fences
 from geofence.metric import LocalProjection, distance_to_m
 from stream.engine.nearby import NEAREST_REACH_M
-from stream.registry import FENCE_FIELDS, entry_fence_refs
+from stream.registry_checks import FENCE_FIELDS, entry_fence_refs
 
 REACH_M = NEAREST_REACH_M + 500.0  # a margin over the engine's farthest look-up
 _DEG_M = 110_000.0  # metres per degree, a lower bound (latitude; longitude checked below)

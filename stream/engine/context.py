@@ -22,7 +22,8 @@ from geofence.metric import buffer_m
 from geofence.model import Fence, FenceKind
 from stream.engine.config import Thresholds
 from stream.engine.nearby import Nearby
-from stream.registry import Registry, Vehicle
+from stream.registry import Registry
+from stream.registry_entries import Vehicle
 
 # Kind bits of a FenceSet mask.
 SITE, TRANSFER, TERMINAL, PRODUCER, PLANT, RESTRICTED, DEPOT, CORRIDOR = (1 << i for i in range(8))

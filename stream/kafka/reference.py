@@ -24,7 +24,9 @@ from geofence import FenceError, FenceIndex, load_fences
 from geofence.model import Fence
 from stream.engine import EngineContext, Thresholds
 from stream.kafka.topics import Topics
-from stream.registry import Contract, Permit, Registry, RegistryError, Vehicle
+from stream.registry import Registry
+from stream.registry_checks import RegistryError
+from stream.registry_entries import Contract, Permit, Vehicle
 
 log = logging.getLogger(__name__)
 SECTIONS = ("vehicles", "permits", "contracts")

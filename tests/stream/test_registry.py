@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from stream.registry import Registry, RegistryError, entry_problems
+from stream.registry import Registry
+from stream.registry_checks import RegistryError, entry_problems
 from tests.stream.engine.world import bj, fences_geojson, registry_mapping
 
 

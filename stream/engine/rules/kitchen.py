@@ -24,7 +24,7 @@ from stream.engine.facts import Facts
 from stream.engine.state import Round, VehicleState
 from stream.engine.track_state import Stop, Track, Visit
 from stream.eventtime import iso_ts
-from stream.registry import Contract
+from stream.registry_entries import Contract
 
 FLAG = 2  # Stop.flags bit
 KEY = "stop:unregistered_collection"

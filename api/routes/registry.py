@@ -5,8 +5,8 @@ A permit or contract naming a fence that does not exist, or one of the wrong kin
 corridor), is refused with 422 naming the entry, the field and the fence (issue 11: a missing
 corridor made every trip under the permit a ``route_deviation``): create the fences first. So is
 one naming a vehicle that does not exist, and a permit whose dates ``registry.json`` would refuse
-(``stream.registry.entry_problems``: one contract for the file and the API; a bare date is Beijing
-midnight, ``valid_to`` must be after ``valid_from``, epoch seconds are refused)."""
+(``stream.registry_checks.entry_problems``: one contract for the file and the API; a bare date
+is Beijing midnight, ``valid_to`` must be after ``valid_from``, epoch seconds are refused)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Permit(BaseModel):
     vehicles: Ids = Field(default_factory=list, max_length=5000)
     terminals: Ids = Field(default_factory=list, max_length=500)
     corridors: Ids = Field(default_factory=list, max_length=500)
-    valid_from: str  # checked by stream.registry.entry_problems, as in registry.json
+    valid_from: str  # checked by stream.registry_checks.entry_problems, as in registry.json
     valid_to: str
     hours: list[str] = Field(default_factory=list, max_length=24)
 
@@ -81,7 +81,7 @@ def check_entry(
     """422 naming ``entry`` (``permit``/``contract``), its id and every problem of ``record``:
     its own fields as ``registry.json`` checks them, each of ``vehicles`` that is not a
     registered vehicle, each fence of ``refs`` (field -> ids) that does not exist or is of a
-    kind the field does not allow (``stream.registry.FENCE_FIELDS``)."""
+    kind the field does not allow (``stream.registry_checks.FENCE_FIELDS``)."""
     problems = entry_problems(f"{entry}s", record)
     field = "vehicles" if entry == "permit" else "vehicle"
     problems += [

@@ -106,8 +106,9 @@ def test_a_contract_with_many_producers_is_checked_too(client, app):
     assert app.state.ports.contracts.get("C-2")["producers"] == producers  # the earlier one
 
 
-# The same contract as registry.json (stream.registry.entry_problems): unknown vehicles and dates
-# the file would refuse are refused here too, named (issue 11); a bare date is Beijing midnight.
+# The same contract as registry.json (stream.registry_checks.entry_problems): unknown vehicles and
+# dates the file would refuse are refused here too, named (issue 11); a bare date is Beijing
+# midnight.
 @pytest.mark.parametrize(
     ("change", "problem"),
     [

@@ -195,6 +195,7 @@ def latency(args, bootstrap: str, sim: Path, work: Path) -> dict:
                 pass
             watch.close()
             cpu = round(workers.cpu_seconds(), 2)  # start-up included
+            inside = worker_side(workers)
         finally:
             workers.stop()
         first = _first_records(bootstrap, topics.alerts)
@@ -208,10 +209,24 @@ def latency(args, bootstrap: str, sim: Path, work: Path) -> dict:
         "pings": len(lines),
         "durable": watch.done,
         "worker_cpu_s": cpu,
+        **inside,
         "baseline_embedded": base,
         "correct": check,
         **report,
     }
+
+
+def worker_side(workers: Workers) -> dict:
+    """Where a ping's latency goes inside the worker: mean micro-batch time and mean age of a
+    batch's oldest record when the batch starts (time queued before the engine), in ms."""
+    out = {}
+    names = (("landun_batch_seconds", "batch_ms"), ("landun_record_age_seconds", "age_ms"))
+    for name, key in names:
+        count = workers.metric(name + "_count")
+        total = workers.metric(name + "_sum")
+        out["worker_mean_" + key] = round(total / count * 1000, 1) if count and total else None
+    out["worker_batches"] = workers.metric("landun_batch_seconds_count")
+    return out
 
 
 def _paced(producer, topics, args, lines: list[bytes]) -> dict[tuple[int, int], float]:
@@ -385,6 +400,9 @@ def table(report: dict) -> str:
             f"{lat['deadline_ms']:.0f} ms) {lat['late']}, missing {lat['missing']} (as "
             f"{lat['missing_as']}), raised at end of input {lat['at_end']}; p50 {lat['p50_ms']} "
             f"ms, p99 {lat['p99_ms']} ms; final alerts equal the embedded engine's: {c['equal']}",
+            f"worker: {lat['worker_cpu_s']} CPU-s, {lat['worker_batches']} batches, mean batch "
+            f"{lat['worker_mean_batch_ms']} ms, mean age of a batch's oldest record "
+            f"{lat['worker_mean_age_ms']} ms",
         ]
     lines.append(f"correct: {report['correct']}")
     return "\n".join(lines)

@@ -95,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
     # The API in this process reads the archive from the setting: the same directory (issue 12).
     os.environ["LANDUN_ARCHIVE_DIR"] = args.archive
     args.archiving = _claim_archive(args)
-    # The map's roads live as long as the demo: never in the checkout (issue 13).
-    with tempfile.TemporaryDirectory(prefix="landun-demo-") as scratch:
-        _basemap(args, Path(scratch) / "basemap.geojson")
-        return asyncio.run(_serve(args))
+    # The map's roads: never in the checkout, one file per port, rewritten by the next demo on
+    # it (uvicorn ends the process by its signal on SIGTERM: nothing would remove a directory).
+    _basemap(args, Path(tempfile.gettempdir()) / "landun-demo" / f"basemap-{args.port}.geojson")
+    return asyncio.run(_serve(args))
 
 
 def _basemap(args: argparse.Namespace, path: Path) -> None:

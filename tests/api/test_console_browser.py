@@ -372,6 +372,18 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
             )
         }
         page.screenshot(path=str(OUTPUT / "console_cases.png"))
+        # The list's filters, each asked of the server: only that case is listed.
+        case_ids = (
+            "[...document.querySelectorAll('#cases-body tr')].map((r) => r.dataset.id).join()"
+        )
+        page.select_option("#cases-state", "dismissed")
+        wait_until(page, f"{case_ids} === 'A-LX'")
+        page.select_option("#cases-state", "")
+        page.check("#cases-overdue")
+        wait_until(page, f"{case_ids} === 'K-1'")
+        page.uncheck("#cases-overdue")
+        page.select_option("#cases-type", "overspeed")
+        wait_until(page, f"{case_ids} === 'OS-1'")
 
         # English: the same evidence and the rule in the UI's language.
         page.click('.alert-item[data-id="OS-1"]')

@@ -46,7 +46,6 @@
         ? { kind: "raster", tiles: [options.tileUrl], datum: options.tileDatum || "gcj02", attribution: "" } : { kind: "none" });
       this.gcj = this.basemap.kind === "raster" && this.basemap.datum === "gcj02";
       this.api = options.api || ((url) => root.fetch(url).then((r) => r.json()));
-      this.initial = { center: this.toDisplay(...(options.center || [31.49, 120.31])), zoom: options.zoom || 11 };
       this.store = new root.LandunMapVehicles.VehicleStore((lat, lng) => this.toDisplay(lat, lng));
       this.vehicles = this.store.items; // id -> {lat, lng (display), state, kind, ts, raw, ...}
       this.fences = []; // the shapes drawFences takes (display datum)
@@ -63,7 +62,7 @@
       this.overlay = new root.LandunMapOverlay.Overlay(this);
       this.canvas = this.overlay.canvas;
       this.ctx = this.overlay.ctx;
-      this.view = { zoom: this.initial.zoom, center: this.initial.center };
+      this.view = { zoom: options.zoom || 11, center: this.toDisplay(...(options.center || [31.49, 120.31])) };
       this.ready = this.start();
       this.ready.catch((err) => root.console.error("map failed to start:", err));
       this.loop();
@@ -71,10 +70,10 @@
 
     async start() {
       const lib = await (library || (library = import(LIBRARY)));
-      const [lat, lng] = this.initial.center;
+      const [lat, lng] = this.view.center; // the start view, or where focus() put it meanwhile
       const map = new lib.Map({
         container: this.container, style: Style().build(this.basemap, { STATE_COLOURS, FENCE_COLOURS, SEVERITY_COLOURS }),
-        center: [lng, lat], zoom: this.initial.zoom, minZoom: 3, maxZoom: 19, dragRotate: false, pitchWithRotate: false,
+        center: [lng, lat], zoom: this.view.zoom, minZoom: 3, maxZoom: 19, dragRotate: false, pitchWithRotate: false,
         touchPitch: false, attributionControl: false, fadeDuration: 0,
         refreshExpiredTiles: false, // raster tiles as <img> (the page's CSP allows images from tile hosts, not fetch)
       });

@@ -141,6 +141,7 @@ def _clock(workers: Workers, watch: DurableWatch, total: int, spawned: float, ti
             counted = now
         if watch.poll(50):
             break
+        workers.check_alive()
     end_ms = watch.end_ms()
     return {
         "start": start,

@@ -56,7 +56,7 @@ class Workers:
     def __init__(
         self, bootstrap: str, topics: Topics, partitions: int, n: int, work: Path, extra=()
     ):
-        self.procs, self.ports = [], []
+        self.procs, self.ports, self.logs = [], [], []
         for i in range(n):
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -66,8 +66,10 @@ class Workers:
                    "--namespace", topics.namespace, "--partitions", str(partitions),
                    "--store", "memory://", "--port", str(port), "--standby", "0",
                    "--datadir", str(data), *extra]  # fmt: skip
-            log = (work / f"worker-{topics.namespace}-{i}.log").open("wb")
+            path = work / f"worker-{topics.namespace}-{i}.log"
+            log = path.open("wb")
             self.procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log))
+            self.logs.append(path)
             self.ports.append(port)
 
     def metric(self, name: str) -> float | None:
@@ -84,6 +86,13 @@ class Workers:
                 if line.startswith(name + " ") or line.startswith(name + "{")
             )  # fmt: skip
         return total
+
+    def check_alive(self) -> None:
+        """Raise when a worker exited (its HTTP port taken between choosing and binding it, a
+        crash...): the bench must not wait out its timeout and report nothing."""
+        for proc, log in zip(self.procs, self.logs, strict=True):
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {proc.returncode}; see {log}")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the worker processes so far (Linux /proc)."""
@@ -108,6 +117,7 @@ class Workers:
                             break
                 except OSError:
                     pass
+                self.check_alive()
                 if time.monotonic() > deadline:
                     raise RuntimeError("worker not ready")
                 time.sleep(0.2)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +104,15 @@ def test_stream_latency_counts_missing_alerts_as_infinite_and_separates_the_end(
     )  # fmt: skip
     assert report["p50_ms"] == 900.0 and report["p99_ms"] == "+inf"
     assert not math.isinf(report["deadline_ms"])
+
+
+def test_a_worker_that_exits_stops_the_bench_at_once(tmp_path):
+    from bench.stream_kafka import Workers
+
+    workers = Workers.__new__(Workers)  # no Kafka: only the process bookkeeping is under test
+    log = tmp_path / "worker.log"
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dead.wait(30)
+    workers.procs, workers.logs = [dead], [log]
+    with pytest.raises(RuntimeError, match=r"exited with 3; see .*worker\.log"):
+        workers.check_alive()

@@ -121,21 +121,22 @@
     }
 
     flush(now) {
-      const street = this.zoom > Style().CLUSTER_MAX_ZOOM;
-      const glide = street && this.store.gliding(now);
+      // City scale: every vehicle, at its fix (clusters do not glide). Street scale: the vehicles
+      // around the view, gliding: a frame's cost follows what is seen, not the fleet.
+      const box = this.zoom > Style().CLUSTER_MAX_ZOOM ? this.displayBox(VIEW_PAD) : null;
+      const glide = box !== null && this.store.gliding(now, box);
       if (!this.dirty && !glide && this.sent === this.store.version) return;
       this.dirty = false;
       this.sent = this.store.version;
-      // City scale: every vehicle, at its fix (clusters do not glide). Street scale: the vehicles
-      // around the view, gliding: a frame's cost follows what is seen, not the fleet.
-      let features = this.store.features(street ? now : Infinity);
-      if (street) {
-        const [w, s, e, n] = this.bboxWgs(VIEW_PAD); // WGS-84
-        const [south, west] = this.toDisplay(s, w);
-        const [north, east] = this.toDisplay(n, e);
-        features = features.filter(({ geometry: { coordinates: [x, y] } }) => x >= west && x <= east && y >= south && y <= north);
-      }
-      this.map.getSource("vehicles").setData(collection(features));
+      this.map.getSource("vehicles").setData(collection(this.store.features(box ? now : Infinity, box)));
+    }
+
+    /** The view, ``pad`` of it beyond each edge, as {south, west, north, east} (display datum). */
+    displayBox(pad) {
+      const [w, s, e, n] = this.bboxWgs(pad);
+      const [south, west] = this.toDisplay(s, w);
+      const [north, east] = this.toDisplay(n, e);
+      return { south, west, north, east };
     }
 
     /** {frames, avg_ms, p95_ms} of the last FRAME_WINDOW animation frames (deltas between them). */

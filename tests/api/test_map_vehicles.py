@@ -117,3 +117,19 @@ def test_features_join_the_registry_and_the_filter_hides_vehicles():
         "heading": 0, "loaded": True,
     }  # fmt: skip
     assert sorted(got["shown"]) == ["V1", "V3"] and got["hidden"] is False
+
+
+def test_a_box_keeps_the_vehicles_inside_it_and_only_their_glides_ask_for_frames():
+    box = {"south": 32.4, "west": 120.2, "north": 32.6, "east": 120.35}  # display datum
+    got = run(
+        f"store.upsert({fix('IN', ts=1)}, 0); store.upsert({fix('IN', ts=2, lng=120.31)}, 0);"
+        f"store.upsert({fix('OUT', ts=1, lng=120.5)}, 0);"
+        f"store.upsert({fix('OUT', ts=2, lng=120.6)}, 500);"
+        f"const box = {json.dumps(box)};"
+        "out.ids = store.features(600, box).map((f) => f.properties.id);"
+        "out.all = store.features(600).length;"
+        "out.early = store.gliding(600, box); out.late = store.gliding(1200, box);"
+        "out.anywhere = store.gliding(1200)"
+    )
+    # IN glides until 1000, OUT (outside the box) until 1500
+    assert got == {"ids": ["IN"], "all": 2, "early": True, "late": False, "anywhere": True}

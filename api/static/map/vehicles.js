@@ -19,6 +19,12 @@
     return ((Math.atan2(dx, dy) * 180) / Math.PI + 360) % 360;
   }
 
+  /** Whether vehicle ``v``'s fix is inside ``box`` ({south, west, north, east}, display datum;
+   * null: everywhere). */
+  function inside(v, box) {
+    return !box || (v.lat >= box.south && v.lat <= box.north && v.lng >= box.west && v.lng <= box.east);
+  }
+
   class VehicleStore {
     /** ``toDisplay(lat, lng) -> [lat, lng]``: WGS-84 to the map's datum. */
     constructor(toDisplay) {
@@ -72,9 +78,12 @@
       return [v.from[0] + f * (v.lat - v.from[0]), v.from[1] + f * (v.lng - v.from[1])];
     }
 
-    /** True while some vehicle is still gliding: the map needs another frame. */
-    gliding(now) {
-      for (const v of this.items.values()) if (v.from && now - v.t0 < GLIDE_MS) return true;
+    /** True while some vehicle (in ``box``, when given) is still gliding: the map needs
+     * another frame. */
+    gliding(now, box = null) {
+      for (const v of this.items.values()) {
+        if (v.from && now - v.t0 < GLIDE_MS && inside(v, box)) return true;
+      }
       return false;
     }
 
@@ -97,11 +106,12 @@
     }
 
     /** The shown vehicles as GeoJSON Point features at ``now``: properties id, kind (muck when
-     * unknown), state, heading, plate (the id when the registry has none). */
-    features(now) {
+     * unknown), state, heading, plate (the id when the registry has none). ``box``: only the
+     * vehicles whose fix is inside it. */
+    features(now, box = null) {
       const out = [];
       for (const [id, v] of this.items) {
-        if (this.filter && !this.filter(this.record(id))) continue;
+        if (!inside(v, box) || (this.filter && !this.filter(this.record(id)))) continue;
         const [lat, lng] = this.positionOf(v, now);
         const m = this.meta.get(id);
         const kind = KINDS.includes(v.kind) ? v.kind : m && KINDS.includes(m.kind) ? m.kind : "muck";

@@ -298,6 +298,8 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         wait_until(page, f"{ROADS}.includes('arterial')")
         road_classes = set(page.evaluate(ROADS))
         page.screenshot(path=str(OUTPUT / "map_basemap.png"))
+        page.wait_for_timeout(SETTLE_MS)
+        empty_frames = page.evaluate("window.landun.map.frameStats()")  # the same run's baseline
 
         # 10,000 vehicles through the API's feed and the live websocket.
         fleet.start()
@@ -353,9 +355,11 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         "chromium_args": ARGS,
         "webgl_renderer": renderer,
         "viewport": [1600, 900],
+        "no_vehicles_zoom_11": empty_frames,
         "city_zoom_10": city_frames,
         "street_zoom_15": street_frames,
-        "note": "rAF deltas over the last 100 frames, software WebGL: a lower bound",
+        "note": "rAF deltas over the last 100 frames, software WebGL on a shared machine: a "
+        "lower bound; no_vehicles is the same page before the fleet, the machine's own floor",
     }
     (OUTPUT / "map_frames.json").write_text(json.dumps(frames, indent=2), encoding="utf-8")
     print("\nmap frames at 10,000 vehicles:", json.dumps(frames))

@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    return 0
+    return 0 if report["complete"] else 1  # something due was lost: the run says so
 
 
 def _wait_live(base: str, child: subprocess.Popen) -> None:

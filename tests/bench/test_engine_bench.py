@@ -62,3 +62,16 @@ def test_the_timed_quality_check_fails_on_a_wrong_alert_set(scenario, tamper):
         assert got["identical"] is False
     else:
         assert got["precision"] < 1.0
+
+
+def test_the_bench_exits_1_when_its_timed_runs_disagree(capsys, monkeypatch):
+    real, calls = bench_engine.alerts_text, []
+
+    def unstable(events):  # as if one timed run had raised something the others did not
+        calls.append(1)
+        return real(events) + (b"" if len(calls) == 1 else b'{"id": "extra"}\n')
+
+    monkeypatch.setattr(bench_engine, "alerts_text", unstable)
+    assert bench_engine.main([*TINY, "--skip-quality", "--start", bench_engine.NIGHT_START]) == 1
+    (row,) = json.loads(capsys.readouterr().out)["throughput"]
+    assert row["quality"]["identical"] is False and row["quality"]["ok"] is False

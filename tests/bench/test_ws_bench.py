@@ -20,9 +20,9 @@ TINY = [
 ]  # fmt: skip
 
 
-def run(tmp_path, capsys):
+def run(tmp_path, capsys, code=0):
     out = tmp_path / "ws.json"
-    assert bench_ws.main([*TINY, "--out", str(out)]) == 0
+    assert bench_ws.main([*TINY, "--out", str(out)]) == code
     capsys.readouterr()
     return json.loads(out.read_text())
 
@@ -50,7 +50,7 @@ def test_a_lost_alert_makes_the_run_incomplete(tmp_path, capsys, monkeypatch):
         return reconnects
 
     monkeypatch.setattr(bench_ws, "alert_client", forgetful)
-    report = run(tmp_path, capsys)
+    report = run(tmp_path, capsys, code=1)
     for phase in report["phases"]:
         alerts = phase["alerts"]
         assert alerts["missing"] == alerts["alert_clients"] and alerts["complete"] is False

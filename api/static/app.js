@@ -196,7 +196,7 @@
 
   function onAlert(msg) {
     if (msg.type === "snapshot" || msg.type === "resync") {
-      state.panel.reset(msg.alerts);
+      state.panel.reset(msg.alerts, msg.type === "resync");
     } else {
       const events = msg.type === "batch" ? msg.events : [msg];
       events.forEach((e) => { state.lastSeq = Math.max(state.lastSeq ?? 0, e.seq); });

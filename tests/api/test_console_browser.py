@@ -772,3 +772,26 @@ def test_district_officer_opens_the_vehicle_of_an_alert_in_their_district(world)
     assert len(problems) == len(refused)  # the console's only errors are those refusals
     assert plate == "苏BXS-1"
     assert listed == ["CROSS-1"]  # its alerts the officer may see: not 锡山's A-XS
+
+
+def test_a_critical_alert_missed_while_disconnected_still_pops_up():
+    """The page's alert socket drops; meanwhile more alerts are raised than the server keeps
+    for catching up (a log of 4), one of them critical: on reconnecting the page gets a
+    ``resync`` (the current picture) and pops up the critical alert it never saw."""
+    clock = Clock(time.time())
+    ports = memory_ports(make_users(), alert_log_size=4, clock=clock)
+    app = create_app(make_settings(), ports, clock)
+    seed(app)
+    problems: list[str] = []
+    with serving(app) as base, browser_page(base, "city", problems) as page:
+        wait_until(page, "document.querySelector('.alert-item[data-id=\"A-XS\"]') !== null")
+        page.evaluate("window.landun.sockets.alerts.close()")  # reconnects after 0.5 s
+        for minute in range(10, 16):
+            severity = "critical" if minute == 12 else "high"
+            app.state.feed.alert(
+                alert(f"GAP-{minute}", "LX-1", LX, minute=minute, severity=severity)
+            )
+        page.wait_for_selector('#critical-popup[data-id="GAP-12"]:not([hidden])')
+        listed = ids(page, ".alert-item")
+    assert problems == []
+    assert {f"GAP-{m}" for m in range(10, 16)} <= set(listed)

@@ -29,10 +29,13 @@
       this.ctx.popup.hidden = true;
     }
 
-    /** A snapshot or resync: replace everything, without pop-ups (nothing new arrived). */
-    reset(alerts) {
+    /** A snapshot (the first load: no pop-ups) or a resync after a gap too long to replay
+     * (``announce``: a critical open alert this page had not seen arrived meanwhile). */
+    reset(alerts, announce = false) {
+      const known = new Set(this.alerts.keys());
       this.alerts.clear();
       alerts.forEach((a) => this.alerts.set(a.id, a));
+      if (announce) alerts.filter((a) => !known.has(a.id) && this.alarming(a)).forEach((a) => this.popup(a));
       this.render();
     }
 
@@ -41,9 +44,13 @@
       alerts.forEach((a) => {
         const fresh = !this.alerts.has(a.id);
         this.alerts.set(a.id, a);
-        if (fresh && a.severity === "critical" && (a.case?.state ?? "open") === "open") this.popup(a);
+        if (fresh && this.alarming(a)) this.popup(a);
       });
       this.render();
+    }
+
+    alarming(a) {
+      return a.severity === "critical" && (a.case?.state ?? "open") === "open";
     }
 
     put(alert) {

@@ -52,6 +52,11 @@ DRAWN = """(() => { const m = window.landun.map.map;
     { layers: ['vehicle-clusters', 'vehicle-dots', 'vehicle-icons'] }).length > 0; })()"""
 
 
+# The properties of the features the map draws in layer LAYER ({fid, kind, ...} for fences).
+RENDERED = """window.landun.map.map.queryRenderedFeatures({ layers: ['LAYER'] })
+  .map((f) => ({ id: f.properties.fid, kind: f.properties.kind }))"""
+
+
 def wait_until(page, expression: str, rounds: int = 300) -> None:
     """Poll ``expression`` in the page (``page.evaluate`` runs outside the page's CSP, which
     forbids the eval that ``wait_for_function`` needs) until it is true."""
@@ -180,6 +185,11 @@ def test_login_watch_and_dispatch(server):
         page.click("#case-submit")
         page.wait_for_selector('.alert-item[data-id="E2E-1"] .badge.dispatched')
         wait_until(page, "window.landun.map.track.length >= 1")
+        # On the WebGL map: the track drawn, the alert's fence outlined (issue 13).
+        wait_until(page, RENDERED.replace("LAYER", "track") + ".length > 0")
+        wait_until(page, RENDERED.replace("LAYER", "fence-hot-line") + ".length > 0")
+        hot = page.evaluate(RENDERED.replace("LAYER", "fence-hot-line") + ".map((f) => f.id)")
+        fences = page.evaluate(RENDERED.replace("LAYER", "fence-fill") + ".map((f) => f.kind)")
         # The map's datum port reproduces the shared WGS-84 -> GCJ-02 test vector.
         gcj = page.evaluate("LandunDatum.wgs84ToGcj02(31.1774276, 121.5272106)")
         page.screenshot(path=str(OUTPUT / "live-map.png"))
@@ -189,6 +199,10 @@ def test_login_watch_and_dispatch(server):
         browser.close()
     assert english == "Dispatched"
     assert problems == []  # no script errors, nothing the page's CSP refused
+    assert set(hot) == {"site-liangxi-nanchang"}  # the alert's fence, and no other
+    assert "site" in fences and set(fences) <= {
+        "site", "transfer", "terminal", "producer", "plant", "restricted", "depot", "corridor"
+    }  # fmt: skip
     case = app.state.ports.alerts.get("E2E-1")["case"]
     assert case["state"] == "dispatched" and case["history"][-1]["by"] == "enforce"
     assert abs(gcj[0] - 31.17530398364597) < 1e-9 and abs(gcj[1] - 121.531541859215) < 1e-9

@@ -1,4 +1,4 @@
-"""Alone = fleet benchmark (issue 11, DOMAIN.md "Reproducibility").
+"""Alone = fleet benchmark (issue 11, docs/domain.md "Reproducibility").
 
 ``python -m bench.alone [--vehicles 300 --hours 12 --seed 31 --json]``
 

@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 
 class FenceKind(StrEnum):
-    """Kinds of place, the names of DOMAIN.md ("Places")."""
+    """Kinds of place, the names of docs/domain.md ("Places")."""
 
     SITE = "site"  # 源头工地: construction site, where muck is loaded
     TRANSFER = "transfer"  # 换装点/码头: transfer point or wharf, an approved unloading place

@@ -1,4 +1,4 @@
-"""Normal operation the bureau does not want flagged (DOMAIN.md; issue 11): no truth, episodes.
+"""Normal operation the bureau does not want flagged (docs/domain.md; issue 11): no truth, episodes.
 
 On vehicles that carry no injected violation, a share of trips and rounds follow one of these
 patterns. Each is recorded as an :class:`Episode` (``normal.json``), so that ``landun score

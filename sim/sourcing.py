@@ -1,4 +1,4 @@
-"""Kitchen and oil tricks against the register of sources (issue 11, DOMAIN.md).
+"""Kitchen and oil tricks against the register of sources (issue 11, docs/domain.md).
 
 - ``poach``: mid-round, the vehicle collects (4-10 min) at a restaurant on *another company's*
   contract (抢收) → ``unregistered_collection`` [start of the dwell]; its note names that

@@ -1,6 +1,6 @@
 """Which vehicles break which rules, and the ground truth of what they did.
 
-Every alert type of DOMAIN.md is injected by one or more *tricks* (see ``sim.dumping``,
+Every alert type of docs/domain.md is injected by one or more *tricks* (see ``sim.dumping``,
 ``straying``, ``paperwork``, ``collection``, ``sourcing`` and ``near``). Quotas scale with
 the fleet: each muck trick is given to about 3.5 % of the muck trucks (at least one),
 ``expired`` to 1 %, each kitchen/oil trick to about 9 % of those vehicles, each near-threshold

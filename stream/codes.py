@@ -1,4 +1,4 @@
-"""The violation code names of shared/DOMAIN.md, shared by the simulator, the scorer and tests."""
+"""The violation code names of docs/domain.md, shared by the simulator, the scorer and tests."""
 
 ALERT_TYPES = (
     "overspeed",

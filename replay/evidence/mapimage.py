@@ -26,7 +26,7 @@ from geofence.loader import check_fences
 M_PER_DEG = 111_320.0
 MIN_EXTENT_M = 800.0
 MARGIN = 0.12  # of the view's extent, on each side
-# Fill, stroke by fence kind (DOMAIN.md's places).
+# Fill, stroke by fence kind (docs/domain.md's places).
 KIND_STYLE = {
     "site": ("#f4d03f", "#b7950b"),
     "terminal": ("#58d68d", "#1e8449"),

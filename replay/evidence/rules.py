@@ -2,7 +2,7 @@
 
 An evidence pack's ``rule.md`` and its case document (``report.html``/``report.pdf``) state the
 rule the engine applied and the values of the thresholds it used, so that an officer, a lawyer
-or a court reads what was checked without the source code. The wording follows DOMAIN.md's
+or a court reads what was checked without the source code. The wording follows docs/domain.md's
 violation table and docs/formats.md "Violation semantics"; the threshold names are fields of
 ``stream.engine.config.Thresholds`` (their values come from the pack's ``thresholds.json``).
 """
@@ -21,7 +21,7 @@ class Rule:
     Attributes
     ----------
     zh_name, en_name : str
-        The type's name (DOMAIN.md).
+        The type's name (docs/domain.md).
     zh, en : str
         The rule in words.
     thresholds : tuple of str

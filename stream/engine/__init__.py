@@ -43,7 +43,7 @@ Detection runs on event time. Per vehicle:
    silently.
 6. **Time passes by ticks,** given as data (the watermark: the highest event time accepted,
    fleet-wide). Time-driven alerts are dated by the pings that anchor them, never by the tick.
-7. **One vehicle's answer is its own** (issue 11, DOMAIN.md "Reproducibility"): what the engine
+7. **One vehicle's answer is its own** (issue 11, docs/domain.md "Reproducibility"): what the engine
    says about a vehicle depends only on its pings, the reference data and the time range
    processed — never on which other vehicles were in the input. Hence:
 

@@ -5,7 +5,7 @@
 per-vehicle :func:`~stream.engine.core.admit` and — whenever the watermark reaches the next
 multiple of ``tick_ms`` — a tick of every vehicle with something time-driven pending.
 
-Clock checks are per vehicle, never against other vehicles (issue 11, DOMAIN.md
+Clock checks are per vehicle, never against other vehicles (issue 11, docs/domain.md
 "Reproducibility": one truck's log replayed alone gives the alerts the fleet run gave):
 
 - A ping stamped ``received`` (when the platform received it) is ``filter_future`` when its

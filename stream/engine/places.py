@@ -228,7 +228,7 @@ def update_dwell(
 
 
 def _told_unload(ctx: EngineContext, fid: str, v: Visit, p: Ping) -> bool:
-    """The truck says it unloads here, whatever the dwell (issue 11, DOMAIN.md): the tipper
+    """The truck says it unloads here, whatever the dwell (issue 11, docs/domain.md): the tipper
     raised, or the load sensor gone from half/full to empty, in a terminal or transfer point
     (or within ``gate_drift_m`` of its boundary: a held visit). A stuck sensor does not
     outvote the tipper. Not on a fix beyond the drift band (an exit under way)."""
@@ -269,7 +269,7 @@ def unload_at_gate(
     out: list,
 ) -> None:
     """The tipper raised within ``gate_drift_m`` of unload place ``fid``'s boundary, the truck
-    not (or no longer) on a visit of it: an unload there (issue 11, DOMAIN.md), at ``p``.
+    not (or no longer) on a visit of it: an unload there (issue 11, docs/domain.md), at ``p``.
     Further lifts of the same stand are the same visit (:func:`same_visit`)."""
     v = Visit(p.ts, slow=p.ts, done=ACTED, seq=p.seq, lat=p.lat, lng=p.lng, prev=tr.last_ts)
     v.loaded = p.loaded != "empty"

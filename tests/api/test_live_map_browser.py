@@ -190,6 +190,10 @@ def test_login_watch_and_dispatch(server):
         wait_until(page, RENDERED.replace("LAYER", "fence-hot-line") + ".length > 0")
         hot = page.evaluate(RENDERED.replace("LAYER", "fence-hot-line") + ".map((f) => f.id)")
         fences = page.evaluate(RENDERED.replace("LAYER", "fence-fill") + ".map((f) => f.kind)")
+        rings = page.evaluate(  # the open and dispatched alerts in view, ringed by severity
+            "window.landun.map.map.queryRenderedFeatures({ layers: ['alert-rings'] })"
+            ".map((f) => [f.properties.id, f.properties.severity])"
+        )
         # The map's datum port reproduces the shared WGS-84 -> GCJ-02 test vector.
         gcj = page.evaluate("LandunDatum.wgs84ToGcj02(31.1774276, 121.5272106)")
         page.screenshot(path=str(OUTPUT / "live-map.png"))
@@ -200,6 +204,7 @@ def test_login_watch_and_dispatch(server):
     assert english == "Dispatched"
     assert problems == []  # no script errors, nothing the page's CSP refused
     assert set(hot) == {"site-liangxi-nanchang"}  # the alert's fence, and no other
+    assert ["E2E-1", "high"] in rings
     assert "site" in fences and set(fences) <= {
         "site", "transfer", "terminal", "producer", "plant", "restricted", "depot", "corridor"
     }  # fmt: skip

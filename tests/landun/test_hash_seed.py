@@ -1,6 +1,6 @@
 """The simulator and the engine give the same bytes whatever PYTHONHASHSEED is (issue 15: a
 result that follows the per-process ``str`` hash, e.g. iterating a set of vehicle ids, would
-change from one run to the next and break the reproducibility rule of DOMAIN.md)."""
+change from one run to the next and break the reproducibility rule of docs/domain.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Normal operation the bureau does not want flagged (sim.normal, issue 11): each pattern is
-played as DOMAIN.md and the issue describe it, and recorded as an episode with no truth."""
+played as docs/domain.md and the issue describe it, and recorded as an episode with no truth."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@
   const SEVERITY_COLOURS = { critical: "#dc2626", high: "#f97316", medium: "#eab308" };
   const ACTIVE = new Set(["open", "dispatched"]); // cases still being worked: ringed on the map
   const MAX_ROWS = 300;
+  const MAX_KEPT = 3000; // alerts kept in the page over a long shift: the newest (by ts)
 
   /** A severity badge: 紧急 / 严重 / 一般 in its colour. */
   function badge(severity, t) {
@@ -46,7 +47,16 @@
         this.alerts.set(a.id, a);
         if (fresh && this.alarming(a)) this.popup(a);
       });
+      this.prune();
       this.render();
+    }
+
+    /** Forget the oldest alerts beyond MAX_KEPT (the server keeps them all: the case list and
+     * a vehicle's card read them from there). */
+    prune() {
+      if (this.alerts.size <= MAX_KEPT) return;
+      const oldest = [...this.alerts.values()].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+      oldest.slice(0, this.alerts.size - MAX_KEPT).forEach((a) => { if (a.id !== this.selected) this.alerts.delete(a.id); });
     }
 
     alarming(a) {

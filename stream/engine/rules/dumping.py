@@ -8,7 +8,7 @@ Two triggers:
   ``queue_reach_m`` of a terminal or transfer point the trip may unload at (issue 11);
 - a tipper lift (``lift: true``) outside every terminal and transfer point (visits with a pending
   exit count as inside, so jitter at a terminal gate does not fire it) — dated at the lift ping.
-  Not a dump (issue 11, DOMAIN.md): the tipper raised within ``gate_drift_m`` of a terminal or
+  Not a dump (issue 11, docs/domain.md): the tipper raised within ``gate_drift_m`` of a terminal or
   transfer point's boundary (that is an unload: ``places.unload_at_gate``), or inside the
   truck's own site (its trip's, or one on its permits: tipping back an overload).
 

@@ -7,7 +7,7 @@ gives both pings, the gap in whole seconds and the distance between them (a truc
 reappears kilometres away).
 
 Signal lost inside a registered place (a basement loading dock, a shed) when the vehicle is seen
-again in that same place is not ``signal_lost`` (issue 11, DOMAIN.md). A gap whose last fix is
+again in that same place is not ``signal_lost`` (issue 11, docs/domain.md). A gap whose last fix is
 in, or within ``dock_reach_m`` of, a registered place (``context.DOCK_KINDS``: a site, transfer
 point, terminal, producer or plant; the ramp down to a mall's dock lies outside the producer's
 small circle) is *held* and decided when the vehicle is seen again: nothing when the first fix

@@ -1,5 +1,5 @@
-"""Alone = fleet (issue 11, DOMAIN.md "Reproducibility"): what the engine says about one vehicle
-depends only on that vehicle's pings, the reference data and the time range processed.
+"""Alone = fleet (issue 11, docs/domain.md "Reproducibility"): what the engine says about one
+vehicle depends only on that vehicle's pings, the reference data and the time range processed.
 
 Over seeded simulated fleets (GPS jitter, arrival latency, blind-area backfill, future clocks,
 clocks reset to 2000, duplicates, jumps: the simulator's noise module), the fleet is run once;

@@ -1,4 +1,4 @@
-"""The kitchen-waste and waste-oil chain as the bureau described it in issue 11 (DOMAIN.md):
+"""The kitchen-waste and waste-oil chain as the bureau described it in issue 11 (docs/domain.md):
 deliveries with no collection (来源不明), collections at another company's producers (抢收),
 and a vehicle creeping in a jam, which is not a collection: a collection is a stop in one place.
 """

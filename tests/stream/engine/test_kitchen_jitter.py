@@ -1,5 +1,5 @@
-"""A collection is a stop in one place, not slow traffic (issue 11, DOMAIN.md), under GPS jitter:
-many seeded jitter draws of the simulator's noise model (3.5 m per axis, capped at 10 m).
+"""A collection is a stop in one place, not slow traffic (issue 11, docs/domain.md), under GPS
+jitter: many seeded jitter draws of the simulator's noise model (3.5 m per axis, capped at 10 m).
 
 A kitchen vehicle standing 3 min 10 s at an unregistered place raises ``unregistered_collection``
 however its fixes scatter (a harsher case too: single fixes 15 m off); one in a queue at a red

@@ -1,4 +1,4 @@
-"""Muck-truck normal operations the bureau does not want flagged (issue 11, DOMAIN.md).
+"""Muck-truck normal operations the bureau does not want flagged (issue 11, docs/domain.md).
 
 Each scenario is built as the bureau described it: a truck standing at a terminal's gate while
 its fixes drift out and back, a clear unload that the sensors half-report, a queue at a terminal's

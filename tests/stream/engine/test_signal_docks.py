@@ -1,5 +1,5 @@
 """Signal lost inside a registered place, seen again in that same place, is not ``signal_lost``
-(issue 11, DOMAIN.md "What the bureau does not want flagged"): a kitchen collection in a mall's
+(issue 11, docs/domain.md "What the bureau does not want flagged"): a kitchen collection in a mall's
 basement loading dock, 14 minutes without a position. The gap is decided when the vehicle is
 seen again, so the answer is the same with or without other vehicles moving the watermark
 during the gap (run alone, and beside a truck parked at its depot).

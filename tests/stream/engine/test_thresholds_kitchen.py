@@ -12,7 +12,7 @@ from tests.stream.engine.kitchen_world import R3, context, dwell, inch, offset, 
 from tests.stream.engine.world import D2, P1, R1, R2, Z1, Trace, run
 
 S = 1000  # ms per second
-# The defaults, as the bureau set them (DOMAIN.md, issue 11), written out rather than read from
+# The defaults, as the bureau set them (docs/domain.md, issue 11), written out rather than read from
 # Thresholds(): moving a default must fail a pair, not move the pair with it.
 UNREGISTERED_STOP_S = 180
 DWELL_S = 180

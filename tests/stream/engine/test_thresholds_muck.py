@@ -5,7 +5,7 @@ would describe the situation, close enough to the default that loosening it fail
 (suspicious stop 5 -> 7 min, uncovered 30 -> 100 s, jump 150 -> 250 km/h, cooldown 10 -> 13 min,
 and ~10 % for the others). Each row: a builder taking the quantity, the value just below, the
 value just above, and the alert types (or outcome) expected for each. The values are the
-documented defaults written out (DOMAIN.md, docs/formats.md), never read from ``Thresholds``:
+documented defaults written out (docs/domain.md, docs/formats.md), never read from ``Thresholds``:
 a changed default must fail here.
 """
 

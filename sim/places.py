@@ -1,10 +1,11 @@
 """Places of the simulated Wuxi: named fixed places, restricted zones, and sampled places.
 
-Fixed places follow docs/domain.md and the bureau's plan: the Liangxi wharf (梁溪区换装点/码头) and
-the transfer stations 梁溪转运站, 新吴分类转运中心 and 惠山阳山转运站; the Xishan and Xinwu recycling
-terminals plus two disposal fields; 桃花山, a landfill being closed (a terminal no permit names,
-which is where the wrong-terminal violation goes); kitchen-waste and waste-oil plants and the
-kitchen fleets' depots (锡东环卫综合作业中心 among them).
+Fixed places follow docs/domain.md and the bureau's plan: the Liangxi wharf
+(梁溪区换装点/码头) and the transfer stations 梁溪转运站, 新吴分类转运中心 and 惠山阳山转运站;
+the Xishan and Xinwu recycling terminals plus two disposal fields; 桃花山, a landfill being
+closed (a terminal no permit names, which is where the wrong-terminal violation goes);
+kitchen-waste and waste-oil plants and the kitchen fleets' depots (锡东环卫综合作业中心 among
+them).
 
 Restricted zones (禁行区) are star-shaped polygons around a centre:
 

@@ -247,6 +247,18 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         page.screenshot(path=str(OUTPUT / "console_filter_kitchen.png"))
         page.click("#filter-clear")
         page.wait_for_selector('.alert-item[data-id="A-LX"]')
+        # By alert type: the list keeps that type's alerts, the map the vehicles they name.
+        page.select_option("#filter-type", "unregistered_collection")
+        wait_until(page, "!document.querySelector('.alert-item[data-id=\"A-LX\"]')")
+        by_type = ids(page, ".alert-item")
+        page.evaluate("window.landun.map.focus(31.57, 120.312, 14)")  # LX-2's last fix
+        wait_until(page, "window.landun.map.vehicles.has('LX-2')")
+        held_t, shown_t = page.evaluate(
+            "(() => { const m = window.landun.map; const held = [...m.vehicles.keys()];"
+            " return [held, held.filter((id) => m.store.shown(id))]; })()"
+        )
+        page.click("#filter-clear")
+        page.wait_for_selector('.alert-item[data-id="A-LX"]')
 
         # A critical alert arrives (the feed, as the engine's consumer calls it): pop-up, tone.
         tones = page.evaluate("LandunSound.played")
@@ -396,6 +408,8 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
     kinds = {v["id"]: v["kind"] for v in app.state.ports.vehicles.list()}
     assert shown == [v for v in held if kinds[v] == "kitchen"]
     assert len(held) > len(shown) > 0  # muck and oil trucks in view, hidden
+    assert by_type == ["K-1"]
+    assert shown_t == ["LX-2"] and len(held_t) > 1  # the others in view are hidden
     assert "K-1" in listed and "A-LX" not in listed
     assert "疑似偷倒" in popup and "苏BLX-1" in popup and "停留 8 分钟" in popup
     assert played == 1

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api", tags=["map"])
 # only when it is served as JavaScript, and Python's own table lacks .mjs on some systems.
 mimetypes.add_type("text/javascript", ".mjs")
 
-# Wuxi's districts and county-level cities (DOMAIN.md), Chinese name → English.
+# Wuxi's districts and county-level cities (docs/domain.md), Chinese name → English.
 DISTRICTS = {
     "梁溪": "Liangxi",
     "锡山": "Xishan",

@@ -9,7 +9,7 @@
 (function (root) {
   "use strict";
   const LIBRARY = "/static/vendor/maplibre-gl/maplibre-gl.mjs"; // make web-vendor; never a CDN
-  const TILE = 512;
+  const { TILE, worldPixel, worldToLatLng, corners } = root.LandunMapProjection;
   const STATE_COLOURS = { on_trip: "#38bdf8", loaded: "#f59e0b", idle: "#94a3b8", offline: "#4b5563", violation: "#ef4444" };
   const FENCE_COLOURS = { site: "#facc15", transfer: "#2dd4bf", terminal: "#22c55e", producer: "#c084fc",
     plant: "#a855f7", restricted: "#f43f5e", depot: "#9ca3af", corridor: "#3b82f6" };
@@ -19,18 +19,6 @@
   const VIEW_PAD = 0.5; // street scale: vehicles within half a view beyond each edge are sent
   const Style = () => root.LandunMapStyle;
   let library = null;
-
-  function worldPixel(lat, lng, zoom) {
-    const size = TILE * Math.pow(2, zoom);
-    const s = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
-    return [((lng + 180) / 360) * size, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * size];
-  }
-
-  function worldToLatLng(x, y, zoom) {
-    const size = TILE * Math.pow(2, zoom);
-    const n = Math.PI - (2 * Math.PI * y) / size;
-    return [(180 / Math.PI) * Math.atan(0.5 * (Math.exp(n) - Math.exp(-n))), (x / size) * 360 - 180];
-  }
 
   function collection(features) {
     return { type: "FeatureCollection", features };
@@ -133,9 +121,7 @@
 
     /** The view, ``pad`` of it beyond each edge, as {south, west, north, east} (display datum). */
     displayBox(pad) {
-      const [w, s, e, n] = this.bboxWgs(pad);
-      const [south, west] = this.toDisplay(s, w);
-      const [north, east] = this.toDisplay(n, e);
+      const [[north, west], [south, east]] = corners(this.view.center, this.view.zoom, this.width, this.height, pad);
       return { south, west, north, east };
     }
 
@@ -190,11 +176,9 @@
     /** The visible area as a WGS-84 [west, south, east, north] box, ``pad`` of the view beyond
      * each edge (a little by default: the server sends what is about to scroll in). */
     bboxWgs(pad = 0.1) {
-      const [cx, cy] = worldPixel(this.view.center[0], this.view.center[1], this.view.zoom);
-      const w = this.width * (0.5 + pad);
-      const h = this.height * (0.5 + pad);
-      const [north, west] = this.toWgs(...worldToLatLng(cx - w, cy - h, this.view.zoom));
-      const [south, east] = this.toWgs(...worldToLatLng(cx + w, cy + h, this.view.zoom));
+      const [nw, se] = corners(this.view.center, this.view.zoom, this.width, this.height, pad);
+      const [north, west] = this.toWgs(...nw);
+      const [south, east] = this.toWgs(...se);
       return [west, south, east, north].map((v) => Math.round(v * 1e6) / 1e6);
     }
 

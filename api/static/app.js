@@ -97,6 +97,10 @@
     $("cases-open").addEventListener("click", () => state.caseList.toggle());
     $("mute").addEventListener("click", () => { root.LandunSound.setMuted(!root.LandunSound.muted()); renderMute(); });
     renderMute();
+    doc.addEventListener("keydown", (e) => { // Escape acknowledges the critical pop-up shown
+      const popup = $("critical-popup");
+      if (e.key === "Escape" && !popup.hidden) state.panel.dropPopup(popup.dataset.id);
+    });
     setInterval(() => state.panel.render(), 30000); // overdue flags follow the clock
   }
 

@@ -631,6 +631,8 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
         app.state.feed.alert(alert("CRIT-2", "LX-1", LX, minute=8, severity="critical"))
         page.wait_for_selector('#critical-popup[data-id="CRIT-2"]:not([hidden])')
         silent = page.evaluate("LandunSound.played") - tones
+        page.keyboard.press("Escape")  # acknowledged from the keyboard
+        page.wait_for_selector("#critical-popup", state="hidden")
         page.reload()  # the choice survives a reload
         page.wait_for_selector("#app:not([hidden])")
         still_muted = page.get_attribute("#mute", "data-muted")

@@ -82,6 +82,11 @@ def build_app(clock: Clock, with_data: bool = True):
     if not with_data:
         return app
     seed(app)
+    # LX-1's trip under way, as the engine records one: loaded at site-lx under permit P-LX.
+    app.state.ports.trips.put(
+        {"id": "T-LX", "vehicle": "LX-1", "kind": "muck", "site": "site-lx", "permit": "P-LX"}
+        | {"load_ts": "2025-06-01T19:40:00+08:00", "status": "open", "overdue": False}
+    )
     for i in range(FLEET):
         record = fleet_vehicle(i)
         app.state.ports.vehicles.put(record)
@@ -612,6 +617,7 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
         page.click('#search-results .search-item[data-id="LX-1"]')
         page.wait_for_selector('#card[data-id="LX-1"] .card-alert[data-alert="A-LX"]')
         trip = page.inner_text('#card dd[data-fact="trip"]')
+        permit = page.inner_text('#card dd[data-fact="permit"]')
         page.click('#card .card-alert[data-alert="A-LX"]')  # the card links to its alerts
         page.wait_for_selector('#detail[data-id="A-LX"]')
         page.click("#card .card-replay")  # and to its replay: the last hour of its data
@@ -639,7 +645,8 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
     assert problems == []
     last_fix = BASE_MS + 2 * 60_000  # LX-1's newest seeded fix
     assert replay == [["LX-1"], last_fix - 3_600_000, last_fix]
-    assert trip.startswith("T-LX")  # the open trip the registry holds
+    assert trip == "T-LX · 运输中 · 源头 site-lx · 重车 · 开始 06-01 19:40"  # under way
+    assert permit == "P-LX · 有效至 2025-12-31 · 核准消纳点 term-xs"  # and its permit
     assert clicked.split("\n")[:2] == ["餐厨车", "苏BXS-2"]  # kind, plate
     assert (muted, silent, still_muted) == ("1", 0, "1")
 

@@ -337,6 +337,17 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         wait_until(page, "window.clickedVehicle !== undefined")
         clicked = page.evaluate("window.clickedVehicle")
         page.screenshot(path=str(OUTPUT / "map_click.png"))
+        # select(id): ringed, and the map centred on it.
+        other = fleet.cars[1]
+        page.evaluate("(id) => window.landun.map.select(id)", other["vehicle"])
+        wait_until(page, SHOWN.replace("LAYER", "vehicle-selected"))
+        selected = page.evaluate(
+            "(id) => { const m = window.landun.map.map; const c = m.getCenter();"
+            " const v = window.landun.map.vehicles.get(id);"
+            " return [m.queryRenderedFeatures({ layers: ['vehicle-selected'] })"
+            ".map((f) => f.properties.id), [c.lat, c.lng], [v.lat, v.lng]]; }",
+            other["vehicle"],
+        )
 
         # A filter hides vehicles: only the oil vehicles are drawn.
         page.evaluate("window.landun.map.setFilter((v) => v.kind === 'oil')")
@@ -378,6 +389,8 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         assert (f["kind"], f["state"]) == (car["kind"], car["state"])
     assert set(street["plates"]) <= {m["plate"] for m in meta} and street["plates"]
     assert clicked == target["id"]
+    assert selected[0] == [other["vehicle"]]
+    assert selected[1] == pytest.approx(selected[2], abs=1e-6)  # where the page last saw it
     assert filtered["total"] == oil, filtered
     assert {f["kind"] for f in filtered_street["single"]} == {"oil"}
     assert problems == []

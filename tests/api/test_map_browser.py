@@ -340,7 +340,8 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         # select(id): ringed, and the map centred on it.
         other = fleet.cars[1]
         page.evaluate("(id) => window.landun.map.select(id)", other["vehicle"])
-        wait_until(page, SHOWN.replace("LAYER", "vehicle-selected"))
+        ringed = "window.landun.map.map.queryRenderedFeatures({ layers: ['vehicle-selected'] })"
+        wait_until(page, f"{ringed}.map((f) => f.properties.id).join() === '{other['vehicle']}'")
         selected = page.evaluate(
             "(id) => { const m = window.landun.map.map; const c = m.getCenter();"
             " const v = window.landun.map.vehicles.get(id);"

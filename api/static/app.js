@@ -121,7 +121,7 @@
       state.meta.clear();
       list.forEach((v) => state.meta.set(v.id, v));
       state.map.setVehicleMeta(list);
-      state.filters.render();
+      state.filters.metaChanged();
       state.panel.render();
     } catch (err) { /* labels fall back to ids until the next round */ }
     root.setTimeout(loadMeta, META_REFRESH_MS);

@@ -264,6 +264,15 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
         )
         page.click("#filter-clear")
         page.wait_for_selector('.alert-item[data-id="A-LX"]')
+        # By company (the options come from the registry): 梁溪清运 has no alert here.
+        page.select_option("#filter-company", "梁溪清运")
+        wait_until(page, "document.querySelectorAll('.alert-item').length === 0")
+        by_company = page.evaluate(
+            "(() => { const m = window.landun.map;"
+            " return [...m.vehicles.keys()].filter((id) => m.store.shown(id)); })()"
+        )
+        page.click("#filter-clear")
+        page.wait_for_selector('.alert-item[data-id="A-LX"]')
 
         # A critical alert arrives (the feed, as the engine's consumer calls it): pop-up, tone.
         tones = page.evaluate("LandunSound.played")
@@ -415,6 +424,7 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
     assert len(held) > len(shown) > 0  # muck and oil trucks in view, hidden
     assert by_type == ["K-1"]
     assert shown_t == ["LX-2"] and len(held_t) > 1  # the others in view are hidden
+    assert by_company and all(int(v[-2:]) % 2 == 1 for v in by_company)  # LXF-odd: 梁溪清运
     assert "K-1" in listed and "A-LX" not in listed
     assert "疑似偷倒" in popup and "苏BLX-1" in popup and "停留 8 分钟" in popup
     assert played == 1

@@ -234,13 +234,19 @@
       if (d.type.value) params.set("type", d.type.value);
       if (d.district?.value) params.set("district", d.district.value);
       if (d.overdue.checked) params.set("overdue", "true");
+      const gen = (this.gen = (this.gen || 0) + 1); // filters changed quickly: the last one wins
+      let items;
+      let status;
       try {
-        this.items = await this.ctx.api(`/api/cases?${params}`);
-        d.status.textContent = `${this.items.length}`;
+        items = await this.ctx.api(`/api/cases?${params}`);
+        status = `${items.length}`;
       } catch (err) {
-        this.items = [];
-        d.status.textContent = problem(err);
+        items = [];
+        status = problem(err);
       }
+      if (gen !== this.gen) return;
+      this.items = items;
+      d.status.textContent = status;
       this.render();
     }
 

@@ -25,10 +25,22 @@
       this.render();
     }
 
+    /** The registry was read again: redraw only when its companies changed (a redraw closes a
+     * select the officer has open). */
+    metaChanged() {
+      const key = this.companies().join("\n");
+      if (key !== this.companyKey) this.render();
+    }
+
+    companies() {
+      return [...new Set([...this.ctx.meta.values()].map((v) => v.company).filter(Boolean))].sort();
+    }
+
     render() {
       const { t, mount } = this.ctx;
       const own = this.ctx.user().district;
-      const companies = [...new Set([...this.ctx.meta.values()].map((v) => v.company).filter(Boolean))].sort();
+      const companies = this.companies();
+      this.companyKey = companies.join("\n");
       const options = {
         district: [DISTRICTS, root.LandunI18n.district],
         company: [companies, (v) => v],

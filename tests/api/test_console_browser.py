@@ -213,6 +213,12 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
     store = app.state.ports.alerts
     with browser_page(base, "liangxi", problems) as page:
         wait_until(page, "document.getElementById('link').dataset.state === 'up'")
+        # The company filter's options come from the registry, read after the page starts.
+        wait_until(
+            page,
+            "[...document.querySelectorAll('#filter-company option')].some((o) =>"
+            " o.value === '梁溪清运')",
+        )
         # Every time on the page is Beijing time, labelled, whatever the browser's zone.
         header = page.inner_text("#clock")
         assert header.endswith("北京时间")

@@ -632,6 +632,8 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
         page.fill("#search", "苏BLX-1")
         page.click('#search-results .search-item[data-id="LX-1"]')
         page.wait_for_selector('#card[data-id="LX-1"] .card-alert[data-alert="A-LX"]')
+        wait_until(page, "window.landun.map.track.length === 3")  # its last hour: 3 fixes
+        track = page.evaluate("window.landun.map.track")
         trip = page.inner_text('#card dd[data-fact="trip"]')
         permit = page.inner_text('#card dd[data-fact="permit"]')
         page.click('#card .card-alert[data-alert="A-LX"]')  # the card links to its alerts
@@ -663,6 +665,7 @@ def test_card_links_to_alerts_and_replay_and_the_alarm_mutes(world, tmp_path):
     assert replay == [["LX-1"], last_fix - 3_600_000, last_fix]
     assert trip == "T-LX · 运输中 · 源头 site-lx · 重车 · 开始 06-01 19:40"  # under way
     assert permit == "P-LX · 有效至 2025-12-31 · 核准消纳点 term-xs"  # and its permit
+    assert track == [[31.57, round(120.30 + 0.001 * m, 7)] for m in range(3)]  # WGS-84 here
     assert clicked.split("\n")[:2] == ["餐厨车", "苏BXS-2"]  # kind, plate
     assert (muted, silent, still_muted) == ("1", 0, "1")
 

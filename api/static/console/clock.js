@@ -33,12 +33,6 @@
     return text === "—" ? text : `${text} ${t("clock_bj")}`;
   }
 
-  /** ``HH:mm:ss`` in Beijing time (lists, where the label sits in the heading). */
-  function time(value) {
-    const text = plain(value);
-    return text === "—" ? text : text.slice(11);
-  }
-
   /** ``MM-DD HH:mm`` in Beijing time. */
   function short(value) {
     const text = plain(value);
@@ -86,7 +80,7 @@
   }
 
   root.LandunClock = {
-    format, formatData, plain, time, short, observe, toMs, toInput, fromInput, header,
+    format, formatData, plain, short, observe, toMs, toInput, fromInput, header,
     get dataMs() { return newest; },
     get demo() { return demo; },
     set demo(value) { demo = Boolean(value); },

@@ -52,6 +52,8 @@ def test_the_map_works_on_the_production_deployment(deployment, sim):
         alert_id = page.wait_for_selector(".alert-item", timeout=120_000).get_attribute("data-id")
         page.click(f'.alert-item[data-id="{alert_id}"]')
         page.click('#detail button[data-action="dispatched"]')
+        page.fill("#case-assignee", "新吴区城管执法中队")  # the dispatch form (issue 13)
+        page.click("#case-submit")
         page.wait_for_selector(f'.alert-item[data-id="{alert_id}"] .badge.dispatched')
         page.screenshot(path=str(OUTPUT / "live-map-production.png"))
         browser.close()
@@ -61,3 +63,4 @@ def test_the_map_works_on_the_production_deployment(deployment, sim):
     case = orjson.loads(body)["case"]
     assert status == 200 and case["state"] == "dispatched"
     assert case["history"][-1]["by"] == "enforce"
+    assert case["assignee"] == "新吴区城管执法中队" and case["deadline"] > 0

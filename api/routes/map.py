@@ -61,6 +61,8 @@ def map_config(who: CurrentUser, settings: SettingsDep, ports: PortsDep) -> dict
         "basemap": basemap_of(settings),
         "view": start_view(who.district, settings, ports),
         "districts": DISTRICTS,
+        # The page labels data time 模拟数据时间 in the demo (issue 13, "one clock").
+        "demo": settings.demo,
         "user": {"username": who.username, "role": who.role.value, "district": who.district},
     }
 

@@ -50,8 +50,9 @@
     const config = await api("/api/map-config");
     state.config = config;
     state.user = config.user;
-    // The demo serves the simulator's roads as its basemap (contract 5): its times are data time.
-    Clock.demo = config.demo === true || config.basemap?.kind === "vector";
+    // In the demo the data is simulated: its times are labelled 模拟数据时间 (issue 13). A production
+    // deployment may draw its own roads as a vector basemap: that does not make it a demo.
+    Clock.demo = config.demo === true;
     $("login").hidden = true;
     $("app").hidden = false;
     renderWho();

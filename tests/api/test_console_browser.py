@@ -464,20 +464,23 @@ def test_find_filter_alert_dispatch_close_dismiss(world):
 
 
 @pytest.mark.parametrize(
-    ("demo", "waiting_text", "clock_label"),
-    [(False, "等待数据", "北京时间"), (True, "模拟中…", "模拟数据时间")],
-    ids=["production", "demo"],
+    ("demo", "roads", "waiting_text", "clock_label"),
+    [
+        (False, False, "等待数据", "北京时间"),
+        (False, True, "等待数据", "北京时间"),  # its own roads drawn: still not a demo
+        (True, True, "模拟中…", "模拟数据时间"),
+    ],
+    ids=["production", "production-with-roads", "demo"],
 )
-def test_no_live_badge_before_data(tmp_path, demo, waiting_text, clock_label):
+def test_no_live_badge_before_data(tmp_path, demo, roads, waiting_text, clock_label):
     """Until the first position the page says 等待数据 (the demo: 模拟中…), never 实时连接 over
-    an empty map. The demo (its map-config serves the simulator's roads as a vector basemap)
-    shows its data time in the header, labelled 模拟数据时间; otherwise the header is the wall
-    clock in Beijing time."""
-    settings = {}
-    if demo:
-        roads = tmp_path / "basemap.geojson"
-        roads.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
-        settings["basemap_file"] = roads
+    an empty map. The demo (map-config says ``demo``) shows its data time in the header,
+    labelled 模拟数据时间; otherwise the header is the wall clock in Beijing time."""
+    settings: dict = {"demo": demo}
+    if roads:
+        roads_file = tmp_path / "basemap.geojson"
+        roads_file.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+        settings["basemap_file"] = roads_file
     clock = Clock(time.time())
     app = create_app(make_settings(**settings), memory_ports(make_users(), clock=clock), clock)
     problems: list[str] = []

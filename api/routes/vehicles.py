@@ -15,7 +15,6 @@ from api.deps import (
     PortsDep,
     not_found,
     scope_district,
-    visible_or_404,
 )
 from api.ids import Id, id_path
 from api.ports import AlertQuery, Record
@@ -117,9 +116,13 @@ def vehicle_track(
     ports: PortsDep,
     since: str | None = Query(None, description="ISO 8601 with offset, or epoch ms"),
 ) -> dict:
-    """Recent positions of a vehicle, oldest first, as a LineString plus per-point times."""
-    record = ports.vehicles.get(vehicle_id) or ports.live.get(vehicle_id)
-    visible_or_404(who, record, record and record.get("district"), "vehicle", vehicle_id)
+    """Recent positions of a vehicle, oldest first, as a LineString plus per-point times. Whoever
+    may open the vehicle's card may see its track (a district officer: the vehicle of an alert
+    raised in their district, issue 13)."""
+    position = ports.live.get(vehicle_id)
+    record = ports.vehicles.get(vehicle_id) or position
+    if record is None or not _may_open(who, ports, {**record, "id": vehicle_id}, position):
+        raise not_found("vehicle", vehicle_id)
     try:
         since_ms = parse_ts(int(since) if since and since.isdecimal() else since) if since else None
     except ValueError as exc:

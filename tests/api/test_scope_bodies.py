@@ -106,7 +106,6 @@ LISTS = [
 ]
 # (path, scope the record belongs to, None: everyone's; the body's id key)
 OWNED = [
-    *((f"/api/vehicles/{v}/track", v[:2], "vehicle") for v in sorted(ALL_VEHICLES)),
     ("/api/permits/P-LX", LX, "id"),
     ("/api/permits/P-XS", XS, "id"),
     ("/api/contracts/C-LX", LX, "id"),
@@ -259,8 +258,22 @@ def test_records_by_id_are_the_callers_or_not_found(world, user, path, scope, ke
     assert response.status_code == 200, response.text
     body = response.json()
     assert body[key] == ident
-    if path.endswith("/track"):
-        assert len(body["coordinates"]) == 3  # the seed's three pings, its own
+
+
+@pytest.mark.parametrize("user", EVERYONE)
+@pytest.mark.parametrize("vehicle", sorted(ALL_VEHICLES))
+def test_a_vehicles_track_is_for_whoever_may_open_its_card(world, user, vehicle):
+    """The track follows the card's rule (issue 13): the 梁溪 officer sees 锡山's XS-2, which a
+    梁溪 alert names, and no other 锡山 vehicle."""
+    response = get(world, user, f"/api/vehicles/{vehicle}/track")
+    if vehicle not in CARDS[own(user)]:
+        assert response.status_code == 404, response.text
+        assert response.json() == {"detail": f"vehicle {vehicle!r} not found"}  # nothing of it
+        return
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["vehicle"] == vehicle
+    assert len(body["coordinates"]) == 3  # the seed's three pings, its own
 
 
 @pytest.mark.parametrize("user", EVERYONE)

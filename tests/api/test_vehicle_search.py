@@ -289,5 +289,17 @@ def test_who_opens_which_card(world, user, vehicle, alerts):
     assert [a["id"] for a in card["alerts"]] == alerts
 
 
+@pytest.mark.parametrize(("user", "vehicle", "alerts"), CARDS)
+def test_whoever_opens_the_card_sees_the_track_and_no_one_else(world, user, vehicle, alerts):
+    """The card's recent track follows the card's rule (issue 13): a 梁溪 officer sees the track
+    of a 锡山 truck a recent 梁溪 alert names, and of no other outside 梁溪."""
+    response = get(world, user, f"/api/vehicles/{vehicle}/track")
+    if alerts is None:
+        assert response.status_code == 404, response.text
+        return
+    assert response.status_code == 200, response.text
+    assert response.json()["vehicle"] == vehicle
+
+
 def test_an_unknown_vehicle_has_no_card(world):
     assert get(world, "city", "/api/vehicles/NOPE").status_code == 404

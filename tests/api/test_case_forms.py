@@ -9,17 +9,15 @@ stores and the real ones (PostgreSQL keeps each history entry's assignee, deadli
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from fastapi.testclient import TestClient
 
 from api import cases
-from api.app import create_app
 from api.cases import CaseFormError, CaseTransitionError
-from api.memory import memory_ports
 from stream.eventtime import to_iso
-from tests.api.conftest import LX, XS, Clock, alert, auth, make_settings, make_users
-from tests.api.test_scope_bodies import _real_ports
+from tests.api.conftest import LX, XS, Clock, alert, auth, make_settings
+from tests.api.worlds import STORES, world_on
 
 NOW = "2025-06-02T10:00:00+08:00"
 NOW_MS = 1_748_829_600_000
@@ -150,27 +148,24 @@ LIST_ALERTS = [
 FORM_ALERTS = ["F-1", "F-2", "F-3", "F-4", "F-5"]  # the transition tests' own (filed on the 5th)
 
 
+def _file_alerts(app) -> None:
+    for aid, vid, district, ts, kind in LIST_ALERTS:
+        app.state.feed.alert(alert(aid, vid, district, type=kind, ts=ts))
+    for aid in FORM_ALERTS:
+        app.state.feed.alert(alert(aid, "V9", LX, ts="2025-06-05T08:00:00+08:00"))
+
+
+@contextmanager
 def _app(store: str, demo: bool = False) -> Iterator[tuple]:
     clock = Clock(CLOCK_S)
-    ports, closers = memory_ports(make_users(), clock=clock), []
-    if store == "real":
-        ports, closers = _real_ports(ports, clock)
-    app = create_app(make_settings(demo=demo), ports, clock)
-    try:
-        for aid, vid, district, ts, kind in LIST_ALERTS:
-            app.state.feed.alert(alert(aid, vid, district, type=kind, ts=ts))
-        for aid in FORM_ALERTS:
-            app.state.feed.alert(alert(aid, "V9", LX, ts="2025-06-05T08:00:00+08:00"))
-        with TestClient(app) as client:
-            yield app, client, clock
-    finally:
-        for close in closers:
-            close()
+    with world_on(store, _file_alerts, clock=clock, settings=make_settings(demo=demo)) as both:
+        yield (*both, clock)
 
 
-@pytest.fixture(scope="module", params=("memory", "real"))
+@pytest.fixture(scope="module", params=STORES)
 def world(request) -> Iterator[tuple]:
-    yield from _app(request.param)
+    with _app(request.param) as both:
+        yield both
 
 
 def post(world, user: str, aid: str, body: dict):
@@ -335,7 +330,7 @@ def test_overdue_cases_stand_out_by_the_server_clock(world):
 
 def test_the_demo_lists_the_data_day_by_default():
     """In the demo the data is a simulated night, not today: the list opens on its day."""
-    for app, client, clock in _app("memory", demo=True):
+    with _app("memory", demo=True) as (app, client, clock):
         clock.now = CLOCK_S + 30 * 86_400  # a month later by the wall clock
         rows = client.get("/api/cases", headers=auth(app, "city")).json()
         assert [r["id"] for r in rows] == FORM_ALERTS[::-1]  # the newest alert's day: the 5th

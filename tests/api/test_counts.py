@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.memory import memory_ports
 from stream.live.projection import COUNT_KEYS, tally
-from tests.api.conftest import LX, XS, Clock, alert, auth, make_settings, make_users, ping, vehicle
-from tests.api.test_scope_bodies import _real_ports, frames_until, ticket
+from tests.api.conftest import LX, XS, alert, auth, ping, vehicle
+from tests.api.test_scope_bodies import frames_until, ticket
+from tests.api.worlds import STORES, world_on
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -62,24 +60,10 @@ def load_fleet(app) -> None:
     feed.mark_offline(ping("x", NOW_MIN + 1)["ts"])  # the watermark: minute 0 is 31 min ago
 
 
-def _app(store: str) -> Iterator[tuple]:
-    clock = Clock()
-    ports, closers = memory_ports(make_users(), clock=clock), []
-    if store == "real":
-        ports, closers = _real_ports(ports, clock)
-    app = create_app(make_settings(), ports, clock)
-    try:
-        load_fleet(app)
-        with TestClient(app) as client:
-            yield app, client
-    finally:
-        for close in closers:
-            close()
-
-
-@pytest.fixture(scope="module", params=("memory", "real"))
+@pytest.fixture(scope="module", params=STORES)
 def fleet(request) -> Iterator[tuple]:
-    yield from _app(request.param)
+    with world_on(request.param, load_fleet) as world:
+        yield world
 
 
 def main_counts(counts: dict) -> dict:

@@ -16,14 +16,10 @@ The archive routes (/api/replay/*) are asserted the same way in tests/api/test_r
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.cases import CaseState, may_act
 from api.hub import Hub, LiveClient
 from api.memory import memory_ports
@@ -34,21 +30,18 @@ from tests.api.conftest import (
     LX,
     ROLES,
     XS,
-    Clock,
     alert,
     auth,
-    make_settings,
-    make_users,
     ping,
     seed,
 )
+from tests.api.worlds import STORES, world_on
 
 # A lost frame would block a receive forever: fail instead of hanging the run.
 pytestmark = pytest.mark.timeout(120)
 
 EVERYONE = tuple(ROLES)
 CITY = None  # the scope of admin, city, enforce and viewer
-STORES = ("memory", "real")
 ALL_VEHICLES = {"LX-1", "LX-2", "XS-1", "XS-2"}
 FENCES = {"site-lx", "site-xs", "term-xs"}
 
@@ -120,75 +113,16 @@ OWNED = [
 PREFIX_DISTRICT = {"LX": LX, "XS": XS}
 
 
-def _real_ports(ports, clock) -> tuple[object, list]:
-    """Swap the memory ports for the production adapters: Redis (a key prefix of its own) for
-    live positions and the bus, a fresh migrated PostgreSQL database for the rest. Fails, never
-    skips, when a service is down (`make services`)."""
-    from api.db import connect
-    from api.db.alerts import PgAlertStore
-    from api.db.migrate import upgrade
-    from api.db.records import PgRecordStore
-    from api.db.users import PgUserStore
-    from stream.live.redis import RedisBus, RedisLiveStore
-    from tests.services.conftest import (
-        HOW_TO_START,
-        create_test_database,
-        drop_test_database,
-        pg_url,
-        redis_address,
-    )
-
-    host, port = redis_address()
-    url = f"redis://{host}:{port}/0"
-    r = redis.Redis.from_url(url, socket_timeout=10)
-    try:
-        r.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis is not answering on {url} ({exc!r}); {HOW_TO_START}", pytrace=False)
-    prefix = f"lsb{uuid.uuid4().hex[:10]}"
-    name = create_test_database()
-    upgrade(pg_url(name))
-    engine = connect(pg_url(name))
-    ports.live = RedisLiveStore(r, prefix)
-    ports.bus = RedisBus(r, url, prefix)
-    ports.alerts = PgAlertStore(engine, clock=clock)
-    for kind in ("trips", "fences", "vehicles", "permits", "contracts"):
-        setattr(ports, kind, PgRecordStore(engine, kind))
-    ports.users = PgUserStore(engine)
-    for user in make_users():
-        ports.users.add(user)
-
-    def close() -> None:
-        engine.dispose()
-        drop_test_database(name)
-        keys = list(r.scan_iter(f"{prefix}:*", count=1000))
-        if keys:
-            r.delete(*keys)
-        r.close()
-
-    return ports, [close]
-
-
-def _world(store: str) -> Iterator[tuple]:
-    clock = Clock()
-    ports, closers = memory_ports(make_users(), clock=clock), []
-    if store == "real":
-        ports, closers = _real_ports(ports, clock)
-    app = create_app(make_settings(), ports, clock)
-    try:
-        seed(app)
-        app.state.feed.alert(alert("A-LX-XS2", "XS-2", LX, minute=2))
-        with TestClient(app) as client:
-            yield app, client
-    finally:
-        for close in closers:
-            close()
+def _seeded(app) -> None:
+    seed(app)
+    app.state.feed.alert(alert("A-LX-XS2", "XS-2", LX, minute=2))
 
 
 @pytest.fixture(scope="module", params=STORES)
 def world(request) -> Iterator[tuple]:
     """The seeded API, read only by the REST tests below."""
-    yield from _world(request.param)
+    with world_on(request.param, _seeded) as (app, client):
+        yield app, client
 
 
 def get(world, user: str, path: str, **params):
@@ -366,7 +300,7 @@ WS_USERS = EVERYONE
 def socket_world(request) -> Iterator[tuple]:
     """A world of its own for the socket tests, which add positions and alerts; ``filed``
     records every alert's district as the tests file them (the oracle of the snapshots)."""
-    for app, client in _world(request.param):
+    with world_on(request.param, _seeded) as (app, client):
         hub = app.state.hub
         assert hub.running, "the hub is not subscribed to the bus"
         filed = {"A-LX": LX, "A-XS": XS, "A-LX-XS2": LX}

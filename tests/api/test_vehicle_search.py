@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.memory import memory_ports
-from tests.api.conftest import BASE_MS, LX, XS, Clock, alert, auth, make_settings, make_users, ping
-from tests.api.test_scope_bodies import _real_ports
+from tests.api.conftest import BASE_MS, LX, XS, alert, auth, ping
+from tests.api.worlds import STORES, world_on
 
 BH = "滨湖"  # a third district: the filler fleet for the limits
 HOUR_MS = 3_600_000
@@ -120,24 +117,10 @@ def load(app) -> None:
         feed.alert(a)
 
 
-def _app(store: str) -> Iterator[tuple]:
-    clock = Clock()
-    ports, closers = memory_ports(make_users(), clock=clock), []
-    if store == "real":
-        ports, closers = _real_ports(ports, clock)
-    app = create_app(make_settings(), ports, clock)
-    try:
-        load(app)
-        with TestClient(app) as client:
-            yield app, client
-    finally:
-        for close in closers:
-            close()
-
-
-@pytest.fixture(scope="module", params=("memory", "real"))
+@pytest.fixture(scope="module", params=STORES)
 def world(request) -> Iterator[tuple]:
-    yield from _app(request.param)
+    with world_on(request.param, load) as both:
+        yield both
 
 
 def get(world, user: str, path: str, **params):

@@ -61,7 +61,8 @@ def live_state(position: Record | None) -> str:
 
 
 def started_ms(trip: Record) -> int | None:
-    """A trip's load time or a round's start, epoch ms; None when unknown or unreadable.
+    """A trip's load time (muck) or a round's start (kitchen), epoch ms; None when unknown or
+    unreadable. The card's ``started`` and the trips table's ``ts_ms`` (api.db.records).
 
     >>> started_ms({"load_ts": "2025-06-02T20:51:48+08:00"}), started_ms({"start_ts": "x"})
     (1748868708000, None)

@@ -21,7 +21,7 @@ from api.db.errors import transaction
 from api.db.outbox import enqueue
 from api.db.schema import REFERENCE_KINDS, reference_records, trips
 from api.ports import Record
-from stream.eventtime import parse_ts
+from api.vehicle_card import started_ms  # the card's trip start (one definition, issue 13)
 
 KINDS = (*REFERENCE_KINDS, "trips")
 
@@ -130,7 +130,7 @@ def _trip_values(trip_id: str, trip: Record) -> dict:
     return {
         "id": trip_id,
         "vehicle": None if vehicle is None else str(vehicle),
-        "ts_ms": trip_started_ms(trip),
+        "ts_ms": started_ms(trip),
         "body": trip,
     }
 
@@ -149,16 +149,3 @@ def _put_trip(conn: Connection, trip_id: str, trip: Record) -> None:
             },
         )
     )
-
-
-def trip_started_ms(trip: Record) -> int | None:
-    """A trip's load time (muck) or a round's start (kitchen), epoch ms; None if unknown.
-
-    >>> trip_started_ms({"load_ts": "2025-06-02T20:51:48+08:00"}), trip_started_ms({})
-    (1748868708000, None)
-    """
-    started = trip.get("load_ts") or trip.get("start_ts")
-    try:
-        return parse_ts(started) if started else None
-    except ValueError:
-        return None

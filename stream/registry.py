@@ -69,22 +69,13 @@ class Registry:
     def from_mapping(
         cls, data: Any, source: str | None = None, fences: Mapping[str, str] | None = None
     ) -> Registry:
-        """Build a registry from parsed ``registry.json``.
+        """Build a registry from parsed ``registry.json``: the vehicles, permits and contracts
+        that `check_registry` returns, with its parameters and its `RegistryError` (documented
+        there once, issue 13).
 
-        Parameters
-        ----------
-        data : Any
-            The parsed file.
-        source : str, optional
-            Where it came from (named in the error).
-        fences : Mapping[str, str], optional
-            Fence id -> kind of the fences it goes with; given, every fence reference is
-            checked against them (``stream.registry_checks.fence_problems``).
-
-        Raises
-        ------
-        RegistryError
-            Listing every problem, each naming its entry (``permits[3] (id 'P-7'): ...``).
+        See Also
+        --------
+        stream.registry_checks.check_registry
         """
         return cls(*check_registry(data, source, fences))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from api import ws
 from api.feed import Feed
 from api.hub import Hub
 from api.memory import memory_ports
+from api.offline import sweep_offline
 from api.passwords import PasswordPool
 from api.ports import Ports, RecordRejected
 from api.routes import (
@@ -160,9 +162,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await hub.start()
+        sweeping = None
+        if settings.offline_sweep_s > 0:
+            sweeping = asyncio.create_task(sweep_offline(app.state.feed, settings.offline_sweep_s))
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
             await hub.stop()
             app.state.passwords.close()
 

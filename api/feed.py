@@ -109,11 +109,17 @@ class Feed:
             self._violating[vehicle] = max(self._violating.get(vehicle, 0), violating_until(alert))
         return event
 
-    def mark_offline(self, now_ms: int, after_ms: int = OFFLINE_MS) -> int:
+    def mark_offline(self, now_ms: int | None = None, after_ms: int = OFFLINE_MS) -> int:
         """Show vehicles silent for more than ``after_ms`` before ``now_ms`` (event time, e.g.
-        the engine's watermark) as offline; returns how many changed."""
+        the engine's watermark; None: the newest position's time, the fleet's data-time front)
+        as offline; returns how many changed."""
         changed = 0
-        for position in self._ports.live.query():
+        positions = self._ports.live.query()
+        if now_ms is None:
+            now_ms = max((parse_ts(p["ts"]) for p in positions), default=None)
+            if now_ms is None:
+                return 0
+        for position in positions:
             ts_ms = parse_ts(position["ts"])
             if position["state"] != "offline" and ts_ms < now_ms - after_ms:
                 offline = {**position, "state": "offline"}

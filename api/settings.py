@@ -106,6 +106,12 @@ class Settings(Connections, ReferenceLimits):
     ws_max_per_user: int = Field(8, gt=0, description="Concurrent websockets per user.")
     track_points: int = Field(720, gt=0, description="Recent positions kept per vehicle.")
     alert_log_size: int = Field(100_000, gt=0, description="Alert events kept for resume.")
+    offline_sweep_s: float = Field(
+        15.0,
+        ge=0,
+        description="How often this process marks vehicles silent for 10 minutes (before the "
+        "newest position's time) offline in the live view; 0 turns the sweep off (api.offline).",
+    )
     tile_url: str = Field(
         "", description="Basemap tile URL template with {z}/{x}/{y}; empty = no basemap."
     )

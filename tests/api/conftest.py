@@ -149,7 +149,8 @@ class Clock:
 
 
 def make_settings(**overrides) -> Settings:
-    values = {"secret_key": SECRET, "ws_flush_ms": 0} | overrides
+    # no offline sweep unless a test asks: its seeds sit minutes apart in data time
+    values = {"secret_key": SECRET, "ws_flush_ms": 0, "offline_sweep_s": 0} | overrides
     return Settings(**values)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,10 +18,19 @@ import pytest
 
 from api.app import create_app
 from api.memory import memory_ports
+from tests.api.browser import (
+    OUTPUT,
+    VIEWPORT,
+    catch_problems,
+    launch,
+    log_in,
+    serving,
+    sync_playwright,
+)
+from tests.api.browser import wait_until as poll
 from tests.api.conftest import (
     BASE_MS,
     LX,
-    PASSWORD,
     ROLES,
     XS,
     Clock,
@@ -32,8 +40,6 @@ from tests.api.conftest import (
     ping,
     seed,
 )
-from tests.api.test_live_map_browser import ARGS, CHROMIUM, OUTPUT, sync_playwright
-from tests.api.test_live_map_browser import wait_until as poll
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -95,43 +101,17 @@ def build_app(clock: Clock, with_data: bool = True):
 
 
 @contextlib.contextmanager
-def serving(app):
-    """The app under uvicorn on a free port, in a thread; yields the base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@contextlib.contextmanager
 def browser_page(base: str, username: str, problems: list[str], timezone: str = "Europe/London"):
     """A logged-in page in its own browser context. The browser's zone is not Beijing's, so a
     time shown in Beijing time proves the page converts it."""
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1600, "height": 900}, timezone_id=timezone)
+        browser = launch(pw)
+        context = browser.new_context(viewport=VIEWPORT, timezone_id=timezone)
         page = context.new_page()
         PROBLEMS.clear()
-        page.on("pageerror", lambda exc: problems.append(f"{username}: {exc}"))
-        page.on("console", lambda m: m.type == "error" and problems.append(f"{username}: {m.text}"))
-        page.on("pageerror", lambda exc: PROBLEMS.append(f"{username}: {exc}"))
-        page.on("console", lambda m: m.type == "error" and PROBLEMS.append(f"{username}: {m.text}"))
-        page.goto(base + "/")
-        page.fill("#username", username)
-        page.fill("#password", PASSWORD)
-        page.click("#login-button")
+        catch_problems(page, problems, f"{username}: ")
+        catch_problems(page, PROBLEMS, f"{username}: ")
+        log_in(page, base, username)
         page.wait_for_selector("#app:not([hidden])")
         try:
             yield page

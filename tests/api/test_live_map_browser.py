@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import threading
 from pathlib import Path
@@ -14,37 +13,28 @@ import pytest
 
 from api.app import create_app
 from api.memory import memory_ports
-from tests.api.conftest import BASE_MS, LX, PASSWORD, Clock, alert, make_settings, make_users, seed
+
+# ARGS, CHROMIUM and OUTPUT stay importable from here for tests/landun/test_production_browser.
+from tests.api.browser import (  # noqa: F401
+    ARGS,
+    CHROMIUM,
+    OUTPUT,
+    VIEWPORT,
+    catch_problems,
+    launch,
+    log_in,
+    serving,
+    sync_playwright,
+    wait_until,
+)
+from tests.api.conftest import BASE_MS, LX, Clock, alert, make_settings, make_users, seed
 
 # The page waits have their own timeouts; this bounds server start-up and shutdown too.
 pytestmark = pytest.mark.timeout(240)
 
-CHROMIUM = "/usr/bin/chromium"
-# The map is WebGL (MapLibre, issue 13). Headless Chromium 156 here has no GPU: WebGL2 runs on
-# SwiftShader (ANGLE over Vulkan), which `--enable-unsafe-swiftshader` allows explicitly. With
-# `--use-angle=swiftshader` (or `--use-gl=swiftshader`) the page's compositing went through
-# SwiftShader too and a frame took ~300 ms (replay at 1000x fell a seek behind); with
-# `--disable-gpu` the compositor stays in software while WebGL still gets SwiftShader, ~18 ms a
-# frame (tests/api/test_map_browser.py records the frame times at 10,000 vehicles).
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-OUTPUT = Path(os.environ.get("LANDUN_TEST_OUTPUT", Path(__file__).parents[2] / "out" / "test"))
 DEMO_FENCES = Path(__file__).parents[2] / "geofence" / "data" / "wuxi_demo.geojson"
 STATES = ("on_trip", "loaded", "idle", "offline", "violation")
 DISTRICTS = ("梁溪", "锡山", "惠山", "滨湖", "新吴")
-
-if not Path(CHROMIUM).exists():
-    # `make test` installs it (mk/web.mk). Missing, the module fails to collect, in CI and on a
-    # developer's machine alike: a skip would hide the browser test (issue 15).
-    raise RuntimeError(f"{CHROMIUM} missing: run `make web-browser`")
-from playwright.sync_api import sync_playwright  # noqa: E402  (a dev dependency: never skipped)
 
 # The MapLibre map has loaded and draws vehicles (clusters, dots or icons: map/style.js).
 DRAWN = """(() => { const m = window.landun.map.map;
@@ -55,16 +45,6 @@ DRAWN = """(() => { const m = window.landun.map.map;
 # The properties of the features the map draws in layer LAYER ({fid, kind, ...} for fences).
 RENDERED = """window.landun.map.map.queryRenderedFeatures({ layers: ['LAYER'] })
   .map((f) => ({ id: f.properties.fid, kind: f.properties.kind }))"""
-
-
-def wait_until(page, expression: str, rounds: int = 300) -> None:
-    """Poll ``expression`` in the page (``page.evaluate`` runs outside the page's CSP, which
-    forbids the eval that ``wait_for_function`` needs) until it is true."""
-    for _ in range(rounds):
-        if page.evaluate(expression):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"never true in the page: {expression}")
 
 
 class Fleet(threading.Thread):
@@ -119,43 +99,27 @@ class Fleet(threading.Thread):
 
 @pytest.fixture
 def server():
-    import uvicorn
-
     clock = Clock()
     app = create_app(make_settings(), memory_ports(make_users(), clock=clock), clock)
     seed(app)
     for feature in json.loads(DEMO_FENCES.read_text(encoding="utf-8"))["features"]:
         app.state.ports.fences.put(feature)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        threading.Event().wait(0.05)
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    fleet = Fleet(app.state.feed)
-    fleet.start()
-    yield app, f"http://127.0.0.1:{port}"
-    fleet.stop.set()
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        fleet = Fleet(app.state.feed)
+        fleet.start()
+        yield app, base
+        fleet.stop.set()
 
 
 def test_login_watch_and_dispatch(server):
     app, base = server
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        browser = launch(pw)
+        page = browser.new_page(viewport=VIEWPORT)
         problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-        page.goto(base + "/")
-        page.fill("#username", "enforce")
-        page.fill("#password", PASSWORD)
-        page.click("#login-button")
+        catch_problems(page, problems)
+        log_in(page, base, "enforce")
         wait_until(page, "window.landun.map && window.landun.map.vehicles.size >= 300")
         wait_until(page, DRAWN, rounds=600)  # and the WebGL map shows them (issue 13)
         before = page.evaluate("window.landun.map.vehicles.get('LX-1').raw.lng")

@@ -34,6 +34,17 @@ from api.app import create_app
 from api.memory import memory_ports
 from sim.basemap import write_basemap
 from sim.scenario import build_world
+from tests.api.browser import (
+    ARGS,
+    OUTPUT,
+    VIEWPORT,
+    catch_problems,
+    launch,
+    log_in,
+    serving,
+    sync_playwright,
+    wait_until,
+)
 from tests.api.conftest import (
     BASE_MS,
     LX,
@@ -44,14 +55,6 @@ from tests.api.conftest import (
     make_users,
     seed,
     vehicle,
-)
-from tests.api.test_live_map_browser import (
-    ARGS,
-    CHROMIUM,
-    OUTPUT,
-    PASSWORD,
-    sync_playwright,
-    wait_until,
 )
 
 pytestmark = pytest.mark.timeout(400)
@@ -197,21 +200,9 @@ class Fleet(threading.Thread):
 
 @pytest.fixture
 def server(roads):
-    import uvicorn
-
     app = make_app(False, basemap_file=roads, ws_position_cap=4 * FLEET)  # the fleet alone
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        threading.Event().wait(0.05)
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    yield app, f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield app, base
 
 
 # Rendered vehicles in the view: clusters (each counted by its size) plus single vehicles, every
@@ -263,8 +254,8 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(app.state.feed, app.state.ports)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1600, "height": 900})
+        browser = launch(pw)
+        context = browser.new_context(viewport=VIEWPORT)
         outside: list[str] = []
         asked: list[str] = []
 
@@ -279,13 +270,9 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         context.on("request", lambda r: asked.append(r.url))
         page = context.new_page()
         problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        catch_problems(page, problems)
         page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
-        page.goto(base + "/")
-        page.fill("#username", "enforce")
-        page.fill("#password", PASSWORD)
-        page.click("#login-button")
+        log_in(page, base, "enforce")
         wait_until(page, STARTED, 900)
         renderer = page.evaluate(
             "(() => { const gl = window.landun.map.map.painter.context.gl;"
@@ -430,61 +417,41 @@ def test_gcj02_raster_tiles_shift_every_position_once(row, tms):
     under the view is asked for by its XYZ (or TMS, for ``{-y}``) address; a truck's WGS-84 fix
     is drawn where GCJ-02 puts it, and the view the server is told of is WGS-84 again."""
     app = make_app(tile_url=f"http://tiles.test/{{z}}/{{x}}/{row}.png", tile_datum="gcj02")
-    import uvicorn
-
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        threading.Event().wait(0.05)
-    base = f"http://127.0.0.1:{uv.servers[0].sockets[0].getsockname()[1]}"
     tiles: list[str] = []
     truck = (31.5603, 120.2984)  # WGS-84
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            context = browser.new_context(viewport={"width": 1600, "height": 900})
+    with serving(app) as base, sync_playwright() as pw:
+        browser = launch(pw)
+        context = browser.new_context(viewport=VIEWPORT)
 
-            def tile_host(route):
-                tiles.append(route.request.url)
-                route.fulfill(status=200, content_type="image/png", body=png((30, 60, 90)))
+        def tile_host(route):
+            tiles.append(route.request.url)
+            route.fulfill(status=200, content_type="image/png", body=png((30, 60, 90)))
 
-            context.route("http://tiles.test/**", tile_host)
-            page = context.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.goto(base + "/")
-            page.fill("#username", "enforce")
-            page.fill("#password", PASSWORD)
-            page.click("#login-button")
-            wait_until(page, STARTED, 900)
-            view_at(page, *truck, 15)
-            app.state.feed.position(
-                {"vehicle": "GCJ-1", "ts": BASE_MS + 600_000, "lat": truck[0], "lng": truck[1],
-                 "state": "on_trip", "kind": "muck", "district": LX, "speed_kmh": 20}
-            )  # fmt: skip
-            wait_until(page, SHOWN.replace("LAYER", "vehicle-icons"), rounds=600)
-            gcj = page.evaluate("([a, b]) => LandunDatum.wgs84ToGcj02(a, b)", list(truck))
-            drawn = page.evaluate(
-                """(() => { const m = window.landun.map;
+        context.route("http://tiles.test/**", tile_host)
+        page = context.new_page()
+        problems: list[str] = []
+        catch_problems(page, problems)
+        log_in(page, base, "enforce")
+        wait_until(page, STARTED, 900)
+        view_at(page, *truck, 15)
+        app.state.feed.position(
+            {"vehicle": "GCJ-1", "ts": BASE_MS + 600_000, "lat": truck[0], "lng": truck[1],
+             "state": "on_trip", "kind": "muck", "district": LX, "speed_kmh": 20}
+        )  # fmt: skip
+        wait_until(page, SHOWN.replace("LAYER", "vehicle-icons"), rounds=600)
+        gcj = page.evaluate("([a, b]) => LandunDatum.wgs84ToGcj02(a, b)", list(truck))
+        drawn = page.evaluate(
+            """(() => { const m = window.landun.map;
                 const f = m.map.queryRenderedFeatures({ layers: ['vehicle-icons'] })
                   .find((x) => x.properties.id === 'GCJ-1');
                 const c = m.map.getCenter();
                 const v = m.vehicles.get('GCJ-1');
                 return { at: f.geometry.coordinates, held: [v.lat, v.lng], centre: [c.lat, c.lng],
                   bbox: m.bboxWgs(0) }; })()"""
-            )
-            zoom = page.evaluate("Math.round(window.landun.map.map.getZoom())")
-            page.screenshot(path=str(OUTPUT / f"map_raster_{'tms' if tms else 'xyz'}.png"))
-            browser.close()
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
+        )
+        zoom = page.evaluate("Math.round(window.landun.map.map.getZoom())")
+        page.screenshot(path=str(OUTPUT / f"map_raster_{'tms' if tms else 'xyz'}.png"))
+        browser.close()
 
     # MapLibre asks 256 px tiles one zoom level above its own 512 px zoom.
     z = zoom + 1

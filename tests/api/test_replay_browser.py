@@ -6,7 +6,6 @@ seek on the slider; the live alert card's 回放 link opens its evidence window 
 from __future__ import annotations
 
 import bisect
-import threading
 
 import pytest
 
@@ -16,10 +15,19 @@ from replay.layout import SourceRange
 from replay.window import alert_window
 from replay.writer import write_batch
 from stream.eventtime import iso_ts
+from tests.api.browser import (
+    OUTPUT,
+    VIEWPORT,
+    catch_problems,
+    launch,
+    log_in,
+    serving,
+    sync_playwright,
+    wait_until,
+)
 from tests.api.conftest import (
     BASE_MS,
     LX,
-    PASSWORD,
     Clock,
     alert,
     fence_feature,
@@ -27,7 +35,6 @@ from tests.api.conftest import (
     make_users,
     seed,
 )
-from tests.api.test_live_map_browser import ARGS, CHROMIUM, OUTPUT, sync_playwright, wait_until
 from tests.replay.archive_world import row
 
 pytestmark = pytest.mark.timeout(240)
@@ -115,26 +122,14 @@ def expected(vehicle: str, t: float) -> tuple[float, float] | None:
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    import uvicorn
-
     archive = tmp_path / "archive"
     deviation = build_archive(archive)
     monkeypatch.setenv("LANDUN_ARCHIVE_DIR", str(archive))
     clock = Clock()
     app = create_app(make_settings(), memory_ports(make_users(), clock=clock), clock)
     seed(app)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        threading.Event().wait(0.05)
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    yield app, f"http://127.0.0.1:{port}", deviation
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield app, base, deviation
 
 
 SAMPLE = """(() => {
@@ -194,11 +189,8 @@ def seek(page, seconds: int) -> dict:
     return page.evaluate(SAMPLE)
 
 
-def log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
+def log_in_for_replay(page, base: str, username: str) -> None:
+    log_in(page, base, username)
     wait_until(page, "window.landun.replay !== undefined")
 
 
@@ -224,12 +216,11 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
     app, base, deviation = server
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        browser = launch(pw)
+        page = browser.new_page(viewport=VIEWPORT)
         problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-        log_in(page, base, "enforce")
+        catch_problems(page, problems)
+        log_in_for_replay(page, base, "enforce")
         # Small chunks and pages, so the night comes in several fetches of several pages.
         page.evaluate(
             "window.landun.replay.chunkMs = 10 * 60000; window.landun.replay.pageLimit = 25"
@@ -348,9 +339,9 @@ def test_a_truck_of_another_district_is_not_shown_to_a_district_officer(server):
     it (the API's 404, which never says whether it exists), and nothing is drawn."""
     _, base, _ = server
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
-        log_in(page, base, "xishan")
+        browser = launch(pw)
+        page = browser.new_page(viewport=VIEWPORT)
+        log_in_for_replay(page, base, "xishan")
         open_replay(page, "LX-1")
         seek(page, 20 * 60)
         status = page.inner_text("#replay-status")

@@ -47,8 +47,8 @@ def display_state(
     """The state a position is drawn in (one of ``POSITION_STATES``).
 
     An explicit ``state`` wins; else ``violation`` up to the event time ``violating``
-    (:func:`violating_until`), else ``loaded`` when half or full, else ``on_trip`` above
-    ``MOVING_KMH``, else ``idle``.
+    (:func:`violating_until`), else ``loaded`` when half or full, else ``on_trip`` from
+    ``MOVING_KMH`` on (the counters' moving, :func:`tally`), else ``idle``.
 
     Examples
     --------
@@ -63,7 +63,7 @@ def display_state(
         return "violation"
     if loaded in LOADED:
         return "loaded"
-    return "on_trip" if (speed_kmh or 0) > MOVING_KMH else "idle"
+    return "on_trip" if (speed_kmh or 0) >= MOVING_KMH else "idle"
 
 
 def position_record(

@@ -38,7 +38,9 @@ def _alert(aid, vehicle, ts, ended=None):
 
 def test_the_state_rules():
     assert display_state(T0, MOVING_KMH + 0.1, None) == "on_trip"
-    assert display_state(T0, MOVING_KMH, None) == "idle"
+    # drawn as the counters count it (tally: moving from MOVING_KMH on; issue 13)
+    assert display_state(T0, MOVING_KMH, None) == "on_trip"
+    assert display_state(T0, MOVING_KMH - 0.1, None) == "idle"
     assert display_state(T0, None, "empty") == "idle"
     assert display_state(T0, 40.0, "half") == "loaded"
     assert display_state(T0, 40.0, "full", violating=T0) == "violation"  # up to, inclusive

@@ -18,15 +18,8 @@ import pytest
 
 from api.app import create_app
 from api.memory import memory_ports
-from tests.api.browser import (
-    OUTPUT,
-    VIEWPORT,
-    catch_problems,
-    launch,
-    log_in,
-    serving,
-    sync_playwright,
-)
+from tests.api import browser as chromium
+from tests.api.browser import OUTPUT, sync_playwright
 from tests.api.browser import wait_until as poll
 from tests.api.conftest import (
     BASE_MS,
@@ -105,13 +98,13 @@ def browser_page(base: str, username: str, problems: list[str], timezone: str = 
     """A logged-in page in its own browser context. The browser's zone is not Beijing's, so a
     time shown in Beijing time proves the page converts it."""
     with sync_playwright() as pw:
-        browser = launch(pw)
-        context = browser.new_context(viewport=VIEWPORT, timezone_id=timezone)
+        browser = chromium.launch(pw)
+        context = browser.new_context(viewport=chromium.VIEWPORT, timezone_id=timezone)
         page = context.new_page()
         PROBLEMS.clear()
-        catch_problems(page, problems, f"{username}: ")
-        catch_problems(page, PROBLEMS, f"{username}: ")
-        log_in(page, base, username)
+        chromium.catch_problems(page, problems, f"{username}: ")
+        chromium.catch_problems(page, PROBLEMS, f"{username}: ")
+        chromium.log_in(page, base, username)
         page.wait_for_selector("#app:not([hidden])")
         try:
             yield page
@@ -144,7 +137,7 @@ def world():
     # page accepts as "after now" is after now for the server too; the test then moves it.
     clock = Clock(time.time())
     app = build_app(clock)
-    with serving(app) as base:
+    with chromium.serving(app) as base:
         yield app, clock, base
 
 
@@ -464,7 +457,7 @@ def test_no_live_badge_before_data(tmp_path, demo, roads, waiting_text, clock_la
     clock = Clock(time.time())
     app = create_app(make_settings(**settings), memory_ports(make_users(), clock=clock), clock)
     problems: list[str] = []
-    with serving(app) as base, browser_page(base, "city", problems) as page:
+    with chromium.serving(app) as base, browser_page(base, "city", problems) as page:
         wait_until(page, "document.getElementById('link').dataset.state === 'waiting'")
         waiting = page.inner_text("#link")
         page.wait_for_timeout(1500)  # sockets open, counts sent: still nothing to show
@@ -807,7 +800,7 @@ def test_a_critical_alert_missed_while_disconnected_still_pops_up():
     app = create_app(make_settings(), ports, clock)
     seed(app)
     problems: list[str] = []
-    with serving(app) as base, browser_page(base, "city", problems) as page:
+    with chromium.serving(app) as base, browser_page(base, "city", problems) as page:
         wait_until(page, "document.querySelector('.alert-item[data-id=\"A-XS\"]') !== null")
         page.evaluate("window.landun.sockets.alerts.close()")  # reconnects after 0.5 s
         for minute in range(10, 16):

@@ -13,20 +13,10 @@ import pytest
 
 from api.app import create_app
 from api.memory import memory_ports
+from tests.api import browser as chromium
 
-# ARGS, CHROMIUM and OUTPUT stay importable from here for tests/landun/test_production_browser.
-from tests.api.browser import (  # noqa: F401
-    ARGS,
-    CHROMIUM,
-    OUTPUT,
-    VIEWPORT,
-    catch_problems,
-    launch,
-    log_in,
-    serving,
-    sync_playwright,
-    wait_until,
-)
+# ARGS and CHROMIUM too: tests/landun/test_production_browser imports them from here.
+from tests.api.browser import ARGS, CHROMIUM, OUTPUT, sync_playwright, wait_until  # noqa: F401
 from tests.api.conftest import BASE_MS, LX, Clock, alert, make_settings, make_users, seed
 
 # The page waits have their own timeouts; this bounds server start-up and shutdown too.
@@ -104,7 +94,7 @@ def server():
     seed(app)
     for feature in json.loads(DEMO_FENCES.read_text(encoding="utf-8"))["features"]:
         app.state.ports.fences.put(feature)
-    with serving(app) as base:
+    with chromium.serving(app) as base:
         fleet = Fleet(app.state.feed)
         fleet.start()
         yield app, base
@@ -115,11 +105,11 @@ def test_login_watch_and_dispatch(server):
     app, base = server
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport=VIEWPORT)
+        browser = chromium.launch(pw)
+        page = browser.new_page(viewport=chromium.VIEWPORT)
         problems: list[str] = []
-        catch_problems(page, problems)
-        log_in(page, base, "enforce")
+        chromium.catch_problems(page, problems)
+        chromium.log_in(page, base, "enforce")
         wait_until(page, "window.landun.map && window.landun.map.vehicles.size >= 300")
         wait_until(page, DRAWN, rounds=600)  # and the WebGL map shows them (issue 13)
         before = page.evaluate("window.landun.map.vehicles.get('LX-1').raw.lng")

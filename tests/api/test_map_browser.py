@@ -8,13 +8,9 @@ host is blocked and fails the test); the demo's vector basemap draws the simulat
 click on one gives its id, and a filter hides vehicles. The frame times at 10,000 vehicles go to
 out/test/map_frames.json (printed, never asserted); screenshots to out/test/map_*.png.
 
-WebGL in headless Chromium 156 on a machine without a GPU (issue 13 brief: record which flags
-work): `--use-angle=swiftshader --enable-unsafe-swiftshader` and `--use-gl=swiftshader` give
-WebGL2 on SwiftShader but push the page's compositing through SwiftShader as well (~300 ms a
-frame with the replay overlay); `--disable-gpu --enable-unsafe-swiftshader` keeps WebGL2 on
-SwiftShader with a software compositor (~18 ms a frame): the browser tests use that
-(ARGS in tests/api/test_live_map_browser.py). Software rendering is a lower bound for the frame
-rate on an officer's GPU.
+WebGL runs on SwiftShader in headless Chromium without a GPU: which flags work and why is said
+once, at ARGS in tests/api/browser.py (issue 13 brief: record which flags work). Software
+rendering is a lower bound for the frame rate on an officer's GPU.
 """
 
 from __future__ import annotations
@@ -34,17 +30,8 @@ from api.app import create_app
 from api.memory import memory_ports
 from sim.basemap import write_basemap
 from sim.scenario import build_world
-from tests.api.browser import (
-    ARGS,
-    OUTPUT,
-    VIEWPORT,
-    catch_problems,
-    launch,
-    log_in,
-    serving,
-    sync_playwright,
-    wait_until,
-)
+from tests.api import browser as chromium
+from tests.api.browser import OUTPUT, sync_playwright, wait_until
 from tests.api.conftest import (
     BASE_MS,
     LX,
@@ -201,7 +188,7 @@ class Fleet(threading.Thread):
 @pytest.fixture
 def server(roads):
     app = make_app(False, basemap_file=roads, ws_position_cap=4 * FLEET)  # the fleet alone
-    with serving(app) as base:
+    with chromium.serving(app) as base:
         yield app, base
 
 
@@ -254,8 +241,8 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(app.state.feed, app.state.ports)
     with sync_playwright() as pw:
-        browser = launch(pw)
-        context = browser.new_context(viewport=VIEWPORT)
+        browser = chromium.launch(pw)
+        context = browser.new_context(viewport=chromium.VIEWPORT)
         outside: list[str] = []
         asked: list[str] = []
 
@@ -270,9 +257,9 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
         context.on("request", lambda r: asked.append(r.url))
         page = context.new_page()
         problems: list[str] = []
-        catch_problems(page, problems)
+        chromium.catch_problems(page, problems)
         page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
-        log_in(page, base, "enforce")
+        chromium.log_in(page, base, "enforce")
         wait_until(page, STARTED, 900)
         renderer = page.evaluate(
             "(() => { const gl = window.landun.map.map.painter.context.gl;"
@@ -351,7 +338,7 @@ def test_ten_thousand_vehicles_on_the_demo_basemap(server):
 
     frames = {
         "vehicles": FLEET,
-        "chromium_args": ARGS,
+        "chromium_args": chromium.ARGS,
         "webgl_renderer": renderer,
         "viewport": [1600, 900],
         "no_vehicles_zoom_11": empty_frames,
@@ -419,9 +406,9 @@ def test_gcj02_raster_tiles_shift_every_position_once(row, tms):
     app = make_app(tile_url=f"http://tiles.test/{{z}}/{{x}}/{row}.png", tile_datum="gcj02")
     tiles: list[str] = []
     truck = (31.5603, 120.2984)  # WGS-84
-    with serving(app) as base, sync_playwright() as pw:
-        browser = launch(pw)
-        context = browser.new_context(viewport=VIEWPORT)
+    with chromium.serving(app) as base, sync_playwright() as pw:
+        browser = chromium.launch(pw)
+        context = browser.new_context(viewport=chromium.VIEWPORT)
 
         def tile_host(route):
             tiles.append(route.request.url)
@@ -430,8 +417,8 @@ def test_gcj02_raster_tiles_shift_every_position_once(row, tms):
         context.route("http://tiles.test/**", tile_host)
         page = context.new_page()
         problems: list[str] = []
-        catch_problems(page, problems)
-        log_in(page, base, "enforce")
+        chromium.catch_problems(page, problems)
+        chromium.log_in(page, base, "enforce")
         wait_until(page, STARTED, 900)
         view_at(page, *truck, 15)
         app.state.feed.position(

@@ -15,16 +15,8 @@ from replay.layout import SourceRange
 from replay.window import alert_window
 from replay.writer import write_batch
 from stream.eventtime import iso_ts
-from tests.api.browser import (
-    OUTPUT,
-    VIEWPORT,
-    catch_problems,
-    launch,
-    log_in,
-    serving,
-    sync_playwright,
-    wait_until,
-)
+from tests.api import browser as chromium
+from tests.api.browser import OUTPUT, sync_playwright, wait_until
 from tests.api.conftest import (
     BASE_MS,
     LX,
@@ -128,7 +120,7 @@ def server(tmp_path, monkeypatch):
     clock = Clock()
     app = create_app(make_settings(), memory_ports(make_users(), clock=clock), clock)
     seed(app)
-    with serving(app) as base:
+    with chromium.serving(app) as base:
         yield app, base, deviation
 
 
@@ -190,7 +182,7 @@ def seek(page, seconds: int) -> dict:
 
 
 def log_in_for_replay(page, base: str, username: str) -> None:
-    log_in(page, base, username)
+    chromium.log_in(page, base, username)
     wait_until(page, "window.landun.replay !== undefined")
 
 
@@ -216,10 +208,10 @@ def test_play_a_night_at_1000x_seek_and_open_an_alert_s_window(server):
     app, base, deviation = server
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport=VIEWPORT)
+        browser = chromium.launch(pw)
+        page = browser.new_page(viewport=chromium.VIEWPORT)
         problems: list[str] = []
-        catch_problems(page, problems)
+        chromium.catch_problems(page, problems)
         log_in_for_replay(page, base, "enforce")
         # Small chunks and pages, so the night comes in several fetches of several pages.
         page.evaluate(
@@ -339,8 +331,8 @@ def test_a_truck_of_another_district_is_not_shown_to_a_district_officer(server):
     it (the API's 404, which never says whether it exists), and nothing is drawn."""
     _, base, _ = server
     with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport=VIEWPORT)
+        browser = chromium.launch(pw)
+        page = browser.new_page(viewport=chromium.VIEWPORT)
         log_in_for_replay(page, base, "xishan")
         open_replay(page, "LX-1")
         seek(page, 20 * 60)

@@ -14,9 +14,7 @@ import pytest
 from api.app import create_app
 from api.memory import memory_ports
 from tests.api import browser as chromium
-
-# ARGS and CHROMIUM too: tests/landun/test_production_browser imports them from here.
-from tests.api.browser import ARGS, CHROMIUM, OUTPUT, sync_playwright, wait_until  # noqa: F401
+from tests.api.browser import OUTPUT, sync_playwright, wait_until
 from tests.api.conftest import BASE_MS, LX, Clock, alert, make_settings, make_users, seed
 
 # The page waits have their own timeouts; this bounds server start-up and shutdown too.

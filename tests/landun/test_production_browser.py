@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.api.test_live_map_browser import ARGS, CHROMIUM, OUTPUT, wait_until
+from tests.api.browser import ARGS, CHROMIUM, OUTPUT, wait_until
 from tests.landun.deployment import PASSWORD, login, ready
 
 pytestmark = pytest.mark.timeout(300)

@@ -105,12 +105,20 @@
     setInterval(() => state.panel.render(), 30000); // overdue flags follow the clock
   }
 
+  /** A district officer's map draws their district's fences, plus corridors and fences of no
+   * district (approved routes cross districts); the city sees every fence (issue 13). */
+  function drawnFence(f) {
+    const own = state.user && state.user.district;
+    const p = f.properties || {};
+    return !own || !p.district || p.district === own || p.kind === "corridor";
+  }
+
   /** Fences now, then each minute (reference data changes rarely); every 5 s while none. */
   async function loadFences() {
     try {
       const areas = await api("/api/fences/areas");
-      state.fences = new Map(areas.features.map((f) => [f.id, f]));
-      state.map.setFences(areas.features);
+      state.fences = new Map(areas.features.map((f) => [f.id, f])); // every name, for the cards
+      state.map.setFences(areas.features.filter(drawnFence));
     } catch (err) { /* keep the last fences; the next round retries */ }
     root.setTimeout(loadFences, state.fences.size ? 60000 : 5000);
   }

@@ -153,6 +153,8 @@ def test_every_role_logs_in_and_sees_its_scope(world):
                 page, "/^[0-9,]+$/.test(document.getElementById('count-online').textContent)"
             )
             who = page.inner_text("#who")
+            wait_until(page, "window.landun.map.fences.length > 0")
+            fences = set(page.evaluate("window.landun.map.fences.map((f) => f.id)"))
             # Search by a plate fragment common to every registered plate: only the scope's come.
             page.fill("#search", "苏B")
             wait_until(page, "document.querySelectorAll('#search-results .search-item').length > 0")
@@ -163,10 +165,19 @@ def test_every_role_logs_in_and_sees_its_scope(world):
             actions = set(ids(page, "#detail [data-action]", "action"))
             district_filter = page.is_disabled("#filter-district")
             page.screenshot(path=str(OUTPUT / f"console_role_{username}.png"))
-            seen[username] = (who, found, actions, district_filter)
+            seen[username] = (who, found, actions, district_filter, fences)
     assert problems == []
     for username, (_role, district) in ROLES.items():
-        who, found, actions, district_filter = seen[username]
+        who, found, actions, district_filter, fences = seen[username]
+        # a district officer's map draws their district's fences (issue 13); the city's, all
+        assert (
+            fences
+            == {
+                LX: {"site-lx"},
+                XS: {"site-xs", "term-xs"},
+                None: {"site-lx", "site-xs", "term-xs"},
+            }[district]
+        ), username
         assert username in who
         prefixes = {v.split("-")[0] for v in found}
         if district == LX:

@@ -240,7 +240,9 @@ def run_one(sink: str, args) -> dict:
         row["server_cpu_share"] = round(server["cpu_s"] / wall, 3)
     if sink == "kafka":
         row["pings_in_topic"] = count_topic(args.bootstrap, f"{ns}.pings")
-        delete_namespace(args.bootstrap, ns)
+        from stream.kafka.topics import drop_namespace
+
+        drop_namespace(args.bootstrap, ns)
     return row
 
 
@@ -256,18 +258,6 @@ def count_topic(bootstrap: str, topic: str) -> int:
         return sum(len(orjson.loads(r.value)) for r in consumer if r.value)
     finally:
         consumer.close()
-
-
-def delete_namespace(bootstrap: str, ns: str) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(ns)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
 
 
 def main(argv=None) -> None:

@@ -45,14 +45,13 @@ from bench import stamp as stamping
 from bench.stream_kafka import (
     DurableWatch,
     Workers,
-    drop,
     end_offsets,
     final_alerts,
     fresh_topics,
-    read_topic,
 )
 from bench.stream_oracle import compare_alerts, embedded, read_alert_lines
 from stream.kafka.producer import PingSender, make_producer, publish_reference
+from stream.kafka.topics import drop_namespace, read_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,7 +106,7 @@ def worker_round(args, bootstrap: str, sim: Path, work: Path, oracle: dict) -> d
             watch.close()
         check = compare_alerts(oracle, final_alerts(bootstrap, topics)) if watch.done else None
     finally:
-        drop(bootstrap, topics)
+        drop_namespace(bootstrap, topics.namespace)
     start, durable = clock["start"], clock["durable"]
     row = {
         "workers": args.workers,
@@ -202,7 +201,7 @@ def latency(args, bootstrap: str, sim: Path, work: Path) -> dict:
         first = _first_records(bootstrap, topics.alerts)
         check = compare_alerts(oracle, final_alerts(bootstrap, topics))
     finally:
-        drop(bootstrap, topics)
+        drop_namespace(bootstrap, topics.namespace)
     report = alert_latencies(oracle, first, sent_at, args.deadline_ms)
     return {
         "rate": args.rate,
@@ -258,7 +257,7 @@ def _first_records(bootstrap: str, topic: str) -> dict[str, tuple[int, str]]:
     import orjson
 
     first: dict[str, tuple[int, str]] = {}
-    for rec in read_topic(bootstrap, topic):
+    for rec in read_to_end(bootstrap, topic):
         alert_id = orjson.loads(rec.value)["id"]
         if alert_id not in first:
             batch = dict(rec.headers or ()).get("landun-batch", b"").decode()

@@ -24,10 +24,10 @@ import uuid
 from pathlib import Path
 
 import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from stream.kafka.checkpoint import meta_key
-from stream.kafka.topics import Topics, ensure_topics
+from stream.kafka.topics import Topics, ensure_topics, read_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,17 +37,6 @@ def fresh_topics(bootstrap: str, partitions: int) -> Topics:
     topics = Topics(f"bench{uuid.uuid4().hex[:8]}")
     ensure_topics(bootstrap, topics, partitions)
     return topics
-
-
-def drop(bootstrap: str, topics: Topics) -> None:
-    """Delete the namespace's topics."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(topics.namespace)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
 
 
 class Workers:
@@ -180,36 +169,10 @@ class DurableWatch:
         self.consumer.close()
 
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 120) -> list:
-    """Every record of ``topic`` up to its end offsets at the call, partition by partition.
-
-    Raises
-    ------
-    TimeoutError
-        When the records cannot be read to the end in time (never a silent short read).
-    """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        got: dict[int, list] = {tp.partition: [] for tp in tps}
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: not read to its end offsets in {timeout_s:.0f} s")
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                got[tp.partition].extend(r for r in records if r.offset < ends[tp])
-        return [r for tp in tps for r in got[tp.partition]]
-    finally:
-        consumer.close()
-
-
 def final_alerts(bootstrap: str, topics: Topics) -> dict[str, dict]:
     """The last version of every alert id on the namespace's alerts topic."""
     out: dict[str, dict] = {}
-    for rec in read_topic(bootstrap, topics.alerts):
+    for rec in read_to_end(bootstrap, topics.alerts):
         alert = orjson.loads(rec.value)
         out[alert["id"]] = alert
     return out

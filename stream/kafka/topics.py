@@ -15,6 +15,7 @@ the key agrees with one that computes the partition itself (batched records).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient
@@ -163,3 +164,45 @@ def _check(admin: KafkaAdminClient, specs: list[TopicSpec]) -> None:
             problems.append(f"{name}: cleanup.policy {policy!r}, landun needs 'compact'")
     if problems:
         raise TopicError("topics cannot be used as they are: " + "; ".join(problems))
+
+
+def drop_namespace(bootstrap: str, namespace: str) -> list[str]:
+    """Delete every topic whose name starts with ``namespace`` (the throwaway namespaces of tests
+    and benchmarks); returns the names deleted."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        mine = [name for name in admin.list_topics() if name.startswith(namespace)]
+        if mine:
+            admin.delete_topics(mine)
+        return mine
+    finally:
+        admin.close()
+
+
+def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120) -> list:
+    """Every record of ``topic`` from the start up to its end offsets at the call, partition by
+    partition (issue 15: never an idle cut-off, which read short on a slow fetch).
+
+    Raises
+    ------
+    TimeoutError
+        When the records cannot be read to the end in time (never a silent short read).
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        got: dict[int, list] = {tp.partition: [] for tp in tps}
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: not read to its end offsets in {timeout_s:.0f} s")
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                got[tp.partition].extend(r for r in records if r.offset < ends[tp])
+        return [r for tp in tps for r in got[tp.partition]]
+    finally:
+        consumer.close()

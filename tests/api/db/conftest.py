@@ -11,12 +11,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from kafka import KafkaAdminClient
 from sqlalchemy import Engine
 
 from api.db import connect
 from api.db.migrate import upgrade
-from stream.kafka.topics import Topics, ensure_topics
+from stream.kafka.topics import Topics, drop_namespace, ensure_topics
 from tests.services.conftest import (  # noqa: F401 - fixtures used by this package's tests
     database_url,
     kafka_bootstrap,
@@ -39,10 +38,4 @@ def topics(kafka_bootstrap: str) -> Iterator[Topics]:  # noqa: F811
     t = Topics(f"ldb{uuid.uuid4().hex[:10]}")
     ensure_topics(kafka_bootstrap, t, 1)
     yield t
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        mine = [name for name in admin.list_topics() if name.startswith(t.namespace)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    drop_namespace(kafka_bootstrap, t.namespace)

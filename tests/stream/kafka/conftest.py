@@ -23,7 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from landun.cli import main as landun
-from stream.kafka.topics import Topics, ensure_topics
+from stream.kafka.topics import Topics, drop_namespace, ensure_topics, read_to_end
 from tests.ports import free_port, lost_port
 from tests.services.conftest import HOW_TO_START, kafka_bootstrap_address
 
@@ -52,13 +52,7 @@ def topics(bootstrap: str) -> Iterator[Topics]:
     t = Topics(ns)
     ensure_topics(bootstrap, t, PARTITIONS)
     yield t
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        mine = [name for name in admin.list_topics() if name.startswith(ns)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    drop_namespace(bootstrap, ns)
 
 
 @pytest.fixture(scope="session")
@@ -81,25 +75,12 @@ def detect(out: Path, fences: Path, registry: Path, pings: Path, name: str) -> d
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:
-    """Every record of ``topic`` from the start up to its end offsets at the call, in partition
-    order. Issue 15: it stopped after 1.5 s without a record, so a slow fetch cut it short and a
-    check built on it ("not caught up") could pass by accident; running out of time fails."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    """Every record of ``topic`` up to its end offsets (``stream.kafka.topics.read_to_end``);
+    running out of time fails the test (issue 15: a short read once passed a check)."""
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        got: dict[int, list] = {tp.partition: [] for tp in tps}
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                pytest.fail(f"{topic}: not read to its end offsets within {timeout_s:.0f}s")
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                got[tp.partition].extend(r for r in records if r.offset < ends[tp])
-        return [r for tp in tps for r in got[tp.partition]]
-    finally:
-        consumer.close()
+        return read_to_end(bootstrap, topic, timeout_s)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:

@@ -190,3 +190,26 @@ def token_for(app, username: str) -> str:
 def auth(app, username: str | None) -> dict[str, str]:
     """Authorization headers for ``username`` (None: anonymous)."""
     return {} if username is None else {"Authorization": f"Bearer {token_for(app, username)}"}
+
+
+def ticket(client, app, user: str) -> str:
+    """A websocket ticket for ``user``."""
+    return client.post("/api/auth/ws-ticket", headers=auth(app, user)).json()["ticket"]
+
+
+def frames_until(ws, predicate, limit: int = 200) -> list[dict]:
+    """Receive frames until one satisfies ``predicate``; return them all (fails after limit)."""
+    seen = []
+    for _ in range(limit):
+        frame = ws.receive_json()
+        seen.append(frame)
+        if predicate(frame):
+            return seen
+    raise AssertionError(f"no matching frame in {seen}")
+
+
+def vehicles_in(frames) -> set[str]:
+    """The vehicles of the snapshot and position frames among ``frames``."""
+    return {
+        p["vehicle"] for f in frames if f["type"] in ("snapshot", "positions") for p in f["items"]
+    }

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from stream.live.projection import COUNT_KEYS, tally
-from tests.api.conftest import LX, XS, alert, auth, ping, vehicle
-from tests.api.test_scope_bodies import frames_until, ticket
+from tests.api.conftest import LX, XS, alert, auth, frames_until, ping, ticket, vehicle
 from tests.api.worlds import STORES, world_on
 
 pytestmark = pytest.mark.timeout(120)

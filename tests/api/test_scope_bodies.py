@@ -32,8 +32,11 @@ from tests.api.conftest import (
     XS,
     alert,
     auth,
+    frames_until,
     ping,
     seed,
+    ticket,
+    vehicles_in,
 )
 from tests.api.worlds import STORES, world_on
 
@@ -305,26 +308,6 @@ def socket_world(request) -> Iterator[tuple]:
         assert hub.running, "the hub is not subscribed to the bus"
         filed = {"A-LX": LX, "A-XS": XS, "A-LX-XS2": LX}
         yield app, client, filed
-
-
-def ticket(client, app, user: str) -> str:
-    return client.post("/api/auth/ws-ticket", headers=auth(app, user)).json()["ticket"]
-
-
-def frames_until(ws, predicate, limit: int = 200) -> list[dict]:
-    seen = []
-    for _ in range(limit):
-        frame = ws.receive_json()
-        seen.append(frame)
-        if predicate(frame):
-            return seen
-    raise AssertionError(f"no matching frame in {seen}")
-
-
-def vehicles_in(frames) -> set[str]:
-    return {
-        p["vehicle"] for f in frames if f["type"] in ("snapshot", "positions") for p in f["items"]
-    }
 
 
 def _last_for(user: str, items: list[tuple[str, str]]) -> list[tuple[str, str]]:

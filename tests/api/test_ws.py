@@ -7,31 +7,21 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from api.security import Principal
-from tests.api.conftest import DISPATCH, LX, ROLES, XS, alert, auth, ping
+from tests.api.conftest import (
+    DISPATCH,
+    LX,
+    ROLES,
+    XS,
+    alert,
+    auth,
+    frames_until,
+    ping,
+    ticket,
+    vehicles_in,
+)
 
 # A lost frame would block a receive forever: fail instead of hanging the run.
 pytestmark = pytest.mark.timeout(60)
-
-
-def ticket(client, app, user: str) -> str:
-    return client.post("/api/auth/ws-ticket", headers=auth(app, user)).json()["ticket"]
-
-
-def frames_until(ws, predicate, limit: int = 50) -> list[dict]:
-    """Receive frames until one satisfies ``predicate``; return them all (fails after limit)."""
-    seen = []
-    for _ in range(limit):
-        frame = ws.receive_json()
-        seen.append(frame)
-        if predicate(frame):
-            return seen
-    raise AssertionError(f"no matching frame in {seen}")
-
-
-def vehicles_in(frames) -> set[str]:
-    return {
-        p["vehicle"] for f in frames if f["type"] in ("snapshot", "positions") for p in f["items"]
-    }
 
 
 def events(ws, count: int) -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from stream.live.errors import ServiceUnavailable
-from tests.api.test_ws import ticket
+from tests.api.conftest import ticket
 
 pytestmark = pytest.mark.timeout(60)
 

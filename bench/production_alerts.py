@@ -21,6 +21,7 @@ from bench.deployment import (
     wait_until,
 )
 from bench.production import SIM_START, sim_files, summary
+from bench.stream_kafka import send_paced
 from stream.eventtime import parse_ts
 from stream.kafka.producer import PingSender, make_producer
 
@@ -217,17 +218,8 @@ def bench_alerts(args) -> dict:
         cpu0 = {p.name: p.cpu_seconds() for p in (worker, sink, api)}
         changelog = d.topics.changelog("state")
         outputs0 = {t: end_total(d.bootstrap, t) for t in (changelog, d.topics.events)}
-        futures = []
-        slot = 0.02  # one record per partition every 20 ms, as bench/stream.py
-        per_slot = max(1, int(args.rate * slot))
         t0 = time.time()
-        for i in range(0, len(lines), per_slot):
-            wait = t0 + (i // per_slot) * slot - time.time()
-            if wait > 0:
-                time.sleep(wait)
-            sender.send_lines(lines[i : i + per_slot])
-            when = time.time()
-            futures += [(when, f) for f in sender.send_open()]
+        futures = send_paced(sender, lines, args.rate)  # as bench/stream.py
         producer.flush()
         feed_s = time.time() - t0
         sent_at = {}

@@ -48,6 +48,7 @@ from bench.stream_kafka import (
     end_offsets,
     final_alerts,
     fresh_topics,
+    send_paced,
 )
 from bench.stream_oracle import compare_alerts, embedded, read_alert_lines
 from stream.kafka.producer import PingSender, make_producer, publish_reference
@@ -233,17 +234,7 @@ def _paced(producer, topics, args, lines: list[bytes]) -> dict[tuple[int, int], 
     """Send ``lines`` at ``args.rate``, one record per partition every 20 ms, then the final
     record; the send time of every pings record by (partition, offset)."""
     sender = PingSender(producer, topics, args.partitions, batch_pings=10**9, stamp_event_time=True)
-    futures = []
-    slot = 0.02
-    per_slot = max(1, int(args.rate * slot))
-    t0 = time.time()
-    for i in range(0, len(lines), per_slot):
-        wait = t0 + (i // per_slot) * slot - time.time()
-        if wait > 0:
-            time.sleep(wait)
-        sender.send_lines(lines[i : i + per_slot])
-        when = time.time()
-        futures += [(when, f) for f in sender.send_open()]
+    futures = send_paced(sender, lines, args.rate)
     sender.final()
     sent_at = {}
     for when, future in futures:

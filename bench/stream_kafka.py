@@ -176,3 +176,19 @@ def final_alerts(bootstrap: str, topics: Topics) -> dict[str, dict]:
         alert = orjson.loads(rec.value)
         out[alert["id"]] = alert
     return out
+
+
+def send_paced(sender, lines: list[bytes], rate: float, slot_s: float = 0.02) -> list[tuple]:
+    """Send ``lines`` through ``sender`` (a ``PingSender``) at ``rate`` pings/s, one record per
+    partition every ``slot_s``; returns ``(send time, future)`` for every record sent."""
+    futures = []
+    per_slot = max(1, int(rate * slot_s))
+    t0 = time.time()
+    for i in range(0, len(lines), per_slot):
+        wait = t0 + (i // per_slot) * slot_s - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        sender.send_lines(lines[i : i + per_slot])
+        when = time.time()
+        futures += [(when, f) for f in sender.send_open()]
+    return futures
